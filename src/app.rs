@@ -1,0 +1,232 @@
+//! Wiring: configuration, store, clock, HTTP server, signals and systemd.
+//!
+//! `start` is the seam tests use: it takes an already-bound listener and a
+//! clock, so a test binds 127.0.0.1:0 and drives time by hand. `serve_blocking`
+//! is what `tocsin serve` runs: logging, signals, sd_notify around `start`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{self, ConfigErrors, Roster};
+use crate::store::SqliteStore;
+
+/// State shared by every request and background task.
+pub type Shared = Arc<AppState>;
+
+pub struct AppState {
+    roster: RwLock<Arc<Roster>>,
+    config_path: PathBuf,
+    pub store: SqliteStore,
+    pub clock: Arc<dyn Clock>,
+    reload: Mutex<ReloadStatus>,
+}
+
+/// What `/readyz` shows about configuration loads.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadStatus {
+    pub loaded_at: DateTime<Utc>,
+    /// Increments on every successful load.
+    pub generation: u64,
+    pub last: Option<ReloadOutcome>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReloadOutcome {
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    pub errors: Vec<String>,
+}
+
+impl AppState {
+    /// The running configuration. Readers hold an `Arc`, so a reload never
+    /// shows them half a config.
+    pub fn roster(&self) -> Arc<Roster> {
+        self.roster
+            .read()
+            .map(|r| r.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    pub fn reload_status(&self) -> ReloadStatus {
+        self.reload
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Re-reads the files; on any error keeps the running configuration.
+    pub fn reload(&self) -> Result<String, ConfigErrors> {
+        let now = self.clock.now();
+        let result = config::load(&self.config_path);
+        let mut status = self.reload.lock().unwrap_or_else(|p| p.into_inner());
+        match result {
+            Ok(new) => {
+                let old = self.roster();
+                if new.server.listen != old.server.listen
+                    || new.storage.sqlite != old.storage.sqlite
+                {
+                    tracing::warn!(
+                        "server.listen and storage.sqlite changes take effect after a restart"
+                    );
+                }
+                let summary = new.summary();
+                *self.roster.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+                status.loaded_at = now;
+                status.generation += 1;
+                status.last = Some(ReloadOutcome {
+                    at: now,
+                    ok: true,
+                    errors: vec![],
+                });
+                tracing::info!(%summary, "configuration reloaded");
+                Ok(summary)
+            }
+            Err(errors) => {
+                for e in &errors.0 {
+                    tracing::error!(error = %e, "reload failed; keeping the running configuration");
+                }
+                status.last = Some(ReloadOutcome {
+                    at: now,
+                    ok: false,
+                    errors: errors.0.iter().map(|e| e.to_string()).collect(),
+                });
+                Err(errors)
+            }
+        }
+    }
+}
+
+/// A running daemon: its address, state and a way to stop it.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub state: Shared,
+    shutdown: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Graceful stop: in-flight requests finish, then the store closes.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.server
+            .await
+            .context("server task")?
+            .context("server")?;
+        self.state.store.close();
+        Ok(())
+    }
+}
+
+/// Opens the store and serves on `listener` until `stop`.
+pub async fn start(
+    config_path: &Path,
+    roster: Roster,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Running> {
+    let store = SqliteStore::open(&roster.storage.sqlite).context("opening the store")?;
+    let now = clock.now();
+    let state: Shared = Arc::new(AppState {
+        roster: RwLock::new(Arc::new(roster)),
+        config_path: config_path.to_path_buf(),
+        store,
+        clock,
+        reload: Mutex::new(ReloadStatus {
+            loaded_at: now,
+            generation: 1,
+            last: None,
+        }),
+    });
+    let addr = listener.local_addr()?;
+    let (tx, mut rx) = watch::channel(false);
+    let router = crate::http::router(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = rx.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        state,
+        shutdown: tx,
+        server,
+    })
+}
+
+/// `tocsin serve`: logging, config, signals, systemd readiness and watchdog.
+pub fn serve_blocking(config_path: &Path) -> anyhow::Result<()> {
+    init_logging();
+    let roster = config::load(config_path).map_err(|errors| {
+        eprintln!("{errors}");
+        anyhow::anyhow!("{} configuration error(s); nothing started", errors.0.len())
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(serve(config_path, roster))
+}
+
+async fn serve(config_path: &Path, roster: Roster) -> anyhow::Result<()> {
+    let listen = roster.server.listen;
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let running = start(config_path, roster, listener, Arc::new(SystemClock::new())).await?;
+    tracing::info!(addr = %running.addr, "tocsin listening");
+    crate::systemd::notify_ready(&format!("listening on {}", running.addr));
+    crate::systemd::spawn_watchdog(running.state.clone());
+    wait_for_signals(&running.state).await;
+    crate::systemd::notify_stopping();
+    tracing::info!("shutting down");
+    running.stop().await
+}
+
+/// Returns on SIGTERM or SIGINT; reloads on SIGHUP.
+async fn wait_for_signals(state: &Shared) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        std::future::pending::<()>().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => return,
+            _ = tokio::signal::ctrl_c() => return,
+            _ = hup.recv() => {
+                crate::systemd::notify_reloading();
+                let _ = state.reload();
+                crate::systemd::notify_ready("configuration reloaded");
+            }
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
+    let json = std::env::var("TOCSIN_LOG_FORMAT").is_ok_and(|v| v == "json");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

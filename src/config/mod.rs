@@ -1,0 +1,152 @@
+//! Configuration: YAML files → a validated [`Roster`].
+//!
+//! `raw` mirrors the files with positions, `validate` turns them into
+//! `model` types that cannot be wrong, collecting every error as
+//! `file:line:column: message`. This module reads files and the environment
+//! and nothing else; it never starts anything.
+
+mod context;
+mod errors;
+pub mod model;
+mod raw;
+pub mod secret;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+pub use context::interpolate;
+pub use errors::{ConfigError, ConfigErrors};
+pub use model::*;
+pub use secret::{Secret, TokenHash};
+pub use validate::is_e164;
+
+use context::Ctx;
+
+/// Loads the main file, its includes and every referenced secret file,
+/// reading variables from the process environment.
+pub fn load(path: &Path) -> Result<Roster, ConfigErrors> {
+    load_with_env(path, &|k| std::env::var(k).ok())
+}
+
+/// As [`load`], with the environment injected (tests).
+pub fn load_with_env(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Roster, ConfigErrors> {
+    let mut ctx = Ctx::new(env);
+    let mut files = Vec::new();
+    let main = read(&mut ctx, path.to_path_buf(), None);
+    let Some(main) = main else {
+        return Err(ctx.into_errors());
+    };
+    let includes: Vec<_> = main
+        .include
+        .iter()
+        .map(|g| (g.referenced, g.value.clone()))
+        .collect();
+    files.push(main);
+    for (at, pattern) in includes {
+        ctx.file = 0;
+        let Some(pattern) = (match interpolate(&pattern, env) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                ctx.error_at(&at, e);
+                None
+            }
+        }) else {
+            continue;
+        };
+        let full = ctx.path(&pattern);
+        let matched = match glob::glob(&full.to_string_lossy()) {
+            Ok(paths) => paths.filter_map(Result::ok).collect::<Vec<_>>(),
+            Err(e) => {
+                ctx.error_at(&at, format!("include {pattern:?} is not a valid glob: {e}"));
+                continue;
+            }
+        };
+        if matched.is_empty() {
+            ctx.error_at(&at, format!("include {pattern:?} matches no file"));
+        }
+        let mut matched = matched;
+        matched.sort();
+        for p in matched {
+            if let Some(f) = read(&mut ctx, p, Some(&at)) {
+                files.push(f);
+            }
+        }
+    }
+    if !ctx.errors.is_empty() {
+        // Syntax errors make cross-file checks meaningless; report them alone.
+        return Err(ctx.into_errors());
+    }
+    match validate::roster(&mut ctx, &files) {
+        Some(r) => Ok(r),
+        None => Err(ctx.into_errors()),
+    }
+}
+
+/// Reads and parses one file, recording its path in `ctx.files`.
+fn read(
+    ctx: &mut Ctx<'_>,
+    path: PathBuf,
+    included_at: Option<&serde_saphyr::Location>,
+) -> Option<raw::File> {
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            match included_at {
+                Some(at) => ctx.error_at(
+                    at,
+                    format!("cannot read included file {}: {e}", path.display()),
+                ),
+                None => ctx.errors.push(ConfigError {
+                    file: path.clone(),
+                    line: 1,
+                    column: 1,
+                    message: format!("cannot read configuration: {e}"),
+                }),
+            }
+            return None;
+        }
+    };
+    ctx.files.push(path);
+    ctx.file = ctx.files.len() - 1;
+    match raw::parse(&text) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+            let msg = e.without_snippet().to_string();
+            // The parser appends its own position; ours leads the line already.
+            let msg = match msg.rfind(" at line ") {
+                Some(i) => msg[..i].to_string(),
+                None => msg,
+            };
+            let file = ctx.files[ctx.file].clone();
+            ctx.errors.push(ConfigError {
+                file,
+                line,
+                column,
+                message: msg,
+            });
+            None
+        }
+    }
+}
+
+impl Roster {
+    /// The one-line summary `check-config` prints on success.
+    pub fn summary(&self) -> String {
+        format!(
+            "configuration OK: {} files, {} people, {} teams, {} clients, {} projects, {} schedules, {} escalation policies, {} integrations, {} heartbeats",
+            self.files.len(),
+            self.people.len(),
+            self.teams.len(),
+            self.clients.len(),
+            self.projects.len(),
+            self.schedules.len(),
+            self.policies.len(),
+            self.integrations.len(),
+            self.heartbeats.len()
+        )
+    }
+}

@@ -1,0 +1,308 @@
+//! The validated roster: types that cannot hold a dangling reference or an
+//! unparsed value. Built only by `validate`; read by every other module.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use super::secret::{Secret, TokenHash};
+use crate::duration::Span;
+use crate::ingest::alert::Severity;
+use crate::ingest::matcher::Matcher;
+use crate::routing::{Handoff, WorkingHours};
+
+/// Everything the daemon knows from its YAML files.
+#[derive(Debug, Clone)]
+pub struct Roster {
+    pub server: Server,
+    pub storage: Storage,
+    pub timezone: Tz,
+    pub calendar: Calendar,
+    pub providers: Providers,
+    pub limits: Limits,
+    pub people: BTreeMap<String, Person>,
+    pub teams: BTreeMap<String, Team>,
+    pub clients: BTreeMap<String, Client>,
+    pub projects: BTreeMap<String, Project>,
+    pub schedules: BTreeMap<String, Schedule>,
+    pub policies: BTreeMap<String, Policy>,
+    pub integrations: BTreeMap<String, Integration>,
+    pub heartbeats: BTreeMap<String, Heartbeat>,
+    /// The files read, main file first.
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub public_url: url::Url,
+    /// Signs acknowledge links; generated and kept in the store when absent.
+    pub secret: Option<Secret>,
+    pub max_body_bytes: usize,
+    /// People allowed admin calls (reload, presence of others).
+    pub admins: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Storage {
+    pub sqlite: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    /// Working weekdays, indexed by `Weekday::num_days_from_monday`.
+    pub workdays: [bool; 7],
+    pub holidays: BTreeSet<NaiveDate>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub presence_max_ttl: Span,
+    pub flap_window: Span,
+    pub sms_bundle_window: Span,
+    pub sms_per_hour: u32,
+    pub shift_notice_before: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Providers {
+    pub sms: Provider,
+    pub voice: Provider,
+    pub email: Provider,
+    pub chat: Channel,
+}
+
+#[derive(Debug, Clone)]
+pub enum Provider {
+    /// Records and logs, sends nothing.
+    Log,
+    Twilio(Twilio),
+    Smtp(Smtp),
+}
+
+#[derive(Debug, Clone)]
+pub struct Twilio {
+    pub account_sid: String,
+    pub auth_token: Secret,
+    pub auth_token_secondary: Option<Secret>,
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    pub base_url: url::Url,
+    pub validity: Span,
+    pub ring_timeout: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    None,
+    StartTls,
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    Log,
+    Slack,
+    Mattermost,
+    Telegram,
+    Discord,
+    Teams,
+    Webhook,
+}
+
+/// A chat destination (a client's public channel or the on-call chat).
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub kind: ChannelKind,
+    pub name: String,
+    pub url: Option<Secret>,
+    pub secret: Option<Secret>,
+    pub bot_token: Option<Secret>,
+    pub chat_id: Option<String>,
+    pub base_url: Option<url::Url>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChannelType {
+    Chat,
+    Sms,
+    Voice,
+    Email,
+}
+
+impl std::str::FromStr for ChannelType {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "chat" => Ok(Self::Chat),
+            "sms" => Ok(Self::Sms),
+            "voice" => Ok(Self::Voice),
+            "email" => Ok(Self::Email),
+            _ => Err(format!(
+                "unknown channel {s:?} (expected chat, sms, voice or email)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub id: String,
+    pub name: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub chat: Option<String>,
+    pub timezone: Tz,
+    pub working_hours: WorkingHours,
+    /// Fallback order for pages; defaults to the channels the person has.
+    pub channels: Vec<ChannelType>,
+    pub token: Option<TokenHash>,
+    pub calendar_token: Option<TokenHash>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub lead: String,
+    pub members: Vec<String>,
+    pub timezone: Tz,
+    /// Cron expression of the action-item digest.
+    pub digest: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    pub name: String,
+    pub channel: Channel,
+    pub token: Option<TokenHash>,
+    pub severity: Severity,
+    pub ack_message: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: String,
+    pub name: String,
+    pub client: String,
+    pub team: String,
+    pub responders: Vec<String>,
+    pub schedule: Option<String>,
+    pub escalation_policy: String,
+    pub update_every: Span,
+}
+
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub id: String,
+    pub name: String,
+    pub team: Option<String>,
+    pub timezone: Tz,
+    pub members: Vec<String>,
+    pub handoff: Handoff,
+    pub start: DateTime<Utc>,
+    pub overrides: Vec<Override>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Override {
+    pub person: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Policy {
+    pub id: String,
+    pub steps: Vec<Step>,
+    /// How many more times the whole policy runs after its last step.
+    pub repeat: u32,
+    pub ack_timeout: Option<Span>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Nearest,
+    Next,
+    Team,
+    TeamLead,
+    Person(String),
+    Schedule(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub notify: Target,
+    pub via: Vec<ChannelType>,
+    pub wait: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntegrationKind {
+    Alertmanager,
+    Grafana,
+    /// PagerDuty Events API v2 (and v1) compatible senders.
+    Events,
+}
+
+#[derive(Debug, Clone)]
+pub struct Integration {
+    pub id: String,
+    pub kind: IntegrationKind,
+    pub token: TokenHash,
+    pub signing_secret: Option<Secret>,
+    pub project: String,
+    pub auto_resolve: bool,
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub matchers: Vec<Matcher>,
+    pub project: Option<String>,
+    pub severity: Option<Severity>,
+    pub critical: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    pub id: String,
+    pub project: String,
+    pub interval: Span,
+    pub grace: Span,
+    pub summary: String,
+    pub token: Option<TokenHash>,
+}
+
+impl Roster {
+    /// The person whose token this is, compared in constant time.
+    pub fn person_by_token(&self, token: &str) -> Option<&Person> {
+        // Checks every entry so the time taken does not reveal which matched.
+        let mut found = None;
+        for p in self.people.values() {
+            if p.token.is_some_and(|h| h.matches(token)) && found.is_none() {
+                found = Some(p);
+            }
+        }
+        found
+    }
+
+    pub fn is_admin(&self, person: &str) -> bool {
+        self.server.admins.contains(person)
+    }
+}

@@ -1,0 +1,81 @@
+//! Bearer tokens: extraction from `Authorization` (Bearer, or Basic with the
+//! token as password, which is what Alertmanager's `basic_auth` sends) and
+//! the person a token belongs to. Comparison is constant-time (`TokenHash`).
+
+use axum::http::HeaderMap;
+use base64::Engine;
+
+use super::error::ApiError;
+use crate::config::{Person, Roster};
+
+/// The presented token, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<String> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .trim();
+    let (scheme, rest) = value.split_once(' ')?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "bearer" => Some(rest.trim().to_string()),
+        "basic" => {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(rest.trim())
+                .ok()?;
+            let text = String::from_utf8(decoded).ok()?;
+            let (_, password) = text.split_once(':')?;
+            Some(password.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// The person calling, from a person token.
+pub fn person<'r>(roster: &'r Roster, headers: &HeaderMap) -> Result<&'r Person, ApiError> {
+    let token = bearer(headers)
+        .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".into()))?;
+    roster
+        .person_by_token(&token)
+        .ok_or_else(|| ApiError::Unauthorized("unknown token".into()))
+}
+
+/// An admin (listed in `server.admins`).
+pub fn admin<'r>(roster: &'r Roster, headers: &HeaderMap) -> Result<&'r Person, ApiError> {
+    let p = person(roster, headers)?;
+    if roster.is_admin(&p.id) {
+        Ok(p)
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "{} is not an admin (server.admins)",
+            p.id
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(v: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            axum::http::header::AUTHORIZATION,
+            v.parse().expect("valid header"),
+        );
+        h
+    }
+
+    #[test]
+    fn reads_bearer_and_basic() {
+        assert_eq!(bearer(&headers("Bearer abc")), Some("abc".into()));
+        assert_eq!(bearer(&headers("bearer  abc ")), Some("abc".into()));
+        let basic = base64::engine::general_purpose::STANDARD.encode("tocsin:s3cr3t");
+        assert_eq!(
+            bearer(&headers(&format!("Basic {basic}"))),
+            Some("s3cr3t".into())
+        );
+        assert_eq!(bearer(&headers("Token abc")), None);
+        assert_eq!(bearer(&headers("Basic !!!")), None);
+        assert_eq!(bearer(&HeaderMap::new()), None);
+    }
+}

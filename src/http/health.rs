@@ -1,0 +1,61 @@
+//! Liveness, readiness and reload: `/healthz` says the process answers;
+//! `/readyz` says the configuration is loaded and the store answers, with
+//! the outcome of the last reload so a failed SIGHUP is visible.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use serde_json::json;
+
+use super::auth;
+use super::error::ApiError;
+use crate::app::Shared;
+
+pub async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "alive", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+pub async fn readyz(State(app): State<Shared>) -> impl IntoResponse {
+    let store = app.store.ping().await;
+    let roster = app.roster();
+    let reload = app.reload_status();
+    let body = json!({
+        "status": if store.is_ok() { "ready" } else { "not ready" },
+        "store": match &store { Ok(()) => "ok".to_string(), Err(e) => e.to_string() },
+        "config": {
+            "loaded_at": reload.loaded_at,
+            "files": roster.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            "summary": roster.summary(),
+            "generation": reload.generation,
+        },
+        "last_reload": reload.last,
+    });
+    let status = if store.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}
+
+/// `POST /api/v1/reload` (admins): the same as SIGHUP, answered with the outcome.
+pub async fn reload(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    auth::admin(&app.roster(), &headers)?;
+    match app.reload() {
+        Ok(summary) => Ok((
+            StatusCode::OK,
+            Json(json!({"status": "reloaded", "summary": summary})),
+        )),
+        Err(errors) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({
+                "status": "kept the running configuration",
+                "errors": errors.0.iter().map(|e| e.to_string()).collect::<Vec<_>>(),
+            })),
+        )),
+    }
+}

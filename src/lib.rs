@@ -1,0 +1,20 @@
+//! tocsin: alert routing and on-call paging.
+//!
+//! Alert in (`ingest`) → dedup and incident (`incident`) → nearest responder
+//! (`routing`) → escalation (`escalation`) → notify (`notify`) → acknowledge
+//! → client channel and postmortem (`followup`). `config` reads the YAML
+//! roster, `store` keeps everything durable, `http` is the only place that
+//! speaks HTTP, `app` wires it together. See ARCHITECTURE.md.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod duration;
+pub mod http;
+pub mod ingest;
+pub mod routing;
+pub mod store;
+pub mod systemd;
+pub mod when;

@@ -1,0 +1,266 @@
+//! The SQLite store: one file, WAL, `synchronous=FULL` so a commit survives
+//! power loss, not only a crash.
+//!
+//! One writer thread owns the write connection and is fed by a channel: the
+//! jobs waiting when it wakes run in one transaction, each in its own
+//! savepoint (one job's failure does not undo another's), and one fsync
+//! commits them all (group commit). Callers are answered only after the
+//! commit. Readers use their own connections; WAL lets them run beside the
+//! writer.
+
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
+use tokio::sync::oneshot;
+
+pub use migrations::{MIGRATIONS, migrate_to};
+
+use super::{StoreError, StoreResult};
+
+/// Runs in the writer's transaction; returns what to tell the caller once
+/// the commit has (or has not) happened.
+/// The flag says whether the job succeeded (its savepoint is kept).
+type Job = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Completer) + Send>;
+type Completer = Box<dyn FnOnce(bool) + Send>;
+
+/// Most jobs folded into one transaction.
+const MAX_BATCH: usize = 256;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    readers: Mutex<Vec<Connection>>,
+    /// Test hook: make every write fail as a full or read-only disk would.
+    fail_writes: Arc<AtomicBool>,
+}
+
+fn open_conn(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating the file and its folder) and migrates to the latest schema.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = open_conn(path)
+            .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+        let (from, to) = migrations::migrate(&mut conn)
+            .map_err(|e| StoreError::Unavailable(format!("migrating {}: {e}", path.display())))?;
+        if from != to {
+            tracing::info!(from, to, path = %path.display(), "database schema migrated");
+        }
+        let fail_writes = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel::<Job>();
+        let fail = fail_writes.clone();
+        std::thread::Builder::new()
+            .name("tocsin-store-writer".into())
+            .spawn(move || writer_loop(conn, rx, fail))
+            .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(Some(tx)),
+                readers: Mutex::new(Vec::new()),
+                fail_writes,
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Makes writes fail (true) or work again (false); for fault tests.
+    pub fn set_fail_writes(&self, fail: bool) {
+        self.inner.fail_writes.store(fail, Ordering::SeqCst);
+    }
+
+    /// Runs `f` in the writer's transaction; resolves after the commit.
+    pub async fn write<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<StoreResult<R>>();
+        let job: Job = Box::new(move |t| {
+            let result = f(t);
+            let ok = result.is_ok();
+            let done: Completer = Box::new(move |committed: bool| {
+                let out = match result {
+                    Ok(_) if !committed => Err(StoreError::Unavailable("commit failed".into())),
+                    other => other,
+                };
+                let _ = tx.send(out);
+            });
+            (ok, done)
+        });
+        let sender = self
+            .inner
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Unavailable("writer lock poisoned".into()))?
+            .clone()
+            .ok_or_else(|| StoreError::Unavailable("store is closed".into()))?;
+        sender
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("writer thread stopped".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable("writer thread stopped".into()))?
+    }
+
+    /// Runs `f` on a reader connection on the blocking pool.
+    pub async fn read<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.readers.lock().ok().and_then(|mut v| v.pop());
+            let conn = match conn {
+                Some(c) => c,
+                None => open_conn(&inner.path)?,
+            };
+            let out = f(&conn);
+            if let Ok(mut pool) = inner.readers.lock() {
+                pool.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("reader task failed: {e}")))?
+    }
+
+    /// Readiness: a read round trip.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
+    }
+
+    pub async fn schema_version(&self) -> StoreResult<usize> {
+        self.read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize))
+            .await
+    }
+
+    pub async fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_string();
+        self.read(move |c| {
+            Ok(
+                c.query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })
+        .await
+    }
+
+    /// Stores `value` unless the key exists; returns the stored value.
+    pub async fn meta_get_or_insert(&self, key: &str, value: String) -> StoreResult<String> {
+        let key = key.to_string();
+        self.write(move |t| {
+            t.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?1, ?2)",
+                [&key, &value],
+            )?;
+            Ok(
+                t.query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .await
+    }
+
+    /// Stops accepting writes; the writer thread ends when the queue is drained.
+    pub fn close(&self) {
+        if let Ok(mut w) = self.inner.writer.lock() {
+            w.take();
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, fail: Arc<AtomicBool>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        run_batch(&mut conn, batch, fail.load(Ordering::SeqCst));
+    }
+}
+
+fn run_batch(conn: &mut Connection, batch: Vec<Job>, fail: bool) {
+    let tx = match conn.transaction() {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::error!(error = %e, "store: cannot begin transaction");
+            // Dropping the jobs drops their reply channels: each caller gets
+            // `Unavailable` and nothing was written.
+            drop(batch);
+            return;
+        }
+    };
+    let mut finish = Vec::with_capacity(batch.len());
+    for job in batch {
+        if tx.execute_batch("SAVEPOINT job").is_err() {
+            let (_, done) = job(&tx);
+            finish.push(done);
+            continue;
+        }
+        let (ok, done) = job(&tx);
+        // A failed job must leave nothing behind; the others still commit.
+        if !ok {
+            let _ = tx.execute_batch("ROLLBACK TO job");
+        }
+        let _ = tx.execute_batch("RELEASE job");
+        finish.push(done);
+    }
+    let committed = if fail {
+        let _ = tx.rollback();
+        false
+    } else {
+        match tx.commit() {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "store: commit failed");
+                false
+            }
+        }
+    };
+    for f in finish {
+        f(committed);
+    }
+}
+
+#[cfg(test)]
+mod tests;

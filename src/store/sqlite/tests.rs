@@ -1,0 +1,138 @@
+use super::*;
+
+fn temp_db() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("nested/dir/tocsin.db");
+    (dir, path)
+}
+
+fn schema(path: &Path) -> Vec<String> {
+    let conn = Connection::open(path).expect("open");
+    let mut stmt = conn
+        .prepare("SELECT type || ' ' || name || ' ' || coalesce(sql, '') FROM sqlite_master ORDER BY type, name")
+        .expect("prepare");
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .expect("query")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("rows")
+}
+
+#[tokio::test]
+async fn migrates_from_empty_and_reopens_idempotently() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open creates folder and file");
+    assert_eq!(
+        store.schema_version().await.expect("version"),
+        MIGRATIONS.len()
+    );
+    store.close();
+    let first = schema(&path);
+    let again = SqliteStore::open(&path).expect("reopen");
+    assert_eq!(
+        again.schema_version().await.expect("version"),
+        MIGRATIONS.len()
+    );
+    assert_eq!(schema(&path), first, "re-opening changes nothing");
+}
+
+#[tokio::test]
+async fn migrates_from_every_earlier_version() {
+    let (_dir, fresh) = temp_db();
+    SqliteStore::open(&fresh).expect("fresh").close();
+    let expected = schema(&fresh);
+    for version in 0..MIGRATIONS.len() {
+        let (_d, path) = temp_db();
+        std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+        let mut conn = open_conn(&path).expect("open");
+        migrate_to(&mut conn, version).expect("partial migration");
+        drop(conn);
+        let store = SqliteStore::open(&path).expect("upgrade");
+        assert_eq!(
+            store.schema_version().await.expect("v"),
+            MIGRATIONS.len(),
+            "from {version}"
+        );
+        store.close();
+        assert_eq!(
+            schema(&path),
+            expected,
+            "schema upgraded from version {version}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refuses_a_newer_schema() {
+    let (_dir, path) = temp_db();
+    SqliteStore::open(&path).expect("open").close();
+    let conn = Connection::open(&path).expect("open");
+    conn.pragma_update(None, "user_version", 999)
+        .expect("set version");
+    drop(conn);
+    let err = SqliteStore::open(&path).err().expect("must refuse");
+    assert!(err.to_string().contains("newer than this tocsin"), "{err}");
+}
+
+#[tokio::test]
+async fn group_commit_isolates_failing_jobs() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    let mut handles = Vec::new();
+    for i in 0..50 {
+        let s = store.clone();
+        handles.push(tokio::spawn(async move {
+            s.write(move |t| {
+                t.execute(
+                    "INSERT INTO meta (key, value) VALUES (?1, 'v')",
+                    [format!("k{i}")],
+                )?;
+                if i % 10 == 0 {
+                    return Err(StoreError::Conflict("refused".into()));
+                }
+                Ok(i)
+            })
+            .await
+        }));
+    }
+    let mut ok = 0;
+    for h in handles {
+        if h.await.expect("join").is_ok() {
+            ok += 1;
+        }
+    }
+    assert_eq!(ok, 45);
+    let count: i64 = store
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM meta", [], |r| r.get(0))?))
+        .await
+        .expect("count");
+    assert_eq!(count, 45, "failed jobs leave nothing behind");
+}
+
+#[tokio::test]
+async fn failing_store_reports_unavailable_and_recovers() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    store.set_fail_writes(true);
+    let err = store.meta_get_or_insert("secret", "a".into()).await;
+    assert!(matches!(err, Err(StoreError::Unavailable(_))), "{err:?}");
+    assert_eq!(
+        store.meta_get("secret").await.expect("read"),
+        None,
+        "nothing committed"
+    );
+    store.set_fail_writes(false);
+    assert_eq!(
+        store
+            .meta_get_or_insert("secret", "b".into())
+            .await
+            .expect("write"),
+        "b"
+    );
+    assert_eq!(
+        store
+            .meta_get_or_insert("secret", "c".into())
+            .await
+            .expect("write"),
+        "b"
+    );
+}
