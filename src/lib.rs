@@ -14,6 +14,7 @@ pub mod config;
 pub mod duration;
 pub mod http;
 pub mod ingest;
+pub mod notify;
 pub mod routing;
 pub mod store;
 pub mod systemd;

@@ -12,6 +12,9 @@ mod raw;
 pub mod secret;
 mod validate;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::{Path, PathBuf};
 
 pub use context::interpolate;

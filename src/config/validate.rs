@@ -533,8 +533,10 @@ fn twilio(ctx: &mut Ctx<'_>, what: &str, s: &Spanned<raw::Provider>) -> Option<T
         None => url::Url::parse("https://api.twilio.com").expect("constant URL parses"),
     };
     let validity = span(ctx, "validity", v.validity.as_ref(), Span::from_secs(900));
-    if validity.as_secs() > 36_000 {
-        if let Some(at) = &v.validity {
+    if validity.as_secs() > 36_000
+        && let Some(at) = &v.validity
+    {
+        {
             ctx.err(
                 at,
                 "validity must be at most 10h (Twilio's ValidityPeriod limit)",
@@ -1147,23 +1149,22 @@ fn integration(ctx: &mut Ctx<'_>, g: &Spanned<raw::Integration>, ids: &Ids) -> O
     let v = &g.value;
     let id = v.id.value.clone();
     let owner = format!("integration {id:?}");
-    let kind = match required(ctx, g, &owner, "type", v.kind.as_ref())
-        .map(|k| (k, k.value.as_str()))
-    {
-        Some((_, "alertmanager")) => IntegrationKind::Alertmanager,
-        Some((_, "grafana")) => IntegrationKind::Grafana,
-        Some((_, "events_v2" | "pagerduty")) => IntegrationKind::Events,
-        Some((k, other)) => {
-            ctx.err(
+    let kind =
+        match required(ctx, g, &owner, "type", v.kind.as_ref()).map(|k| (k, k.value.as_str())) {
+            Some((_, "alertmanager")) => IntegrationKind::Alertmanager,
+            Some((_, "grafana")) => IntegrationKind::Grafana,
+            Some((_, "events_v2" | "pagerduty")) => IntegrationKind::Events,
+            Some((k, other)) => {
+                ctx.err(
                 k,
                 format!(
                     "{owner}: unknown type {other:?} (expected alertmanager, grafana or events_v2)"
                 ),
             );
-            return None;
-        }
-        None => return None,
-    };
+                return None;
+            }
+            None => return None,
+        };
     let token = ctx.token(
         "token",
         v.token.as_ref(),

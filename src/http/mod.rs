@@ -9,6 +9,7 @@ mod health;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::Shared;
@@ -19,7 +20,10 @@ pub fn router(app: Shared) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/v1/reload", post(health::reload))
+        // Both: the layer refuses a declared oversize body before reading it,
+        // the extractor limit catches chunked bodies that grow past it.
         .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

@@ -1,23 +1,22 @@
-//! Temporary stand-in, replaced by the real routing module.
-pub mod hours {
-    #[derive(Debug, Clone, Default)]
-    pub struct WorkingHours(pub Vec<String>);
-    impl WorkingHours {
-        pub fn parse(items: &[impl AsRef<str>]) -> Result<WorkingHours, String> {
-            Ok(WorkingHours(
-                items.iter().map(|s| s.as_ref().to_string()).collect(),
-            ))
-        }
-    }
-}
-pub mod schedule {
-    #[derive(Debug, Clone)]
-    pub struct Handoff(pub String);
-    impl Handoff {
-        pub fn parse(s: &str) -> Result<Handoff, String> {
-            Ok(Handoff(s.to_string()))
-        }
-    }
-}
-pub use hours::WorkingHours;
-pub use schedule::Handoff;
+//! Routing: who is paged first.
+//!
+//! Owns the pure logic of SPEC "Nearest responder": working hours
+//! (`hours`), presence (`presence`), on-call rotations (`handoff`,
+//! `schedule`), the proximity order and the pick (`nearest`), and the iCal
+//! feed of shifts (`ical`). Everything takes `now`/`t` as a parameter.
+//! Must not do I/O, read the clock, or import axum, rusqlite, reqwest or
+//! tokio.
+
+pub mod handoff;
+pub mod hours;
+pub mod ical;
+pub mod nearest;
+pub mod presence;
+pub mod schedule;
+
+pub use handoff::Handoff;
+pub use hours::{HoursError, HoursErrorReason, WorkingHours};
+pub use ical::{ParsedEvent, parse_events, render};
+pub use nearest::{Candidate, Decision, FirstPage, choose, next_after, proximity_order};
+pub use presence::{Online, PresenceMark, Reason, Status, online};
+pub use schedule::{Override, Rotation, Shift};

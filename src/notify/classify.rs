@@ -1,0 +1,100 @@
+//! Shared HTTP failure classification for the Twilio and chat senders.
+//!
+//! Owns: mapping transport errors and `Retry-After` onto [`SendError`].
+//! Must not: leak URLs into reasons (chat webhook URLs and Telegram paths
+//! carry credentials).
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+use crate::notify::SendError;
+
+/// Longest piece of a provider's response body quoted in a reason.
+const MAX_QUOTE: usize = 200;
+
+/// Classifies a failed exchange that produced no HTTP status.
+pub(crate) fn transport(err: reqwest::Error) -> SendError {
+    let err = err.without_url();
+    let reason = chain(&err);
+    if err.is_builder() || err.is_redirect() {
+        SendError::Permanent { code: None, reason }
+    } else if err.is_connect() {
+        // The connection was never established, so the request never left.
+        SendError::Transient {
+            retry_after: None,
+            ambiguous: false,
+            reason,
+        }
+    } else {
+        // Timed out or dropped after sending: the provider may have acted.
+        SendError::Transient {
+            retry_after: None,
+            ambiguous: true,
+            reason,
+        }
+    }
+}
+
+fn chain(err: &reqwest::Error) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// `Retry-After` in seconds (integer or fractional); HTTP dates are ignored
+/// because this module does not read the clock.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    seconds(text.trim())
+}
+
+/// A non-negative, finite number of seconds.
+pub(crate) fn seconds(text: &str) -> Option<Duration> {
+    let secs: f64 = text.parse().ok()?;
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// A provider's body, shortened for a log line.
+pub(crate) fn quote(body: &str) -> String {
+    let body = body.trim();
+    match body.char_indices().nth(MAX_QUOTE) {
+        Some((cut, _)) => format!("{}…", &body[..cut]),
+        None => body.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_table() {
+        fn check(input: &str, expected: Option<Duration>) {
+            assert_eq!(seconds(input), expected, "{input:?}");
+        }
+        check("0", Some(Duration::ZERO));
+        check("30", Some(Duration::from_secs(30)));
+        check("1.5", Some(Duration::from_millis(1500)));
+        check("-1", None);
+        check("NaN", None);
+        check("inf", None);
+        check("Wed, 21 Oct 2015 07:28:00 GMT", None);
+        check("", None);
+    }
+
+    #[test]
+    fn quote_table() {
+        fn check(input: &str, expected: &str) {
+            assert_eq!(quote(input), expected);
+        }
+        check(" short \n", "short");
+        check(&"é".repeat(300), &format!("{}…", "é".repeat(200)));
+    }
+}

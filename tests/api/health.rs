@@ -1,0 +1,68 @@
+use crate::helpers::*;
+
+#[tokio::test]
+async fn healthz_and_readyz_answer() {
+    let d = spawn_daemon().await;
+    let r = d.get("/healthz").await;
+    assert_eq!(r.status(), 200);
+    let r = d.get("/readyz").await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["store"], "ok");
+    assert_eq!(body["config"]["generation"], 1);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn oversize_body_gets_413() {
+    let d = spawn_daemon().await;
+    let big = "x".repeat(8192);
+    let r = d
+        .http
+        .post(d.url("/api/v1/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .body(big)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 413);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn reload_needs_an_admin() {
+    let d = spawn_daemon().await;
+    let r = d
+        .http
+        .post(d.url("/api/v1/reload"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 401);
+    let r = d
+        .http
+        .post(d.url("/api/v1/reload"))
+        .bearer_auth("wrong-token")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 401);
+    let r = d
+        .http
+        .post(d.url("/api/v1/reload"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 403);
+    let r = d
+        .http
+        .post(d.url("/api/v1/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    d.stop().await;
+}

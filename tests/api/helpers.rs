@@ -1,0 +1,241 @@
+//! `spawn_daemon` and friends: a fresh config and database per test, a
+//! manual clock, and typed helpers for the calls tests make.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sha2::{Digest, Sha256};
+use tocsin::app::Running;
+use tocsin::clock::ManualClock;
+
+pub const ADMIN_TOKEN: &str = "token-alice-0123456789";
+pub const BOB_TOKEN: &str = "token-bob-0123456789ab";
+pub const AM_TOKEN: &str = "am-token-0123456789abc";
+pub const PD_TOKEN: &str = "pd-token-0123456789abc";
+pub const CLIENT_TOKEN: &str = "client-acme-0123456789";
+
+pub fn sha(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A small agency: two people in Berlin, one in New York.
+pub fn roster_yaml(extra: &str) -> String {
+    format!(
+        r##"timezone: Europe/Berlin
+server:
+  listen: 127.0.0.1:0
+  public_url: https://tocsin.example
+  max_body_bytes: 4096
+  admins: [alice]
+storage:
+  sqlite: data/tocsin.db
+people:
+  - id: alice
+    phone: "+4915110000001"
+    chat: "@alice"
+    working_hours: ["mon-fri 09:00-18:00"]
+    token_sha256: {alice}
+  - id: bob
+    phone: "+4915110000002"
+    email: bob@example.com
+    working_hours: ["mon-fri 09:00-18:00"]
+    token_sha256: {bob}
+  - id: dave
+    phone: "+12125550104"
+    timezone: America/New_York
+    working_hours: ["mon-fri 09:00-17:00"]
+teams:
+  - id: web
+    lead: alice
+    members: [alice, bob, dave]
+clients:
+  - id: acme
+    channel: {{ type: log, name: "#acme" }}
+    token_sha256: {client}
+projects:
+  - id: shop
+    client: acme
+    team: web
+    responders: [bob]
+escalation_policies:
+  - id: default
+    steps:
+      - notify: nearest
+        via: [sms]
+        wait: 5m
+      - notify: next
+        via: [voice]
+        wait: 5m
+integrations:
+  - id: prom
+    type: alertmanager
+    token_sha256: {am}
+    project: shop
+  - id: pd
+    type: events_v2
+    token_sha256: {pd}
+    project: shop
+{extra}"##,
+        alice = sha(ADMIN_TOKEN),
+        bob = sha(BOB_TOKEN),
+        client = sha(CLIENT_TOKEN),
+        am = sha(AM_TOKEN),
+        pd = sha(PD_TOKEN),
+    )
+}
+
+pub fn t0() -> DateTime<Utc> {
+    // A Wednesday, 10:00 in Berlin: inside everyone's European working hours.
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0)
+        .single()
+        .expect("valid instant")
+}
+
+pub struct Daemon {
+    pub running: Option<Running>,
+    pub dir: tempfile::TempDir,
+    pub config: PathBuf,
+    pub clock: ManualClock,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+pub async fn spawn_daemon() -> Daemon {
+    spawn_with(&roster_yaml("")).await
+}
+
+pub async fn spawn_with(yaml: &str) -> Daemon {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("tocsin.yaml");
+    std::fs::write(&config, yaml).expect("write config");
+    let roster =
+        tocsin::config::load(&config).unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let clock = ManualClock::new(t0());
+    let running = tocsin::app::start(&config, roster, listener, Arc::new(clock.clone()))
+        .await
+        .expect("daemon starts");
+    let base = format!("http://{}", running.addr);
+    Daemon {
+        running: Some(running),
+        dir,
+        config,
+        clock,
+        base,
+        http: reqwest::Client::new(),
+    }
+}
+
+impl Daemon {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http.get(self.url(path)).send().await.expect("request")
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub fn state(&self) -> &tocsin::app::Shared {
+        &self.running.as_ref().expect("running").state
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("clean stop");
+        }
+    }
+}
+
+/// The real binary, for signal and crash tests.
+pub struct Process {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Process {
+    pub fn start(config: &Path) -> Process {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .env("TOCSIN_LOG_FORMAT", "json")
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn tocsin");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let mut lines = BufReader::new(stderr).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("tocsin exited before listening")
+                .expect("read stderr");
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line)
+                && v["fields"]["message"] == "tocsin listening"
+            {
+                break v["fields"]["addr"]
+                    .as_str()
+                    .expect("addr field")
+                    .to_string();
+            }
+        };
+        // Keep draining so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Process {
+            child,
+            base: format!("http://{addr}"),
+        }
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls `f` until it returns Some, for effects of another process (signals).
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..200 {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

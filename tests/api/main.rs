@@ -1,0 +1,8 @@
+//! Integration tests: the daemon spawned on 127.0.0.1:0 and called over
+//! HTTP, as users call it. One binary; one file per feature.
+
+mod helpers;
+
+mod architecture;
+mod health;
+mod reload;

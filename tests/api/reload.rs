@@ -1,0 +1,146 @@
+use crate::helpers::*;
+
+async fn ready(base: &str) -> serde_json::Value {
+    reqwest::get(format!("{base}/readyz"))
+        .await
+        .expect("readyz")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn api_reload_with_a_broken_file_keeps_the_running_config() {
+    let d = spawn_daemon().await;
+    std::fs::write(
+        &d.config,
+        roster_yaml("").replace("lead: alice", "lead: alicia"),
+    )
+    .expect("write");
+    let r = d
+        .http
+        .post(d.url("/api/v1/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 422);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert!(
+        body["errors"][0]
+            .as_str()
+            .is_some_and(|e| e.contains("unknown person \"alicia\"")),
+        "{body}"
+    );
+    let ready = ready(&d.base).await;
+    assert_eq!(ready["config"]["generation"], 1);
+    assert_eq!(ready["last_reload"]["ok"], false);
+    // A good file is taken.
+    std::fs::write(&d.config, roster_yaml("")).expect("write");
+    let r = d
+        .http
+        .post(d.url("/api/v1/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 200);
+    assert_eq!(self::ready(&d.base).await["config"]["generation"], 2);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn sighup_with_a_broken_file_keeps_the_running_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("tocsin.yaml");
+    std::fs::write(&config, roster_yaml("")).expect("write");
+    let p = Process::start(&config);
+    assert_eq!(ready(&p.base).await["config"]["generation"], 1);
+
+    std::fs::write(&config, "people: [\n").expect("break the file");
+    p.signal("HUP");
+    let last = eventually("failed reload", || async {
+        let r = ready(&p.base).await;
+        (!r["last_reload"].is_null()).then_some(r)
+    })
+    .await;
+    assert_eq!(last["last_reload"]["ok"], false, "{last}");
+    assert!(
+        last["last_reload"]["errors"][0]
+            .as_str()
+            .is_some_and(|e| e.contains("tocsin.yaml:1:9")),
+        "{last}"
+    );
+    assert_eq!(last["config"]["generation"], 1, "old config kept");
+    assert_eq!(last["status"], "ready");
+
+    std::fs::write(&config, roster_yaml("")).expect("fix the file");
+    p.signal("HUP");
+    eventually("successful reload", || async {
+        (ready(&p.base).await["config"]["generation"] == 2).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_gracefully() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("tocsin.yaml");
+    std::fs::write(&config, roster_yaml("")).expect("write");
+    let mut p = Process::start(&config);
+    p.signal("TERM");
+    let status = p.child.wait().expect("wait");
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn check_config_exit_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("tocsin.yaml");
+    let bin = env!("CARGO_BIN_EXE_tocsin");
+    std::fs::write(&config, roster_yaml("")).expect("write");
+    let ok = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .output()
+        .expect("run");
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&ok.stdout).starts_with("configuration OK: 1 files, 3 people"));
+    std::fs::write(
+        &config,
+        roster_yaml("")
+            .replace("lead: alice", "lead: alicia")
+            .replace("\"+4915110000002\"", "\"12\""),
+    )
+    .expect("write");
+    let bad = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(
+        err.lines().filter(|l| l.contains("tocsin.yaml:")).count(),
+        2,
+        "{err}"
+    );
+    let usage = std::process::Command::new(bin)
+        .arg("--frobnicate")
+        .output()
+        .expect("run");
+    assert_eq!(usage.status.code(), Some(2));
+    let serve_bad = std::process::Command::new(bin)
+        .arg("--config")
+        .arg(&config)
+        .arg("serve")
+        .output()
+        .expect("run");
+    assert_eq!(
+        serve_bad.status.code(),
+        Some(1),
+        "a bad config starts nothing"
+    );
+}
