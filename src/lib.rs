@@ -13,6 +13,7 @@ pub mod clock;
 pub mod config;
 pub mod duration;
 pub mod http;
+pub mod incident;
 pub mod ingest;
 pub mod notify;
 pub mod routing;

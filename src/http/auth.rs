@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use base64::Engine;
 
 use super::error::ApiError;
-use crate::config::{Person, Roster};
+use crate::config::{Client, Integration, IntegrationKind, Person, Roster};
 
 /// The presented token, if any.
 pub fn bearer(headers: &HeaderMap) -> Option<String> {
@@ -50,6 +50,48 @@ pub fn admin<'r>(roster: &'r Roster, headers: &HeaderMap) -> Result<&'r Person, 
             p.id
         )))
     }
+}
+
+/// The integration of `kind` whose token this is.
+pub fn integration_by_token<'r>(
+    roster: &'r Roster,
+    token: &str,
+    kind: IntegrationKind,
+) -> Option<&'r Integration> {
+    // Every entry is checked so timing does not reveal which one matched.
+    let mut found = None;
+    for i in roster.integrations.values() {
+        if i.token.matches(token) && i.kind == kind && found.is_none() {
+            found = Some(i);
+        }
+    }
+    found
+}
+
+/// The integration calling, from `Authorization` (Bearer or Basic).
+pub fn integration<'r>(
+    roster: &'r Roster,
+    headers: &HeaderMap,
+    kind: IntegrationKind,
+) -> Result<&'r Integration, ApiError> {
+    let token = bearer(headers)
+        .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".into()))?;
+    integration_by_token(roster, &token, kind).ok_or_else(|| {
+        ApiError::Unauthorized("token does not belong to an integration of this type".into())
+    })
+}
+
+/// The client calling `POST /api/v1/trigger`.
+pub fn client<'r>(roster: &'r Roster, headers: &HeaderMap) -> Result<&'r Client, ApiError> {
+    let token = bearer(headers)
+        .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".into()))?;
+    let mut found = None;
+    for c in roster.clients.values() {
+        if c.token.is_some_and(|h| h.matches(&token)) && found.is_none() {
+            found = Some(c);
+        }
+    }
+    found.ok_or_else(|| ApiError::Unauthorized("unknown client token".into()))
 }
 
 #[cfg(test)]

@@ -22,6 +22,9 @@ pub enum ApiError {
     /// 409 with the current state, e.g. resolving a resolved incident.
     #[error("{0}")]
     Conflict(String),
+    /// 409: the action is not legal in the incident's current state.
+    #[error("incident {id} is {state}")]
+    IllegalTransition { id: i64, state: String },
     /// 503: nothing was stored; the sender should retry.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -60,6 +63,10 @@ impl IntoResponse for ApiError {
                 json!({"error": format!("{what} not found")}),
             ),
             ApiError::Conflict(m) => (StatusCode::CONFLICT, json!({"error": m})),
+            ApiError::IllegalTransition { id, state } => (
+                StatusCode::CONFLICT,
+                json!({"error": format!("incident {id} is {state}"), "state": state}),
+            ),
             ApiError::Unavailable(cause) => {
                 tracing::error!(cause = %cause, "store unavailable; answering 503");
                 (

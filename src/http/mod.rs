@@ -4,7 +4,10 @@
 
 pub mod auth;
 pub mod error;
+mod escalate;
 mod health;
+mod incidents;
+mod ingest;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -20,6 +23,21 @@ pub fn router(app: Shared) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/api/v1/reload", post(health::reload))
+        .route("/api/v1/alertmanager", post(ingest::alertmanager))
+        .route("/api/v1/grafana", post(ingest::grafana))
+        .route("/v2/enqueue", post(ingest::events_v2))
+        .route("/v2/change/enqueue", post(ingest::change))
+        .route(
+            "/generic/2010-04-15/create_event.json",
+            post(ingest::events_v1),
+        )
+        .route("/api/v1/trigger", post(ingest::trigger))
+        .route("/api/v1/incidents", get(incidents::list))
+        .route(
+            "/api/v1/incidents/{id}",
+            get(incidents::show).patch(incidents::patch),
+        )
+        .route("/api/v1/incidents/{id}/{action}", post(incidents::action))
         // Both: the layer refuses a declared oversize body before reading it,
         // the extractor limit catches chunked bodies that grow past it.
         .layer(DefaultBodyLimit::max(limit))

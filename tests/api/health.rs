@@ -17,7 +17,7 @@ async fn healthz_and_readyz_answer() {
 #[tokio::test]
 async fn oversize_body_gets_413() {
     let d = spawn_daemon().await;
-    let big = "x".repeat(8192);
+    let big = "x".repeat(100_000);
     let r = d
         .http
         .post(d.url("/api/v1/reload"))

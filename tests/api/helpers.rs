@@ -28,7 +28,7 @@ pub fn roster_yaml(extra: &str) -> String {
 server:
   listen: 127.0.0.1:0
   public_url: https://tocsin.example
-  max_body_bytes: 4096
+  max_body_bytes: 65536
   admins: [alice]
 storage:
   sqlite: data/tocsin.db
@@ -108,7 +108,15 @@ pub async fn spawn_daemon() -> Daemon {
 }
 
 pub async fn spawn_with(yaml: &str) -> Daemon {
+    spawn_with_files(yaml, &[]).await
+}
+
+/// With extra files beside the config (secrets for `*_file` keys).
+pub async fn spawn_with_files(yaml: &str, files: &[(&str, &str)]) -> Daemon {
     let dir = tempfile::tempdir().expect("temp dir");
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).expect("write file");
+    }
     let config = dir.path().join("tocsin.yaml");
     std::fs::write(&config, yaml).expect("write config");
     let roster =

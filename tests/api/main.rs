@@ -5,4 +5,6 @@ mod helpers;
 
 mod architecture;
 mod health;
+mod incidents;
+mod ingest;
 mod reload;

@@ -11,6 +11,97 @@ pub const MIGRATIONS: &[&str] = &[
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
     ) STRICT;",
+    // 2: incidents, their timeline and alerts, delivery dedup, presence, durable timers.
+    "CREATE TABLE incidents (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        project         TEXT NOT NULL,
+        client          TEXT NOT NULL,
+        title           TEXT NOT NULL,
+        severity        TEXT NOT NULL,
+        state           TEXT NOT NULL,
+        critical        INTEGER NOT NULL,
+        source          TEXT NOT NULL,
+        integration     TEXT,
+        dedup_key       TEXT,
+        client_reported INTEGER NOT NULL DEFAULT 0,
+        labels          TEXT NOT NULL,
+        annotations     TEXT NOT NULL,
+        links           TEXT NOT NULL,
+        details         TEXT NOT NULL,
+        alert_count     INTEGER NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        last_seen_at    INTEGER NOT NULL,
+        acknowledged_at INTEGER,
+        resolved_at     INTEGER,
+        downgraded_at   INTEGER,
+        assignee        TEXT,
+        layer           TEXT,
+        reproducible    INTEGER,
+        serious         INTEGER NOT NULL DEFAULT 0,
+        serious_reason  TEXT,
+        provider_ticket TEXT
+    ) STRICT;
+    -- One open incident per key: concurrent duplicates cannot both open one.
+    CREATE UNIQUE INDEX incidents_open_key ON incidents (integration, dedup_key)
+        WHERE dedup_key IS NOT NULL AND state <> 'resolved';
+    CREATE INDEX incidents_by_state ON incidents (state, id);
+    CREATE INDEX incidents_by_key ON incidents (integration, dedup_key, resolved_at);
+    CREATE TABLE timeline (
+        id       INTEGER PRIMARY KEY,
+        incident INTEGER NOT NULL REFERENCES incidents (id),
+        at       INTEGER NOT NULL,
+        actor    TEXT NOT NULL,
+        kind     TEXT NOT NULL,
+        detail   TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX timeline_by_incident ON timeline (incident, id);
+    -- The timeline is append-only.
+    CREATE TRIGGER timeline_no_update BEFORE UPDATE ON timeline
+        BEGIN SELECT RAISE(ABORT, 'timeline is append-only'); END;
+    CREATE TRIGGER timeline_no_delete BEFORE DELETE ON timeline
+        BEGIN SELECT RAISE(ABORT, 'timeline is append-only'); END;
+    CREATE TABLE alerts (
+        incident    INTEGER NOT NULL REFERENCES incidents (id),
+        fingerprint TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        labels      TEXT NOT NULL,
+        first_seen  INTEGER NOT NULL,
+        last_seen   INTEGER NOT NULL,
+        PRIMARY KEY (incident, fingerprint)
+    ) STRICT;
+    CREATE TABLE deliveries (
+        id          INTEGER PRIMARY KEY,
+        integration TEXT NOT NULL,
+        group_key   TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        UNIQUE (integration, group_key, key)
+    ) STRICT;
+    CREATE INDEX deliveries_by_age ON deliveries (at);
+    CREATE TABLE change_events (
+        id          INTEGER PRIMARY KEY,
+        integration TEXT NOT NULL,
+        project     TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        summary     TEXT NOT NULL,
+        detail      TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE presence (
+        person TEXT PRIMARY KEY,
+        status TEXT NOT NULL,
+        until  INTEGER NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE timers (
+        kind   TEXT NOT NULL,
+        key    TEXT NOT NULL,
+        due_at INTEGER NOT NULL,
+        data   TEXT NOT NULL DEFAULT '{}',
+        PRIMARY KEY (kind, key)
+    ) STRICT;
+    CREATE INDEX timers_by_due ON timers (due_at);",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

@@ -8,6 +8,7 @@
 //! commit. Readers use their own connections; WAL lets them run beside the
 //! writer.
 
+mod incidents;
 mod migrations;
 
 use std::path::{Path, PathBuf};
@@ -152,6 +153,28 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("reader task failed: {e}")))?
+    }
+
+    /// Runs incident logic in one write transaction (committed before it resolves).
+    pub async fn transact<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
+    {
+        self.write(move |t| {
+            let mut repo = incidents::TxRepo { conn: t };
+            f(&mut repo)
+        })
+        .await
+    }
+
+    /// Runs read-side incident queries on a reader connection.
+    pub async fn query<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn crate::incident::ReadRepo) -> StoreResult<R> + Send + 'static,
+    {
+        self.read(move |c| f(&incidents::Reader { conn: c })).await
     }
 
     /// Readiness: a read round trip.

@@ -1,0 +1,203 @@
+//! `/api/v1/incidents`: list, show with timeline, state actions and the
+//! diagnosis `PATCH`. Every call needs a person token.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth;
+use super::error::ApiError;
+use crate::app::Shared;
+use crate::incident::apply::{self, ActError};
+use crate::incident::transition::Action;
+use crate::incident::{Actor, Diagnosis, StateFilter};
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    state: Option<String>,
+    limit: Option<usize>,
+}
+
+fn parse_filter(s: Option<&str>) -> Result<StateFilter, ApiError> {
+    match s.unwrap_or("open") {
+        "open" => Ok(StateFilter::Open),
+        "all" => Ok(StateFilter::All),
+        other => other.parse().map(StateFilter::Only).map_err(|_| {
+            ApiError::bad(
+                "state",
+                "expected open, all, triggered, acknowledged, resolved or downgraded",
+            )
+        }),
+    }
+}
+
+pub async fn list(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    auth::person(&app.roster(), &headers)?;
+    let filter = parse_filter(q.state.as_deref())?;
+    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
+    let incidents = app.store.query(move |r| r.list(filter, limit)).await?;
+    Ok(Json(json!({"incidents": incidents})))
+}
+
+fn parse_id(id: &str) -> Result<i64, ApiError> {
+    id.trim_start_matches('#')
+        .parse::<i64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| ApiError::bad("id", format!("{id:?} is not an incident number")))
+}
+
+pub async fn show(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    auth::person(&app.roster(), &headers)?;
+    let id = parse_id(&id)?;
+    let (incident, alerts, timeline) = app
+        .store
+        .query(move |r| Ok((r.get(id)?, r.alerts(id)?, r.timeline(id)?)))
+        .await
+        .map_err(|e| not_found(e, id))?;
+    Ok(Json(
+        json!({"incident": incident, "alerts": alerts, "timeline": timeline}),
+    ))
+}
+
+fn not_found(e: crate::store::StoreError, id: i64) -> ApiError {
+    match e {
+        crate::store::StoreError::NotFound => ApiError::NotFound(format!("incident {id}")),
+        other => other.into(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionBody {
+    /// How the action was taken (api, cli); recorded on the timeline.
+    via: Option<String>,
+    note: Option<String>,
+}
+
+fn act_error(e: ActError, id: i64) -> ApiError {
+    match e {
+        ActError::NotFound => ApiError::NotFound(format!("incident {id}")),
+        ActError::Illegal(state) => ApiError::IllegalTransition {
+            id,
+            state: state.as_str().into(),
+        },
+        ActError::Store(s) => s.into(),
+    }
+}
+
+pub async fn action(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path((id, verb)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let roster = app.roster();
+    let person = auth::person(&roster, &headers)?.id.clone();
+    let id = parse_id(&id)?;
+    let action = match verb.as_str() {
+        "acknowledge" => Action::Acknowledge,
+        "resolve" => Action::Resolve,
+        "downgrade" => Action::Downgrade,
+        "escalate" => return super::escalate::escalate(app, id, person, "api").await,
+        other => return Err(ApiError::NotFound(format!("action {other:?}"))),
+    };
+    let b: ActionBody = if body.is_empty() {
+        ActionBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?
+    };
+    let via = match b.via.as_deref() {
+        None | Some("api") => "api",
+        Some("cli") => "cli",
+        Some(other) => return Err(ApiError::bad("via", format!("{other:?} is not api or cli"))),
+    };
+    let now = app.clock.now();
+    let detail = json!({"note": b.note});
+    let (incident, changed) = app
+        .store
+        .transact(move |repo| {
+            Ok(apply::act(
+                repo,
+                id,
+                action,
+                &Actor::Person(person),
+                via,
+                now,
+                detail,
+            ))
+        })
+        .await?
+        .map_err(|e| act_error(e, id))?;
+    if changed {
+        app.after_action(id);
+    }
+    Ok(Json(json!({"incident": incident, "changed": changed})))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchBody {
+    layer: Option<String>,
+    reproducible: Option<bool>,
+    serious: Option<bool>,
+    serious_reason: Option<String>,
+    severity: Option<String>,
+    provider_ticket: Option<String>,
+}
+
+pub async fn patch(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let person = auth::person(&app.roster(), &headers)?.id.clone();
+    let id = parse_id(&id)?;
+    let b: PatchBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let d = Diagnosis {
+        layer: b
+            .layer
+            .map(|l| l.parse())
+            .transpose()
+            .map_err(|e: String| ApiError::bad("layer", e))?,
+        reproducible: b.reproducible,
+        serious: b.serious,
+        serious_reason: b.serious_reason,
+        severity: b.severity.map(|s| s.parse()).transpose().map_err(
+            |e: crate::ingest::alert::UnknownSeverity| ApiError::bad("severity", e.to_string()),
+        )?,
+        provider_ticket: b.provider_ticket,
+    };
+    if d.layer.is_none()
+        && d.reproducible.is_none()
+        && d.serious.is_none()
+        && d.severity.is_none()
+        && d.provider_ticket.is_none()
+        && d.serious_reason.is_none()
+    {
+        return Err(ApiError::bad(
+            "body",
+            "give at least one of layer, reproducible, serious, serious_reason, severity, provider_ticket",
+        ));
+    }
+    let now = app.clock.now();
+    let incident = app
+        .store
+        .transact(move |repo| Ok(apply::diagnose(repo, id, &d, &Actor::Person(person), now)))
+        .await?
+        .map_err(|e| act_error(e, id))?;
+    Ok(Json(json!({"incident": incident})))
+}

@@ -1,0 +1,287 @@
+//! Alert sources: Alertmanager, Grafana, PagerDuty Events v2/v1 and change
+//! events, client reports. Each handler authenticates, parses with
+//! `crate::ingest`, applies in one transaction, and answers only after the
+//! commit; a store failure answers 503 so the sender retries.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth;
+use super::error::ApiError;
+use crate::app::Shared;
+use crate::config::IntegrationKind;
+use crate::incident::apply::{self, ClientReport};
+use crate::ingest::alert::Severity;
+use crate::ingest::{alertmanager, change_event, events_v1, events_v2, grafana};
+
+/// PagerDuty's own limit on an event body.
+const EVENTS_MAX_BYTES: usize = 512 * 1024;
+
+pub async fn alertmanager(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let roster = app.roster();
+    let integration = auth::integration(&roster, &headers, IntegrationKind::Alertmanager)?.clone();
+    let webhook = alertmanager::parse(&body).map_err(|e| ApiError::bad(e.field, e.reason))?;
+    group(app, integration, webhook, "alertmanager").await
+}
+
+pub async fn grafana(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let roster = app.roster();
+    let integration = auth::integration(&roster, &headers, IntegrationKind::Grafana)?.clone();
+    if let Some(secret) = &integration.signing_secret {
+        let header = headers
+            .get("x-grafana-alerting-signature")
+            .and_then(|v| v.to_str().ok());
+        let ts = headers
+            .get("x-grafana-alerting-timestamp")
+            .and_then(|v| v.to_str().ok());
+        if !grafana::verify_signature(secret.expose().as_bytes(), &body, header, ts) {
+            return Err(ApiError::Unauthorized(
+                "X-Grafana-Alerting-Signature does not match the body".into(),
+            ));
+        }
+    }
+    let webhook = grafana::parse(&body).map_err(|e| ApiError::bad(e.field, e.reason))?;
+    group(app, integration, webhook, "grafana").await
+}
+
+async fn group(
+    app: Shared,
+    integration: crate::config::Integration,
+    webhook: alertmanager::Webhook,
+    source: &'static str,
+) -> Result<Response, ApiError> {
+    let roster = app.roster();
+    let now = app.clock.now();
+    for a in &webhook.alerts {
+        app.metrics_alert(source, a.status.as_str());
+    }
+    let out = app
+        .store
+        .transact(move |repo| apply::ingest_group(repo, &roster, &integration, &webhook, now))
+        .await?;
+    app.after_ingest(&out, source);
+    Ok((
+        StatusCode::OK,
+        Json(json!({"status": "ok", "outcome": out})),
+    )
+        .into_response())
+}
+
+fn pd_unauthorized() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        Json(json!({"status": "invalid event", "message": "Event object is invalid", "errors": ["'routing_key' is not a configured integration key"]})),
+    )
+        .into_response()
+}
+
+fn pd_too_large() -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Json(json!({"status": "invalid event", "message": "Event object is too large", "errors": ["the event body is larger than 512 KB"]})),
+    )
+        .into_response()
+}
+
+fn pd_reply((code, body): (u16, Value)) -> Response {
+    (
+        StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST),
+        Json(body),
+    )
+        .into_response()
+}
+
+fn new_key() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
+}
+
+/// `POST /v2/enqueue`: PagerDuty Events API v2.
+pub async fn events_v2(State(app): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
+    if body.len() > EVENTS_MAX_BYTES {
+        return Ok(pd_too_large());
+    }
+    let event = match events_v2::parse(&body, new_key) {
+        Ok(e) => e,
+        Err(e) => return Ok(pd_reply(e.response())),
+    };
+    events(app, event, events_v2::accepted).await
+}
+
+/// `POST /generic/2010-04-15/create_event.json`: the legacy Events v1.
+pub async fn events_v1(State(app): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
+    if body.len() > EVENTS_MAX_BYTES {
+        return Ok(pd_too_large());
+    }
+    let event = match events_v1::parse(&body, new_key) {
+        Ok(e) => e,
+        Err(e) => return Ok(pd_reply(e.response())),
+    };
+    events(app, event, events_v1::accepted).await
+}
+
+async fn events(
+    app: Shared,
+    event: events_v2::Event,
+    accepted: fn(&str) -> (u16, Value),
+) -> Result<Response, ApiError> {
+    let roster = app.roster();
+    let Some(integration) =
+        auth::integration_by_token(&roster, &event.routing_key, IntegrationKind::Events).cloned()
+    else {
+        return Ok(pd_unauthorized());
+    };
+    app.metrics_alert(
+        "events",
+        if event.action == events_v2::Action::Resolve {
+            "resolved"
+        } else {
+            "firing"
+        },
+    );
+    let now = app.clock.now();
+    let key = event.dedup_key.clone();
+    let out = app
+        .store
+        .transact(move |repo| apply::ingest_event(repo, &roster, &integration, &event, now))
+        .await?;
+    app.after_ingest(&out, "events");
+    Ok(pd_reply(accepted(&key)))
+}
+
+/// `POST /v2/change/enqueue`: change events are recorded, never paged.
+pub async fn change(State(app): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
+    if body.len() > EVENTS_MAX_BYTES {
+        return Ok(pd_too_large());
+    }
+    let ev = match change_event::parse(&body) {
+        Ok(e) => e,
+        Err(e) => return Ok(pd_reply(e.response())),
+    };
+    let roster = app.roster();
+    let Some(integration) =
+        auth::integration_by_token(&roster, &ev.routing_key, IntegrationKind::Events).cloned()
+    else {
+        return Ok(pd_unauthorized());
+    };
+    let now = app.clock.now();
+    let detail = json!({"source": ev.source, "timestamp": ev.timestamp, "custom_details": ev.custom_details, "links": ev.links});
+    app.store
+        .transact(move |repo| {
+            repo.record_change_event(
+                &integration.id,
+                &integration.project,
+                now,
+                &ev.summary,
+                detail,
+            )
+        })
+        .await?;
+    Ok(pd_reply(change_event::accepted()))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerBody {
+    summary: Option<String>,
+    details: Option<Value>,
+    severity: Option<String>,
+    project: Option<String>,
+    dedup_key: Option<String>,
+}
+
+/// `POST /api/v1/trigger`: a client reports a problem.
+pub async fn trigger(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let roster = app.roster();
+    let client = auth::client(&roster, &headers)?.clone();
+    let b: TriggerBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let summary = b
+        .summary
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty());
+    let summary = summary
+        .ok_or_else(|| ApiError::bad("summary", "required, a short description of the problem"))?;
+    if summary.chars().count() > 1024 {
+        return Err(ApiError::bad("summary", "longer than 1024 characters"));
+    }
+    let severity = match b.severity {
+        Some(s) => s
+            .parse::<Severity>()
+            .map_err(|e| ApiError::bad("severity", e.to_string()))?,
+        None => client.severity,
+    };
+    let projects: Vec<&String> = roster
+        .projects
+        .values()
+        .filter(|p| p.client == client.id)
+        .map(|p| &p.id)
+        .collect();
+    let project = match b.project {
+        Some(p) if projects.contains(&&p) => p,
+        Some(p) => {
+            return Err(ApiError::bad(
+                "project",
+                format!("{p:?} is not a project of client {}", client.id),
+            ));
+        }
+        None if projects.len() == 1 => projects[0].clone(),
+        None => {
+            return Err(ApiError::bad(
+                "project",
+                format!(
+                    "required: client {} has several projects ({})",
+                    client.id,
+                    projects
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+    };
+    if b.dedup_key
+        .as_ref()
+        .is_some_and(|k| k.is_empty() || k.len() > 255)
+    {
+        return Err(ApiError::bad("dedup_key", "must be 1 to 255 characters"));
+    }
+    let report = ClientReport {
+        client: client.id.clone(),
+        project,
+        summary,
+        details: b.details.unwrap_or(Value::Null),
+        severity,
+        dedup_key: b.dedup_key,
+    };
+    let now = app.clock.now();
+    app.metrics_alert("trigger", "firing");
+    let out = app
+        .store
+        .transact(move |repo| apply::client_trigger(repo, &report, now))
+        .await?;
+    app.after_ingest(&out, "trigger");
+    let id = out.opened.first().or(out.attached.first()).copied();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"status": "ok", "incident": id, "outcome": out})),
+    )
+        .into_response())
+}

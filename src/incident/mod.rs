@@ -1,0 +1,11 @@
+//! Incidents: the record, its states and timeline, and how alerts and
+//! actions change them. No HTTP, no SQL: storage is reached through the
+//! [`repo::Repo`] trait inside one transaction.
+
+pub mod apply;
+pub mod model;
+pub mod repo;
+pub mod transition;
+
+pub use model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};
+pub use repo::{Diagnosis, ReadRepo, Repo, StateFilter};

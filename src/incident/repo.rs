@@ -1,0 +1,103 @@
+//! What incident logic needs from storage, as a trait the domain owns. The
+//! SQLite store implements it over one transaction; every call made during
+//! one `Store::transact` commits (or not) together.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+use super::model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};
+use crate::store::StoreResult;
+
+/// Filter for listing incidents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StateFilter {
+    /// triggered + acknowledged
+    Open,
+    Only(State),
+    All,
+}
+
+/// Diagnosis fields set by `PATCH`; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Diagnosis {
+    pub layer: Option<Layer>,
+    pub reproducible: Option<bool>,
+    pub serious: Option<bool>,
+    pub serious_reason: Option<String>,
+    pub severity: Option<crate::ingest::alert::Severity>,
+    pub provider_ticket: Option<String>,
+}
+
+pub trait Repo {
+    fn get(&mut self, id: i64) -> StoreResult<Incident>;
+    /// The incident open (not resolved) under this integration and key.
+    fn find_open(&mut self, integration: &str, key: &str) -> StoreResult<Option<Incident>>;
+    /// The latest incident under this key resolved at or after `since`.
+    fn find_resolved_since(
+        &mut self,
+        integration: &str,
+        key: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Option<Incident>>;
+    fn insert(&mut self, new: &NewIncident, state: State, now: DateTime<Utc>) -> StoreResult<i64>;
+    /// Sets the state and its timestamp; `assignee` replaces the assignee when given.
+    fn set_state(
+        &mut self,
+        id: i64,
+        state: State,
+        now: DateTime<Utc>,
+        assignee: Option<&str>,
+    ) -> StoreResult<()>;
+    fn set_diagnosis(&mut self, id: i64, d: &Diagnosis) -> StoreResult<()>;
+    fn append(
+        &mut self,
+        id: i64,
+        now: DateTime<Utc>,
+        actor: &Actor,
+        kind: &str,
+        detail: serde_json::Value,
+    ) -> StoreResult<()>;
+    /// Records an alert's status; returns its previous status (None when new).
+    fn upsert_alert(
+        &mut self,
+        id: i64,
+        fingerprint: &str,
+        status: &str,
+        summary: &str,
+        labels: &BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<String>>;
+    /// Number of alerts of the incident still firing.
+    fn firing_alerts(&mut self, id: i64) -> StoreResult<i64>;
+    /// Updates last seen and the alert count from the attached alerts.
+    fn touch(&mut self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
+    /// True when this snapshot of a group is a re-send: it equals the last
+    /// snapshot processed for the group, or one processed within `recent`
+    /// (an HA peer's late copy). Records it either way.
+    fn seen_delivery(
+        &mut self,
+        integration: &str,
+        group_key: &str,
+        key: &str,
+        now: DateTime<Utc>,
+        recent: chrono::Duration,
+    ) -> StoreResult<bool>;
+    fn record_change_event(
+        &mut self,
+        integration: &str,
+        project: &str,
+        now: DateTime<Utc>,
+        summary: &str,
+        detail: serde_json::Value,
+    ) -> StoreResult<i64>;
+}
+
+/// Read-side queries (they run on reader connections, outside the writer).
+pub trait ReadRepo {
+    fn list(&self, filter: StateFilter, limit: usize) -> StoreResult<Vec<Incident>>;
+    fn timeline(&self, id: i64) -> StoreResult<Vec<Event>>;
+    fn alerts(&self, id: i64) -> StoreResult<Vec<AttachedAlert>>;
+    fn get(&self, id: i64) -> StoreResult<Incident>;
+    fn count_by_state(&self) -> StoreResult<Vec<(State, i64)>>;
+}

@@ -1,0 +1,389 @@
+//! `incident::Repo` and `ReadRepo` over SQLite. Times are stored as Unix
+//! milliseconds; JSON columns hold labels, links and details.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::incident::model::Actor;
+use crate::incident::{
+    AttachedAlert, Diagnosis, Event, Incident, NewIncident, ReadRepo, Repo, State, StateFilter,
+};
+use crate::store::{StoreError, StoreResult};
+
+pub fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn from_ms(v: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(v).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+fn opt_ms(v: Option<i64>) -> Option<DateTime<Utc>> {
+    v.map(from_ms)
+}
+
+fn json_col<T: serde::de::DeserializeOwned + Default>(s: String) -> T {
+    serde_json::from_str(&s).unwrap_or_default()
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+const COLUMNS: &str = "id, project, client, title, severity, state, critical, source, integration, dedup_key,
+    client_reported, labels, annotations, links, details, alert_count, created_at, last_seen_at,
+    acknowledged_at, resolved_at, downgraded_at, assignee, layer, reproducible, serious, serious_reason,
+    provider_ticket";
+
+fn incident_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
+    let text = |i: usize| r.get::<_, String>(i);
+    Ok(Incident {
+        id: r.get(0)?,
+        project: text(1)?,
+        client: text(2)?,
+        title: text(3)?,
+        severity: text(4)?
+            .parse()
+            .unwrap_or(crate::ingest::alert::Severity::Critical),
+        state: text(5)?.parse().unwrap_or(State::Triggered),
+        critical: r.get::<_, i64>(6)? != 0,
+        source: serde_json::from_value(serde_json::Value::String(text(7)?))
+            .unwrap_or(crate::ingest::alert::Source::Trigger),
+        integration: r.get(8)?,
+        dedup_key: r.get(9)?,
+        client_reported: r.get::<_, i64>(10)? != 0,
+        labels: json_col(text(11)?),
+        annotations: json_col(text(12)?),
+        links: json_col(text(13)?),
+        details: serde_json::from_str(&text(14)?).unwrap_or(serde_json::Value::Null),
+        alert_count: r.get(15)?,
+        created_at: from_ms(r.get(16)?),
+        last_seen_at: from_ms(r.get(17)?),
+        acknowledged_at: opt_ms(r.get(18)?),
+        resolved_at: opt_ms(r.get(19)?),
+        downgraded_at: opt_ms(r.get(20)?),
+        assignee: r.get(21)?,
+        layer: r.get::<_, Option<String>>(22)?.and_then(|l| l.parse().ok()),
+        reproducible: r.get::<_, Option<i64>>(23)?.map(|v| v != 0),
+        serious: r.get::<_, i64>(24)? != 0,
+        serious_reason: r.get(25)?,
+        provider_ticket: r.get(26)?,
+    })
+}
+
+fn get(conn: &Connection, id: i64) -> StoreResult<Incident> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM incidents WHERE id = ?1"),
+        [id],
+        incident_row,
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound)
+}
+
+fn source_str(s: crate::ingest::alert::Source) -> String {
+    serde_json::to_value(s)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// A `Repo` bound to the writer's transaction.
+pub struct TxRepo<'a> {
+    pub conn: &'a Connection,
+}
+
+impl Repo for TxRepo<'_> {
+    fn get(&mut self, id: i64) -> StoreResult<Incident> {
+        get(self.conn, id)
+    }
+
+    fn find_open(&mut self, integration: &str, key: &str) -> StoreResult<Option<Incident>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM incidents WHERE integration = ?1 AND dedup_key = ?2 AND state <> 'resolved'"),
+                params![integration, key],
+                incident_row,
+            )
+            .optional()?)
+    }
+
+    fn find_resolved_since(
+        &mut self,
+        integration: &str,
+        key: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Option<Incident>> {
+        Ok(self
+            .conn
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM incidents WHERE integration = ?1 AND dedup_key = ?2
+                     AND state = 'resolved' AND resolved_at >= ?3 ORDER BY resolved_at DESC LIMIT 1"
+                ),
+                params![integration, key, ms(since)],
+                incident_row,
+            )
+            .optional()?)
+    }
+
+    fn insert(&mut self, n: &NewIncident, state: State, now: DateTime<Utc>) -> StoreResult<i64> {
+        let t = ms(now);
+        self.conn.execute(
+            "INSERT INTO incidents (project, client, title, severity, state, critical, source, integration,
+                dedup_key, client_reported, labels, annotations, links, details, alert_count, created_at,
+                last_seen_at, downgraded_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, ?15, ?15, ?16)",
+            params![
+                n.project,
+                n.client,
+                n.title,
+                n.severity.as_str(),
+                state.as_str(),
+                n.critical as i64,
+                source_str(n.source),
+                n.integration,
+                n.dedup_key,
+                n.client_reported as i64,
+                to_json(&n.labels),
+                to_json(&n.annotations),
+                to_json(&n.links),
+                to_json(&n.details),
+                t,
+                (state == State::Downgraded).then_some(t),
+            ],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn set_state(
+        &mut self,
+        id: i64,
+        state: State,
+        now: DateTime<Utc>,
+        assignee: Option<&str>,
+    ) -> StoreResult<()> {
+        let t = ms(now);
+        let column = match state {
+            State::Acknowledged => "acknowledged_at",
+            State::Resolved => "resolved_at",
+            State::Downgraded => "downgraded_at",
+            // Back to triggered: the incident is open again.
+            State::Triggered => "resolved_at",
+        };
+        let value = (state != State::Triggered).then_some(t);
+        let n = self.conn.execute(
+            &format!("UPDATE incidents SET state = ?1, {column} = ?2, assignee = coalesce(?3, assignee) WHERE id = ?4"),
+            params![state.as_str(), value, assignee, id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    fn set_diagnosis(&mut self, id: i64, d: &Diagnosis) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE incidents SET layer = coalesce(?1, layer), reproducible = coalesce(?2, reproducible),
+                serious = coalesce(?3, serious), serious_reason = coalesce(?4, serious_reason),
+                severity = coalesce(?5, severity), provider_ticket = coalesce(?6, provider_ticket)
+             WHERE id = ?7",
+            params![
+                d.layer.map(|l| l.as_str()),
+                d.reproducible.map(|r| r as i64),
+                d.serious.map(|s| s as i64),
+                d.serious_reason,
+                d.severity.map(|s| s.as_str()),
+                d.provider_ticket,
+                id
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn append(
+        &mut self,
+        id: i64,
+        now: DateTime<Utc>,
+        actor: &Actor,
+        kind: &str,
+        detail: serde_json::Value,
+    ) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO timeline (incident, at, actor, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, ms(now), actor.to_string(), kind, detail.to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn upsert_alert(
+        &mut self,
+        id: i64,
+        fingerprint: &str,
+        status: &str,
+        summary: &str,
+        labels: &BTreeMap<String, String>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<String>> {
+        let previous: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT status FROM alerts WHERE incident = ?1 AND fingerprint = ?2",
+                params![id, fingerprint],
+                |r| r.get(0),
+            )
+            .optional()?;
+        self.conn.execute(
+            "INSERT INTO alerts (incident, fingerprint, status, summary, labels, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (incident, fingerprint) DO UPDATE SET status = ?3, summary = ?4, last_seen = ?6",
+            params![id, fingerprint, status, summary, to_json(labels), ms(now)],
+        )?;
+        Ok(previous)
+    }
+
+    fn firing_alerts(&mut self, id: i64) -> StoreResult<i64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM alerts WHERE incident = ?1 AND status = 'firing'",
+            [id],
+            |r| r.get(0),
+        )?)
+    }
+
+    fn touch(&mut self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        self.conn.execute(
+            "UPDATE incidents SET last_seen_at = ?1,
+                alert_count = (SELECT count(*) FROM alerts WHERE incident = ?2) WHERE id = ?2",
+            params![ms(now), id],
+        )?;
+        Ok(())
+    }
+
+    fn seen_delivery(
+        &mut self,
+        integration: &str,
+        group_key: &str,
+        key: &str,
+        now: DateTime<Utc>,
+        recent: chrono::Duration,
+    ) -> StoreResult<bool> {
+        let last: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT key FROM deliveries WHERE integration = ?1 AND group_key = ?2 ORDER BY id DESC LIMIT 1",
+                params![integration, group_key],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let recent_copy: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE integration = ?1 AND group_key = ?2 AND key = ?3 AND at >= ?4)",
+            params![integration, group_key, key, ms(now - recent)],
+            |r| r.get(0),
+        )?;
+        let duplicate = last.as_deref() == Some(key) || recent_copy;
+        if !duplicate {
+            // Re-inserting moves the snapshot to the end: it is now the last one.
+            self.conn.execute(
+                "DELETE FROM deliveries WHERE integration = ?1 AND group_key = ?2 AND key = ?3",
+                params![integration, group_key, key],
+            )?;
+            self.conn.execute(
+                "INSERT INTO deliveries (integration, group_key, key, at) VALUES (?1, ?2, ?3, ?4)",
+                params![integration, group_key, key, ms(now)],
+            )?;
+        }
+        Ok(duplicate)
+    }
+
+    fn record_change_event(
+        &mut self,
+        integration: &str,
+        project: &str,
+        now: DateTime<Utc>,
+        summary: &str,
+        detail: serde_json::Value,
+    ) -> StoreResult<i64> {
+        self.conn.execute(
+            "INSERT INTO change_events (integration, project, at, summary, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![integration, project, ms(now), summary, detail.to_string()],
+        )?;
+        Ok(self.conn.last_insert_rowid())
+    }
+}
+
+/// Read-side queries on a reader connection.
+pub struct Reader<'a> {
+    pub conn: &'a Connection,
+}
+
+impl ReadRepo for Reader<'_> {
+    fn list(&self, filter: StateFilter, limit: usize) -> StoreResult<Vec<Incident>> {
+        let (cond, arg) = match filter {
+            StateFilter::Open => ("state IN ('triggered', 'acknowledged')", String::new()),
+            StateFilter::Only(s) => ("state = ?2", s.as_str().to_string()),
+            StateFilter::All => ("1", String::new()),
+        };
+        let sql = format!(
+            "SELECT {COLUMNS} FROM incidents WHERE {cond} AND (?2 = ?2 OR 1) ORDER BY id DESC LIMIT ?1"
+        );
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(params![limit as i64, arg], incident_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn timeline(&self, id: i64) -> StoreResult<Vec<Event>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, incident, at, actor, kind, detail FROM timeline WHERE incident = ?1 ORDER BY id")?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(Event {
+                id: r.get(0)?,
+                incident: r.get(1)?,
+                at: from_ms(r.get(2)?),
+                actor: r.get(3)?,
+                kind: r.get(4)?,
+                detail: serde_json::from_str(&r.get::<_, String>(5)?)
+                    .unwrap_or(serde_json::Value::Null),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn alerts(&self, id: i64) -> StoreResult<Vec<AttachedAlert>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT fingerprint, status, summary, first_seen, last_seen FROM alerts WHERE incident = ?1 ORDER BY first_seen, fingerprint",
+        )?;
+        let rows = stmt.query_map([id], |r| {
+            Ok(AttachedAlert {
+                fingerprint: r.get(0)?,
+                status: r.get(1)?,
+                summary: r.get(2)?,
+                first_seen: from_ms(r.get(3)?),
+                last_seen: from_ms(r.get(4)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn get(&self, id: i64) -> StoreResult<Incident> {
+        get(self.conn, id)
+    }
+
+    fn count_by_state(&self) -> StoreResult<Vec<(State, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT state, count(*) FROM incidents GROUP BY state")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (s, n) = row?;
+            if let Ok(state) = s.parse() {
+                out.push((state, n));
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,558 @@
+//! Alert ingest over HTTP: every source, dedup, flapping, auth and failures.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+pub fn am_alert(name: &str, instance: &str, status: &str) -> Value {
+    let fp = format!("{:016x}", name.len() * 1000 + instance.len());
+    json!({
+        "status": status,
+        "labels": {"alertname": name, "instance": instance, "severity": "critical"},
+        "annotations": {"summary": format!("{name} on {instance}")},
+        "startsAt": "2026-11-25T08:59:00Z",
+        "endsAt": if status == "resolved" { "2026-11-25T09:05:00Z" } else { "0001-01-01T00:00:00Z" },
+        "generatorURL": "http://prom:9090/graph?g0.expr=up",
+        "fingerprint": format!("{fp}{instance}"),
+    })
+}
+
+pub fn am_payload(group: &str, alerts: Vec<Value>) -> Value {
+    let firing = alerts.iter().any(|a| a["status"] == "firing");
+    json!({
+        "receiver": "tocsin",
+        "status": if firing { "firing" } else { "resolved" },
+        "alerts": alerts,
+        "groupLabels": {"alertname": group},
+        "commonLabels": {"alertname": group},
+        "commonAnnotations": {},
+        "externalURL": "http://am:9093",
+        "version": "4",
+        "groupKey": format!("{{}}:{{alertname=\"{group}\"}}"),
+        "truncatedAlerts": 0,
+    })
+}
+
+async fn incidents(d: &Daemon, state: &str) -> Vec<Value> {
+    let r = d
+        .http
+        .get(d.url(&format!("/api/v1/incidents?state={state}")))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("json");
+    body["incidents"].as_array().cloned().unwrap_or_default()
+}
+
+async fn show(d: &Daemon, id: i64) -> Value {
+    let r = d
+        .http
+        .get(d.url(&format!("/api/v1/incidents/{id}")))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("show");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+fn kinds(show: &Value) -> Vec<String> {
+    show["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["kind"].as_str().unwrap_or("").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn alertmanager_opens_dedups_and_resolves() {
+    let d = spawn_daemon().await;
+    let payload = am_payload("DiskFull", vec![am_alert("DiskFull", "a", "firing")]);
+    let r = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &payload)
+        .await;
+    assert_eq!(r.status(), 200);
+    let open = incidents(&d, "open").await;
+    assert_eq!(open.len(), 1);
+    let id = open[0]["id"].as_i64().expect("id");
+    assert_eq!(open[0]["state"], "triggered");
+    assert_eq!(open[0]["project"], "shop");
+    assert_eq!(open[0]["title"], "DiskFull on a");
+    assert_eq!(open[0]["severity"], "critical");
+
+    // The unchanged snapshot again (repeat_interval or the HA peer): nothing new.
+    let r = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &payload)
+        .await;
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["outcome"]["duplicate"], true);
+    assert_eq!(incidents(&d, "all").await.len(), 1);
+
+    // A second alert joins the group's incident.
+    let two = am_payload(
+        "DiskFull",
+        vec![
+            am_alert("DiskFull", "a", "firing"),
+            am_alert("DiskFull", "b", "firing"),
+        ],
+    );
+    d.post_json("/api/v1/alertmanager", AM_TOKEN, &two).await;
+    assert_eq!(incidents(&d, "all").await.len(), 1);
+    assert_eq!(show(&d, id).await["incident"]["alert_count"], 2);
+
+    // One resolves: still open. Both resolve: resolved.
+    let one_res = am_payload(
+        "DiskFull",
+        vec![
+            am_alert("DiskFull", "a", "resolved"),
+            am_alert("DiskFull", "b", "firing"),
+        ],
+    );
+    d.post_json("/api/v1/alertmanager", AM_TOKEN, &one_res)
+        .await;
+    assert_eq!(show(&d, id).await["incident"]["state"], "triggered");
+    let all_res = am_payload(
+        "DiskFull",
+        vec![
+            am_alert("DiskFull", "a", "resolved"),
+            am_alert("DiskFull", "b", "resolved"),
+        ],
+    );
+    d.post_json("/api/v1/alertmanager", AM_TOKEN, &all_res)
+        .await;
+    let s = show(&d, id).await;
+    assert_eq!(s["incident"]["state"], "resolved");
+    assert_eq!(
+        kinds(&s),
+        [
+            "opened",
+            "alert attached",
+            "alert attached",
+            "alert resolved",
+            "alert resolved",
+            "resolved"
+        ]
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn flapping_alert_reopens_the_same_incident_within_the_window() {
+    let d = spawn_daemon().await;
+    let fire = am_payload("Flappy", vec![am_alert("Flappy", "x", "firing")]);
+    let res = am_payload("Flappy", vec![am_alert("Flappy", "x", "resolved")]);
+    d.post_json("/api/v1/alertmanager", AM_TOKEN, &fire).await;
+    d.post_json("/api/v1/alertmanager", AM_TOKEN, &res).await;
+    d.clock.advance(chrono::Duration::minutes(9));
+    d.post_json("/api/v1/alertmanager", AM_TOKEN, &fire).await;
+    let all = incidents(&d, "all").await;
+    assert_eq!(all.len(), 1, "reopened, not a new incident");
+    let s = show(&d, all[0]["id"].as_i64().expect("id")).await;
+    assert_eq!(s["incident"]["state"], "triggered");
+    assert!(kinds(&s).contains(&"reopened".to_string()));
+    // Resolved, then quiet for longer than the window: a new incident.
+    d.post_json("/api/v1/alertmanager", AM_TOKEN, &res).await;
+    d.clock.advance(chrono::Duration::minutes(11));
+    d.post_json("/api/v1/alertmanager", AM_TOKEN, &fire).await;
+    assert_eq!(incidents(&d, "all").await.len(), 2);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_identical_posts_open_one_incident() {
+    let d = spawn_daemon().await;
+    let payload = am_payload("HaDup", vec![am_alert("HaDup", "a", "firing")]);
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let http = d.http.clone();
+        let url = d.url("/api/v1/alertmanager");
+        let p = payload.clone();
+        tasks.push(tokio::spawn(async move {
+            http.post(url)
+                .bearer_auth(AM_TOKEN)
+                .json(&p)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.expect("join").expect("request"), 200);
+    }
+    assert_eq!(incidents(&d, "all").await.len(), 1);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn fifty_alert_group_is_one_incident() {
+    let d = spawn_daemon().await;
+    let alerts: Vec<Value> = (0..50)
+        .map(|i| am_alert("Big", &format!("host{i:02}"), "firing"))
+        .collect();
+    let r = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &am_payload("Big", alerts))
+        .await;
+    assert_eq!(r.status(), 200);
+    let all = incidents(&d, "all").await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["alert_count"], 50);
+    assert_eq!(all[0]["title"], "Big on host00 (+49 more)");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn auth_failures_store_nothing() {
+    let d = spawn_daemon().await;
+    let payload = am_payload("Auth", vec![am_alert("Auth", "a", "firing")]);
+    let r = d
+        .http
+        .post(d.url("/api/v1/alertmanager"))
+        .json(&payload)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 401);
+    let r = d
+        .post_json("/api/v1/alertmanager", "wrong-token-xxxxxxxx", &payload)
+        .await;
+    assert_eq!(r.status(), 401);
+    // A valid token of another integration type is refused too.
+    let r = d
+        .post_json("/api/v1/alertmanager", PD_TOKEN, &payload)
+        .await;
+    assert_eq!(r.status(), 401);
+    assert!(incidents(&d, "all").await.is_empty());
+    // HTTP basic auth with the token as password works (Alertmanager basic_auth).
+    let r = d
+        .http
+        .post(d.url("/api/v1/alertmanager"))
+        .basic_auth("am", Some(AM_TOKEN))
+        .json(&payload)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 200);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn bad_payloads_get_400_with_the_field() {
+    let d = spawn_daemon().await;
+    let r = d
+        .http
+        .post(d.url("/api/v1/alertmanager"))
+        .bearer_auth(AM_TOKEN)
+        .body("{not json")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 400);
+    let mut wrong = am_payload("V", vec![am_alert("V", "a", "firing")]);
+    wrong["version"] = json!("3");
+    let r = d.post_json("/api/v1/alertmanager", AM_TOKEN, &wrong).await;
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["field"], "version");
+    let mut missing = am_payload("V", vec![]);
+    missing.as_object_mut().expect("object").remove("groupKey");
+    let r = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &missing)
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.expect("json")["field"], "groupKey");
+    assert!(incidents(&d, "all").await.is_empty());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn store_failure_answers_503_and_recovers() {
+    let d = spawn_daemon().await;
+    let payload = am_payload("Store", vec![am_alert("Store", "a", "firing")]);
+    d.state().store.set_fail_writes(true);
+    let r = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &payload)
+        .await;
+    assert_eq!(r.status(), 503);
+    d.state().store.set_fail_writes(false);
+    assert!(
+        incidents(&d, "all").await.is_empty(),
+        "nothing stored for a 503"
+    );
+    let r = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &payload)
+        .await;
+    assert_eq!(r.status(), 200, "the retry is accepted");
+    assert_eq!(incidents(&d, "all").await.len(), 1);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn non_critical_route_records_a_downgraded_incident() {
+    let extra = "  - id: prom2\n    type: alertmanager\n    token_sha256: SHA\n    project: shop\n    routes:\n      - matchers: ['severity=\"warning\"']\n        critical: false\n        severity: minor\n";
+    let token = "prom2-token-0123456789";
+    let d = spawn_with(&roster_yaml(&extra.replace("SHA", &sha(token)))).await;
+    let mut alert = am_alert("Warn", "a", "firing");
+    alert["labels"]["severity"] = json!("warning");
+    d.post_json(
+        "/api/v1/alertmanager",
+        token,
+        &am_payload("Warn", vec![alert]),
+    )
+    .await;
+    let all = incidents(&d, "all").await;
+    assert_eq!(all[0]["state"], "downgraded");
+    assert_eq!(all[0]["critical"], false);
+    assert_eq!(all[0]["severity"], "minor");
+    d.stop().await;
+}
+
+fn pd_event(action: &str, key: Option<&str>) -> Value {
+    let mut v = json!({
+        "routing_key": PD_TOKEN,
+        "event_action": action,
+        "payload": {"summary": "API latency high", "source": "api-1", "severity": "error"},
+    });
+    if let Some(k) = key {
+        v["dedup_key"] = json!(k);
+    }
+    v
+}
+
+#[tokio::test]
+async fn events_v2_follows_pagerduty_semantics() {
+    let d = spawn_daemon().await;
+    let r = d
+        .http
+        .post(d.url("/v2/enqueue"))
+        .json(&pd_event("trigger", None))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 202);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["status"], "success");
+    assert_eq!(body["message"], "Event processed");
+    let key = body["dedup_key"]
+        .as_str()
+        .expect("generated dedup_key")
+        .to_string();
+
+    let r = d
+        .http
+        .post(d.url("/v2/enqueue"))
+        .json(&pd_event("trigger", Some(&key)))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 202);
+    assert_eq!(
+        incidents(&d, "all").await.len(),
+        1,
+        "a repeated trigger adds to the incident"
+    );
+    let id = incidents(&d, "all").await[0]["id"].as_i64().expect("id");
+    assert_eq!(incidents(&d, "all").await[0]["severity"], "major");
+
+    let r = d
+        .http
+        .post(d.url("/v2/enqueue"))
+        .json(&pd_event("acknowledge", Some(&key)))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 202);
+    assert_eq!(show(&d, id).await["incident"]["state"], "acknowledged");
+    let r = d
+        .http
+        .post(d.url("/v2/enqueue"))
+        .json(&pd_event("resolve", Some(&key)))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 202);
+    assert_eq!(show(&d, id).await["incident"]["state"], "resolved");
+    // After a resolve the same key opens a new incident.
+    d.http
+        .post(d.url("/v2/enqueue"))
+        .json(&pd_event("trigger", Some(&key)))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(incidents(&d, "all").await.len(), 2);
+    // Acknowledge for an unknown key: accepted, changes nothing.
+    let r = d
+        .http
+        .post(d.url("/v2/enqueue"))
+        .json(&pd_event("acknowledge", Some("nope")))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 202);
+    assert_eq!(incidents(&d, "all").await.len(), 2);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn events_v2_rejects_bad_events() {
+    let d = spawn_daemon().await;
+    let r = d
+        .http
+        .post(d.url("/v2/enqueue"))
+        .body("{oops")
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["status"],
+        "Unrecognized object"
+    );
+    let mut bad = pd_event("trigger", None);
+    bad["payload"]["severity"] = json!("apocalyptic");
+    bad["payload"]
+        .as_object_mut()
+        .expect("object")
+        .remove("source");
+    let r = d
+        .http
+        .post(d.url("/v2/enqueue"))
+        .json(&bad)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["status"], "invalid event");
+    assert_eq!(body["errors"].as_array().map(Vec::len), Some(2), "{body}");
+    let r = d
+        .http
+        .post(d.url("/v2/enqueue"))
+        .json(&pd_event("acknowledge", None))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 400);
+    let mut unknown = pd_event("trigger", None);
+    unknown["routing_key"] = json!("not-a-configured-key");
+    let r = d
+        .http
+        .post(d.url("/v2/enqueue"))
+        .json(&unknown)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 401);
+    assert!(incidents(&d, "all").await.is_empty());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn change_events_and_events_v1() {
+    let d = spawn_daemon().await;
+    let change =
+        json!({"routing_key": PD_TOKEN, "payload": {"summary": "Deployed v1.2.3", "source": "ci"}});
+    let r = d
+        .http
+        .post(d.url("/v2/change/enqueue"))
+        .json(&change)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 202);
+    assert!(
+        incidents(&d, "all").await.is_empty(),
+        "change events never page"
+    );
+    let v1 = json!({"service_key": PD_TOKEN, "event_type": "trigger", "incident_key": "legacy-1", "description": "Old monitor says no"});
+    let r = d
+        .http
+        .post(d.url("/generic/2010-04-15/create_event.json"))
+        .json(&v1)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["incident_key"],
+        "legacy-1"
+    );
+    assert_eq!(incidents(&d, "all").await.len(), 1);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn client_trigger_opens_a_client_reported_incident() {
+    let d = spawn_daemon().await;
+    let r = d
+        .post_json(
+            "/api/v1/trigger",
+            CLIENT_TOKEN,
+            &json!({"summary": "Checkout page is blank"}),
+        )
+        .await;
+    assert_eq!(r.status(), 202);
+    let all = incidents(&d, "all").await;
+    assert_eq!(all[0]["client_reported"], true);
+    assert_eq!(all[0]["client"], "acme");
+    assert_eq!(all[0]["severity"], "critical");
+    let r = d
+        .post_json(
+            "/api/v1/trigger",
+            CLIENT_TOKEN,
+            &json!({"details": "no summary"}),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.expect("json")["field"], "summary");
+    let r = d
+        .post_json("/api/v1/trigger", AM_TOKEN, &json!({"summary": "x"}))
+        .await;
+    assert_eq!(r.status(), 401);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn grafana_webhook_with_signature() {
+    let token = "grafana-token-0123456789";
+    let extra = format!(
+        "  - id: graf\n    type: grafana\n    token_sha256: {}\n    signing_secret_file: grafana.secret\n    project: shop\n",
+        sha(token)
+    );
+    let d = spawn_with_files(
+        &roster_yaml(&extra),
+        &[("grafana.secret", "grafana-hmac-secret")],
+    )
+    .await;
+    let mut payload = am_payload("CPU", vec![am_alert("CPU", "a", "firing")]);
+    payload["version"] = json!("1");
+    payload["state"] = json!("alerting");
+    payload["title"] = json!("[FIRING:1] CPU");
+    payload["orgId"] = json!(1);
+    let body = serde_json::to_vec(&payload).expect("json");
+    let sig = tocsin::ingest::grafana::sign(b"grafana-hmac-secret", &body, None);
+    let r = d
+        .http
+        .post(d.url("/api/v1/grafana"))
+        .bearer_auth(token)
+        .header("X-Grafana-Alerting-Signature", "00ff")
+        .body(body.clone())
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 401);
+    let r = d
+        .http
+        .post(d.url("/api/v1/grafana"))
+        .bearer_auth(token)
+        .header("X-Grafana-Alerting-Signature", sig)
+        .body(body)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 200);
+    assert_eq!(incidents(&d, "all").await.len(), 1);
+    d.stop().await;
+}
