@@ -27,6 +27,10 @@ pub struct AppState {
     pub store: SqliteStore,
     pub clock: Arc<dyn Clock>,
     reload: Mutex<ReloadStatus>,
+    /// Wakes the timer task when a nearer deadline may have been stored.
+    pub wake: Arc<tokio::sync::Notify>,
+    /// A weak handle to ourselves, for work spawned from `&self`.
+    me: std::sync::OnceLock<std::sync::Weak<AppState>>,
 }
 
 /// What `/readyz` shows about configuration loads.
@@ -62,17 +66,40 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
+    fn clone_handle(&self) -> Shared {
+        self.me
+            .get()
+            .and_then(|w| w.upgrade())
+            .expect("AppState is always held in an Arc")
+    }
+
     /// Counts a received alert (metrics).
     pub fn metrics_alert(&self, _source: &str, _status: &str) {}
 
     /// After an ingest commit: wake the engine for new deadlines.
     pub fn after_ingest(&self, out: &crate::incident::apply::Outcome, source: &str) {
         tracing::info!(source, opened = ?out.opened, reopened = ?out.reopened, resolved = ?out.resolved, duplicate = out.duplicate, "alerts ingested");
+        self.wake.notify_one();
     }
 
     /// After a state action: cancelled or new deadlines take effect at once.
     pub fn after_action(&self, id: i64) {
         tracing::info!(incident = id, "incident changed");
+        self.wake.notify_one();
+    }
+
+    /// How late a timer fired (seconds), by kind.
+    pub fn observe_timer_lag(&self, _kind: &str, _seconds: f64) {}
+
+    /// Deadlines every configured heartbeat needs (start-up and reload).
+    async fn ensure_deadlines(&self) -> crate::store::StoreResult<()> {
+        let roster = self.roster();
+        let now = self.clock.now();
+        self.store
+            .transact(move |repo| crate::incident::heartbeat::ensure_deadlines(repo, &roster, now))
+            .await?;
+        self.wake.notify_one();
+        Ok(())
     }
 
     /// Re-reads the files; on any error keeps the running configuration.
@@ -100,6 +127,13 @@ impl AppState {
                     errors: vec![],
                 });
                 tracing::info!(%summary, "configuration reloaded");
+                // New heartbeats get their first deadline.
+                let this = self.clone_handle();
+                tokio::spawn(async move {
+                    if let Err(e) = this.ensure_deadlines().await {
+                        tracing::error!(error = %e, "cannot schedule heartbeat deadlines");
+                    }
+                });
                 Ok(summary)
             }
             Err(errors) => {
@@ -123,6 +157,7 @@ pub struct Running {
     pub state: Shared,
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
+    engine: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -133,6 +168,7 @@ impl Running {
             .await
             .context("server task")?
             .context("server")?;
+        let _ = self.engine.await;
         self.state.store.close();
         Ok(())
     }
@@ -157,10 +193,18 @@ pub async fn start(
             generation: 1,
             last: None,
         }),
+        wake: Arc::new(tokio::sync::Notify::new()),
+        me: std::sync::OnceLock::new(),
     });
+    let _ = state.me.set(Arc::downgrade(&state));
+    state
+        .ensure_deadlines()
+        .await
+        .context("scheduling heartbeat deadlines")?;
     let addr = listener.local_addr()?;
     let (tx, mut rx) = watch::channel(false);
     let router = crate::http::router(state.clone());
+    let engine = crate::engine::spawn(state.clone(), state.wake.clone(), rx.clone());
     let server = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -173,6 +217,7 @@ pub async fn start(
         state,
         shutdown: tx,
         server,
+        engine,
     })
 }
 

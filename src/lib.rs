@@ -12,6 +12,8 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod duration;
+pub mod engine;
+pub mod escalation;
 pub mod http;
 pub mod incident;
 pub mod ingest;

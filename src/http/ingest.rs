@@ -285,3 +285,43 @@ pub async fn trigger(
     )
         .into_response())
 }
+
+/// `POST /api/v1/heartbeat/{id}`: a ping moves the deadline. Authenticated
+/// by the heartbeat's own token, or by any integration token when it has none.
+pub async fn heartbeat(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Response, ApiError> {
+    let roster = app.roster();
+    let token = auth::bearer(&headers)
+        .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".into()))?;
+    let hb = roster
+        .heartbeats
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| ApiError::NotFound(format!("heartbeat {id:?}")))?;
+    let allowed = match hb.token {
+        Some(h) => h.matches(&token),
+        None => roster
+            .integrations
+            .values()
+            .any(|i| i.token.matches(&token)),
+    };
+    if !allowed {
+        return Err(ApiError::Unauthorized(
+            "token does not belong to this heartbeat".into(),
+        ));
+    }
+    let now = app.clock.now();
+    let out = app
+        .store
+        .transact(move |repo| crate::incident::heartbeat::ping(repo, &hb, now))
+        .await?;
+    app.after_ingest(&out, "heartbeat");
+    Ok((
+        StatusCode::OK,
+        Json(json!({"status": "ok", "resolved": out.resolved})),
+    )
+        .into_response())
+}

@@ -32,6 +32,7 @@ pub fn router(app: Shared) -> Router {
             post(ingest::events_v1),
         )
         .route("/api/v1/trigger", post(ingest::trigger))
+        .route("/api/v1/heartbeat/{id}", post(ingest::heartbeat))
         .route("/api/v1/incidents", get(incidents::list))
         .route(
             "/api/v1/incidents/{id}",

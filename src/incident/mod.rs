@@ -3,9 +3,10 @@
 //! [`repo::Repo`] trait inside one transaction.
 
 pub mod apply;
+pub mod heartbeat;
 pub mod model;
 pub mod repo;
 pub mod transition;
 
 pub use model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};
-pub use repo::{Diagnosis, ReadRepo, Repo, StateFilter};
+pub use repo::{Diagnosis, ReadRepo, Repo, StateFilter, Timer};

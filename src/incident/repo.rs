@@ -83,6 +83,22 @@ pub trait Repo {
         now: DateTime<Utc>,
         recent: chrono::Duration,
     ) -> StoreResult<bool>;
+    /// Schedules (or moves) the durable timer `(kind, key)`.
+    fn set_timer(&mut self, timer: &Timer) -> StoreResult<()>;
+    /// Schedules the timer only when none exists under `(kind, key)`.
+    fn set_timer_if_absent(&mut self, timer: &Timer) -> StoreResult<()>;
+    fn delete_timer(&mut self, kind: &str, key: &str) -> StoreResult<()>;
+    /// Removes and returns up to `limit` timers due at `now`, earliest first.
+    fn take_due(&mut self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Timer>>;
+    /// A presence mark, as routing needs it inside a transaction.
+    fn presence(&mut self, person: &str) -> StoreResult<Option<crate::routing::PresenceMark>>;
+    fn set_presence(
+        &mut self,
+        person: &str,
+        mark: &crate::routing::PresenceMark,
+        set_by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
     fn record_change_event(
         &mut self,
         integration: &str,
@@ -93,6 +109,16 @@ pub trait Repo {
     ) -> StoreResult<i64>;
 }
 
+/// A durable deadline: escalation steps, heartbeats, reminders. Firing and
+/// its effects commit in one transaction, so a timer fires once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timer {
+    pub kind: String,
+    pub key: String,
+    pub due: DateTime<Utc>,
+    pub data: serde_json::Value,
+}
+
 /// Read-side queries (they run on reader connections, outside the writer).
 pub trait ReadRepo {
     fn list(&self, filter: StateFilter, limit: usize) -> StoreResult<Vec<Incident>>;
@@ -100,4 +126,12 @@ pub trait ReadRepo {
     fn alerts(&self, id: i64) -> StoreResult<Vec<AttachedAlert>>;
     fn get(&self, id: i64) -> StoreResult<Incident>;
     fn count_by_state(&self) -> StoreResult<Vec<(State, i64)>>;
+    /// The earliest timer deadline, if any.
+    fn next_timer(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    fn timers(&self, kind: &str) -> StoreResult<Vec<Timer>>;
+    /// Every unexpired presence mark at `now`.
+    fn presence_marks(
+        &self,
+        now: DateTime<Utc>,
+    ) -> StoreResult<BTreeMap<String, crate::routing::PresenceMark>>;
 }

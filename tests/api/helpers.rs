@@ -167,6 +167,31 @@ impl Daemon {
         &self.running.as_ref().expect("running").state
     }
 
+    /// Moves the clock and fires whatever became due, as the timer task would.
+    pub async fn advance(&self, by: chrono::Duration) -> usize {
+        self.clock.advance(by);
+        tocsin::engine::tick(self.state())
+            .await
+            .expect("timers fire")
+    }
+
+    /// Stops the daemon and starts it again on the same files and database.
+    pub async fn restart(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop().await.expect("clean stop");
+        }
+        let roster = tocsin::config::load(&self.config).unwrap_or_else(|e| panic!("config:\n{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let running =
+            tocsin::app::start(&self.config, roster, listener, Arc::new(self.clock.clone()))
+                .await
+                .expect("daemon restarts");
+        self.base = format!("http://{}", running.addr);
+        self.running = Some(running);
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await.expect("clean stop");

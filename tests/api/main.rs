@@ -5,6 +5,7 @@ mod helpers;
 
 mod architecture;
 mod health;
+mod heartbeat;
 mod incidents;
 mod ingest;
 mod reload;

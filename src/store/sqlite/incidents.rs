@@ -9,7 +9,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::incident::model::Actor;
 use crate::incident::{
     AttachedAlert, Diagnosis, Event, Incident, NewIncident, ReadRepo, Repo, State, StateFilter,
+    Timer,
 };
+use crate::routing::{PresenceMark, Status};
 use crate::store::{StoreError, StoreResult};
 
 pub fn ms(t: DateTime<Utc>) -> i64 {
@@ -88,6 +90,27 @@ fn source_str(s: crate::ingest::alert::Source) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
+}
+
+fn timer_row(r: &Row<'_>) -> rusqlite::Result<Timer> {
+    Ok(Timer {
+        kind: r.get(0)?,
+        key: r.get(1)?,
+        due: from_ms(r.get(2)?),
+        data: serde_json::from_str(&r.get::<_, String>(3)?).unwrap_or(serde_json::Value::Null),
+    })
+}
+
+fn presence_row(r: &Row<'_>) -> rusqlite::Result<PresenceMark> {
+    let status = if r.get::<_, String>(0)? == "online" {
+        Status::Online
+    } else {
+        Status::Offline
+    };
+    Ok(PresenceMark {
+        status,
+        until: from_ms(r.get(1)?),
+    })
 }
 
 /// A `Repo` bound to the writer's transaction.
@@ -298,6 +321,78 @@ impl Repo for TxRepo<'_> {
         Ok(duplicate)
     }
 
+    fn set_timer(&mut self, t: &Timer) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT INTO timers (kind, key, due_at, data) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (kind, key) DO UPDATE SET due_at = ?3, data = ?4",
+            params![t.kind, t.key, ms(t.due), t.data.to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn set_timer_if_absent(&mut self, t: &Timer) -> StoreResult<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO timers (kind, key, due_at, data) VALUES (?1, ?2, ?3, ?4)",
+            params![t.kind, t.key, ms(t.due), t.data.to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn delete_timer(&mut self, kind: &str, key: &str) -> StoreResult<()> {
+        self.conn.execute(
+            "DELETE FROM timers WHERE kind = ?1 AND key = ?2",
+            params![kind, key],
+        )?;
+        Ok(())
+    }
+
+    fn take_due(&mut self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Timer>> {
+        let timers = {
+            let mut stmt = self.conn.prepare(
+                "SELECT kind, key, due_at, data FROM timers WHERE due_at <= ?1 ORDER BY due_at, kind, key LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![ms(now), limit as i64], timer_row)?;
+            rows.collect::<Result<Vec<_>, _>>()?
+        };
+        for t in &timers {
+            self.conn.execute(
+                "DELETE FROM timers WHERE kind = ?1 AND key = ?2",
+                params![t.kind, t.key],
+            )?;
+        }
+        Ok(timers)
+    }
+
+    fn presence(&mut self, person: &str) -> StoreResult<Option<PresenceMark>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT status, until FROM presence WHERE person = ?1",
+                [person],
+                presence_row,
+            )
+            .optional()?)
+    }
+
+    fn set_presence(
+        &mut self,
+        person: &str,
+        mark: &PresenceMark,
+        set_by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let status = match mark.status {
+            Status::Online => "online",
+            Status::Offline => "offline",
+        };
+        self.conn.execute(
+            "INSERT INTO presence (person, status, until, set_by, set_at) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (person) DO UPDATE SET status = ?2, until = ?3, set_by = ?4, set_at = ?5",
+            params![person, status, ms(mark.until), set_by, ms(now)],
+        )?;
+        Ok(())
+    }
+
     fn record_change_event(
         &mut self,
         integration: &str,
@@ -370,6 +465,42 @@ impl ReadRepo for Reader<'_> {
 
     fn get(&self, id: i64) -> StoreResult<Incident> {
         get(self.conn, id)
+    }
+
+    fn next_timer(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let v: Option<i64> = self
+            .conn
+            .query_row("SELECT min(due_at) FROM timers", [], |r| r.get(0))?;
+        Ok(v.map(from_ms))
+    }
+
+    fn timers(&self, kind: &str) -> StoreResult<Vec<Timer>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT kind, key, due_at, data FROM timers WHERE kind = ?1 ORDER BY due_at",
+        )?;
+        let rows = stmt.query_map([kind], timer_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn presence_marks(&self, now: DateTime<Utc>) -> StoreResult<BTreeMap<String, PresenceMark>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT person, status, until FROM presence WHERE until > ?1")?;
+        let rows = stmt.query_map([ms(now)], |r| {
+            let status = if r.get::<_, String>(1)? == "online" {
+                Status::Online
+            } else {
+                Status::Offline
+            };
+            Ok((
+                r.get::<_, String>(0)?,
+                PresenceMark {
+                    status,
+                    until: from_ms(r.get(2)?),
+                },
+            ))
+        })?;
+        Ok(rows.collect::<Result<BTreeMap<_, _>, _>>()?)
     }
 
     fn count_by_state(&self) -> StoreResult<Vec<(State, i64)>> {

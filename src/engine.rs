@@ -1,0 +1,113 @@
+//! The one timer task: sleeps until the earliest durable deadline, wakes
+//! early when the clock is moved by hand or a nearer deadline is stored,
+//! and fires what is due. Each timer is removed and acted on in the same
+//! transaction, so a deadline fires once, and after a restart every pending
+//! deadline fires at its stored time (an overdue one at once).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, watch};
+
+use crate::app::Shared;
+use crate::config::Roster;
+use crate::incident::apply::Outcome;
+use crate::incident::{Repo, Timer, heartbeat};
+use crate::store::StoreResult;
+
+/// Most timers fired in one transaction.
+const BATCH: usize = 200;
+
+/// What one firing did, for the caller to act on after the commit.
+#[derive(Debug, Default)]
+pub struct Fired {
+    pub timers: Vec<Timer>,
+    pub outcome: Outcome,
+}
+
+fn fire_one(
+    repo: &mut dyn Repo,
+    roster: &Roster,
+    t: &Timer,
+    now: DateTime<Utc>,
+    out: &mut Outcome,
+) -> StoreResult<()> {
+    let o = match t.kind.as_str() {
+        heartbeat::TIMER => heartbeat::missed(repo, roster, &t.key, t.due, now)?,
+        other => {
+            tracing::warn!(kind = other, key = %t.key, "dropping a timer of unknown kind");
+            Outcome::default()
+        }
+    };
+    out.opened.extend(o.opened);
+    out.reopened.extend(o.reopened);
+    out.resolved.extend(o.resolved);
+    Ok(())
+}
+
+/// Fires every timer due at the clock's now; returns how many fired.
+pub async fn tick(state: &Shared) -> StoreResult<usize> {
+    let mut total = 0;
+    loop {
+        let roster = state.roster();
+        let now = state.clock.now();
+        let fired = state
+            .store
+            .transact(move |repo| {
+                let timers = repo.take_due(now, BATCH)?;
+                let mut outcome = Outcome::default();
+                for t in &timers {
+                    fire_one(repo, &roster, t, now, &mut outcome)?;
+                }
+                Ok(Fired { timers, outcome })
+            })
+            .await?;
+        let n = fired.timers.len();
+        for t in &fired.timers {
+            let lag = (now - t.due).num_milliseconds().max(0) as f64 / 1000.0;
+            state.observe_timer_lag(&t.kind, lag);
+        }
+        if !fired.outcome.opened.is_empty() || !fired.outcome.resolved.is_empty() {
+            state.after_ingest(&fired.outcome, "timer");
+        }
+        total += n;
+        if n < BATCH {
+            return Ok(total);
+        }
+    }
+}
+
+/// Starts the timer task; it stops when `stop` turns true.
+pub fn spawn(
+    state: Shared,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut clock = state.clock.subscribe();
+        loop {
+            if let Err(e) = tick(&state).await {
+                tracing::error!(error = %e, "firing timers failed; retrying");
+            }
+            let wait = match state.store.query(|r| r.next_timer()).await {
+                Ok(Some(next)) => (next - state.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO),
+                Ok(None) => Duration::from_secs(3600),
+                Err(_) => Duration::from_secs(1),
+            };
+            if wait.is_zero() {
+                // Due already (another batch, or a deadline set in the past).
+                tokio::task::yield_now().await;
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = clock.changed() => {}
+                _ = wake.notified() => {}
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}

@@ -1,0 +1,111 @@
+//! Heartbeats (dead man's switch): each ping moves a durable deadline; a
+//! missed deadline opens an incident, the next ping resolves it.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::apply::{self, Outcome};
+use super::model::{Actor, NewIncident, State};
+use super::repo::{Repo, Timer};
+use super::transition::Action;
+use crate::config::{Heartbeat, Roster};
+use crate::ingest::alert::{Severity, Source};
+use crate::store::StoreResult;
+
+pub const TIMER: &str = "heartbeat";
+
+fn integration(hb: &Heartbeat) -> String {
+    format!("heartbeat:{}", hb.id)
+}
+
+fn deadline(hb: &Heartbeat, from: DateTime<Utc>) -> Timer {
+    Timer {
+        kind: TIMER.into(),
+        key: hb.id.clone(),
+        due: from + hb.interval.to_chrono() + hb.grace.to_chrono(),
+        data: json!({"since": from}),
+    }
+}
+
+/// A ping: the next deadline moves; an open "missed" incident resolves.
+pub fn ping(repo: &mut dyn Repo, hb: &Heartbeat, now: DateTime<Utc>) -> StoreResult<Outcome> {
+    let mut out = Outcome::default();
+    repo.set_timer(&deadline(hb, now))?;
+    if let Some(open) = repo.find_open(&integration(hb), &hb.id)? {
+        let actor = Actor::Heartbeat(hb.id.clone());
+        if apply::act(
+            repo,
+            open.id,
+            Action::Resolve,
+            &actor,
+            "heartbeat ping",
+            now,
+            json!({}),
+        )
+        .is_ok()
+        {
+            out.resolved.push(open.id);
+        }
+    }
+    Ok(out)
+}
+
+/// Every configured heartbeat gets a deadline, counted from start-up when
+/// it has never pinged, so a monitor that never comes up is noticed.
+pub fn ensure_deadlines(
+    repo: &mut dyn Repo,
+    roster: &Roster,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    for hb in roster.heartbeats.values() {
+        repo.set_timer_if_absent(&deadline(hb, now))?;
+    }
+    Ok(())
+}
+
+/// The deadline passed without a ping.
+pub fn missed(
+    repo: &mut dyn Repo,
+    roster: &Roster,
+    id: &str,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> StoreResult<Outcome> {
+    let mut out = Outcome::default();
+    // Removed from the configuration since: nothing to watch.
+    let Some(hb) = roster.heartbeats.get(id) else {
+        return Ok(out);
+    };
+    if repo.find_open(&integration(hb), &hb.id)?.is_some() {
+        return Ok(out);
+    }
+    let client = roster
+        .projects
+        .get(&hb.project)
+        .map(|p| p.client.clone())
+        .unwrap_or_default();
+    let new = NewIncident {
+        project: hb.project.clone(),
+        client,
+        title: hb.summary.clone(),
+        severity: Severity::Critical,
+        critical: true,
+        source: Source::Heartbeat,
+        integration: Some(integration(hb)),
+        dedup_key: Some(hb.id.clone()),
+        client_reported: false,
+        labels: Default::default(),
+        annotations: Default::default(),
+        links: Vec::new(),
+        details: json!({"interval": hb.interval.to_string(), "grace": hb.grace.to_string()}),
+    };
+    let id = repo.insert(&new, State::Triggered, now)?;
+    repo.append(id, now, &Actor::Heartbeat(hb.id.clone()), "opened", json!({
+        "state": State::Triggered,
+        "reason": format!("no ping from heartbeat {} since its deadline {}", hb.id, due.to_rfc3339()),
+        "project": hb.project,
+        "title": hb.summary,
+    }))?;
+    out.opened.push(id);
+    Ok(out)
+}

@@ -1,0 +1,90 @@
+//! Heartbeats: a missed deadline opens an incident, a ping resolves it,
+//! deadlines survive a restart.
+
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const HB_TOKEN: &str = "heartbeat-token-0123456789";
+
+fn config() -> String {
+    roster_yaml(&format!(
+        "heartbeats:\n  - id: watchdog\n    project: shop\n    interval: 5m\n    grace: 1m\n    token_sha256: {}\n",
+        sha(HB_TOKEN)
+    ))
+}
+
+async fn all(d: &Daemon) -> Vec<Value> {
+    let r = d
+        .http
+        .get(d.url("/api/v1/incidents?state=all"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("list");
+    r.json::<Value>().await.expect("json")["incidents"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn ping(d: &Daemon, token: &str) -> u16 {
+    d.http
+        .post(d.url("/api/v1/heartbeat/watchdog"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("ping")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn missed_heartbeat_opens_and_ping_resolves() {
+    let d = spawn_with(&config()).await;
+    assert_eq!(ping(&d, HB_TOKEN).await, 200);
+    assert_eq!(ping(&d, "wrong-token-0123456789").await, 401);
+    let r = d
+        .http
+        .post(d.url("/api/v1/heartbeat/nope"))
+        .bearer_auth(HB_TOKEN)
+        .send()
+        .await
+        .expect("ping");
+    assert_eq!(r.status(), 404);
+
+    // One second before interval + grace: nothing.
+    d.advance(chrono::Duration::seconds(359)).await;
+    assert!(all(&d).await.is_empty());
+    // At the deadline: an incident.
+    assert_eq!(d.advance(chrono::Duration::seconds(1)).await, 1);
+    let incidents = all(&d).await;
+    assert_eq!(incidents.len(), 1);
+    assert_eq!(incidents[0]["state"], "triggered");
+    assert_eq!(incidents[0]["source"], "heartbeat");
+    // Still silent: no second incident, and no timer left to fire.
+    assert_eq!(d.advance(chrono::Duration::minutes(30)).await, 0);
+    assert_eq!(all(&d).await.len(), 1);
+    // The next ping resolves it.
+    assert_eq!(ping(&d, HB_TOKEN).await, 200);
+    assert_eq!(all(&d).await[0]["state"], "resolved");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn heartbeat_deadline_survives_a_restart() {
+    let mut d = spawn_with(&config()).await;
+    assert_eq!(ping(&d, HB_TOKEN).await, 200);
+    d.restart().await;
+    assert_eq!(d.advance(chrono::Duration::minutes(6)).await, 1);
+    assert_eq!(all(&d).await.len(), 1);
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_heartbeat_that_never_pings_is_noticed() {
+    let d = spawn_with(&config()).await;
+    assert_eq!(d.advance(chrono::Duration::minutes(6)).await, 1);
+    assert_eq!(all(&d).await.len(), 1);
+    d.stop().await;
+}
