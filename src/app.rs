@@ -29,6 +29,10 @@ pub struct AppState {
     reload: Mutex<ReloadStatus>,
     /// Wakes the timer task when a nearer deadline may have been stored.
     pub wake: Arc<tokio::sync::Notify>,
+    pub metrics: crate::metrics::Metrics,
+    /// Signs acknowledge links: `server.secret`, or a random key generated
+    /// once and kept in the store so links survive restarts.
+    secret: Vec<u8>,
     /// A weak handle to ourselves, for work spawned from `&self`.
     me: std::sync::OnceLock<std::sync::Weak<AppState>>,
 }
@@ -66,6 +70,11 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
+    /// The key that signs and checks acknowledge-link tokens.
+    pub fn link_secret(&self) -> &[u8] {
+        &self.secret
+    }
+
     fn clone_handle(&self) -> Shared {
         self.me
             .get()
@@ -74,11 +83,16 @@ impl AppState {
     }
 
     /// Counts a received alert (metrics).
-    pub fn metrics_alert(&self, _source: &str, _status: &str) {}
+    pub fn metrics_alert(&self, source: &str, status: &str) {
+        self.metrics.alert_received(source, status);
+    }
 
     /// After an ingest commit: wake the engine for new deadlines.
     pub fn after_ingest(&self, out: &crate::incident::apply::Outcome, source: &str) {
         tracing::info!(source, opened = ?out.opened, reopened = ?out.reopened, resolved = ?out.resolved, duplicate = out.duplicate, "alerts ingested");
+        if out.duplicate {
+            self.metrics.duplicate_alert(source);
+        }
         self.wake.notify_one();
     }
 
@@ -89,7 +103,9 @@ impl AppState {
     }
 
     /// How late a timer fired (seconds), by kind.
-    pub fn observe_timer_lag(&self, _kind: &str, _seconds: f64) {}
+    pub fn observe_timer_lag(&self, _kind: &str, seconds: f64) {
+        self.metrics.observe_escalation_lag(seconds);
+    }
 
     /// Deadlines every configured heartbeat needs (start-up and reload).
     async fn ensure_deadlines(&self) -> crate::store::StoreResult<()> {
@@ -183,6 +199,14 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     let store = SqliteStore::open(&roster.storage.sqlite).context("opening the store")?;
     let now = clock.now();
+    let secret = match &roster.server.secret {
+        Some(s) => s.expose().as_bytes().to_vec(),
+        None => store
+            .meta_get_or_insert("link_secret", hex::encode(rand::random::<[u8; 32]>()))
+            .await
+            .context("storing the generated link secret")?
+            .into_bytes(),
+    };
     let state: Shared = Arc::new(AppState {
         roster: RwLock::new(Arc::new(roster)),
         config_path: config_path.to_path_buf(),
@@ -194,6 +218,8 @@ pub async fn start(
             last: None,
         }),
         wake: Arc::new(tokio::sync::Notify::new()),
+        metrics: crate::metrics::Metrics::new(),
+        secret,
         me: std::sync::OnceLock::new(),
     });
     let _ = state.me.set(Arc::downgrade(&state));

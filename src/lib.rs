@@ -17,6 +17,7 @@ pub mod escalation;
 pub mod http;
 pub mod incident;
 pub mod ingest;
+pub mod metrics;
 pub mod notify;
 pub mod routing;
 pub mod store;

@@ -59,3 +59,24 @@ pub async fn reload(
         )),
     }
 }
+
+/// `GET /metrics`: Prometheus text format. Public, like `/healthz`, so a
+/// scraper needs no token; it exposes counts only, never ids or numbers.
+pub async fn metrics(State(app): State<Shared>) -> impl IntoResponse {
+    if let Ok(counts) = app.store.query(|r| r.count_by_state()).await {
+        for state in ["triggered", "acknowledged", "resolved", "downgraded"] {
+            let n = counts
+                .iter()
+                .find(|(s, _)| s.as_str() == state)
+                .map_or(0, |(_, n)| *n);
+            app.metrics.set_incidents(state, n.max(0) as u64);
+        }
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        app.metrics.render(),
+    )
+}

@@ -8,10 +8,11 @@ mod escalate;
 mod health;
 mod incidents;
 mod ingest;
+mod routing;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
@@ -22,6 +23,7 @@ pub fn router(app: Shared) -> Router {
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
         .route("/api/v1/reload", post(health::reload))
         .route("/api/v1/alertmanager", post(ingest::alertmanager))
         .route("/api/v1/grafana", post(ingest::grafana))
@@ -33,6 +35,12 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/api/v1/trigger", post(ingest::trigger))
         .route("/api/v1/heartbeat/{id}", post(ingest::heartbeat))
+        .route("/api/v1/whoami", get(routing::whoami))
+        .route("/api/v1/presence/{person}", put(routing::put_presence))
+        .route("/api/v1/route", get(routing::route))
+        .route("/api/v1/oncall", get(routing::oncall))
+        .route("/api/v1/schedules/{id}/ical", get(routing::schedule_ical))
+        .route("/api/v1/people/{id}/ical", get(routing::person_ical))
         .route("/api/v1/incidents", get(incidents::list))
         .route(
             "/api/v1/incidents/{id}",

@@ -3,9 +3,9 @@
 //! Owns: Twilio webhook signatures ([`twilio_sig`]), the SMS reply grammar
 //! ([`reply`]), signed acknowledge-link tokens ([`ack_token`]), TwiML
 //! ([`twiml`]), the Twilio REST client and its status callbacks ([`twilio`]),
-//! and chat webhooks ([`chat`]). Every provider failure is reported as one
-//! [`SendError`], shaped by what the outbox does next: retry later, or give up
-//! on this channel and fall back to the next.
+//! chat webhooks ([`chat`]) and SMTP email ([`email`]). Every provider
+//! failure is reported as one [`SendError`], shaped by what the outbox does
+//! next: retry later, or give up on this channel and fall back to the next.
 //!
 //! Must not: read the clock (`now` is a parameter), touch the store, decide
 //! who gets paged, or treat anything but an explicit Digits/SMS/HTTP reply as
@@ -14,6 +14,7 @@
 pub mod ack_token;
 pub mod chat;
 mod classify;
+pub mod email;
 pub mod reply;
 #[cfg(test)]
 mod test_server;

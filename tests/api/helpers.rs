@@ -16,6 +16,7 @@ pub const BOB_TOKEN: &str = "token-bob-0123456789ab";
 pub const AM_TOKEN: &str = "am-token-0123456789abc";
 pub const PD_TOKEN: &str = "pd-token-0123456789abc";
 pub const CLIENT_TOKEN: &str = "client-acme-0123456789";
+pub const ALICE_CALENDAR: &str = "calendar-alice-0123456789";
 
 pub fn sha(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
@@ -38,6 +39,7 @@ people:
     chat: "@alice"
     working_hours: ["mon-fri 09:00-18:00"]
     token_sha256: {alice}
+    calendar_token_sha256: {alice_cal}
   - id: bob
     phone: "+4915110000002"
     email: bob@example.com
@@ -80,6 +82,7 @@ integrations:
     project: shop
 {extra}"##,
         alice = sha(ADMIN_TOKEN),
+        alice_cal = sha(ALICE_CALENDAR),
         bob = sha(BOB_TOKEN),
         client = sha(CLIENT_TOKEN),
         am = sha(AM_TOKEN),

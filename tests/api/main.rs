@@ -9,3 +9,4 @@ mod heartbeat;
 mod incidents;
 mod ingest;
 mod reload;
+mod routing;

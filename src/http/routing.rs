@@ -1,0 +1,299 @@
+//! Nearest responder and on-call: presence marks, the route explanation,
+//! who is on call, and iCal feeds of shifts.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth;
+use super::error::ApiError;
+use crate::app::Shared;
+use crate::config::Roster;
+use crate::duration::Span;
+use crate::escalation::targets::{self, RouteContext};
+use crate::routing::{self, PresenceMark, Status};
+
+/// How far ahead the iCal feeds reach.
+const ICAL_WEEKS: i64 = 8;
+
+pub async fn whoami(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let roster = app.roster();
+    let p = auth::person(&roster, &headers)?;
+    Ok(Json(
+        json!({"person": p.id, "name": p.name, "admin": roster.is_admin(&p.id)}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceBody {
+    status: Option<String>,
+    ttl: Option<String>,
+}
+
+/// May `caller` set `target`'s presence? Themselves, an admin, or the lead
+/// of a team `target` belongs to.
+fn may_set(roster: &Roster, caller: &str, target: &str) -> bool {
+    caller == target
+        || roster.is_admin(caller)
+        || roster
+            .teams
+            .values()
+            .any(|t| t.lead == caller && t.members.iter().any(|m| m == target))
+}
+
+pub async fn put_presence(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(person): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let roster = app.roster();
+    let caller = auth::person(&roster, &headers)?.id.clone();
+    if !roster.people.contains_key(&person) {
+        return Err(ApiError::NotFound(format!("person {person:?}")));
+    }
+    if !may_set(&roster, &caller, &person) {
+        return Err(ApiError::Forbidden(format!(
+            "{caller} may not set the presence of {person} (only themselves, their team lead or an admin)"
+        )));
+    }
+    let b: PresenceBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let status = match b.status.as_deref() {
+        Some("online") => Status::Online,
+        Some("offline") => Status::Offline,
+        Some(other) => {
+            return Err(ApiError::bad(
+                "status",
+                format!("{other:?} is not online or offline"),
+            ));
+        }
+        None => return Err(ApiError::bad("status", "required: online or offline")),
+    };
+    let ttl_text = b
+        .ttl
+        .ok_or_else(|| ApiError::bad("ttl", "required: how long the mark holds, e.g. 4h"))?;
+    let ttl = Span::parse(&ttl_text).map_err(|e| ApiError::bad("ttl", e))?;
+    let max = roster.limits.presence_max_ttl;
+    if ttl > max {
+        return Err(ApiError::bad(
+            "ttl",
+            format!("{ttl} is longer than the maximum {max} (limits.presence_max_ttl)"),
+        ));
+    }
+    let now = app.clock.now();
+    let mark = PresenceMark {
+        status,
+        until: now + ttl.to_chrono(),
+    };
+    let stored = mark.clone();
+    let target = person.clone();
+    app.store
+        .transact(move |repo| repo.set_presence(&target, &stored, &caller, now))
+        .await?;
+    Ok(Json(
+        json!({"person": person, "status": status, "until": mark.until}),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RouteQuery {
+    project: Option<String>,
+    at: Option<String>,
+}
+
+fn parse_at(
+    at: Option<&str>,
+    roster: &Roster,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    match at {
+        None | Some("") | Some("now") => Ok(now),
+        Some(s) => crate::when::parse(s, roster.timezone).map_err(|e| ApiError::bad("at", e)),
+    }
+}
+
+async fn marks(
+    app: &Shared,
+    at: DateTime<Utc>,
+) -> Result<BTreeMap<String, PresenceMark>, ApiError> {
+    Ok(app.store.query(move |r| r.presence_marks(at)).await?)
+}
+
+pub async fn route(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<RouteQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let roster = app.roster();
+    auth::person(&roster, &headers)?;
+    let project = q
+        .project
+        .ok_or_else(|| ApiError::bad("project", "required"))?;
+    let p = roster
+        .projects
+        .get(&project)
+        .ok_or_else(|| ApiError::NotFound(format!("project {project:?}")))?;
+    let at = parse_at(q.at.as_deref(), &roster, app.clock.now())?;
+    let marks = marks(&app, at).await?;
+    let presence = |id: &str| marks.get(id).cloned();
+    let ctx = RouteContext {
+        roster: &roster,
+        project: &project,
+        presence: &presence,
+        client_reported: false,
+    };
+    let d = targets::decision(&ctx, at);
+    let on_call = p
+        .schedule
+        .as_ref()
+        .and_then(|s| roster.schedules.get(s))
+        .and_then(|s| targets::rotation(s).on_call(at));
+    let first_channel = match d.first_page {
+        routing::FirstPage::PhoneCall => "voice".to_string(),
+        routing::FirstPage::Normal => roster
+            .policies
+            .get(&p.escalation_policy)
+            .and_then(|pol| pol.steps.first())
+            .map(|st| {
+                st.via
+                    .iter()
+                    .map(|c| format!("{c:?}").to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join("+")
+            })
+            .unwrap_or_default(),
+    };
+    Ok(Json(json!({
+        "project": project,
+        "at": at,
+        "schedule": p.schedule,
+        "on_call": on_call,
+        "order": d.candidates,
+        "picked": d.picked,
+        "first_page": d.first_page,
+        "first_channel": first_channel,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AtQuery {
+    at: Option<String>,
+}
+
+pub async fn oncall(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<AtQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let roster = app.roster();
+    auth::person(&roster, &headers)?;
+    let at = parse_at(q.at.as_deref(), &roster, app.clock.now())?;
+    let schedules: Vec<Value> = roster
+        .schedules
+        .values()
+        .map(|s| {
+            let rot = targets::rotation(s);
+            let shift = rot.on_call(at);
+            json!({
+                "schedule": s.id,
+                "name": s.name,
+                "timezone": s.timezone.name(),
+                "person": shift.as_ref().map(|x| x.person.clone()),
+                "since": shift.as_ref().map(|x| x.start),
+                "until": shift.as_ref().map(|x| x.end),
+                "is_override": shift.as_ref().is_some_and(|x| x.is_override),
+                "next_handoff": rot.next_handoff(at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"at": at, "schedules": schedules})))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TokenQuery {
+    token: Option<String>,
+}
+
+fn calendar_person<'r>(
+    roster: &'r Roster,
+    token: Option<&str>,
+) -> Result<&'r crate::config::Person, ApiError> {
+    let token = token.ok_or_else(|| {
+        ApiError::Unauthorized("missing ?token= (a person's calendar token)".into())
+    })?;
+    let mut found = None;
+    for p in roster.people.values() {
+        if p.calendar_token.is_some_and(|h| h.matches(token)) && found.is_none() {
+            found = Some(p);
+        }
+    }
+    found.ok_or_else(|| ApiError::Unauthorized("unknown calendar token".into()))
+}
+
+fn calendar(name: &str, shifts: &[(String, routing::Shift)], now: DateTime<Utc>) -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
+        routing::ical::render(name, shifts, now),
+    )
+        .into_response()
+}
+
+/// `GET /api/v1/schedules/{id}/ical?token=`: the schedule's shifts.
+pub async fn schedule_ical(
+    State(app): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, ApiError> {
+    let roster = app.roster();
+    calendar_person(&roster, q.token.as_deref())?;
+    let s = roster
+        .schedules
+        .get(&id)
+        .ok_or_else(|| ApiError::NotFound(format!("schedule {id:?}")))?;
+    let now = app.clock.now();
+    let shifts: Vec<_> = targets::rotation(s)
+        .shifts(now, now + chrono::Duration::weeks(ICAL_WEEKS))
+        .into_iter()
+        .map(|sh| (s.id.clone(), sh))
+        .collect();
+    Ok(calendar(&format!("On call: {}", s.name), &shifts, now))
+}
+
+/// `GET /api/v1/people/{id}/ical?token=`: one person's shifts in every schedule.
+pub async fn person_ical(
+    State(app): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, ApiError> {
+    let roster = app.roster();
+    let p = calendar_person(&roster, q.token.as_deref())?;
+    if p.id != id {
+        return Err(ApiError::Forbidden(
+            "a calendar token opens only its own person's feed".into(),
+        ));
+    }
+    let now = app.clock.now();
+    let mut shifts = Vec::new();
+    for s in roster.schedules.values() {
+        for sh in targets::rotation(s).shifts(now, now + chrono::Duration::weeks(ICAL_WEEKS)) {
+            if sh.person == p.id {
+                shifts.push((s.id.clone(), sh));
+            }
+        }
+    }
+    shifts.sort_by_key(|(_, sh)| sh.start);
+    Ok(calendar(&format!("On call: {}", p.name), &shifts, now))
+}

@@ -1,0 +1,286 @@
+//! Nearest responder, presence, on-call and iCal over HTTP.
+
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const SCHEDULE: &str = "schedules:\n  - id: web-primary\n    name: Web primary\n    members: [bob, dave]\n    handoff: \"0 9 * * MON\"\n    start: \"2026-11-02 09:00\"\n";
+
+async fn route(d: &Daemon, at: Option<&str>) -> Value {
+    let url = match at {
+        Some(at) => d.url(&format!("/api/v1/route?project=shop&at={at}")),
+        None => d.url("/api/v1/route?project=shop"),
+    };
+    let r = d
+        .http
+        .get(url)
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("route");
+    assert_eq!(r.status(), 200);
+    r.json().await.expect("json")
+}
+
+async fn presence(d: &Daemon, token: &str, person: &str, body: Value) -> (u16, Value) {
+    let r = d
+        .http
+        .put(d.url(&format!("/api/v1/presence/{person}")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .expect("put");
+    let s = r.status().as_u16();
+    (s, r.json().await.unwrap_or(Value::Null))
+}
+
+fn order(v: &Value) -> Vec<(String, bool)> {
+    v["order"]
+        .as_array()
+        .expect("order")
+        .iter()
+        .map(|c| {
+            (
+                c["person"].as_str().unwrap_or("").to_string(),
+                c["online"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn route_explains_the_choice() {
+    let d = spawn_daemon().await;
+    // Wednesday 10:00 in Berlin, 04:00 in New York.
+    let r = route(&d, None).await;
+    assert_eq!(
+        order(&r),
+        [
+            ("bob".into(), true),
+            ("alice".into(), true),
+            ("dave".into(), false)
+        ]
+    );
+    assert_eq!(r["picked"], "bob");
+    assert_eq!(r["first_page"], "normal");
+    assert!(
+        r["order"][0]["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("inside working hours")),
+        "{r}"
+    );
+
+    // An explicit offline mark during working hours passes bob over.
+    assert_eq!(
+        presence(
+            &d,
+            BOB_TOKEN,
+            "bob",
+            json!({"status": "offline", "ttl": "2h"})
+        )
+        .await
+        .0,
+        200
+    );
+    let r = route(&d, None).await;
+    assert_eq!(r["picked"], "alice");
+    assert!(
+        r["order"][0]["reason"]
+            .as_str()
+            .is_some_and(|s| s.contains("offline")),
+        "{r}"
+    );
+    // The mark expires exactly at its end.
+    let r = route(&d, Some("2026-11-25T11:00:00Z")).await;
+    assert_eq!(r["picked"], "bob");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn nobody_online_means_a_phone_call_and_online_marks_win() {
+    let d = spawn_daemon().await;
+    // Midnight in Berlin, 18:00 in New York: everybody is outside working hours.
+    let r = route(&d, Some("2026-11-25T23:00:00Z")).await;
+    assert_eq!(r["picked"], "bob");
+    assert_eq!(r["first_page"], "phone_call");
+    assert_eq!(r["first_channel"], "voice");
+    // Dave says he is online for 24h: he is picked.
+    let dave = presence(
+        &d,
+        ADMIN_TOKEN,
+        "dave",
+        json!({"status": "online", "ttl": "24h"}),
+    )
+    .await;
+    assert_eq!(dave.0, 200, "{}", dave.1);
+    let r = route(&d, Some("2026-11-25T23:00:00Z")).await;
+    assert_eq!(r["picked"], "dave");
+    assert_eq!(r["first_page"], "normal");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn presence_and_route_reject_bad_input() {
+    let d = spawn_daemon().await;
+    assert_eq!(
+        presence(
+            &d,
+            BOB_TOKEN,
+            "alice",
+            json!({"status": "online", "ttl": "1h"})
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        presence(
+            &d,
+            BOB_TOKEN,
+            "zed",
+            json!({"status": "online", "ttl": "1h"})
+        )
+        .await
+        .0,
+        404
+    );
+    let (s, b) = presence(&d, BOB_TOKEN, "bob", json!({"status": "online"})).await;
+    assert_eq!((s, b["field"].clone()), (400, json!("ttl")));
+    let (s, b) = presence(
+        &d,
+        BOB_TOKEN,
+        "bob",
+        json!({"status": "online", "ttl": "30d"}),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(
+        b["error"].as_str().is_some_and(|e| e.contains("maximum")),
+        "{b}"
+    );
+    assert_eq!(
+        presence(
+            &d,
+            BOB_TOKEN,
+            "bob",
+            json!({"status": "online", "ttl": "-1h"})
+        )
+        .await
+        .0,
+        400
+    );
+    assert_eq!(
+        presence(&d, BOB_TOKEN, "bob", json!({"status": "away", "ttl": "1h"}))
+            .await
+            .0,
+        400
+    );
+    let r = d
+        .http
+        .get(d.url("/api/v1/route?project=shop&at=tomorrow"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("RFC 3339")),
+        "{body}"
+    );
+    let r = d
+        .http
+        .get(d.url("/api/v1/route?project=nope"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 404);
+    let r = d
+        .http
+        .get(d.url("/api/v1/whoami"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.json::<Value>().await.expect("json")["person"], "bob");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn oncall_and_ical() {
+    let d = spawn_with(&roster_yaml(SCHEDULE)).await;
+    let r = d
+        .http
+        .get(d.url("/api/v1/oncall"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("req");
+    let body: Value = r.json().await.expect("json");
+    let s = &body["schedules"][0];
+    // Hand-offs on 9, 16 and 23 November: the fourth week is dave's (bob, dave, bob, dave).
+    assert_eq!(s["person"], "dave");
+    assert_eq!(s["next_handoff"], "2026-11-30T08:00:00Z");
+    let r = d
+        .http
+        .get(d.url("/api/v1/oncall?at=2026-11-23T07:59:59Z"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(
+        r.json::<Value>().await.expect("json")["schedules"][0]["person"],
+        "bob",
+        "one second before the hand-off"
+    );
+
+    let r = d
+        .http
+        .get(d.url("/api/v1/schedules/web-primary/ical"))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 401);
+    let r = d
+        .http
+        .get(d.url(&format!(
+            "/api/v1/schedules/web-primary/ical?token={ALICE_CALENDAR}"
+        )))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|c| c.starts_with("text/calendar"))
+    );
+    let text = r.text().await.expect("text");
+    let events = tocsin::routing::ical::parse_events(&text).expect("valid iCal");
+    assert!(events.len() >= 8, "{} events", events.len());
+    assert!(
+        events[0].summary.contains("dave"),
+        "{:?}",
+        events[0].summary
+    );
+    assert_eq!(events[1].start.to_rfc3339(), "2026-11-30T08:00:00+00:00");
+    let r = d
+        .http
+        .get(d.url(&format!("/api/v1/people/alice/ical?token={ALICE_CALENDAR}")))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 200);
+    let r = d
+        .http
+        .get(d.url(&format!("/api/v1/people/bob/ical?token={ALICE_CALENDAR}")))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(r.status(), 403);
+    d.stop().await;
+}
