@@ -97,7 +97,7 @@ pub async fn put_presence(
         status,
         until: now + ttl.to_chrono(),
     };
-    let stored = mark.clone();
+    let stored = mark;
     let target = person.clone();
     app.store
         .transact(move |repo| repo.set_presence(&target, &stored, &caller, now))
