@@ -29,6 +29,10 @@ pub struct AppState {
     reload: Mutex<ReloadStatus>,
     /// Wakes the timer task when a nearer deadline may have been stored.
     pub wake: Arc<tokio::sync::Notify>,
+    /// Wakes the outbox worker when a notification may be due.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
+    notifiers: RwLock<Arc<crate::notify::notifier::Notifiers>>,
+    http: reqwest::Client,
     pub metrics: crate::metrics::Metrics,
     /// Signs acknowledge links: `server.secret`, or a random key generated
     /// once and kept in the store so links survive restarts.
@@ -70,6 +74,19 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
+    /// The providers of the running configuration.
+    pub fn notifiers(&self) -> Arc<crate::notify::notifier::Notifiers> {
+        self.notifiers
+            .read()
+            .map(|n| n.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// What paging needs for a transaction at `now`.
+    pub fn paging_parts(&self) -> (Arc<Roster>, Vec<u8>, DateTime<Utc>) {
+        (self.roster(), self.secret.clone(), self.clock.now())
+    }
+
     /// The key that signs and checks acknowledge-link tokens.
     pub fn link_secret(&self) -> &[u8] {
         &self.secret
@@ -94,12 +111,14 @@ impl AppState {
             self.metrics.duplicate_alert(source);
         }
         self.wake.notify_one();
+        self.outbox_wake.notify_one();
     }
 
     /// After a state action: cancelled or new deadlines take effect at once.
     pub fn after_action(&self, id: i64) {
         tracing::info!(incident = id, "incident changed");
         self.wake.notify_one();
+        self.outbox_wake.notify_one();
     }
 
     /// How late a timer fired (seconds), by kind.
@@ -133,8 +152,29 @@ impl AppState {
                         "server.listen and storage.sqlite changes take effect after a restart"
                     );
                 }
+                let notifiers = match crate::notify::notifier::Notifiers::from_roster(
+                    &new, &self.http,
+                ) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let error = format!("{}: providers: {e}", self.config_path.display());
+                        tracing::error!(%error, "reload failed; keeping the running configuration");
+                        status.last = Some(ReloadOutcome {
+                            at: now,
+                            ok: false,
+                            errors: vec![error.clone()],
+                        });
+                        return Err(ConfigErrors(vec![crate::config::ConfigError {
+                            file: self.config_path.clone(),
+                            line: 1,
+                            column: 1,
+                            message: format!("providers: {e}"),
+                        }]));
+                    }
+                };
                 let summary = new.summary();
                 *self.roster.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+                *self.notifiers.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(notifiers);
                 status.loaded_at = now;
                 status.generation += 1;
                 status.last = Some(ReloadOutcome {
@@ -174,6 +214,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     engine: tokio::task::JoinHandle<()>,
+    outbox: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
@@ -185,6 +226,7 @@ impl Running {
             .context("server task")?
             .context("server")?;
         let _ = self.engine.await;
+        let _ = self.outbox.await;
         self.state.store.close();
         Ok(())
     }
@@ -199,6 +241,9 @@ pub async fn start(
 ) -> anyhow::Result<Running> {
     let store = SqliteStore::open(&roster.storage.sqlite).context("opening the store")?;
     let now = clock.now();
+    let http = crate::notify::notifier::http_client();
+    let notifiers = crate::notify::notifier::Notifiers::from_roster(&roster, &http)
+        .map_err(|e| anyhow::anyhow!("providers: {e}"))?;
     let secret = match &roster.server.secret {
         Some(s) => s.expose().as_bytes().to_vec(),
         None => store
@@ -218,6 +263,9 @@ pub async fn start(
             last: None,
         }),
         wake: Arc::new(tokio::sync::Notify::new()),
+        outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        notifiers: RwLock::new(Arc::new(notifiers)),
+        http,
         metrics: crate::metrics::Metrics::new(),
         secret,
         me: std::sync::OnceLock::new(),
@@ -230,7 +278,11 @@ pub async fn start(
     let addr = listener.local_addr()?;
     let (tx, mut rx) = watch::channel(false);
     let router = crate::http::router(state.clone());
+    crate::outbox::recover(&state)
+        .await
+        .context("re-queueing notifications in flight")?;
     let engine = crate::engine::spawn(state.clone(), state.wake.clone(), rx.clone());
+    let outbox = crate::outbox::spawn(state.clone(), state.outbox_wake.clone(), rx.clone());
     let server = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -244,6 +296,7 @@ pub async fn start(
         shutdown: tx,
         server,
         engine,
+        outbox,
     })
 }
 

@@ -7,11 +7,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 
 use crate::app::Shared;
-use crate::config::Roster;
+use crate::escalation::paging::{self, Ctx};
 use crate::incident::apply::Outcome;
 use crate::incident::{Repo, Timer, heartbeat};
 use crate::store::StoreResult;
@@ -26,15 +25,26 @@ pub struct Fired {
     pub outcome: Outcome,
 }
 
-fn fire_one(
-    repo: &mut dyn Repo,
-    roster: &Roster,
-    t: &Timer,
-    now: DateTime<Utc>,
-    out: &mut Outcome,
-) -> StoreResult<()> {
+fn fire_one(repo: &mut dyn Repo, ctx: &Ctx<'_>, t: &Timer, out: &mut Outcome) -> StoreResult<()> {
+    let id = || t.key.parse::<i64>().ok();
     let o = match t.kind.as_str() {
-        heartbeat::TIMER => heartbeat::missed(repo, roster, &t.key, t.due, now)?,
+        heartbeat::TIMER => {
+            let o = heartbeat::missed(repo, ctx.roster, &t.key, t.due, ctx.now)?;
+            paging::sync(repo, ctx, &o, &format!("heartbeat:{}", t.key))?;
+            o
+        }
+        paging::ESCALATION_TIMER => {
+            if let Some(id) = id() {
+                paging::on_deadline(repo, ctx, id)?;
+            }
+            Outcome::default()
+        }
+        paging::ACK_TIMEOUT_TIMER => {
+            if let Some(id) = id() {
+                paging::ack_timed_out(repo, ctx, id)?;
+            }
+            Outcome::default()
+        }
         other => {
             tracing::warn!(kind = other, key = %t.key, "dropping a timer of unknown kind");
             Outcome::default()
@@ -50,15 +60,19 @@ fn fire_one(
 pub async fn tick(state: &Shared) -> StoreResult<usize> {
     let mut total = 0;
     loop {
-        let roster = state.roster();
-        let now = state.clock.now();
+        let (roster, secret, now) = state.paging_parts();
         let fired = state
             .store
             .transact(move |repo| {
                 let timers = repo.take_due(now, BATCH)?;
+                let ctx = Ctx {
+                    roster: &roster,
+                    secret: &secret,
+                    now,
+                };
                 let mut outcome = Outcome::default();
                 for t in &timers {
-                    fire_one(repo, &roster, t, now, &mut outcome)?;
+                    fire_one(repo, &ctx, t, &mut outcome)?;
                 }
                 Ok(Fired { timers, outcome })
             })
@@ -68,7 +82,7 @@ pub async fn tick(state: &Shared) -> StoreResult<usize> {
             let lag = (now - t.due).num_milliseconds().max(0) as f64 / 1000.0;
             state.observe_timer_lag(&t.kind, lag);
         }
-        if !fired.outcome.opened.is_empty() || !fired.outcome.resolved.is_empty() {
+        if n > 0 {
             state.after_ingest(&fired.outcome, "timer");
         }
         total += n;

@@ -19,6 +19,7 @@ pub mod incident;
 pub mod ingest;
 pub mod metrics;
 pub mod notify;
+pub mod outbox;
 pub mod routing;
 pub mod store;
 pub mod systemd;

@@ -12,7 +12,9 @@
 //! state and sleeps until the nearest `next_at` lives in `engine.rs`.
 
 pub mod ack_timeout;
+pub mod delivery;
 pub mod fallback;
+pub mod paging;
 pub mod policy;
 pub mod targets;
 

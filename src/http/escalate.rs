@@ -5,7 +5,8 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::app::Shared;
-use crate::incident::Actor;
+use crate::escalation::paging::{self, Ctx};
+use crate::incident::apply::ActError;
 
 pub async fn escalate(
     app: Shared,
@@ -13,24 +14,31 @@ pub async fn escalate(
     person: String,
     via: &'static str,
 ) -> Result<Json<Value>, ApiError> {
-    let now = app.clock.now();
+    let (roster, secret, now) = app.paging_parts();
     let incident = app
         .store
         .transact(move |repo| {
-            let inc = repo.get(id)?;
-            repo.append(
-                id,
+            let ctx = Ctx {
+                roster: &roster,
+                secret: &secret,
                 now,
-                &Actor::Person(person),
-                "escalation requested",
-                json!({"how": via}),
-            )?;
-            Ok(inc)
+            };
+            Ok(paging::escalate_now(
+                repo,
+                &ctx,
+                id,
+                &format!("{person} ({via})"),
+            ))
         })
-        .await
+        .await?
         .map_err(|e| match e {
-            crate::store::StoreError::NotFound => ApiError::NotFound(format!("incident {id}")),
-            other => other.into(),
+            ActError::NotFound => ApiError::NotFound(format!("incident {id}")),
+            ActError::Illegal(state) => ApiError::IllegalTransition {
+                id,
+                state: state.as_str().into(),
+            },
+            ActError::Store(s) => s.into(),
         })?;
+    app.after_action(id);
     Ok(Json(json!({"incident": incident})))
 }

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use super::auth;
 use super::error::ApiError;
 use crate::app::Shared;
+use crate::escalation::paging::{self, Ctx};
 use crate::incident::apply::{self, ActError};
 use crate::incident::transition::Action;
 use crate::incident::{Actor, Diagnosis, StateFilter};
@@ -97,6 +98,20 @@ fn act_error(e: ActError, id: i64) -> ApiError {
     }
 }
 
+/// `via` of an optional action body: "api" (default) or "cli".
+fn via_of(body: &[u8]) -> Result<&'static str, ApiError> {
+    if body.is_empty() {
+        return Ok("api");
+    }
+    let b: ActionBody =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    match b.via.as_deref() {
+        None | Some("api") => Ok("api"),
+        Some("cli") => Ok("cli"),
+        Some(other) => Err(ApiError::bad("via", format!("{other:?} is not api or cli"))),
+    }
+}
+
 pub async fn action(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -110,7 +125,7 @@ pub async fn action(
         "acknowledge" => Action::Acknowledge,
         "resolve" => Action::Resolve,
         "downgrade" => Action::Downgrade,
-        "escalate" => return super::escalate::escalate(app, id, person, "api").await,
+        "escalate" => return super::escalate::escalate(app, id, person, via_of(&body)?).await,
         other => return Err(ApiError::NotFound(format!("action {other:?}"))),
     };
     let b: ActionBody = if body.is_empty() {
@@ -123,18 +138,23 @@ pub async fn action(
         Some("cli") => "cli",
         Some(other) => return Err(ApiError::bad("via", format!("{other:?} is not api or cli"))),
     };
-    let now = app.clock.now();
+    let (roster, secret, now) = app.paging_parts();
     let detail = json!({"note": b.note});
     let (incident, changed) = app
         .store
         .transact(move |repo| {
-            Ok(apply::act(
+            let ctx = Ctx {
+                roster: &roster,
+                secret: &secret,
+                now,
+            };
+            Ok(paging::act(
                 repo,
+                &ctx,
                 id,
                 action,
                 &Actor::Person(person),
                 via,
-                now,
                 detail,
             ))
         })

@@ -15,6 +15,7 @@ use super::auth;
 use super::error::ApiError;
 use crate::app::Shared;
 use crate::config::IntegrationKind;
+use crate::escalation::paging::{self, Ctx};
 use crate::incident::apply::{self, ClientReport};
 use crate::ingest::alert::Severity;
 use crate::ingest::{alertmanager, change_event, events_v1, events_v2, grafana};
@@ -63,14 +64,22 @@ async fn group(
     webhook: alertmanager::Webhook,
     source: &'static str,
 ) -> Result<Response, ApiError> {
-    let roster = app.roster();
-    let now = app.clock.now();
+    let (roster, secret, now) = app.paging_parts();
     for a in &webhook.alerts {
         app.metrics_alert(source, a.status.as_str());
     }
     let out = app
         .store
-        .transact(move |repo| apply::ingest_group(repo, &roster, &integration, &webhook, now))
+        .transact(move |repo| {
+            let out = apply::ingest_group(repo, &roster, &integration, &webhook, now)?;
+            let ctx = Ctx {
+                roster: &roster,
+                secret: &secret,
+                now,
+            };
+            paging::sync(repo, &ctx, &out, &format!("integration:{}", integration.id))?;
+            Ok(out)
+        })
         .await?;
     app.after_ingest(&out, source);
     Ok((
@@ -151,11 +160,20 @@ async fn events(
             "firing"
         },
     );
-    let now = app.clock.now();
+    let (_, secret, now) = app.paging_parts();
     let key = event.dedup_key.clone();
     let out = app
         .store
-        .transact(move |repo| apply::ingest_event(repo, &roster, &integration, &event, now))
+        .transact(move |repo| {
+            let out = apply::ingest_event(repo, &roster, &integration, &event, now)?;
+            let ctx = Ctx {
+                roster: &roster,
+                secret: &secret,
+                now,
+            };
+            paging::sync(repo, &ctx, &out, &format!("integration:{}", integration.id))?;
+            Ok(out)
+        })
         .await?;
     app.after_ingest(&out, "events");
     Ok(pd_reply(accepted(&key)))
@@ -313,10 +331,19 @@ pub async fn heartbeat(
             "token does not belong to this heartbeat".into(),
         ));
     }
-    let now = app.clock.now();
+    let (roster, secret, now) = app.paging_parts();
     let out = app
         .store
-        .transact(move |repo| crate::incident::heartbeat::ping(repo, &hb, now))
+        .transact(move |repo| {
+            let out = crate::incident::heartbeat::ping(repo, &hb, now)?;
+            let ctx = Ctx {
+                roster: &roster,
+                secret: &secret,
+                now,
+            };
+            paging::sync(repo, &ctx, &out, &format!("heartbeat:{}", hb.id))?;
+            Ok(out)
+        })
         .await?;
     app.after_ingest(&out, "heartbeat");
     Ok((

@@ -27,6 +27,7 @@ pub struct Outcome {
     pub attached: Vec<i64>,
     pub acknowledged: Vec<i64>,
     pub resolved: Vec<i64>,
+    pub downgraded: Vec<i64>,
 }
 
 impl Outcome {

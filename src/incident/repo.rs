@@ -99,6 +99,30 @@ pub trait Repo {
         set_by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    fn escalation(&mut self, id: i64) -> StoreResult<Option<crate::escalation::EscalationState>>;
+    fn put_escalation(
+        &mut self,
+        id: i64,
+        state: &crate::escalation::EscalationState,
+    ) -> StoreResult<()>;
+    fn insert_outbox(&mut self, row: &OutboxRow) -> StoreResult<i64>;
+    /// Writes back the mutable fields of a row (status, attempts, due, provider...).
+    fn update_outbox(&mut self, row: &OutboxRow) -> StoreResult<()>;
+    fn outbox(&mut self, id: i64) -> StoreResult<OutboxRow>;
+    /// Pending rows due at `now`, earliest first.
+    fn due_outbox(&mut self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRow>>;
+    /// Other pending rows for the same person and channel (bundling).
+    fn pending_for(&mut self, person: &str, channel: &str) -> StoreResult<Vec<OutboxRow>>;
+    /// When the last message on `channel` went to `person`.
+    fn last_sent(&mut self, person: &str, channel: &str) -> StoreResult<Option<DateTime<Utc>>>;
+    /// Messages on `channel` sent to `person` since `since`.
+    fn sent_since(&mut self, person: &str, channel: &str, since: DateTime<Utc>)
+    -> StoreResult<i64>;
+    /// Cancels the pending pages of an incident; returns how many.
+    fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64>;
+    fn outbox_by_provider_id(&mut self, provider_id: &str) -> StoreResult<Option<OutboxRow>>;
+    /// Rows left `sending` by a crash go back to `pending`; returns them.
+    fn requeue_in_flight(&mut self) -> StoreResult<Vec<OutboxRow>>;
     fn record_change_event(
         &mut self,
         integration: &str,
@@ -119,6 +143,38 @@ pub struct Timer {
     pub data: serde_json::Value,
 }
 
+/// One notification: a page, a notice, or a post to a client channel.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub incident: Option<i64>,
+    pub person: Option<String>,
+    pub client: Option<String>,
+    /// `page` (stopped by an acknowledgement), `notice`, `client`.
+    pub kind: String,
+    /// sms, voice, email, chat, or `channel` for a client's public channel.
+    pub channel: String,
+    /// Phone, email, chat handle or channel name (for the timeline).
+    pub target: String,
+    /// Channels left to fall back to, in order.
+    pub fallback: Vec<String>,
+    /// Channels already tried for this page.
+    pub tried: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    /// pending, sending, sent, delivered, failed, cancelled, bundled.
+    pub status: String,
+    pub attempts: u32,
+    pub due_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub provider: Option<String>,
+    pub provider_id: Option<String>,
+    pub provider_status: Option<String>,
+    pub last_error: Option<String>,
+    pub bundle_of: Option<i64>,
+}
+
 /// Read-side queries (they run on reader connections, outside the writer).
 pub trait ReadRepo {
     fn list(&self, filter: StateFilter, limit: usize) -> StoreResult<Vec<Incident>>;
@@ -129,6 +185,10 @@ pub trait ReadRepo {
     /// The earliest timer deadline, if any.
     fn next_timer(&self) -> StoreResult<Option<DateTime<Utc>>>;
     fn timers(&self, kind: &str) -> StoreResult<Vec<Timer>>;
+    fn outbox_for(&self, incident: i64) -> StoreResult<Vec<OutboxRow>>;
+    fn outbox_depth(&self) -> StoreResult<i64>;
+    /// When the earliest pending notification is due.
+    fn next_outbox_due(&self) -> StoreResult<Option<DateTime<Utc>>>;
     /// Every unexpired presence mark at `now`.
     fn presence_marks(
         &self,

@@ -15,6 +15,8 @@ pub mod ack_token;
 pub mod chat;
 mod classify;
 pub mod email;
+pub mod message;
+pub mod notifier;
 pub mod reply;
 #[cfg(test)]
 mod test_server;

@@ -67,7 +67,7 @@ fn only_http_and_wiring_know_axum() {
 
 #[test]
 fn only_notify_and_cli_make_http_calls() {
-    check(&["notify/", "cli/"], "reqwest");
+    check(&["notify/", "cli/", "app.rs"], "reqwest");
 }
 
 #[test]

@@ -62,8 +62,8 @@ async fn missed_heartbeat_opens_and_ping_resolves() {
     assert_eq!(incidents.len(), 1);
     assert_eq!(incidents[0]["state"], "triggered");
     assert_eq!(incidents[0]["source"], "heartbeat");
-    // Still silent: no second incident, and no timer left to fire.
-    assert_eq!(d.advance(chrono::Duration::minutes(30)).await, 0);
+    // Still silent: no second incident (only the escalation's own deadlines fire).
+    d.advance(chrono::Duration::minutes(30)).await;
     assert_eq!(all(&d).await.len(), 1);
     // The next ping resolves it.
     assert_eq!(ping(&d, HB_TOKEN).await, 200);

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod alertmanager_e2e;
 mod architecture;
 mod health;
 mod heartbeat;

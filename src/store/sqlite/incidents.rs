@@ -6,12 +6,15 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::incident::OutboxRow;
 use crate::incident::model::Actor;
 use crate::incident::{
     AttachedAlert, Diagnosis, Event, Incident, NewIncident, ReadRepo, Repo, State, StateFilter,
     Timer,
 };
 use crate::routing::{PresenceMark, Status};
+
+use super::outbox;
 use crate::store::{StoreError, StoreResult};
 
 pub fn ms(t: DateTime<Utc>) -> i64 {
@@ -393,6 +396,63 @@ impl Repo for TxRepo<'_> {
         Ok(())
     }
 
+    fn escalation(&mut self, id: i64) -> StoreResult<Option<crate::escalation::EscalationState>> {
+        outbox::escalation(self.conn, id)
+    }
+
+    fn put_escalation(
+        &mut self,
+        id: i64,
+        state: &crate::escalation::EscalationState,
+    ) -> StoreResult<()> {
+        outbox::put_escalation(self.conn, id, state)
+    }
+
+    fn insert_outbox(&mut self, row: &OutboxRow) -> StoreResult<i64> {
+        outbox::insert(self.conn, row)
+    }
+
+    fn update_outbox(&mut self, row: &OutboxRow) -> StoreResult<()> {
+        outbox::update(self.conn, row)
+    }
+
+    fn outbox(&mut self, id: i64) -> StoreResult<OutboxRow> {
+        outbox::get(self.conn, id)
+    }
+
+    fn due_outbox(&mut self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+        outbox::due(self.conn, now, limit)
+    }
+
+    fn pending_for(&mut self, person: &str, channel: &str) -> StoreResult<Vec<OutboxRow>> {
+        outbox::pending_for(self.conn, person, channel)
+    }
+
+    fn last_sent(&mut self, person: &str, channel: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        outbox::last_sent(self.conn, person, channel)
+    }
+
+    fn sent_since(
+        &mut self,
+        person: &str,
+        channel: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        outbox::sent_since(self.conn, person, channel, since)
+    }
+
+    fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64> {
+        outbox::cancel_pages(self.conn, incident)
+    }
+
+    fn outbox_by_provider_id(&mut self, provider_id: &str) -> StoreResult<Option<OutboxRow>> {
+        outbox::by_provider_id(self.conn, provider_id)
+    }
+
+    fn requeue_in_flight(&mut self) -> StoreResult<Vec<OutboxRow>> {
+        outbox::requeue_in_flight(self.conn)
+    }
+
     fn record_change_event(
         &mut self,
         integration: &str,
@@ -480,6 +540,23 @@ impl ReadRepo for Reader<'_> {
         )?;
         let rows = stmt.query_map([kind], timer_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn outbox_for(&self, incident: i64) -> StoreResult<Vec<OutboxRow>> {
+        outbox::for_incident(self.conn, incident)
+    }
+
+    fn outbox_depth(&self) -> StoreResult<i64> {
+        outbox::depth(self.conn)
+    }
+
+    fn next_outbox_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
+        let v: Option<i64> = self.conn.query_row(
+            "SELECT min(due_at) FROM outbox WHERE status = 'pending'",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(v.map(from_ms))
     }
 
     fn presence_marks(&self, now: DateTime<Utc>) -> StoreResult<BTreeMap<String, PresenceMark>> {

@@ -102,6 +102,38 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (kind, key)
     ) STRICT;
     CREATE INDEX timers_by_due ON timers (due_at);",
+    // 3: escalation state per incident and the notification outbox.
+    "CREATE TABLE escalations (
+        incident INTEGER PRIMARY KEY REFERENCES incidents (id),
+        state    TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY,
+        incident        INTEGER REFERENCES incidents (id),
+        person          TEXT,
+        client          TEXT,
+        kind            TEXT NOT NULL,
+        channel         TEXT NOT NULL,
+        target          TEXT NOT NULL,
+        fallback        TEXT NOT NULL DEFAULT '[]',
+        tried           TEXT NOT NULL DEFAULT '[]',
+        subject         TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        due_at          INTEGER NOT NULL,
+        created_at      INTEGER NOT NULL,
+        sent_at         INTEGER,
+        provider        TEXT,
+        provider_id     TEXT,
+        provider_status TEXT,
+        last_error      TEXT,
+        bundle_of       INTEGER
+    ) STRICT;
+    CREATE INDEX outbox_pending ON outbox (due_at) WHERE status = 'pending';
+    CREATE INDEX outbox_by_provider_id ON outbox (provider_id);
+    CREATE INDEX outbox_by_incident ON outbox (incident);
+    CREATE INDEX outbox_by_person ON outbox (person, channel, sent_at);",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

@@ -1,0 +1,345 @@
+//! The outbox's decisions, inside transactions: which due rows to send now
+//! (pages of incidents that stopped paging are cancelled; SMS to one person
+//! are bundled), and what a provider's answer means (retry with backoff,
+//! fall back to the next channel, record every attempt on the timeline).
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::fallback;
+use super::paging::{self, Ctx};
+use crate::config::ChannelType;
+use crate::incident::{Actor, OutboxRow, Repo, State};
+use crate::notify::{SendError, message};
+use crate::store::StoreResult;
+
+/// A row handed to a provider, and the rows folded into it.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub row: OutboxRow,
+    pub bundled: Vec<OutboxRow>,
+}
+
+fn event(
+    repo: &mut dyn Repo,
+    now: DateTime<Utc>,
+    row: &OutboxRow,
+    kind: &str,
+    detail: serde_json::Value,
+) -> StoreResult<()> {
+    match row.incident {
+        Some(id) => repo.append(id, now, &Actor::System, kind, detail),
+        None => Ok(()),
+    }
+}
+
+/// Is this page still wanted? Only while its incident is triggered.
+fn still_paging(repo: &mut dyn Repo, row: &OutboxRow) -> StoreResult<bool> {
+    if row.kind != "page" {
+        return Ok(true);
+    }
+    match row.incident {
+        Some(id) => Ok(repo.get(id)?.state == State::Triggered),
+        None => Ok(true),
+    }
+}
+
+/// Takes the rows due now and marks them `sending`.
+pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Vec<Claimed>> {
+    let now = ctx.now;
+    let mut out = Vec::new();
+    for mut row in repo.due_outbox(now, limit)? {
+        if row.status != "pending" {
+            continue; // folded into an earlier row of this batch
+        }
+        if !still_paging(repo, &row)? {
+            row.status = "cancelled".into();
+            repo.update_outbox(&row)?;
+            event(
+                repo,
+                now,
+                &row,
+                "page cancelled",
+                json!({"outbox": row.id, "person": row.person, "because": "the incident is no longer triggered"}),
+            )?;
+            continue;
+        }
+        let mut bundled = Vec::new();
+        if row.channel == "sms"
+            && let Some(person) = row.person.clone()
+        {
+            let per_hour = repo.sent_since(&person, "sms", now - chrono::Duration::hours(1))?;
+            let mut window = ctx.roster.limits.sms_bundle_window.to_chrono();
+            if per_hour >= i64::from(ctx.roster.limits.sms_per_hour) {
+                // Over the hourly limit: keep paging, but less often.
+                window = window * 5;
+            }
+            if let Some(last) = repo.last_sent(&person, "sms")?
+                && last + window > now
+            {
+                row.due_at = last + window;
+                repo.update_outbox(&row)?;
+                continue;
+            }
+            for mut other in repo.pending_for(&person, "sms")? {
+                if other.id == row.id || other.due_at > now + window || !still_paging(repo, &other)?
+                {
+                    continue;
+                }
+                other.status = "bundled".into();
+                other.bundle_of = Some(row.id);
+                repo.update_outbox(&other)?;
+                bundled.push(other);
+            }
+            if !bundled.is_empty() {
+                let mut heads = vec![row.subject.clone()];
+                heads.extend(bundled.iter().map(|b| b.subject.clone()));
+                let mut ids = vec![row.incident.unwrap_or_default()];
+                ids.extend(bundled.iter().map(|b| b.incident.unwrap_or_default()));
+                row.body = message::sms_bundle(&heads, &ids);
+            }
+        }
+        row.status = "sending".into();
+        row.attempts += 1;
+        repo.update_outbox(&row)?;
+        out.push(Claimed { row, bundled });
+    }
+    Ok(out)
+}
+
+/// Records a provider's answer for a claimed row.
+pub fn record(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    claimed: &Claimed,
+    provider: &str,
+    result: &Result<Option<String>, SendError>,
+    jitter: f64,
+) -> StoreResult<()> {
+    let now = ctx.now;
+    let mut row = repo.outbox(claimed.row.id)?;
+    match result {
+        Ok(pid) => {
+            row.status = "sent".into();
+            row.sent_at = Some(now);
+            row.provider = Some(provider.to_string());
+            row.provider_id = pid.clone();
+            repo.update_outbox(&row)?;
+            let kind = if row.kind == "page" {
+                "page sent"
+            } else {
+                "notification sent"
+            };
+            event(
+                repo,
+                now,
+                &row,
+                kind,
+                json!({"outbox": row.id, "person": row.person, "channel": row.channel, "provider": provider, "provider_id": pid, "attempt": row.attempts}),
+            )?;
+            for b in &claimed.bundled {
+                let mut b = repo.outbox(b.id)?;
+                b.sent_at = Some(now);
+                b.provider = Some(provider.to_string());
+                b.provider_id = pid.clone();
+                repo.update_outbox(&b)?;
+                event(
+                    repo,
+                    now,
+                    &b,
+                    "page sent",
+                    json!({"outbox": b.id, "person": b.person, "channel": b.channel, "provider": provider, "bundled_into": row.id}),
+                )?;
+            }
+            Ok(())
+        }
+        Err(SendError::Transient {
+            retry_after,
+            ambiguous,
+            reason,
+        }) if !fallback::gives_up(row.attempts) => {
+            let wait = fallback::backoff(row.attempts, jitter).max(retry_after.unwrap_or_default());
+            row.status = "pending".into();
+            row.due_at =
+                now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(5));
+            row.last_error = Some(reason.clone());
+            repo.update_outbox(&row)?;
+            unbundle(repo, claimed)?;
+            event(
+                repo,
+                now,
+                &row,
+                "attempt failed",
+                json!({"outbox": row.id, "person": row.person, "channel": row.channel, "provider": provider, "error": reason, "ambiguous": ambiguous, "retry_at": row.due_at, "attempt": row.attempts}),
+            )
+        }
+        Err(e) => {
+            let (code, reason) = match e {
+                SendError::Permanent { code, reason } => (*code, reason.clone()),
+                SendError::Transient { reason, .. } => (
+                    None,
+                    format!("gave up after {} attempts: {reason}", row.attempts),
+                ),
+            };
+            row.status = "failed".into();
+            row.provider = Some(provider.to_string());
+            row.last_error = Some(reason.clone());
+            repo.update_outbox(&row)?;
+            unbundle(repo, claimed)?;
+            event(
+                repo,
+                now,
+                &row,
+                "delivery failed",
+                json!({"outbox": row.id, "person": row.person, "channel": row.channel, "provider": provider, "error": reason, "code": code}),
+            )?;
+            if e.is_opted_out()
+                && let Some(p) = &row.person
+            {
+                tracing::warn!(person = %p, "person opted out of SMS (STOP); pages fall back to other channels");
+            }
+            fall_back(repo, ctx, &row)
+        }
+    }
+}
+
+/// Rows folded into a failed row go back to the queue on their own.
+fn unbundle(repo: &mut dyn Repo, claimed: &Claimed) -> StoreResult<()> {
+    for b in &claimed.bundled {
+        let mut b = repo.outbox(b.id)?;
+        if b.status == "bundled" {
+            b.status = "pending".into();
+            b.bundle_of = None;
+            repo.update_outbox(&b)?;
+        }
+    }
+    Ok(())
+}
+
+/// After a permanent failure: the person's next channel, if the page is still wanted.
+pub fn fall_back(repo: &mut dyn Repo, ctx: &Ctx<'_>, row: &OutboxRow) -> StoreResult<()> {
+    if row.kind != "page" || !still_paging(repo, row)? {
+        return Ok(());
+    }
+    let Some(person) = row.person.as_ref().and_then(|p| ctx.roster.people.get(p)) else {
+        return Ok(());
+    };
+    let Some(incident) = row.incident else {
+        return Ok(());
+    };
+    let Some(next) = paging::fallback_channel(person, row) else {
+        return event(
+            repo,
+            ctx.now,
+            row,
+            "no channel left",
+            json!({"person": person.id, "tried": row.tried.iter().chain(std::iter::once(&row.channel)).collect::<Vec<_>>()}),
+        );
+    };
+    let inc = repo.get(incident)?;
+    let (subject, body) = paging::page_body(ctx, &inc, person, next);
+    let mut tried = row.tried.clone();
+    tried.push(row.channel.clone());
+    let name = paging::channel_name(next);
+    let new = OutboxRow {
+        id: 0,
+        channel: name.into(),
+        target: match next {
+            ChannelType::Sms | ChannelType::Voice => person.phone.clone(),
+            ChannelType::Email => person.email.clone(),
+            ChannelType::Chat => person.chat.clone(),
+        }
+        .unwrap_or_default(),
+        fallback: row
+            .fallback
+            .iter()
+            .filter(|c| c.as_str() != name)
+            .cloned()
+            .collect(),
+        tried,
+        subject,
+        body,
+        status: "pending".into(),
+        attempts: 0,
+        due_at: ctx.now,
+        created_at: ctx.now,
+        sent_at: None,
+        provider: None,
+        provider_id: None,
+        provider_status: None,
+        last_error: None,
+        bundle_of: None,
+        ..row.clone()
+    };
+    let id = repo.insert_outbox(&new)?;
+    event(
+        repo,
+        ctx.now,
+        row,
+        "falling back",
+        json!({"person": person.id, "from": row.channel, "to": name, "outbox": id}),
+    )
+}
+
+/// A provider's delivery report (Twilio status callback). Keeps the
+/// furthest status; an undelivered SMS or unanswered call is a failure and
+/// falls back to the next channel.
+pub fn report(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    provider_id: &str,
+    status: &str,
+    error_code: Option<u32>,
+) -> StoreResult<bool> {
+    use crate::notify::twilio::{Outcome, furthest, outcome};
+    let Some(mut row) = repo.outbox_by_provider_id(provider_id)? else {
+        return Ok(false);
+    };
+    let previous = row.provider_status.clone().unwrap_or_default();
+    let kept = furthest(&previous, status).to_string();
+    let changed = kept != previous;
+    row.provider_status = Some(kept.clone());
+    if changed {
+        event(
+            repo,
+            ctx.now,
+            &row,
+            "delivery report",
+            json!({"outbox": row.id, "person": row.person, "channel": row.channel, "status": status, "error_code": error_code}),
+        )?;
+    }
+    match outcome(&kept) {
+        Outcome::Delivered if row.status == "sent" => row.status = "delivered".into(),
+        Outcome::Failed if row.status == "sent" || row.status == "delivered" => {
+            row.status = "failed".into();
+            row.last_error = Some(format!(
+                "provider reported {kept}{}",
+                error_code
+                    .map(|c| format!(" (error {c})"))
+                    .unwrap_or_default()
+            ));
+            repo.update_outbox(&row)?;
+            fall_back(repo, ctx, &row)?;
+            return Ok(true);
+        }
+        _ => {}
+    }
+    repo.update_outbox(&row)?;
+    Ok(true)
+}
+
+/// After a crash: rows that were being sent go back to the queue (they may
+/// be sent twice: the documented at-least-once bound).
+pub fn recover(repo: &mut dyn Repo, now: DateTime<Utc>) -> StoreResult<usize> {
+    let rows = repo.requeue_in_flight()?;
+    for r in &rows {
+        event(
+            repo,
+            now,
+            r,
+            "requeued after restart",
+            json!({"outbox": r.id, "person": r.person, "channel": r.channel, "note": "the provider call may have gone out before the restart"}),
+        )?;
+    }
+    Ok(rows.len())
+}

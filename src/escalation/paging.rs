@@ -1,0 +1,521 @@
+//! Paging inside the incident's transaction: the routing decision, the
+//! escalation state and its deadline, and the outbox rows are written with
+//! the change that caused them. Acknowledge, resolve and downgrade cancel
+//! what is pending in the same transaction, so no page is handed to a
+//! provider after the incident stopped paging.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{fallback, policy, targets};
+use crate::config::{ChannelType, Person, Roster};
+use crate::incident::apply::{self, ActError, Outcome};
+use crate::incident::transition::Action;
+use crate::incident::{Actor, Incident, OutboxRow, Repo, State, Timer};
+use crate::notify::{ack_token, message};
+use crate::routing::PresenceMark;
+use crate::store::{StoreError, StoreResult};
+
+pub const ESCALATION_TIMER: &str = "escalation";
+pub const ACK_TIMEOUT_TIMER: &str = "ack_timeout";
+
+/// How long an acknowledge link stays valid.
+const LINK_VALIDITY: chrono::Duration = chrono::Duration::hours(24);
+
+/// What paging needs besides the transaction.
+#[derive(Clone, Copy)]
+pub struct Ctx<'a> {
+    pub roster: &'a Roster,
+    /// Signs acknowledge links.
+    pub secret: &'a [u8],
+    pub now: DateTime<Utc>,
+}
+
+pub fn channel_name(c: ChannelType) -> &'static str {
+    match c {
+        ChannelType::Chat => "chat",
+        ChannelType::Sms => "sms",
+        ChannelType::Voice => "voice",
+        ChannelType::Email => "email",
+    }
+}
+
+pub fn ack_url(
+    ctx: &Ctx<'_>,
+    incident: i64,
+    person: &str,
+    action: crate::notify::Action,
+) -> String {
+    let claims = ack_token::Claims {
+        incident: incident.max(0) as u64,
+        person: person.to_string(),
+        action,
+        expires: ctx.now + LINK_VALIDITY,
+    };
+    let token = ack_token::sign(ctx.secret, &claims);
+    let base = ctx.roster.server.public_url.as_str().trim_end_matches('/');
+    format!("{base}/a/{token}")
+}
+
+fn presence_of(
+    repo: &mut dyn Repo,
+    roster: &Roster,
+) -> StoreResult<BTreeMap<String, PresenceMark>> {
+    let mut marks = BTreeMap::new();
+    for id in roster.people.keys() {
+        if let Some(m) = repo.presence(id)? {
+            marks.insert(id.clone(), m);
+        }
+    }
+    Ok(marks)
+}
+
+/// Starts paging a triggered, critical incident: records the routing
+/// decision, stores the escalation state and its deadline, queues step 1.
+pub fn start(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
+    let inc = repo.get(id)?;
+    if !inc.critical || inc.state != State::Triggered {
+        return Ok(());
+    }
+    let Some(project) = ctx.roster.projects.get(&inc.project) else {
+        repo.append(
+            id,
+            ctx.now,
+            &Actor::System,
+            "not routed",
+            json!({"reason": format!("project {:?} is not in the configuration", inc.project)}),
+        )?;
+        return Ok(());
+    };
+    let Some(pol) = ctx.roster.policies.get(&project.escalation_policy) else {
+        return Ok(());
+    };
+    let marks = presence_of(repo, ctx.roster)?;
+    let presence = |p: &str| marks.get(p).copied();
+    let rctx = targets::RouteContext {
+        roster: ctx.roster,
+        project: &inc.project,
+        presence: &presence,
+        client_reported: inc.client_reported,
+    };
+    let decision = targets::decision(&rctx, ctx.now);
+    repo.append(
+        id,
+        ctx.now,
+        &Actor::System,
+        "routed",
+        json!({
+            "order": decision.candidates,
+            "picked": decision.picked,
+            "first_page": decision.first_page,
+            "policy": pol.id,
+        }),
+    )?;
+    let (state, pages) = policy::start(pol, &rctx, ctx.now);
+    save(repo, id, &state)?;
+    for page in &pages {
+        enqueue_page(repo, ctx, &inc, page)?;
+    }
+    Ok(())
+}
+
+fn save(repo: &mut dyn Repo, id: i64, state: &super::EscalationState) -> StoreResult<()> {
+    repo.put_escalation(id, state)?;
+    match state.next_at {
+        Some(due) => repo.set_timer(&Timer {
+            kind: ESCALATION_TIMER.into(),
+            key: id.to_string(),
+            due,
+            data: json!({}),
+        }),
+        None => repo.delete_timer(ESCALATION_TIMER, &id.to_string()),
+    }
+}
+
+fn target_of(person: &Person, channel: ChannelType) -> String {
+    match channel {
+        ChannelType::Sms | ChannelType::Voice => person.phone.clone(),
+        ChannelType::Email => person.email.clone(),
+        ChannelType::Chat => person.chat.clone(),
+    }
+    .unwrap_or_default()
+}
+
+/// The text of a page on `channel`.
+pub fn page_body(
+    ctx: &Ctx<'_>,
+    inc: &Incident,
+    person: &Person,
+    channel: ChannelType,
+) -> (String, String) {
+    let url = ack_url(ctx, inc.id, &person.id, crate::notify::Action::Ack);
+    match channel {
+        ChannelType::Sms => (message::headline(inc), message::sms_page(inc, &url)),
+        ChannelType::Voice => (message::headline(inc), message::voice(inc)),
+        ChannelType::Email => (message::email_subject(inc), message::email_text(inc, &url)),
+        ChannelType::Chat => (
+            message::headline(inc),
+            message::chat_page(inc, person.chat.as_deref().unwrap_or(&person.id), &url),
+        ),
+    }
+}
+
+/// Queues one page: its first channel now, the rest kept for fallback.
+pub fn enqueue_page(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    inc: &Incident,
+    page: &policy::Page,
+) -> StoreResult<()> {
+    let Some(person) = ctx.roster.people.get(&page.person) else {
+        return Ok(());
+    };
+    let Some((&first, rest)) = page.channels.split_first() else {
+        repo.append(
+            inc.id,
+            ctx.now,
+            &Actor::System,
+            "cannot page",
+            json!({"person": person.id, "reason": "no channel the person can receive"}),
+        )?;
+        return Ok(());
+    };
+    let (subject, body) = page_body(ctx, inc, person, first);
+    let row = OutboxRow {
+        id: 0,
+        incident: Some(inc.id),
+        person: Some(person.id.clone()),
+        client: None,
+        kind: "page".into(),
+        channel: channel_name(first).into(),
+        target: target_of(person, first),
+        fallback: rest.iter().map(|c| channel_name(*c).to_string()).collect(),
+        tried: Vec::new(),
+        subject,
+        body,
+        status: "pending".into(),
+        attempts: 0,
+        due_at: ctx.now,
+        created_at: ctx.now,
+        sent_at: None,
+        provider: None,
+        provider_id: None,
+        provider_status: None,
+        last_error: None,
+        bundle_of: None,
+    };
+    let outbox = repo.insert_outbox(&row)?;
+    repo.append(
+        inc.id,
+        ctx.now,
+        &Actor::System,
+        "page queued",
+        json!({
+            "person": person.id,
+            "channel": row.channel,
+            "reason": page.reason,
+            "outbox": outbox,
+        }),
+    )
+}
+
+/// The escalation deadline passed: the next step, unless paging stopped.
+pub fn on_deadline(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
+    let inc = match repo.get(id) {
+        Ok(i) => i,
+        Err(StoreError::NotFound) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if inc.state != State::Triggered {
+        return Ok(());
+    }
+    advance(repo, ctx, &inc, None)
+}
+
+fn advance(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    inc: &Incident,
+    by: Option<&str>,
+) -> StoreResult<()> {
+    let Some(state) = repo.escalation(inc.id)? else {
+        return start(repo, ctx, inc.id);
+    };
+    let Some(pol) = ctx
+        .roster
+        .projects
+        .get(&inc.project)
+        .and_then(|p| ctx.roster.policies.get(&p.escalation_policy))
+    else {
+        return Ok(());
+    };
+    let marks = presence_of(repo, ctx.roster)?;
+    let presence = |p: &str| marks.get(p).copied();
+    let rctx = targets::RouteContext {
+        roster: ctx.roster,
+        project: &inc.project,
+        presence: &presence,
+        client_reported: inc.client_reported,
+    };
+    let (next, pages, outcome) = match by {
+        Some(person) => policy::escalate_now(pol, &state, &rctx, ctx.now, person),
+        None => policy::on_deadline(pol, &state, &rctx, ctx.now),
+    };
+    save(repo, inc.id, &next)?;
+    if outcome == policy::Outcome::Exhausted {
+        repo.append(
+            inc.id,
+            ctx.now,
+            &Actor::System,
+            "escalation exhausted",
+            json!({"policy": pol.id, "rounds": pol.repeat + 1}),
+        )?;
+    } else {
+        repo.append(
+            inc.id,
+            ctx.now,
+            &Actor::System,
+            "escalated",
+            json!({"step": next.step + 1, "round": next.round, "by": by}),
+        )?;
+    }
+    for page in &pages {
+        enqueue_page(repo, ctx, inc, page)?;
+    }
+    Ok(())
+}
+
+/// Someone asked to bring in the next step now (SMS `esc`, keypress 2, API).
+pub fn escalate_now(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    id: i64,
+    by: &str,
+) -> Result<Incident, ActError> {
+    let inc = repo.get(id)?;
+    if !matches!(inc.state, State::Triggered | State::Acknowledged) {
+        return Err(ActError::Illegal(inc.state));
+    }
+    repo.append(
+        id,
+        ctx.now,
+        &Actor::Person(by.to_string()),
+        "escalation requested",
+        json!({}),
+    )?;
+    advance(repo, ctx, &inc, Some(by))?;
+    Ok(repo.get(id)?)
+}
+
+/// Stops paging: pending pages cancelled, deadlines removed.
+fn stop(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, why: &str) -> StoreResult<()> {
+    let n = repo.cancel_pages(id)?;
+    repo.delete_timer(ESCALATION_TIMER, &id.to_string())?;
+    if n > 0 {
+        repo.append(
+            id,
+            ctx.now,
+            &Actor::System,
+            "pages cancelled",
+            json!({"count": n, "because": why}),
+        )?;
+    }
+    Ok(())
+}
+
+/// Applies the paging consequences of an ingest or action outcome.
+pub fn sync(repo: &mut dyn Repo, ctx: &Ctx<'_>, out: &Outcome, by: &str) -> StoreResult<()> {
+    for &id in out.opened.iter().chain(&out.reopened) {
+        start(repo, ctx, id)?;
+    }
+    for &id in &out.acknowledged {
+        stop(repo, ctx, id, "acknowledged")?;
+        let inc = repo.get(id)?;
+        let timeout = ctx
+            .roster
+            .projects
+            .get(&inc.project)
+            .and_then(|p| ctx.roster.policies.get(&p.escalation_policy))
+            .and_then(|p| p.ack_timeout);
+        if let Some(t) = timeout {
+            repo.set_timer(&Timer {
+                kind: ACK_TIMEOUT_TIMER.into(),
+                key: id.to_string(),
+                due: ctx.now + t.to_chrono(),
+                data: json!({}),
+            })?;
+        }
+    }
+    for &id in &out.resolved {
+        stop(repo, ctx, id, "resolved")?;
+        repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
+        resolved_notices(repo, ctx, id, by)?;
+    }
+    for &id in &out.downgraded {
+        stop(repo, ctx, id, "downgraded")?;
+        repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
+    }
+    Ok(())
+}
+
+/// An action with its paging consequences, in one transaction.
+#[allow(clippy::too_many_arguments)]
+pub fn act(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    id: i64,
+    action: Action,
+    actor: &Actor,
+    how: &str,
+    detail: serde_json::Value,
+) -> Result<(Incident, bool), ActError> {
+    let (_, changed) = apply::act(repo, id, action, actor, how, ctx.now, detail)?;
+    if changed {
+        let mut out = Outcome::default();
+        match action {
+            Action::Acknowledge => out.acknowledged.push(id),
+            Action::Resolve => out.resolved.push(id),
+            Action::Downgrade => out.downgraded.push(id),
+            Action::Reopen | Action::Unacknowledge => out.reopened.push(id),
+        }
+        sync(repo, ctx, &out, &actor.to_string())?;
+    }
+    Ok((repo.get(id)?, changed))
+}
+
+/// The acknowledgement timed out: back to triggered, paging from the start.
+pub fn ack_timed_out(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
+    let inc = repo.get(id)?;
+    if inc.state != State::Acknowledged {
+        return Ok(());
+    }
+    let detail = json!({"reason": "acknowledged but neither resolved nor updated within the policy's ack_timeout"});
+    match apply::act(
+        repo,
+        id,
+        Action::Unacknowledge,
+        &Actor::System,
+        "ack timeout",
+        ctx.now,
+        detail,
+    ) {
+        Ok(_) => {}
+        Err(ActError::Store(e)) => return Err(e),
+        Err(_) => return Ok(()),
+    }
+    // Forget the old escalation so the policy runs again from step 1.
+    repo.put_escalation(
+        id,
+        &super::EscalationState {
+            policy: String::new(),
+            step: 0,
+            round: 0,
+            paged: vec![],
+            round_start: 0,
+            next_at: None,
+        },
+    )?;
+    start(repo, ctx, id)
+}
+
+/// The assignee and the client channel hear that the incident is resolved.
+fn resolved_notices(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, by: &str) -> StoreResult<()> {
+    let inc = repo.get(id)?;
+    let text = message::resolved_notice(&inc, by);
+    if let Some(person) = inc.assignee.as_ref().and_then(|a| ctx.roster.people.get(a))
+        && by != format!("person:{}", person.id)
+        && let Some(&channel) = person.channels.iter().find(|c| **c != ChannelType::Voice)
+    {
+        let row = notice_row(
+            &inc,
+            ctx,
+            Some(person.id.clone()),
+            None,
+            channel_name(channel),
+            target_of(person, channel),
+            message::headline(&inc),
+            text.clone(),
+        );
+        let oid = repo.insert_outbox(&row)?;
+        repo.append(id, ctx.now, &Actor::System, "notice queued", json!({"person": person.id, "channel": row.channel, "outbox": oid, "about": "resolved"}))?;
+    }
+    if inc.critical
+        && let Some(client) = ctx.roster.clients.get(&inc.client)
+    {
+        let body = format!("Incident {} ({}) is resolved.", inc.id, inc.title);
+        let row = notice_row(
+            &inc,
+            ctx,
+            None,
+            Some(client.id.clone()),
+            "channel",
+            client.channel.name.clone(),
+            message::headline(&inc),
+            body,
+        );
+        let oid = repo.insert_outbox(&row)?;
+        repo.append(
+            id,
+            ctx.now,
+            &Actor::System,
+            "client post queued",
+            json!({"channel": client.channel.name, "outbox": oid, "about": "resolved"}),
+        )?;
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn notice_row(
+    inc: &Incident,
+    ctx: &Ctx<'_>,
+    person: Option<String>,
+    client: Option<String>,
+    channel: &str,
+    target: String,
+    subject: String,
+    body: String,
+) -> OutboxRow {
+    OutboxRow {
+        id: 0,
+        incident: Some(inc.id),
+        person,
+        kind: if client.is_some() {
+            "client".into()
+        } else {
+            "notice".into()
+        },
+        client,
+        channel: channel.into(),
+        target,
+        fallback: Vec::new(),
+        tried: Vec::new(),
+        subject,
+        body,
+        status: "pending".into(),
+        attempts: 0,
+        due_at: ctx.now,
+        created_at: ctx.now,
+        sent_at: None,
+        provider: None,
+        provider_id: None,
+        provider_status: None,
+        last_error: None,
+        bundle_of: None,
+    }
+}
+
+/// The next channel for a page whose channel failed for good, if any.
+pub fn fallback_channel(person: &Person, row: &OutboxRow) -> Option<ChannelType> {
+    let parse = |s: &str| s.parse::<ChannelType>().ok();
+    let tried: Vec<ChannelType> = row
+        .tried
+        .iter()
+        .chain(std::iter::once(&row.channel))
+        .filter_map(|s| parse(s))
+        .collect();
+    let via: Vec<ChannelType> = row.fallback.iter().filter_map(|s| parse(s)).collect();
+    fallback::next_channel(person, &tried, &via)
+}

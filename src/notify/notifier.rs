@@ -1,0 +1,292 @@
+//! One `Notifier` interface over every provider, and the set of notifiers
+//! built from the configuration. The outbox worker only sees this trait, so
+//! a second SMS or voice provider is one more implementation.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::SendError;
+use super::chat::{self, ChatKind};
+use super::email::EmailSender;
+use super::twilio::{CallContent, Sender, TwilioClient};
+use super::twiml;
+use crate::config::{Channel, ChannelKind, Provider, Roster};
+use crate::incident::OutboxRow;
+
+pub type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<String>, SendError>> + Send + 'a>>;
+
+/// Delivers one outbox row; returns the provider's id for the message, if any.
+pub trait Notifier: Send + Sync {
+    /// Short provider name for the timeline and metrics (`twilio`, `smtp`, `log`...).
+    fn provider(&self) -> &'static str;
+    fn send<'a>(&'a self, row: &'a OutboxRow) -> SendFuture<'a>;
+}
+
+/// Records and logs; sends nothing. The demo default.
+pub struct LogNotifier;
+
+impl Notifier for LogNotifier {
+    fn provider(&self) -> &'static str {
+        "log"
+    }
+    fn send<'a>(&'a self, row: &'a OutboxRow) -> SendFuture<'a> {
+        Box::pin(async move {
+            tracing::info!(outbox = row.id, channel = %row.channel, target = %row.target, body = %row.body, "notification (log provider: not sent)");
+            Ok(None)
+        })
+    }
+}
+
+pub struct TwilioSms {
+    pub client: TwilioClient,
+    pub status_callback: String,
+    pub validity_secs: u32,
+}
+
+impl Notifier for TwilioSms {
+    fn provider(&self) -> &'static str {
+        "twilio"
+    }
+    fn send<'a>(&'a self, row: &'a OutboxRow) -> SendFuture<'a> {
+        Box::pin(async move {
+            let id = self
+                .client
+                .send_sms(
+                    &row.target,
+                    &row.body,
+                    Some(&self.status_callback),
+                    Some(self.validity_secs),
+                )
+                .await?;
+            Ok(Some(id.as_str().to_string()))
+        })
+    }
+}
+
+pub struct TwilioVoice {
+    pub client: TwilioClient,
+    pub status_callback: String,
+    /// `server.public_url` without a trailing slash: the keypress comes back here.
+    pub public_url: String,
+    pub ring_timeout_secs: u32,
+}
+
+impl Notifier for TwilioVoice {
+    fn provider(&self) -> &'static str {
+        "twilio"
+    }
+    fn send<'a>(&'a self, row: &'a OutboxRow) -> SendFuture<'a> {
+        Box::pin(async move {
+            let action = format!(
+                "{}/twilio/voice?incident={}&person={}",
+                self.public_url,
+                row.incident.unwrap_or_default(),
+                row.person.as_deref().unwrap_or_default()
+            );
+            let content = CallContent::Twiml(twiml::gather_digit(&row.body, &action));
+            let id = self
+                .client
+                .place_call(
+                    &row.target,
+                    &content,
+                    Some(&self.status_callback),
+                    Some(self.ring_timeout_secs),
+                )
+                .await?;
+            Ok(Some(id.as_str().to_string()))
+        })
+    }
+}
+
+pub struct Email {
+    pub sender: EmailSender,
+}
+
+impl Notifier for Email {
+    fn provider(&self) -> &'static str {
+        "smtp"
+    }
+    fn send<'a>(&'a self, row: &'a OutboxRow) -> SendFuture<'a> {
+        Box::pin(async move {
+            let html = format!(
+                "<pre style=\"font-family:sans-serif;white-space:pre-wrap\">{}</pre>",
+                twiml::escape(&row.body)
+            );
+            self.sender
+                .send(&row.target, &row.subject, &row.body, &html)
+                .await?;
+            Ok(None)
+        })
+    }
+}
+
+pub struct Chat {
+    pub http: reqwest::Client,
+    pub kind: ChatKind,
+    pub url: String,
+    pub name: &'static str,
+}
+
+impl Notifier for Chat {
+    fn provider(&self) -> &'static str {
+        self.name
+    }
+    fn send<'a>(&'a self, row: &'a OutboxRow) -> SendFuture<'a> {
+        Box::pin(async move {
+            chat::send(
+                &self.http,
+                &self.kind,
+                &self.url,
+                &row.body,
+                Some(&row.subject),
+            )
+            .await?;
+            Ok(None)
+        })
+    }
+}
+
+/// Every notifier of one configuration generation.
+pub struct Notifiers {
+    pub sms: Arc<dyn Notifier>,
+    pub voice: Arc<dyn Notifier>,
+    pub email: Arc<dyn Notifier>,
+    pub chat: Arc<dyn Notifier>,
+    /// Each client's public channel.
+    pub clients: BTreeMap<String, Arc<dyn Notifier>>,
+}
+
+fn chat_notifier(http: &reqwest::Client, c: &Channel) -> Arc<dyn Notifier> {
+    let url = c
+        .url
+        .as_ref()
+        .map(|u| u.expose().to_string())
+        .unwrap_or_default();
+    let (kind, name, url) = match c.kind {
+        ChannelKind::Log => return Arc::new(LogNotifier),
+        ChannelKind::Slack => (ChatKind::Slack, "slack", url),
+        ChannelKind::Mattermost => (ChatKind::Mattermost, "mattermost", url),
+        ChannelKind::Discord => (ChatKind::Discord, "discord", url),
+        ChannelKind::Teams => (ChatKind::Teams, "teams", url),
+        ChannelKind::Webhook => (
+            ChatKind::Webhook {
+                secret: c.secret.as_ref().map(|s| s.expose().to_string()),
+            },
+            "webhook",
+            url,
+        ),
+        ChannelKind::Telegram => (
+            ChatKind::Telegram {
+                bot_token: c
+                    .bot_token
+                    .as_ref()
+                    .map(|s| s.expose().to_string())
+                    .unwrap_or_default(),
+                chat_id: c.chat_id.clone().unwrap_or_default(),
+            },
+            "telegram",
+            c.base_url.as_ref().map_or_else(
+                || "https://api.telegram.org".to_string(),
+                |u| u.as_str().trim_end_matches('/').to_string(),
+            ),
+        ),
+    };
+    Arc::new(Chat {
+        http: http.clone(),
+        kind,
+        url,
+        name,
+    })
+}
+
+impl Notifiers {
+    /// Builds the providers of `roster`. Must run inside the tokio runtime
+    /// (the SMTP transport starts a task).
+    pub fn from_roster(roster: &Roster, http: &reqwest::Client) -> Result<Notifiers, String> {
+        let public = roster
+            .server
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_string();
+        let twilio_client = |t: &crate::config::Twilio| {
+            let from = match (&t.from, &t.messaging_service_sid) {
+                (Some(n), _) => Sender::Number(n.clone()),
+                (None, Some(m)) => Sender::MessagingServiceSid(m.clone()),
+                (None, None) => Sender::Number(String::new()),
+            };
+            TwilioClient::new(
+                t.base_url.as_str(),
+                &t.account_sid,
+                t.auth_token.expose(),
+                from,
+                http.clone(),
+            )
+        };
+        let sms: Arc<dyn Notifier> = match &roster.providers.sms {
+            Provider::Twilio(t) => Arc::new(TwilioSms {
+                client: twilio_client(t),
+                status_callback: format!("{public}/twilio/status"),
+                validity_secs: t.validity.as_secs().min(36_000) as u32,
+            }),
+            _ => Arc::new(LogNotifier),
+        };
+        let voice: Arc<dyn Notifier> = match &roster.providers.voice {
+            Provider::Twilio(t) => Arc::new(TwilioVoice {
+                client: twilio_client(t),
+                status_callback: format!("{public}/twilio/status"),
+                public_url: public.clone(),
+                ring_timeout_secs: t.ring_timeout.as_secs().min(600) as u32,
+            }),
+            _ => Arc::new(LogNotifier),
+        };
+        let email: Arc<dyn Notifier> = match &roster.providers.email {
+            Provider::Smtp(s) => Arc::new(Email {
+                sender: EmailSender::new(s)?,
+            }),
+            _ => Arc::new(LogNotifier),
+        };
+        let chat = chat_notifier(http, &roster.providers.chat);
+        let clients = roster
+            .clients
+            .values()
+            .map(|c| (c.id.clone(), chat_notifier(http, &c.channel)))
+            .collect();
+        Ok(Notifiers {
+            sms,
+            voice,
+            email,
+            chat,
+            clients,
+        })
+    }
+
+    /// The notifier that delivers `row`.
+    pub fn for_row(&self, row: &OutboxRow) -> Option<Arc<dyn Notifier>> {
+        match row.channel.as_str() {
+            "sms" => Some(self.sms.clone()),
+            "voice" => Some(self.voice.clone()),
+            "email" => Some(self.email.clone()),
+            "chat" => Some(self.chat.clone()),
+            "channel" => row
+                .client
+                .as_ref()
+                .and_then(|c| self.clients.get(c).cloned()),
+            _ => None,
+        }
+    }
+}
+
+/// The HTTP client every provider shares: rustls, bounded timeouts.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(15))
+        .user_agent(concat!("tocsin/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}

@@ -1,0 +1,184 @@
+//! The outbox worker: claims due notifications in a transaction, hands them
+//! to providers outside it, records each answer in another. Wakes when a
+//! row is queued, when the clock is moved by hand, or at the next retry.
+//!
+//! Delivery is at-least-once. A row is marked `sending` before the provider
+//! call; after a crash such rows are sent again, so a page can go out twice
+//! when the process dies during its provider call: at most one duplicate per
+//! page per crash.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Notify, watch};
+
+use crate::app::Shared;
+use crate::escalation::delivery::{self, Claimed};
+use crate::escalation::paging::Ctx;
+use crate::store::StoreResult;
+
+/// Rows claimed at once; sent concurrently.
+const BATCH: usize = 32;
+
+/// Sends everything due now; returns how many rows were handed to providers.
+pub async fn run_once(state: &Shared) -> StoreResult<usize> {
+    let mut total = 0;
+    loop {
+        let roster = state.roster();
+        let now = state.clock.now();
+        let secret = state.link_secret().to_vec();
+        let claimed = state
+            .store
+            .transact(move |repo| {
+                delivery::claim(
+                    repo,
+                    &Ctx {
+                        roster: &roster,
+                        secret: &secret,
+                        now,
+                    },
+                    BATCH,
+                )
+            })
+            .await?;
+        if claimed.is_empty() {
+            return Ok(total);
+        }
+        total += claimed.len();
+        let notifiers = state.notifiers();
+        let sends = claimed.into_iter().map(|c| {
+            let notifiers = notifiers.clone();
+            async move {
+                let Some(n) = notifiers.for_row(&c.row) else {
+                    let err = crate::notify::SendError::Permanent {
+                        code: None,
+                        reason: format!("no provider for channel {}", c.row.channel),
+                    };
+                    return (c, "none", Err(err));
+                };
+                let started = std::time::Instant::now();
+                let result = n.send(&c.row).await;
+                tracing::debug!(
+                    outbox = c.row.id,
+                    ms = started.elapsed().as_millis() as u64,
+                    ok = result.is_ok(),
+                    "provider call"
+                );
+                (c, n.provider(), result)
+            }
+        });
+        let results: Vec<(Claimed, &'static str, _)> = futures_join(sends).await;
+        for (c, provider, result) in results {
+            record(state, c, provider, result).await?;
+        }
+    }
+}
+
+async fn record(
+    state: &Shared,
+    c: Claimed,
+    provider: &'static str,
+    result: Result<Option<String>, crate::notify::SendError>,
+) -> StoreResult<()> {
+    let outcome = match &result {
+        Ok(_) => crate::metrics::NotificationOutcome::Sent,
+        Err(_) => crate::metrics::NotificationOutcome::Failed,
+    };
+    state
+        .metrics
+        .notification(&c.row.channel, provider, outcome);
+    if result.is_ok() && c.row.kind == "page" && c.row.attempts == 1 {
+        let age = (state.clock.now() - c.row.created_at)
+            .num_milliseconds()
+            .max(0) as f64
+            / 1000.0;
+        state.metrics.observe_alert_to_page(age);
+    }
+    let roster = state.roster();
+    let now = state.clock.now();
+    let secret = state.link_secret().to_vec();
+    let jitter: f64 = rand::random();
+    state
+        .store
+        .transact(move |repo| {
+            delivery::record(
+                repo,
+                &Ctx {
+                    roster: &roster,
+                    secret: &secret,
+                    now,
+                },
+                &c,
+                provider,
+                &result,
+                jitter,
+            )
+        })
+        .await
+}
+
+/// Runs futures concurrently and returns their outputs in order.
+async fn futures_join<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        match h.await {
+            Ok(v) => out.push(v),
+            Err(e) => tracing::error!(error = %e, "a provider call panicked"),
+        }
+    }
+    out
+}
+
+/// Re-queues rows a crash left in flight; run once at start-up.
+pub async fn recover(state: &Shared) -> StoreResult<usize> {
+    let now = state.clock.now();
+    let n = state
+        .store
+        .transact(move |repo| delivery::recover(repo, now))
+        .await?;
+    if n > 0 {
+        tracing::warn!(
+            rows = n,
+            "re-queued notifications that were in flight when tocsin stopped"
+        );
+    }
+    Ok(n)
+}
+
+/// Starts the worker; it stops when `stop` turns true.
+pub fn spawn(
+    state: Shared,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut clock = state.clock.subscribe();
+        loop {
+            if let Err(e) = run_once(&state).await {
+                tracing::error!(error = %e, "outbox run failed; retrying");
+            }
+            let wait = match state.store.query(|r| r.next_outbox_due()).await {
+                Ok(Some(next)) => (next - state.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .max(Duration::from_millis(1)),
+                Ok(None) => Duration::from_secs(3600),
+                Err(_) => Duration::from_secs(1),
+            };
+            if let Ok(depth) = state.store.query(|r| r.outbox_depth()).await {
+                state.metrics.set_outbox_depth(depth.max(0) as u64);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = clock.changed() => {}
+                _ = wake.notified() => {}
+                _ = stop.changed() => return,
+            }
+        }
+    })
+}

@@ -1,0 +1,220 @@
+//! SQL of the escalation state and the notification outbox.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::incidents::{from_ms, ms};
+use crate::escalation::EscalationState;
+use crate::incident::OutboxRow;
+use crate::store::{StoreError, StoreResult};
+
+const COLUMNS: &str = "id, incident, person, client, kind, channel, target, fallback, tried, subject, body,
+    status, attempts, due_at, created_at, sent_at, provider, provider_id, provider_status, last_error, bundle_of";
+
+fn list(s: String) -> Vec<String> {
+    serde_json::from_str(&s).unwrap_or_default()
+}
+
+fn row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
+    Ok(OutboxRow {
+        id: r.get(0)?,
+        incident: r.get(1)?,
+        person: r.get(2)?,
+        client: r.get(3)?,
+        kind: r.get(4)?,
+        channel: r.get(5)?,
+        target: r.get(6)?,
+        fallback: list(r.get(7)?),
+        tried: list(r.get(8)?),
+        subject: r.get(9)?,
+        body: r.get(10)?,
+        status: r.get(11)?,
+        attempts: r.get::<_, i64>(12)?.max(0) as u32,
+        due_at: from_ms(r.get(13)?),
+        created_at: from_ms(r.get(14)?),
+        sent_at: r.get::<_, Option<i64>>(15)?.map(from_ms),
+        provider: r.get(16)?,
+        provider_id: r.get(17)?,
+        provider_status: r.get(18)?,
+        last_error: r.get(19)?,
+        bundle_of: r.get(20)?,
+    })
+}
+
+fn query(
+    conn: &Connection,
+    cond: &str,
+    args: impl rusqlite::Params,
+) -> StoreResult<Vec<OutboxRow>> {
+    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM outbox WHERE {cond}"))?;
+    let rows = stmt.query_map(args, row)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub fn escalation(conn: &Connection, id: i64) -> StoreResult<Option<EscalationState>> {
+    let text: Option<String> = conn
+        .query_row(
+            "SELECT state FROM escalations WHERE incident = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
+pub fn put_escalation(conn: &Connection, id: i64, state: &EscalationState) -> StoreResult<()> {
+    let text = serde_json::to_string(state).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+    conn.execute(
+        "INSERT INTO escalations (incident, state) VALUES (?1, ?2)
+         ON CONFLICT (incident) DO UPDATE SET state = ?2",
+        params![id, text],
+    )?;
+    Ok(())
+}
+
+fn json(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+pub fn insert(conn: &Connection, r: &OutboxRow) -> StoreResult<i64> {
+    conn.execute(
+        "INSERT INTO outbox (incident, person, client, kind, channel, target, fallback, tried, subject, body,
+            status, attempts, due_at, created_at, sent_at, provider, provider_id, provider_status, last_error, bundle_of)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        params![
+            r.incident,
+            r.person,
+            r.client,
+            r.kind,
+            r.channel,
+            r.target,
+            json(&r.fallback),
+            json(&r.tried),
+            r.subject,
+            r.body,
+            r.status,
+            r.attempts as i64,
+            ms(r.due_at),
+            ms(r.created_at),
+            r.sent_at.map(ms),
+            r.provider,
+            r.provider_id,
+            r.provider_status,
+            r.last_error,
+            r.bundle_of,
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn update(conn: &Connection, r: &OutboxRow) -> StoreResult<()> {
+    let n = conn.execute(
+        "UPDATE outbox SET fallback = ?2, tried = ?3, body = ?4, status = ?5, attempts = ?6, due_at = ?7,
+            sent_at = ?8, provider = ?9, provider_id = ?10, provider_status = ?11, last_error = ?12, bundle_of = ?13
+         WHERE id = ?1",
+        params![
+            r.id,
+            json(&r.fallback),
+            json(&r.tried),
+            r.body,
+            r.status,
+            r.attempts as i64,
+            ms(r.due_at),
+            r.sent_at.map(ms),
+            r.provider,
+            r.provider_id,
+            r.provider_status,
+            r.last_error,
+            r.bundle_of,
+        ],
+    )?;
+    if n == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+pub fn get(conn: &Connection, id: i64) -> StoreResult<OutboxRow> {
+    query(conn, "id = ?1", [id])?
+        .into_iter()
+        .next()
+        .ok_or(StoreError::NotFound)
+}
+
+pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+    query(
+        conn,
+        "status = 'pending' AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
+        params![ms(now), limit as i64],
+    )
+}
+
+pub fn pending_for(conn: &Connection, person: &str, channel: &str) -> StoreResult<Vec<OutboxRow>> {
+    query(
+        conn,
+        "status = 'pending' AND person = ?1 AND channel = ?2 ORDER BY id",
+        params![person, channel],
+    )
+}
+
+pub fn last_sent(
+    conn: &Connection,
+    person: &str,
+    channel: &str,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let v: Option<i64> = conn.query_row(
+        "SELECT max(sent_at) FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at IS NOT NULL",
+        params![person, channel],
+        |r| r.get(0),
+    )?;
+    Ok(v.map(from_ms))
+}
+
+pub fn sent_since(
+    conn: &Connection,
+    person: &str,
+    channel: &str,
+    since: DateTime<Utc>,
+) -> StoreResult<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3",
+        params![person, channel, ms(since)],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn cancel_pages(conn: &Connection, incident: i64) -> StoreResult<i64> {
+    Ok(conn.execute(
+        "UPDATE outbox SET status = 'cancelled' WHERE incident = ?1 AND kind = 'page' AND status = 'pending'",
+        [incident],
+    )? as i64)
+}
+
+pub fn by_provider_id(conn: &Connection, pid: &str) -> StoreResult<Option<OutboxRow>> {
+    Ok(
+        query(conn, "provider_id = ?1 ORDER BY id DESC LIMIT 1", [pid])?
+            .into_iter()
+            .next(),
+    )
+}
+
+pub fn requeue_in_flight(conn: &Connection) -> StoreResult<Vec<OutboxRow>> {
+    let rows = query(conn, "status = 'sending' ORDER BY id", [])?;
+    conn.execute(
+        "UPDATE outbox SET status = 'pending' WHERE status = 'sending'",
+        [],
+    )?;
+    Ok(rows)
+}
+
+pub fn for_incident(conn: &Connection, incident: i64) -> StoreResult<Vec<OutboxRow>> {
+    query(conn, "incident = ?1 ORDER BY id", [incident])
+}
+
+pub fn depth(conn: &Connection) -> StoreResult<i64> {
+    Ok(conn.query_row(
+        "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')",
+        [],
+        |r| r.get(0),
+    )?)
+}
