@@ -1,12 +1,24 @@
 //! The `tocsin` command line: argument parsing and the verbs. `serve` runs
 //! the daemon; `check-config` validates; the other verbs talk to a running
-//! daemon over its HTTP API. Exit codes: 0 success, 1 user error (one-line
-//! reason on stderr), 2 usage error (clap's own).
+//! daemon over its HTTP API (`client`) and never open the store themselves.
+//! Exit codes: 0 success, 1 user error (one-line reason on stderr), 2 usage
+//! error (clap's own).
+
+pub mod client;
+pub mod incidents;
+pub mod postmortems;
+pub mod presence;
+pub mod routing;
+pub mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use self::incidents::IncidentsCmd;
+use self::postmortems::PostmortemsCmd;
+use self::presence::PresenceArgs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -23,6 +35,13 @@ pub struct Cli {
         env = "TOCSIN_CONFIG"
     )]
     pub config: PathBuf,
+    /// Daemon URL for the client verbs [default: http:// + server.listen
+    /// from the config, else http://127.0.0.1:8080].
+    #[arg(long, global = true, env = "TOCSIN_URL", value_name = "URL")]
+    pub url: Option<String>,
+    /// File holding your person token (instead of the TOCSIN_TOKEN variable).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub token_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -33,6 +52,28 @@ pub enum Command {
     Serve,
     /// Validate the configuration and print every problem as file:line:column.
     CheckConfig,
+    /// List, show, acknowledge, resolve, downgrade, escalate, update, diagnose.
+    #[command(subcommand)]
+    Incidents(IncidentsCmd),
+    /// Set your presence (online or offline) for the router.
+    Presence(PresenceArgs),
+    /// Explain who would be paged for a project, nearest first.
+    Route {
+        #[arg(long)]
+        project: String,
+        /// When to route for (RFC 3339); now when absent.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+    /// Who is on call, per schedule.
+    Oncall {
+        /// When (RFC 3339); now when absent.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
+    /// List, show, edit and move postmortems through review.
+    #[command(subcommand)]
+    Postmortems(PostmortemsCmd),
 }
 
 /// Runs the parsed command; errors become exit code 1 with one line.
@@ -40,6 +81,12 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve => crate::app::serve_blocking(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
+        command => run_client(
+            command,
+            cli.url.as_deref(),
+            &cli.config,
+            cli.token_file.as_deref(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,6 +95,33 @@ pub fn run(cli: Cli) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// The verbs that call a running daemon: one request or two, so a
+/// single-threaded runtime is enough.
+fn run_client(
+    command: Command,
+    url: Option<&str>,
+    config: &std::path::Path,
+    token_file: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let token = client::token(token_file, std::env::var("TOCSIN_TOKEN").ok())?;
+    let api = client::ApiClient::new(client::base_url(url, config), token)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        match command {
+            Command::Incidents(cmd) => incidents::run(&api, cmd).await,
+            Command::Presence(args) => presence::run(&api, args).await,
+            Command::Route { project, at } => routing::route(&api, &project, at.as_deref()).await,
+            Command::Oncall { at } => routing::oncall(&api, at.as_deref()).await,
+            Command::Postmortems(cmd) => postmortems::run(&api, cmd).await,
+            Command::Serve | Command::CheckConfig => {
+                anyhow::bail!("serve and check-config do not call the API")
+            }
+        }
+    })
 }
 
 fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
@@ -59,6 +133,62 @@ fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
         Err(errors) => {
             eprintln!("{errors}");
             anyhow::bail!("{} configuration error(s)", errors.0.len())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn parses(args: &[&str]) -> bool {
+        Cli::try_parse_from(std::iter::once("tocsin").chain(args.iter().copied())).is_ok()
+    }
+
+    #[test]
+    fn verbs_parse_and_usage_errors_are_refused() {
+        for (args, ok) in [
+            (&["serve"][..], true),
+            (&["--config", "x.yaml", "check-config"], true),
+            (&["incidents", "list"], true),
+            (&["incidents", "list", "--state", "all"], true),
+            (&["incidents", "list", "--state", "sleeping"], false),
+            (&["--url", "http://h:1", "incidents", "show", "#4"], true),
+            (&["incidents", "ack", "0"], false),
+            (&["incidents", "update", "3", "back up"], true),
+            (&["incidents", "diagnose", "3"], false),
+            (&["incidents", "diagnose", "3", "--layer", "moon"], false),
+            (
+                &[
+                    "incidents",
+                    "diagnose",
+                    "3",
+                    "--serious",
+                    "yes",
+                    "--reason",
+                    "x",
+                ],
+                true,
+            ),
+            (&["presence", "online", "--for", "4h"], true),
+            (&["presence", "online", "--for", "4 hours"], false),
+            (&["presence", "away"], false),
+            (
+                &["route", "--project", "shop", "--at", "2026-11-25T09:00:00Z"],
+                true,
+            ),
+            (&["route"], false),
+            (&["oncall", "--token-file", "/t"], true),
+            (&["postmortems", "edit", "3"], true),
+            (&["postmortems", "burn", "3"], false),
+        ] {
+            assert_eq!(parses(args), ok, "{args:?}");
         }
     }
 }

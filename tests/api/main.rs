@@ -5,6 +5,7 @@ mod helpers;
 
 mod alertmanager_e2e;
 mod architecture;
+mod cli;
 mod health;
 mod heartbeat;
 mod incidents;

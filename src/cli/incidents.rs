@@ -1,0 +1,498 @@
+//! `tocsin incidents …`: list, show, the state actions, status updates and
+//! the diagnosis. Calls the API through `client`; the rendering functions
+//! are pure (the caller passes `now`) and know nothing of HTTP.
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::{Map, Value, json};
+
+use super::client::ApiClient;
+use super::table::{Table, age, timestamp, truncate};
+
+/// The incident subcommands.
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCmd {
+    /// List incidents (open ones unless --state says otherwise).
+    List {
+        #[arg(long, value_enum, default_value_t = StateArg::Open)]
+        state: StateArg,
+    },
+    /// Show one incident with its alerts and timeline.
+    Show { id: Number },
+    /// Acknowledge: stop paging, take it on.
+    Ack { id: Number },
+    /// Resolve.
+    Resolve { id: Number },
+    /// Downgrade to non-urgent: stop paging without resolving.
+    Downgrade { id: Number },
+    /// Bring in the next escalation step now.
+    Escalate { id: Number },
+    /// Post a status update to the client channel.
+    Update { id: Number, text: String },
+    /// Record the diagnosis: layer, reproducibility, seriousness, ticket.
+    Diagnose(DiagnoseArgs),
+}
+
+/// `--state` values, as the API names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateArg {
+    Open,
+    All,
+    Triggered,
+    Acknowledged,
+    Resolved,
+    Downgraded,
+}
+
+/// `yes` or `no` on the command line, a boolean on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum YesNo {
+    Yes,
+    No,
+}
+
+impl YesNo {
+    fn as_bool(self) -> bool {
+        self == YesNo::Yes
+    }
+}
+
+/// An incident (or postmortem) number: `42` or `#42`, never zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Number(pub u64);
+
+impl std::str::FromStr for Number {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        s.trim_start_matches('#')
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(Number)
+            .ok_or_else(|| format!("{s:?} is not a number like 42"))
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(group(
+    clap::ArgGroup::new("what")
+        .required(true)
+        .multiple(true)
+        .args(["layer", "reproducible", "serious", "reason", "ticket", "severity"])
+))]
+pub struct DiagnoseArgs {
+    pub id: Number,
+    /// application, infrastructure, third_party, content or unknown.
+    #[arg(long, value_parser = ["application", "infrastructure", "third_party", "content", "unknown"])]
+    pub layer: Option<String>,
+    #[arg(long, value_enum)]
+    pub reproducible: Option<YesNo>,
+    #[arg(long, value_enum)]
+    pub serious: Option<YesNo>,
+    /// Why it is (or is not) serious.
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// The provider's ticket reference.
+    #[arg(long)]
+    pub ticket: Option<String>,
+    /// critical, major, minor or info.
+    #[arg(long, value_parser = ["critical", "major", "minor", "info"])]
+    pub severity: Option<String>,
+}
+
+/// Runs one incident subcommand, printing its result on stdout.
+pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
+    let now = Utc::now();
+    match cmd {
+        IncidentsCmd::List { state } => {
+            let name = state.to_possible_value().map(|v| v.get_name().to_string());
+            let v = api
+                .get("/api/v1/incidents", &[("state", name.as_deref())])
+                .await?;
+            print!("{}", render_list(list_of(&v, "incidents"), now));
+        }
+        IncidentsCmd::Show { id } => {
+            let v = api.get(&format!("/api/v1/incidents/{}", id.0), &[]).await?;
+            print!("{}", render_show(&v, now));
+        }
+        IncidentsCmd::Ack { id } => act(api, id, "acknowledge", "acknowledged").await?,
+        IncidentsCmd::Resolve { id } => act(api, id, "resolve", "resolved").await?,
+        IncidentsCmd::Downgrade { id } => act(api, id, "downgrade", "downgraded").await?,
+        IncidentsCmd::Escalate { id } => {
+            api.post(&path(id, "escalate"), &json!({"via": "cli"}))
+                .await?;
+            println!("incident {}: escalation requested", id.0);
+        }
+        IncidentsCmd::Update { id, text } => {
+            api.post(&path(id, "updates"), &json!({"text": text}))
+                .await?;
+            println!("incident {}: update posted", id.0);
+        }
+        IncidentsCmd::Diagnose(args) => {
+            let id = args.id;
+            let v = api
+                .patch(
+                    &format!("/api/v1/incidents/{}", id.0),
+                    &diagnosis_body(&args),
+                )
+                .await?;
+            println!("incident {}: diagnosis recorded", id.0);
+            print!("{}", render_diagnosis(&v["incident"]));
+        }
+    }
+    Ok(())
+}
+
+fn path(id: Number, verb: &str) -> String {
+    format!("/api/v1/incidents/{}/{verb}", id.0)
+}
+
+async fn act(api: &ApiClient, id: Number, verb: &str, done: &str) -> anyhow::Result<()> {
+    let v = api.post(&path(id, verb), &json!({"via": "cli"})).await?;
+    println!("{}", action_line(id.0, done, &v));
+    Ok(())
+}
+
+/// `incident 3 acknowledged`, or `… was already acknowledged` when the
+/// daemon reports no change.
+pub fn action_line(id: u64, done: &str, answer: &Value) -> String {
+    if answer["changed"] == Value::Bool(false) {
+        format!("incident {id} was already {done}")
+    } else {
+        format!("incident {id} {done}")
+    }
+}
+
+/// The PATCH body: only the fields given.
+pub fn diagnosis_body(a: &DiagnoseArgs) -> Value {
+    let mut m = Map::new();
+    let mut put = |k: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            m.insert(k.to_string(), v);
+        }
+    };
+    put("layer", a.layer.clone().map(Value::String));
+    put("reproducible", a.reproducible.map(|y| y.as_bool().into()));
+    put("serious", a.serious.map(|y| y.as_bool().into()));
+    put("serious_reason", a.reason.clone().map(Value::String));
+    put("provider_ticket", a.ticket.clone().map(Value::String));
+    put("severity", a.severity.clone().map(Value::String));
+    Value::Object(m)
+}
+
+/// The array under `key`, or nothing.
+pub fn list_of<'a>(v: &'a Value, key: &str) -> &'a [Value] {
+    v[key].as_array().map(Vec::as_slice).unwrap_or(&[])
+}
+
+/// A JSON field as display text: strings bare, null and absent as `-`.
+pub fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".into(),
+        Value::String(s) if s.is_empty() => "-".into(),
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        other => other.to_string(),
+    }
+}
+
+fn when(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
+fn when_text(v: &Value) -> String {
+    when(v).map(timestamp).unwrap_or_else(|| text(v))
+}
+
+/// The incident table: number, state, severity, project, age, assignee and
+/// the title cut to fit a terminal line.
+pub fn render_list(incidents: &[Value], now: DateTime<Utc>) -> String {
+    if incidents.is_empty() {
+        return "no incidents\n".into();
+    }
+    let mut t = Table::new(&[
+        "#", "STATE", "SEVERITY", "PROJECT", "AGE", "ASSIGNEE", "TITLE",
+    ]);
+    for i in incidents {
+        t.row(vec![
+            text(&i["id"]),
+            text(&i["state"]),
+            text(&i["severity"]),
+            text(&i["project"]),
+            when(&i["created_at"]).map_or_else(|| "-".into(), |c| age(c, now)),
+            text(&i["assignee"]),
+            truncate(&text(&i["title"]), 60),
+        ]);
+    }
+    t.render()
+}
+
+/// One incident for reading: its fields, then alerts, then the timeline.
+pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
+    let i = &v["incident"];
+    let mut out = format!("Incident {}: {}\n", text(&i["id"]), text(&i["title"]));
+    let created = when(&i["created_at"]).map_or_else(
+        || "-".into(),
+        |c| format!("{} ({} ago)", timestamp(c), age(c, now)),
+    );
+    let mut fields = vec![
+        ("state", text(&i["state"])),
+        ("severity", text(&i["severity"])),
+        (
+            "project",
+            format!("{} (client {})", text(&i["project"]), text(&i["client"])),
+        ),
+        ("source", text(&i["source"])),
+        ("created", created),
+        ("last seen", when_text(&i["last_seen_at"])),
+        ("assignee", text(&i["assignee"])),
+    ];
+    for (label, key) in [
+        ("acknowledged", "acknowledged_at"),
+        ("resolved", "resolved_at"),
+        ("downgraded", "downgraded_at"),
+    ] {
+        if !i[key].is_null() {
+            fields.push((label, when_text(&i[key])));
+        }
+    }
+    if i["critical"] == Value::Bool(false) {
+        fields.push(("critical", "no (pages nobody)".into()));
+    }
+    for (label, key) in [
+        ("layer", "layer"),
+        ("reproducible", "reproducible"),
+        ("serious reason", "serious_reason"),
+        ("ticket", "provider_ticket"),
+    ] {
+        if !i[key].is_null() {
+            fields.push((label, text(&i[key])));
+        }
+    }
+    if i["serious"] == Value::Bool(true) {
+        fields.push(("serious", "yes".into()));
+    }
+    if let Some(labels) = i["labels"].as_object().filter(|m| !m.is_empty()) {
+        let pairs: Vec<String> = labels
+            .iter()
+            .map(|(k, v)| format!("{k}={}", text(v)))
+            .collect();
+        fields.push(("labels", pairs.join(" ")));
+    }
+    for link in i["links"].as_array().into_iter().flatten() {
+        fields.push((
+            "link",
+            format!("{} <{}>", text(&link["text"]), text(&link["href"])),
+        ));
+    }
+    for (label, value) in fields {
+        out.push_str(&format!("  {label:<15}{value}\n"));
+    }
+    out.push_str(&section("Alerts", &alerts_table(list_of(v, "alerts"))));
+    out.push_str(&section(
+        "Timeline",
+        &timeline_table(list_of(v, "timeline")),
+    ));
+    out
+}
+
+fn section(title: &str, t: &Table) -> String {
+    if t.is_empty() {
+        format!("\n{title}: none\n")
+    } else {
+        format!("\n{title}\n{}", t.render())
+    }
+}
+
+fn alerts_table(alerts: &[Value]) -> Table {
+    let mut t = Table::new(&["STATUS", "SUMMARY", "FIRST SEEN", "LAST SEEN"]);
+    for a in alerts {
+        t.row(vec![
+            text(&a["status"]),
+            truncate(&text(&a["summary"]), 60),
+            when_text(&a["first_seen"]),
+            when_text(&a["last_seen"]),
+        ]);
+    }
+    t
+}
+
+fn timeline_table(events: &[Value]) -> Table {
+    let mut t = Table::new(&["AT", "ACTOR", "EVENT", "DETAIL"]);
+    for e in events {
+        t.row(vec![
+            when_text(&e["at"]),
+            text(&e["actor"]),
+            text(&e["kind"]),
+            truncate(&detail(&e["detail"]), 80),
+        ]);
+    }
+    t
+}
+
+/// A timeline detail on one line: `key=value` for the non-null scalars.
+pub fn detail(d: &Value) -> String {
+    match d {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| match v {
+                Value::Object(_) | Value::Array(_) => format!("{k}={v}"),
+                scalar => format!("{k}={}", text(scalar)),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        Value::Null => String::new(),
+        other => text(other),
+    }
+}
+
+fn render_diagnosis(i: &Value) -> String {
+    let mut out = String::new();
+    for (label, key) in [
+        ("layer", "layer"),
+        ("reproducible", "reproducible"),
+        ("serious", "serious"),
+        ("serious reason", "serious_reason"),
+        ("severity", "severity"),
+        ("ticket", "provider_ticket"),
+    ] {
+        out.push_str(&format!("  {label:<15}{}\n", text(&i[key])));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 9, 30, 0)
+            .single()
+            .expect("valid")
+    }
+
+    fn incident() -> Value {
+        json!({
+            "id": 3, "project": "shop", "client": "acme", "title": "DiskFull on a",
+            "severity": "critical", "state": "acknowledged", "critical": true,
+            "source": "alertmanager", "labels": {"alertname": "DiskFull"},
+            "links": [{"href": "http://prom", "text": "graph"}],
+            "created_at": "2026-11-25T09:00:00Z", "last_seen_at": "2026-11-25T09:01:00Z",
+            "acknowledged_at": "2026-11-25T09:02:00Z", "resolved_at": null,
+            "downgraded_at": null, "assignee": "bob", "layer": null,
+            "reproducible": null, "serious": false, "serious_reason": null,
+            "provider_ticket": null
+        })
+    }
+
+    #[test]
+    fn list_renders_a_table_or_says_none() {
+        assert_eq!(render_list(&[], now()), "no incidents\n");
+        let mut other = incident();
+        other["id"] = json!(12);
+        other["assignee"] = Value::Null;
+        other["state"] = json!("triggered");
+        other["title"] = json!("x".repeat(70));
+        let out = render_list(&[incident(), other], now());
+        let expected = format!(
+            "#   STATE         SEVERITY  PROJECT  AGE  ASSIGNEE  TITLE\n\
+             3   acknowledged  critical  shop     30m  bob       DiskFull on a\n\
+             12  triggered     critical  shop     30m  -         {}…\n",
+            "x".repeat(59)
+        );
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn show_has_fields_alerts_and_timeline() {
+        let v = json!({
+            "incident": incident(),
+            "alerts": [{"fingerprint": "f", "status": "firing", "summary": "DiskFull on a",
+                        "first_seen": "2026-11-25T09:00:00Z", "last_seen": "2026-11-25T09:01:00Z"}],
+            "timeline": [{"id": 1, "incident": 3, "at": "2026-11-25T09:02:00Z",
+                          "actor": "person:bob", "kind": "acknowledged",
+                          "detail": {"how": "cli", "from": "triggered", "note": null}}]
+        });
+        let out = render_show(&v, now());
+        for needle in [
+            "Incident 3: DiskFull on a\n",
+            "  state          acknowledged\n",
+            "  project        shop (client acme)\n",
+            "  created        2026-11-25 09:00 UTC (30m ago)\n",
+            "  acknowledged   2026-11-25 09:02 UTC\n",
+            "  labels         alertname=DiskFull\n",
+            "  link           graph <http://prom>\n",
+            "\nAlerts\nSTATUS  SUMMARY        FIRST SEEN            LAST SEEN\n",
+            "person:bob  acknowledged  from=triggered how=cli\n",
+        ] {
+            assert!(out.contains(needle), "missing {needle:?} in\n{out}");
+        }
+        assert!(
+            !out.contains("resolved "),
+            "unset times are left out:\n{out}"
+        );
+        let empty = render_show(&json!({"incident": incident()}), now());
+        assert!(
+            empty.contains("\nAlerts: none\n\nTimeline: none\n"),
+            "{empty}"
+        );
+    }
+
+    #[test]
+    fn action_lines_say_when_nothing_changed() {
+        for (answer, expected) in [
+            (json!({"changed": true}), "incident 3 resolved"),
+            (json!({"changed": false}), "incident 3 was already resolved"),
+            (json!({}), "incident 3 resolved"),
+        ] {
+            assert_eq!(action_line(3, "resolved", &answer), expected, "{answer}");
+        }
+    }
+
+    #[test]
+    fn numbers_accept_a_hash() {
+        for (input, expected) in [
+            ("42", Ok(Number(42))),
+            ("#7", Ok(Number(7))),
+            ("0", Err(())),
+            ("-1", Err(())),
+            ("abc", Err(())),
+        ] {
+            assert_eq!(input.parse::<Number>().map_err(|_| ()), expected, "{input}");
+        }
+    }
+
+    #[test]
+    fn diagnosis_sends_only_what_was_given() {
+        let mut a = DiagnoseArgs {
+            id: Number(1),
+            layer: Some("third_party".into()),
+            reproducible: Some(YesNo::No),
+            serious: None,
+            reason: None,
+            ticket: None,
+            severity: None,
+        };
+        assert_eq!(
+            diagnosis_body(&a),
+            json!({"layer": "third_party", "reproducible": false})
+        );
+        a = DiagnoseArgs {
+            layer: None,
+            reproducible: None,
+            serious: Some(YesNo::Yes),
+            reason: Some("data loss".into()),
+            ticket: Some("AWS-1".into()),
+            ..a
+        };
+        assert_eq!(
+            diagnosis_body(&a),
+            json!({"serious": true, "serious_reason": "data loss", "provider_ticket": "AWS-1"})
+        );
+    }
+}

@@ -1,0 +1,362 @@
+//! `tocsin postmortems list|show|submit|approve|publish|edit`. `edit` round-
+//! trips the four sections through Markdown in `$EDITOR`; the Markdown
+//! rendering and parsing are pure functions here. The review workflow itself
+//! (who may approve, what publishing sends) is the daemon's.
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+use super::client::ApiClient;
+use super::incidents::{Number, list_of, text};
+use super::table::{Table, truncate};
+
+#[derive(Debug, Subcommand)]
+pub enum PostmortemsCmd {
+    /// List postmortems.
+    List,
+    /// Show one postmortem.
+    Show { id: Number },
+    /// Submit for review.
+    Submit { id: Number },
+    /// Approve a submitted postmortem.
+    Approve { id: Number },
+    /// Publish an approved postmortem to the client.
+    Publish { id: Number },
+    /// Edit the sections in $EDITOR (default vi) as Markdown.
+    Edit { id: Number },
+}
+
+/// The section keys the API uses, with their Markdown headings.
+const SECTIONS: [(&str, &str); 4] = [
+    ("what_happened", "What happened"),
+    ("how_fixed", "How it was fixed"),
+    ("cause", "Cause"),
+    ("measures", "Measures"),
+];
+
+/// The four editable sections, in [`SECTIONS`] order.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Sections(pub [String; 4]);
+
+impl Sections {
+    /// From the API's postmortem object; absent sections are empty.
+    pub fn from_json(pm: &Value) -> Self {
+        Self(SECTIONS.map(|(key, _)| pm[key].as_str().unwrap_or("").to_string()))
+    }
+
+    /// The PUT body.
+    pub fn to_json(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        for ((key, _), text) in SECTIONS.iter().zip(&self.0) {
+            m.insert((*key).to_string(), json!(text));
+        }
+        Value::Object(m)
+    }
+}
+
+/// The Markdown document `edit` opens: a title line, a hint, then one
+/// `## ` heading per section.
+pub fn to_markdown(title: &str, s: &Sections) -> String {
+    let mut out = format!(
+        "# {title}\n\n<!-- Edit the text under each heading; keep the four \"## \" headings. \
+         Text above the first heading is ignored. -->\n"
+    );
+    for ((_, heading), body) in SECTIONS.iter().zip(&s.0) {
+        out.push_str(&format!("\n## {heading}\n\n"));
+        if !body.is_empty() {
+            out.push_str(body);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The sections back from the edited Markdown. Every heading must appear
+/// once; a heading may be the title or the API key, in any case. `## `
+/// lines inside ``` fences are text.
+pub fn from_markdown(md: &str) -> Result<Sections, String> {
+    let mut found: [Option<Vec<&str>>; 4] = Default::default();
+    let mut current: Option<usize> = None;
+    let mut fenced = false;
+    for line in md.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        }
+        if let Some(heading) = line.strip_prefix("## ").filter(|_| !fenced) {
+            let idx = section_index(heading).ok_or_else(|| {
+                format!(
+                    "unknown section \"## {}\" (expected {})",
+                    heading.trim(),
+                    expected_headings()
+                )
+            })?;
+            if found[idx].is_some() {
+                return Err(format!("section \"## {}\" appears twice", SECTIONS[idx].1));
+            }
+            found[idx] = Some(Vec::new());
+            current = Some(idx);
+        } else if let Some(lines) = current.and_then(|i| found[i].as_mut()) {
+            lines.push(line);
+        }
+    }
+    let mut out = Sections::default();
+    for (i, lines) in found.into_iter().enumerate() {
+        let lines = lines.ok_or_else(|| format!("section \"## {}\" is missing", SECTIONS[i].1))?;
+        out.0[i] = strip_blank_edges(&lines);
+    }
+    Ok(out)
+}
+
+fn section_index(heading: &str) -> Option<usize> {
+    let h = heading.trim().trim_end_matches(':').trim().to_lowercase();
+    SECTIONS
+        .iter()
+        .position(|(key, title)| h == *key || h == title.to_lowercase())
+}
+
+fn expected_headings() -> String {
+    SECTIONS.map(|(_, t)| format!("\"## {t}\"")).join(", ")
+}
+
+/// The lines joined, without leading or trailing blank lines or trailing
+/// whitespace; inner layout (indentation, blank lines) is kept.
+fn strip_blank_edges(lines: &[&str]) -> String {
+    let first = lines.iter().position(|l| !l.trim().is_empty());
+    let last = lines.iter().rposition(|l| !l.trim().is_empty());
+    match (first, last) {
+        (Some(a), Some(b)) => lines[a..=b]
+            .iter()
+            .map(|l| l.trim_end())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// The postmortem object, whether the daemon wraps it or not.
+fn unwrap_pm(v: &Value) -> &Value {
+    if v["postmortem"].is_object() {
+        &v["postmortem"]
+    } else {
+        v
+    }
+}
+
+fn title(id: Number, pm: &Value) -> String {
+    match pm["title"].as_str() {
+        Some(t) if !t.is_empty() => format!("Postmortem {}: {t}", id.0),
+        _ => format!("Postmortem {}", id.0),
+    }
+}
+
+/// The postmortem table: number, incident, state, title.
+pub fn render_list(v: &Value) -> String {
+    let items = list_of(v, "postmortems");
+    if items.is_empty() {
+        return "no postmortems\n".into();
+    }
+    let mut t = Table::new(&["#", "INCIDENT", "STATE", "AUTHOR", "TITLE"]);
+    for pm in items {
+        t.row(vec![
+            text(&pm["id"]),
+            text(&pm["incident"]),
+            text(&pm["state"]),
+            text(&pm["author"]),
+            truncate(&text(&pm["title"]), 60),
+        ]);
+    }
+    t.render()
+}
+
+/// One postmortem: state line, then its sections as Markdown.
+pub fn render_show(id: Number, v: &Value) -> String {
+    let pm = unwrap_pm(v);
+    let mut out = format!(
+        "state: {}  incident: {}  author: {}\n\n",
+        text(&pm["state"]),
+        text(&pm["incident"]),
+        text(&pm["author"])
+    );
+    out.push_str(&to_markdown(&title(id, pm), &Sections::from_json(pm)));
+    out
+}
+
+pub async fn run(api: &ApiClient, cmd: PostmortemsCmd) -> anyhow::Result<()> {
+    let one = |id: Number| format!("/api/v1/postmortems/{}", id.0);
+    match cmd {
+        PostmortemsCmd::List => {
+            let v = api.get("/api/v1/postmortems", &[]).await?;
+            print!("{}", render_list(&v));
+        }
+        PostmortemsCmd::Show { id } => {
+            let v = api.get(&one(id), &[]).await?;
+            print!("{}", render_show(id, &v));
+        }
+        PostmortemsCmd::Submit { id } => step(api, id, "submit", "submitted").await?,
+        PostmortemsCmd::Approve { id } => step(api, id, "approve", "approved").await?,
+        PostmortemsCmd::Publish { id } => step(api, id, "publish", "published").await?,
+        PostmortemsCmd::Edit { id } => {
+            let v = api.get(&one(id), &[]).await?;
+            let pm = unwrap_pm(&v);
+            let before = Sections::from_json(pm);
+            let after = edit_in_editor(id, &to_markdown(&title(id, pm), &before))?;
+            if after == before {
+                println!("postmortem {}: no changes, nothing sent", id.0);
+            } else {
+                api.put(&one(id), &after.to_json()).await?;
+                println!("postmortem {} saved", id.0);
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn step(api: &ApiClient, id: Number, verb: &str, done: &str) -> anyhow::Result<()> {
+    let v = api
+        .post(&format!("/api/v1/postmortems/{}/{verb}", id.0), &json!({}))
+        .await?;
+    match unwrap_pm(&v)["state"].as_str() {
+        Some(state) => println!("postmortem {} {done} (now {state})", id.0),
+        None => println!("postmortem {} {done}", id.0),
+    }
+    Ok(())
+}
+
+/// Writes the Markdown to a fresh temp file, runs `$EDITOR` on it and
+/// parses the result. On a parse error the file is kept so no edit is lost.
+fn edit_in_editor(id: Number, markdown: &str) -> anyhow::Result<Sections> {
+    use std::io::Write;
+    let path = std::env::temp_dir().join(format!(
+        "tocsin-postmortem-{}-{}.md",
+        id.0,
+        std::process::id()
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    file.write_all(markdown.as_bytes())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+    drop(file);
+    let editor = std::env::var("EDITOR")
+        .ok()
+        .filter(|e| !e.trim().is_empty())
+        .unwrap_or_else(|| "vi".into());
+    // Through the shell, as git does, so EDITOR="code --wait" works.
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{editor} \"$1\""))
+        .arg("sh")
+        .arg(&path)
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot run the editor {editor:?}: {e}"))?;
+    if !status.success() {
+        let _ = std::fs::remove_file(&path);
+        anyhow::bail!("the editor {editor:?} failed ({status}); nothing sent");
+    }
+    let edited = std::fs::read_to_string(&path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    match from_markdown(&edited) {
+        Ok(sections) => {
+            let _ = std::fs::remove_file(&path);
+            Ok(sections)
+        }
+        Err(e) => anyhow::bail!("{e}; nothing sent, your text is kept in {}", path.display()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sections(parts: [&str; 4]) -> Sections {
+        Sections(parts.map(str::to_string))
+    }
+
+    #[test]
+    fn markdown_round_trips() {
+        for s in [
+            sections(["", "", "", ""]),
+            sections([
+                "The shop was down.",
+                "Restarted php-fpm.",
+                "OOM",
+                "Alert on memory.",
+            ]),
+            sections([
+                "Line one.\n\nLine two, after a blank line.",
+                "  indented code\n### a sub-heading stays text",
+                "```\n## inside a fence is text\n```",
+                "- one\n- two",
+            ]),
+        ] {
+            let md = to_markdown("Postmortem 3: Disk full", &s);
+            assert_eq!(from_markdown(&md), Ok(s.clone()), "through\n{md}");
+            assert_eq!(Sections::from_json(&s.to_json()), s);
+        }
+    }
+
+    fn check(md: &str, expected: Result<[&str; 4], &str>) {
+        let got = from_markdown(md).map_err(|e| e.to_string());
+        match expected {
+            Ok(parts) => assert_eq!(got, Ok(sections(parts)), "{md:?}"),
+            Err(needle) => {
+                let err = got.expect_err("an error");
+                assert!(err.contains(needle), "{err:?} should mention {needle:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn edited_markdown_is_read_leniently_but_completely() {
+        check(
+            "ignored preamble\n## what_happened\n  \nA\n\n## HOW IT WAS FIXED:\nB  \n## Cause\n## Measures\nD\n\n\n",
+            Ok(["A", "B", "", "D"]),
+        );
+        check(
+            "## What happened\nA\n## Cause\nC\n## Measures\n",
+            Err("\"## How it was fixed\" is missing"),
+        );
+        check(
+            "## What happened\n## How it was fixed\n## Cause\n## Measures\n## Lessons\n",
+            Err("unknown section \"## Lessons\""),
+        );
+        check(
+            "## Cause\n## What happened\n## How it was fixed\n## Cause\n## Measures\n",
+            Err("appears twice"),
+        );
+    }
+
+    #[test]
+    fn json_sections_default_to_empty_and_go_back_by_key() {
+        let s = Sections::from_json(&json!({"what_happened": "A", "cause": null}));
+        assert_eq!(s, sections(["A", "", "", ""]));
+        assert_eq!(
+            s.to_json(),
+            json!({"what_happened": "A", "how_fixed": "", "cause": "", "measures": ""})
+        );
+    }
+
+    #[test]
+    fn show_and_list_render() {
+        let v = json!({"postmortem": {"id": 3, "incident": 3, "state": "draft",
+                                      "title": "Disk full", "what_happened": "A"}});
+        let out = render_show(Number(3), &v);
+        assert!(
+            out.starts_with("state: draft  incident: 3  author: -\n\n# Postmortem 3: Disk full\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("\n## What happened\n\nA\n\n## How it was fixed\n"),
+            "{out}"
+        );
+        assert_eq!(render_list(&json!({"postmortems": []})), "no postmortems\n");
+        assert_eq!(
+            render_list(
+                &json!({"postmortems": [{"id": 3, "incident": 3, "state": "draft", "title": "Disk full"}]})
+            ),
+            "#  INCIDENT  STATE  AUTHOR  TITLE\n3  3         draft  -       Disk full\n"
+        );
+    }
+}

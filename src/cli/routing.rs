@@ -1,0 +1,131 @@
+//! `tocsin route --project P [--at TIME]` and `tocsin oncall [--at TIME]`:
+//! the daemon's nearest-responder explanation and who is on call, as
+//! tables. Rendering is pure; the routing decision itself stays in the
+//! daemon (this module never recomputes it).
+
+use serde_json::Value;
+
+use super::client::ApiClient;
+use super::incidents::{list_of, text};
+use super::table::Table;
+
+/// `GET /api/v1/route`, printed as the proximity order and the pick.
+pub async fn route(api: &ApiClient, project: &str, at: Option<&str>) -> anyhow::Result<()> {
+    let v = api
+        .get("/api/v1/route", &[("project", Some(project)), ("at", at)])
+        .await?;
+    print!("{}", render_route(&v));
+    Ok(())
+}
+
+/// `GET /api/v1/oncall`, printed as one row per schedule.
+pub async fn oncall(api: &ApiClient, at: Option<&str>) -> anyhow::Result<()> {
+    let v = api.get("/api/v1/oncall", &[("at", at)]).await?;
+    print!("{}", render_oncall(&v));
+    Ok(())
+}
+
+/// The proximity order (person, online, reason) then the pick.
+pub fn render_route(v: &Value) -> String {
+    let mut out = format!("project {} at {}\n", text(&v["project"]), text(&v["at"]));
+    let mut t = Table::new(&["PERSON", "ONLINE", "REASON"]);
+    for entry in list_of(v, "order") {
+        t.row(vec![
+            text(&entry["person"]),
+            text(&entry["online"]),
+            text(&entry["reason"]),
+        ]);
+    }
+    if t.is_empty() {
+        out.push_str("nobody can be paged for this project\n");
+    } else {
+        out.push_str(&t.render());
+    }
+    match (&v["picked"], &v["first_page"]) {
+        (Value::Null, _) => out.push_str("picked: nobody\n"),
+        (p, Value::Null) => out.push_str(&format!("picked: {}\n", text(p))),
+        (p, first) => out.push_str(&format!(
+            "picked: {} (first page by {})\n",
+            text(p),
+            text(first)
+        )),
+    }
+    out
+}
+
+/// One row per schedule: who, until when, and the next hand-off.
+pub fn render_oncall(v: &Value) -> String {
+    let mut out = format!("on call at {}\n", text(&v["at"]));
+    let mut t = Table::new(&["SCHEDULE", "PERSON", "UNTIL", "NEXT HAND-OFF"]);
+    for s in list_of(v, "schedules") {
+        t.row(vec![
+            text(&s["schedule"]),
+            text(&s["person"]),
+            text(&s["until"]),
+            text(&s["next_handoff"]),
+        ]);
+    }
+    if t.is_empty() {
+        out.push_str("no schedules\n");
+    } else {
+        out.push_str(&t.render());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(rendered: String, expected: &str) {
+        assert_eq!(rendered, expected);
+    }
+
+    #[test]
+    fn route_shows_order_and_pick() {
+        let v = json!({
+            "project": "shop", "at": "2026-11-25T09:00:00Z",
+            "order": [
+                {"person": "bob", "online": false, "reason": "project responder"},
+                {"person": "alice", "online": true, "reason": "team lead"}
+            ],
+            "picked": "alice", "first_page": "sms"
+        });
+        check(
+            render_route(&v),
+            "project shop at 2026-11-25T09:00:00Z\n\
+             PERSON  ONLINE  REASON\n\
+             bob     no      project responder\n\
+             alice   yes     team lead\n\
+             picked: alice (first page by sms)\n",
+        );
+        check(
+            render_route(&json!({"project": "x", "at": "t", "order": [], "picked": null})),
+            "project x at t\nnobody can be paged for this project\npicked: nobody\n",
+        );
+        check(
+            render_route(&json!({"project": "x", "at": "t", "picked": "dave"})),
+            "project x at t\nnobody can be paged for this project\npicked: dave\n",
+        );
+    }
+
+    #[test]
+    fn oncall_lists_schedules() {
+        let v = json!({
+            "at": "t",
+            "schedules": [{"schedule": "primary", "person": "bob",
+                           "until": "2026-11-26T09:00:00Z", "next_handoff": "alice"}]
+        });
+        check(
+            render_oncall(&v),
+            "on call at t\n\
+             SCHEDULE  PERSON  UNTIL                 NEXT HAND-OFF\n\
+             primary   bob     2026-11-26T09:00:00Z  alice\n",
+        );
+        check(
+            render_oncall(&json!({"at": "t", "schedules": []})),
+            "on call at t\nno schedules\n",
+        );
+    }
+}

@@ -1,0 +1,253 @@
+//! The `tocsin` client verbs: the real binary against the in-process daemon.
+//! The binary runs through `tokio::process` so the daemon keeps serving on
+//! the test's runtime while the test waits for it.
+
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::helpers::*;
+use crate::ingest::{am_alert, am_payload};
+
+/// Runs `tocsin <args>` with only the environment the test gives it.
+async fn tocsin(d: &Daemon, token: Option<&str>, args: &[&str]) -> Output {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"));
+    cmd.args(args)
+        .current_dir(d.dir.path())
+        .env_remove("TOCSIN_TOKEN")
+        .env_remove("TOCSIN_URL")
+        .env_remove("TOCSIN_CONFIG");
+    if let Some(t) = token {
+        cmd.env("TOCSIN_TOKEN", t);
+    }
+    cmd.output().await.expect("run tocsin")
+}
+
+/// `tocsin --url <daemon> <args>` with Bob's token.
+async fn as_bob(d: &Daemon, args: &[&str]) -> Output {
+    let mut all = vec!["--url", d.base.as_str()];
+    all.extend_from_slice(args);
+    tocsin(d, Some(BOB_TOKEN), &all).await
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        stdout(o),
+        stderr(o)
+    );
+}
+
+/// A user error: exit 1 and exactly one line on stderr, prefixed `tocsin: `.
+fn user_error(o: &Output) -> String {
+    assert_exit(o, 1);
+    let err = stderr(o);
+    assert_eq!(err.lines().count(), 1, "one line expected:\n{err}");
+    assert!(err.starts_with("tocsin: "), "{err}");
+    err
+}
+
+async fn open_one(d: &Daemon) -> i64 {
+    let r = d
+        .post_json(
+            "/api/v1/alertmanager",
+            AM_TOKEN,
+            &am_payload("DiskFull", vec![am_alert("DiskFull", "a", "firing")]),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let list: Value = d
+        .http
+        .get(d.url("/api/v1/incidents"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    list["incidents"][0]["id"].as_i64().expect("id")
+}
+
+async fn show(d: &Daemon, id: i64) -> Value {
+    d.http
+        .get(d.url(&format!("/api/v1/incidents/{id}")))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("show")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn list_show_ack_and_resolve_through_the_binary() {
+    let d = spawn_daemon().await;
+    let id = open_one(&d).await;
+    let n = id.to_string();
+
+    let o = as_bob(&d, &["incidents", "list"]).await;
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    let header = out.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("#  ") && header.contains("TITLE"),
+        "{out}"
+    );
+    let row = out.lines().nth(1).unwrap_or_default();
+    for cell in [n.as_str(), "triggered", "critical", "shop", "DiskFull on a"] {
+        assert!(row.contains(cell), "{cell:?} missing in row {row:?}");
+    }
+
+    let o = as_bob(&d, &["incidents", "show", &n]).await;
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    for needle in [
+        format!("Incident {id}: DiskFull on a"),
+        "state          triggered".into(),
+        "\nAlerts\n".into(),
+        "\nTimeline\n".into(),
+    ] {
+        assert!(out.contains(&needle), "{needle:?} missing in\n{out}");
+    }
+
+    let o = as_bob(&d, &["incidents", "ack", &n]).await;
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), format!("incident {id} acknowledged\n"));
+    let s = show(&d, id).await;
+    assert_eq!(s["incident"]["state"], "acknowledged");
+    assert_eq!(s["incident"]["assignee"], "bob");
+    let ack = s["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["kind"] == "acknowledged")
+        .cloned()
+        .expect("ack event");
+    assert_eq!(ack["detail"]["how"], "cli");
+
+    let o = as_bob(&d, &["incidents", "resolve", &format!("#{id}")]).await;
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), format!("incident {id} resolved\n"));
+    assert_eq!(show(&d, id).await["incident"]["state"], "resolved");
+
+    let o = as_bob(&d, &["incidents", "resolve", &n]).await;
+    let err = user_error(&o);
+    assert!(
+        err.contains("409") && err.contains("resolved"),
+        "resolving twice says why: {err}"
+    );
+    assert!(stdout(&o).is_empty());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_token_is_a_user_error() {
+    let d = spawn_daemon().await;
+    let o = tocsin(&d, None, &["--url", &d.base, "incidents", "list"]).await;
+    let err = user_error(&o);
+    assert!(err.contains("TOCSIN_TOKEN"), "{err}");
+
+    let o = tocsin(&d, Some("wrong"), &["--url", &d.base, "incidents", "list"]).await;
+    assert!(user_error(&o).contains("401"));
+
+    let missing = d.dir.path().join("no-such-token");
+    let missing = missing.to_string_lossy();
+    let o = as_bob(&d, &["--token-file", &missing, "incidents", "list"]).await;
+    assert!(user_error(&o).contains("token file"));
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn url_from_the_config_and_token_from_a_file() {
+    let d = spawn_daemon().await;
+    let id = open_one(&d).await;
+    let addr = d.base.trim_start_matches("http://");
+    let config = d.dir.path().join("client.yaml");
+    let yaml = roster_yaml("").replace("listen: 127.0.0.1:0", &format!("listen: {addr}"));
+    std::fs::write(&config, yaml).expect("write config");
+    let token = d.dir.path().join("token");
+    std::fs::write(&token, format!("{BOB_TOKEN}\n")).expect("write token");
+    let args = [
+        "--config",
+        &config.to_string_lossy(),
+        "--token-file",
+        &token.to_string_lossy(),
+        "incidents",
+        "list",
+        "--state",
+        "all",
+    ]
+    .map(str::to_string);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = tocsin(&d, None, &args).await;
+    assert_exit(&o, 0);
+    assert!(stdout(&o).contains("DiskFull on a"), "{}", stdout(&o));
+    assert!(
+        stdout(&o)
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .starts_with(&id.to_string())
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn diagnose_patches_the_incident() {
+    let d = spawn_daemon().await;
+    let id = open_one(&d).await;
+    let n = id.to_string();
+    let o = as_bob(
+        &d,
+        &[
+            "incidents",
+            "diagnose",
+            &n,
+            "--layer",
+            "third_party",
+            "--reproducible",
+            "no",
+            "--ticket",
+            "AWS-42",
+        ],
+    )
+    .await;
+    assert_exit(&o, 0);
+    let s = show(&d, id).await;
+    assert_eq!(s["incident"]["layer"], "third_party");
+    assert_eq!(s["incident"]["reproducible"], false);
+    assert_eq!(s["incident"]["provider_ticket"], "AWS-42");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_and_an_absent_daemon_exits_1() {
+    let d = spawn_daemon().await;
+    let o = as_bob(&d, &["incidents", "ack"]).await;
+    assert_exit(&o, 2);
+    let o = as_bob(&d, &["incidents", "list", "--state", "sleeping"]).await;
+    assert_exit(&o, 2);
+    let o = as_bob(&d, &["incidents", "show", "9999"]).await;
+    assert!(user_error(&o).contains("404"));
+    // Port 1 on loopback: nothing listens there.
+    let o = tocsin(
+        &d,
+        Some(BOB_TOKEN),
+        &["--url", "http://127.0.0.1:1", "incidents", "list"],
+    )
+    .await;
+    assert!(user_error(&o).contains("cannot reach the daemon"));
+    d.stop().await;
+}
