@@ -239,6 +239,19 @@ pub async fn start(
     listener: TcpListener,
     clock: Arc<dyn Clock>,
 ) -> anyhow::Result<Running> {
+    start_with(config_path, roster, listener, clock, true).await
+}
+
+/// As [`start`]; without `workers` the timer task and the outbox worker do
+/// not run, and a test drives them step by step (`engine::tick`,
+/// `outbox::run_once`) so every message is accounted for.
+pub async fn start_with(
+    config_path: &Path,
+    roster: Roster,
+    listener: TcpListener,
+    clock: Arc<dyn Clock>,
+    workers: bool,
+) -> anyhow::Result<Running> {
     let store = SqliteStore::open(&roster.storage.sqlite).context("opening the store")?;
     let now = clock.now();
     let http = crate::notify::notifier::http_client();
@@ -281,8 +294,14 @@ pub async fn start(
     crate::outbox::recover(&state)
         .await
         .context("re-queueing notifications in flight")?;
-    let engine = crate::engine::spawn(state.clone(), state.wake.clone(), rx.clone());
-    let outbox = crate::outbox::spawn(state.clone(), state.outbox_wake.clone(), rx.clone());
+    let (engine, outbox) = if workers {
+        (
+            crate::engine::spawn(state.clone(), state.wake.clone(), rx.clone()),
+            crate::outbox::spawn(state.clone(), state.outbox_wake.clone(), rx.clone()),
+        )
+    } else {
+        (tokio::spawn(async {}), tokio::spawn(async {}))
+    };
     let server = tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
