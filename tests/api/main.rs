@@ -10,3 +10,4 @@ mod incidents;
 mod ingest;
 mod reload;
 mod routing;
+mod twilio;

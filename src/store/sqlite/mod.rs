@@ -10,6 +10,7 @@
 
 mod incidents;
 mod migrations;
+mod sms;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
