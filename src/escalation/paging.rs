@@ -54,9 +54,7 @@ pub fn ack_url(
         action,
         expires: ctx.now + LINK_VALIDITY,
     };
-    let token = ack_token::sign(ctx.secret, &claims);
-    let base = ctx.roster.server.public_url.as_str().trim_end_matches('/');
-    format!("{base}/a/{token}")
+    ack_token::url(&ctx.roster.server.public_url, ctx.secret, &claims)
 }
 
 fn presence_of(
@@ -293,6 +291,7 @@ pub fn escalate_now(
     ctx: &Ctx<'_>,
     id: i64,
     by: &str,
+    how: &str,
 ) -> Result<Incident, ActError> {
     let inc = repo.get(id)?;
     if !matches!(inc.state, State::Triggered | State::Acknowledged) {
@@ -303,7 +302,7 @@ pub fn escalate_now(
         ctx.now,
         &Actor::Person(by.to_string()),
         "escalation requested",
-        json!({}),
+        json!({"how": how}),
     )?;
     advance(repo, ctx, &inc, Some(by))?;
     Ok(repo.get(id)?)

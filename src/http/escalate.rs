@@ -23,12 +23,7 @@ pub async fn escalate(
                 secret: &secret,
                 now,
             };
-            Ok(paging::escalate_now(
-                repo,
-                &ctx,
-                id,
-                &format!("{person} ({via})"),
-            ))
+            Ok(paging::escalate_now(repo, &ctx, id, &person, via))
         })
         .await?
         .map_err(|e| match e {

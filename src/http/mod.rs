@@ -2,6 +2,7 @@
 //! status codes. The only module that knows axum and status codes; handlers
 //! parse, call the domain, and map the result.
 
+pub mod ack_link;
 pub mod auth;
 pub mod error;
 mod escalate;
@@ -9,6 +10,7 @@ mod health;
 mod incidents;
 mod ingest;
 mod routing;
+mod twilio;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -47,10 +49,19 @@ pub fn router(app: Shared) -> Router {
             get(incidents::show).patch(incidents::patch),
         )
         .route("/api/v1/incidents/{id}/{action}", post(incidents::action))
+        .route("/twilio/sms", post(twilio::sms))
+        .route("/twilio/voice", post(twilio::voice))
+        .route("/a/{token}", get(ack_link::show).post(ack_link::act))
         // Both: the layer refuses a declared oversize body before reading it,
         // the extractor limit catches chunked bodies that grow past it.
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// `server.public_url` without query, fragment or trailing slash: the prefix
+/// of every URL tocsin hands out and of every URL Twilio signs.
+pub fn public_base(url: &url::Url) -> &str {
+    url[..url::Position::AfterPath].trim_end_matches('/')
 }

@@ -9,4 +9,4 @@ pub mod repo;
 pub mod transition;
 
 pub use model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};
-pub use repo::{Diagnosis, OutboxRow, ReadRepo, Repo, StateFilter, Timer};
+pub use repo::{Diagnosis, OutboxRow, ReadRepo, Repo, SmsClaim, StateFilter, Timer, opted_out};

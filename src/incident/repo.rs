@@ -131,6 +131,45 @@ pub trait Repo {
         summary: &str,
         detail: serde_json::Value,
     ) -> StoreResult<i64>;
+    /// Open (triggered or acknowledged) incidents paged to `person`: a
+    /// `page queued` event names them, or they are the assignee. By number.
+    fn paged_to(&mut self, person: &str) -> StoreResult<Vec<i64>>;
+    /// Records an inbound SMS by its `MessageSid`; a sid seen before returns
+    /// what was answered then. Forgets sids older than [`SMS_SID_MEMORY`].
+    fn claim_sms(&mut self, sid: &str, person: &str, now: DateTime<Utc>) -> StoreResult<SmsClaim>;
+    /// Stores the answer given to a claimed SMS, for its repeated deliveries.
+    fn set_sms_reply(&mut self, sid: &str, reply: &str) -> StoreResult<()>;
+    /// Forgets a claimed SMS whose action failed, so a redelivery acts.
+    fn release_sms(&mut self, sid: &str) -> StoreResult<()>;
+    /// STOP (`Some(now)`) or START (`None`) from `person`'s `phone`.
+    fn set_sms_opt_out(
+        &mut self,
+        person: &str,
+        phone: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()>;
+    /// When `person` opted out of SMS, if they have not opted back in.
+    fn sms_opted_out_at(&mut self, person: &str) -> StoreResult<Option<DateTime<Utc>>>;
+}
+
+/// How long a `MessageSid` is remembered for deduplication.
+pub const SMS_SID_MEMORY: chrono::Duration = chrono::Duration::days(30);
+
+/// Whether an inbound SMS was new or a repeated delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SmsClaim {
+    /// First delivery: act on it.
+    New,
+    /// Seen before: answer `reply` again (`None` while the first delivery is
+    /// still being acted on) and change nothing.
+    Seen { reply: Option<String> },
+}
+
+/// Whether `person` replied STOP and has not replied START since; the outbox
+/// skips SMS to them. A store error reads as "not opted out": the send then
+/// fails with Twilio 21610, which is already a permanent, fall-back failure.
+pub fn opted_out(repo: &mut dyn Repo, person: &str) -> bool {
+    matches!(repo.sms_opted_out_at(person), Ok(Some(_)))
 }
 
 /// A durable deadline: escalation steps, heartbeats, reminders. Firing and

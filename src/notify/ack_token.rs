@@ -59,6 +59,18 @@ pub fn sign(secret: &[u8], claims: &Claims) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// The acknowledge link for `claims` under the daemon's public URL.
+pub fn url(public_url: &url::Url, secret: &[u8], claims: &Claims) -> String {
+    let mut base = public_url.clone();
+    base.set_query(None);
+    base.set_fragment(None);
+    format!(
+        "{}/a/{}",
+        base.as_str().trim_end_matches('/'),
+        sign(secret, claims)
+    )
+}
+
 /// Checks a token's signature, then its expiry (valid while `now < expires`).
 pub fn verify(secret: &[u8], token: &str, now: DateTime<Utc>) -> Result<Claims, TokenError> {
     let bytes = URL_SAFE_NO_PAD

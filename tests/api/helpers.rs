@@ -128,9 +128,10 @@ pub async fn spawn_with_files(yaml: &str, files: &[(&str, &str)]) -> Daemon {
         .await
         .expect("bind");
     let clock = ManualClock::new(t0());
-    let running = tocsin::app::start_with(&config, roster, listener, Arc::new(clock.clone()), false)
-        .await
-        .expect("daemon starts");
+    let running =
+        tocsin::app::start_with(&config, roster, listener, Arc::new(clock.clone()), false)
+            .await
+            .expect("daemon starts");
     let base = format!("http://{}", running.addr);
     Daemon {
         running: Some(running),

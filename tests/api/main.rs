@@ -12,3 +12,4 @@ mod incidents;
 mod ingest;
 mod reload;
 mod routing;
+mod twilio;

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::incident::OutboxRow;
 use crate::incident::model::Actor;
 use crate::incident::{
-    AttachedAlert, Diagnosis, Event, Incident, NewIncident, ReadRepo, Repo, State, StateFilter,
-    Timer,
+    AttachedAlert, Diagnosis, Event, Incident, NewIncident, ReadRepo, Repo, SmsClaim, State,
+    StateFilter, Timer,
 };
 use crate::routing::{PresenceMark, Status};
 
@@ -466,6 +466,35 @@ impl Repo for TxRepo<'_> {
             params![integration, project, ms(now), summary, detail.to_string()],
         )?;
         Ok(self.conn.last_insert_rowid())
+    }
+
+    fn paged_to(&mut self, person: &str) -> StoreResult<Vec<i64>> {
+        super::sms::paged_to(self.conn, person)
+    }
+
+    fn claim_sms(&mut self, sid: &str, person: &str, now: DateTime<Utc>) -> StoreResult<SmsClaim> {
+        super::sms::claim(self.conn, sid, person, now)
+    }
+
+    fn set_sms_reply(&mut self, sid: &str, reply: &str) -> StoreResult<()> {
+        super::sms::set_reply(self.conn, sid, reply)
+    }
+
+    fn release_sms(&mut self, sid: &str) -> StoreResult<()> {
+        super::sms::release(self.conn, sid)
+    }
+
+    fn set_sms_opt_out(
+        &mut self,
+        person: &str,
+        phone: &str,
+        at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        super::sms::set_opt_out(self.conn, person, phone, at)
+    }
+
+    fn sms_opted_out_at(&mut self, person: &str) -> StoreResult<Option<DateTime<Utc>>> {
+        super::sms::opted_out_at(self.conn, person)
     }
 }
 

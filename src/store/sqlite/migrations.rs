@@ -134,6 +134,20 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_by_provider_id ON outbox (provider_id);
     CREATE INDEX outbox_by_incident ON outbox (incident);
     CREATE INDEX outbox_by_person ON outbox (person, channel, sent_at);",
+    // 4: inbound SMS seen (Twilio may deliver a reply twice) and SMS opt-outs.
+    "CREATE TABLE sms_inbound (
+        message_sid TEXT PRIMARY KEY,
+        person      TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        -- The TwiML answered; NULL while the reply is still being acted on.
+        reply       TEXT
+    ) STRICT;
+    CREATE INDEX sms_inbound_by_age ON sms_inbound (at);
+    CREATE TABLE sms_opt_outs (
+        person       TEXT PRIMARY KEY,
+        phone        TEXT NOT NULL,
+        opted_out_at INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

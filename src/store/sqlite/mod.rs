@@ -11,6 +11,7 @@
 mod incidents;
 mod migrations;
 mod outbox;
+mod sms;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -136,3 +136,97 @@ async fn failing_store_reports_unavailable_and_recovers() {
         "b"
     );
 }
+
+fn new_incident(title: &str) -> crate::incident::NewIncident {
+    crate::incident::NewIncident {
+        project: "shop".into(),
+        client: "acme".into(),
+        title: title.into(),
+        severity: crate::ingest::alert::Severity::Critical,
+        critical: true,
+        source: crate::ingest::alert::Source::Trigger,
+        integration: None,
+        dedup_key: None,
+        client_reported: false,
+        labels: Default::default(),
+        annotations: Default::default(),
+        links: Vec::new(),
+        details: serde_json::Value::Null,
+    }
+}
+
+#[tokio::test]
+async fn paged_to_counts_open_incidents_paged_or_assigned() {
+    use crate::incident::{Actor, State};
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
+    let paged = move |repo: &mut dyn crate::incident::Repo, state: State, to: &str| {
+        let id = repo.insert(&new_incident("x"), state, now)?;
+        let detail = serde_json::json!({"person": to, "via": "sms"});
+        repo.append(id, now, &Actor::System, "page queued", detail)?;
+        Ok::<_, StoreError>(id)
+    };
+    let (got, expected) = store
+        .transact(move |repo| {
+            let triggered = paged(repo, State::Triggered, "bob")?;
+            let acked = paged(repo, State::Acknowledged, "bob")?;
+            paged(repo, State::Resolved, "bob")?;
+            paged(repo, State::Downgraded, "bob")?;
+            paged(repo, State::Triggered, "alice")?;
+            // Assigned without a page (acknowledged in the UI, say).
+            let assigned = repo.insert(&new_incident("y"), State::Triggered, now)?;
+            repo.set_state(assigned, State::Acknowledged, now, Some("bob"))?;
+            let got = (repo.paged_to("bob")?, repo.paged_to("carol")?);
+            Ok((got, (vec![triggered, acked, assigned], vec![])))
+        })
+        .await
+        .expect("transact");
+    assert_eq!(got, expected);
+}
+
+#[tokio::test]
+async fn sms_sids_and_opt_outs() {
+    use crate::incident::SmsClaim;
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).expect("instant");
+    let steps = store
+        .transact(move |repo| {
+            let mut seen = vec![repo.claim_sms("SM1", "bob", now)?];
+            seen.push(repo.claim_sms("SM1", "bob", now)?);
+            repo.set_sms_reply("SM1", "<Response/>")?;
+            seen.push(repo.claim_sms("SM1", "bob", now)?);
+            repo.release_sms("SM1")?;
+            seen.push(repo.claim_sms("SM1", "bob", now)?);
+            // Forgotten after the memory window.
+            let later = now + crate::incident::repo::SMS_SID_MEMORY + chrono::Duration::seconds(1);
+            seen.push(repo.claim_sms("SM1", "bob", later)?);
+            let mut opted = vec![crate::incident::opted_out(repo, "bob")];
+            repo.set_sms_opt_out("bob", "+4915110000002", Some(now))?;
+            repo.set_sms_opt_out("bob", "+4915110000002", Some(later))?;
+            opted.push(crate::incident::opted_out(repo, "bob"));
+            let first_stop = repo.sms_opted_out_at("bob")? == Some(now);
+            repo.set_sms_opt_out("bob", "+4915110000002", None)?;
+            opted.push(crate::incident::opted_out(repo, "bob"));
+            Ok((seen, opted, first_stop))
+        })
+        .await
+        .expect("transact");
+    assert_eq!(
+        steps,
+        (
+            vec![
+                SmsClaim::New,
+                SmsClaim::Seen { reply: None },
+                SmsClaim::Seen {
+                    reply: Some("<Response/>".into())
+                },
+                SmsClaim::New,
+                SmsClaim::New,
+            ],
+            vec![false, true, false],
+            true
+        )
+    );
+}

@@ -1,0 +1,426 @@
+//! Twilio webhooks: `POST /twilio/sms` (replies to pages: `ack 42`, STOP…)
+//! and `POST /twilio/voice` (the call's TwiML and its keypad digit).
+//!
+//! Every request must carry a valid `X-Twilio-Signature` computed over
+//! `server.public_url` + the path and query as received ([`SignedForm`]);
+//! without a Twilio provider the endpoints do not exist (404).
+//!
+//! Must not: trust the request's Host or scheme, change anything for a
+//! request whose signature fails, act twice on one `MessageSid`, or act on a
+//! call without a keypad digit (a `completed` call is no acknowledgement).
+
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::error::ApiError;
+use crate::app::Shared;
+use crate::config::{Provider, Roster};
+use crate::escalation::paging::{self, Ctx};
+use crate::incident::apply::ActError;
+use crate::incident::transition::Action;
+use crate::incident::{Actor, Incident, Repo, SmsClaim};
+use crate::notify::reply::{self, Reply};
+use crate::notify::{twilio_sig, twiml};
+use crate::store::{StoreError, StoreResult};
+
+/// A form POST from Twilio whose signature checked out.
+pub struct SignedForm {
+    /// The URL the signature covers: public URL + path + `?query`.
+    pub url: String,
+    /// The decoded query parameters (covered by the signature too).
+    pub query: Vec<(String, String)>,
+    /// The decoded form fields, duplicates kept, in order.
+    pub params: Vec<(String, String)>,
+}
+
+impl SignedForm {
+    /// The first form field called `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        first(&self.params, name)
+    }
+
+    /// The first query parameter called `name`.
+    pub fn query(&self, name: &str) -> Option<&str> {
+        first(&self.query, name)
+    }
+}
+
+fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Primary then secondary auth token of the Twilio provider (SMS, else voice).
+fn auth_tokens(roster: &Roster) -> Option<Vec<&str>> {
+    let twilio = [&roster.providers.sms, &roster.providers.voice]
+        .into_iter()
+        .find_map(|p| match p {
+            Provider::Twilio(t) => Some(t),
+            _ => None,
+        })?;
+    let mut tokens = vec![twilio.auth_token.expose()];
+    tokens.extend(twilio.auth_token_secondary.as_ref().map(|s| s.expose()));
+    Some(tokens)
+}
+
+fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
+    url::form_urlencoded::parse(bytes).into_owned().collect()
+}
+
+impl FromRequest<Shared> for SignedForm {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &Shared) -> Result<Self, Response> {
+        let roster = app.roster();
+        let Some(tokens) = auth_tokens(&roster) else {
+            return Err(StatusCode::NOT_FOUND.into_response());
+        };
+        let uri = req.uri().clone();
+        let mut url = format!(
+            "{}{}",
+            super::public_base(&roster.server.public_url),
+            uri.path()
+        );
+        if let Some(q) = uri.query() {
+            url.push('?');
+            url.push_str(q);
+        }
+        let header = req
+            .headers()
+            .get("x-twilio-signature")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let body = axum::body::Bytes::from_request(req, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let params = pairs(&body);
+        if !twilio_sig::validate(&tokens, &url, &params, header.as_deref()) {
+            app.metrics.twilio_signature_failure();
+            tracing::warn!(
+                path = uri.path(),
+                "Twilio webhook refused: bad X-Twilio-Signature"
+            );
+            return Err((StatusCode::FORBIDDEN, "invalid X-Twilio-Signature").into_response());
+        }
+        Ok(SignedForm {
+            query: pairs(uri.query().unwrap_or("").as_bytes()),
+            url,
+            params,
+        })
+    }
+}
+
+fn xml(body: String) -> Response {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONTENT_TYPE,
+        axum::http::HeaderValue::from_static(twiml::CONTENT_TYPE),
+    );
+    (headers, body).into_response()
+}
+
+const NOT_ON_ROSTER: &str = "This number is not on the tocsin roster.";
+const HELP: &str = "tocsin: reply ack 42 (or a42, 42) to acknowledge, res 42 (r42) to resolve, \
+esc 42 to escalate; a bare ack works when one incident is paged to you. STOP ends SMS pages.";
+
+/// Past participle for the confirmation words.
+fn done(action: Action) -> &'static str {
+    match action {
+        Action::Acknowledge => "acknowledged",
+        Action::Resolve => "resolved",
+        Action::Downgrade => "downgraded",
+        Action::Reopen => "reopened",
+        Action::Unacknowledge => "unacknowledged",
+    }
+}
+
+/// What a responder hears back after `action` on incident `id`, by any
+/// channel; `Err` only when the store failed (nothing was changed).
+pub(super) fn outcome_words(
+    id: i64,
+    action: Action,
+    result: Result<(Incident, bool), ActError>,
+) -> Result<String, StoreError> {
+    match result {
+        Ok((_, true)) => Ok(format!("Incident {id} {}.", done(action))),
+        Ok((incident, false)) => Ok(match incident.assignee {
+            Some(who) => format!("Incident {id} was already {} by {who}.", done(action)),
+            None => format!("Incident {id} was already {}.", done(action)),
+        }),
+        Err(ActError::NotFound) => Ok(format!("Incident {id} not found.")),
+        Err(ActError::Illegal(state)) => Ok(format!(
+            "Incident {id} is {state}, so it cannot be {}.",
+            done(action)
+        )),
+        Err(ActError::Store(e)) => Err(e),
+    }
+}
+
+/// What an SMS asks for once its target incident is known.
+enum Step {
+    /// Answer with this TwiML; `changed` names an incident that changed.
+    Answer { twiml: String, changed: Option<i64> },
+    /// A repeated delivery: answer what was answered the first time.
+    Repeat(Option<String>),
+    /// Escalate this incident (outside the transaction), then answer.
+    Escalate(i64),
+}
+
+fn answer(text: &str) -> Step {
+    Step::Answer {
+        twiml: twiml::message(text),
+        changed: None,
+    }
+}
+
+/// `POST /twilio/sms`: a reply from a person on the roster.
+pub async fn sms(State(app): State<Shared>, form: SignedForm) -> Result<Response, ApiError> {
+    let roster = app.roster();
+    let from = form.get("From").unwrap_or("").trim().to_owned();
+    let Some(person) = roster
+        .people
+        .values()
+        .find(|p| p.phone.as_deref() == Some(from.as_str()))
+        .map(|p| p.id.clone())
+    else {
+        tracing::info!(from, "SMS from a number not on the roster");
+        return Ok(xml(twiml::message(NOT_ON_ROSTER)));
+    };
+    let sid = form.get("MessageSid").map(str::to_owned);
+    let parsed = reply::parse(form.get("Body").unwrap_or(""));
+    let (roster, secret, now) = app.paging_parts();
+    let (who, sid_) = (person.clone(), sid.clone());
+    let step = app
+        .store
+        .transact(move |repo| {
+            let ctx = Ctx {
+                roster: &roster,
+                secret: &secret,
+                now,
+            };
+            if let Some(sid) = &sid_
+                && let SmsClaim::Seen { reply } = repo.claim_sms(sid, &who, now)?
+            {
+                return Ok(Step::Repeat(reply));
+            }
+            let step = decide(repo, &who, &from, parsed, &ctx)?;
+            if let (Some(sid), Step::Answer { twiml, .. }) = (&sid_, &step) {
+                repo.set_sms_reply(sid, twiml)?;
+            }
+            Ok(step)
+        })
+        .await?;
+    match step {
+        Step::Repeat(reply) => Ok(xml(reply.unwrap_or_else(twiml::empty))),
+        Step::Answer { twiml, changed } => {
+            if parsed == Reply::OptOut {
+                // The integrator tells the roster owner; the log says it at once.
+                tracing::warn!(person, "person {person} opted out of SMS");
+            }
+            if let Some(id) = changed {
+                app.after_action(id);
+            }
+            Ok(xml(twiml))
+        }
+        Step::Escalate(id) => escalate_by_sms(&app, id, person, sid).await,
+    }
+}
+
+/// Everything an SMS does inside the store transaction.
+fn decide(
+    repo: &mut dyn Repo,
+    person: &str,
+    phone: &str,
+    parsed: Reply,
+    ctx: &Ctx<'_>,
+) -> StoreResult<Step> {
+    let now = ctx.now;
+    let (action, number) = match parsed {
+        Reply::OptOut | Reply::OptIn => {
+            let at = (parsed == Reply::OptOut).then_some(now);
+            repo.set_sms_opt_out(person, phone, at)?;
+            // Twilio itself answers STOP and START.
+            return Ok(Step::Answer {
+                twiml: twiml::empty(),
+                changed: None,
+            });
+        }
+        Reply::Help => return Ok(answer(HELP)),
+        Reply::Unknown => return Ok(answer(&format!("Sorry, that was not understood. {HELP}"))),
+        Reply::Command { action, incident } => (action, incident),
+    };
+    let id = match number {
+        Some(n) => match i64::try_from(n) {
+            Ok(id) => id,
+            Err(_) => return Ok(answer(&format!("Incident {n} not found."))),
+        },
+        None => match repo.paged_to(person)?.as_slice() {
+            [one] => *one,
+            [] => {
+                return Ok(answer(
+                    "No open incident is paged to you. Reply with its number, e.g. ack 42.",
+                ));
+            }
+            many => {
+                let list: Vec<String> = many.iter().map(i64::to_string).collect();
+                return Ok(answer(&format!(
+                    "Several incidents are paged to you: {}. Reply with the number, e.g. ack {}.",
+                    list.join(", "),
+                    many[0]
+                )));
+            }
+        },
+    };
+    let action = match action {
+        crate::notify::Action::Ack => Action::Acknowledge,
+        crate::notify::Action::Resolve => Action::Resolve,
+        crate::notify::Action::Escalate => return Ok(Step::Escalate(id)),
+    };
+    let actor = Actor::Person(person.to_owned());
+    let result = paging::act(repo, ctx, id, action, &actor, "sms", json!({}));
+    let changed = matches!(result, Ok((_, true))).then_some(id);
+    let mut text = outcome_words(id, action, result)?;
+    if changed.is_some() && action == Action::Acknowledge {
+        text.push_str(&format!(" Reply res {id} when fixed."));
+    }
+    Ok(Step::Answer {
+        twiml: twiml::message(&text),
+        changed,
+    })
+}
+
+/// What escalating answered, for every channel; `Err` when nothing was stored.
+pub(super) async fn escalate_words(
+    app: &Shared,
+    id: i64,
+    person: String,
+    via: &'static str,
+) -> Result<String, ApiError> {
+    match super::escalate::escalate(app.clone(), id, person, via).await {
+        Ok(_) => {
+            app.after_action(id);
+            Ok(format!(
+                "Incident {id} escalated: the next step is being paged now."
+            ))
+        }
+        Err(ApiError::NotFound(_)) => Ok(format!("Incident {id} not found.")),
+        Err(ApiError::IllegalTransition { state, .. }) => Ok(format!(
+            "Incident {id} is {state}, so it cannot be escalated."
+        )),
+        Err(ApiError::Conflict(reason)) => Ok(reason),
+        Err(other) => Err(other),
+    }
+}
+
+async fn escalate_by_sms(
+    app: &Shared,
+    id: i64,
+    person: String,
+    sid: Option<String>,
+) -> Result<Response, ApiError> {
+    let words = escalate_words(app, id, person, "sms").await;
+    let text = match words {
+        Ok(text) => text,
+        Err(e) => {
+            // Nothing happened: let Twilio's redelivery act.
+            if let Some(sid) = sid {
+                let _ = app.store.transact(move |r| r.release_sms(&sid)).await;
+            }
+            return Err(e);
+        }
+    };
+    let reply = twiml::message(&text);
+    if let Some(sid) = sid {
+        let stored = reply.clone();
+        if let Err(e) = app
+            .store
+            .transact(move |r| r.set_sms_reply(&sid, &stored))
+            .await
+        {
+            tracing::error!(error = %e, incident = id, "cannot store the SMS answer");
+        }
+    }
+    Ok(xml(reply))
+}
+
+/// `POST /twilio/voice?incident=N&person=ID`: reads the incident and gathers
+/// one digit; with `Digits` 1/2/3 acknowledges, escalates or resolves.
+pub async fn voice(State(app): State<Shared>, form: SignedForm) -> Result<Response, ApiError> {
+    let id = form
+        .query("incident")
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0);
+    let person = form
+        .query("person")
+        .filter(|p| app.roster().people.contains_key(*p))
+        .map(str::to_owned);
+    let (Some(id), Some(person)) = (id, person) else {
+        return Ok(xml(twiml::say_and_hangup(
+            "Sorry, this call does not name an incident. Goodbye.",
+        )));
+    };
+    let action = match form.get("Digits") {
+        Some("1") => Action::Acknowledge,
+        Some("3") => Action::Resolve,
+        Some("2") => {
+            let text = escalate_words(&app, id, person, "voice").await?;
+            return Ok(xml(twiml::say_and_hangup(&format!("{text} Goodbye."))));
+        }
+        // No digit yet (or a wrong one): read the incident and ask again.
+        _ => return gather(&app, id, &form.url).await,
+    };
+    let (roster, secret, now) = app.paging_parts();
+    let result = app
+        .store
+        .transact(move |repo| {
+            let actor = Actor::Person(person);
+            let ctx = Ctx {
+                roster: &roster,
+                secret: &secret,
+                now,
+            };
+            Ok(paging::act(
+                repo,
+                &ctx,
+                id,
+                action,
+                &actor,
+                "voice",
+                json!({}),
+            ))
+        })
+        .await?;
+    if matches!(result, Ok((_, true))) {
+        app.after_action(id);
+    }
+    let text = outcome_words(id, action, result)?;
+    Ok(xml(twiml::say_and_hangup(&format!("{text} Goodbye."))))
+}
+
+async fn gather(app: &Shared, id: i64, url: &str) -> Result<Response, ApiError> {
+    let incident = match app.store.query(move |r| r.get(id)).await {
+        Ok(incident) => incident,
+        Err(StoreError::NotFound) => {
+            return Ok(xml(twiml::say_and_hangup(&format!(
+                "Incident {id} was not found. Goodbye."
+            ))));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let project = app
+        .roster()
+        .projects
+        .get(&incident.project)
+        .map_or_else(|| incident.project.clone(), |p| p.name.clone());
+    let say = format!(
+        "tocsin incident {id} on project {project}, severity {}: {}. \
+         Press 1 to acknowledge, 2 to escalate, 3 to resolve.",
+        incident.severity, incident.title
+    );
+    Ok(xml(twiml::gather_digit(&say, url)))
+}
