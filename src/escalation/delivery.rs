@@ -64,6 +64,24 @@ pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Ve
             )?;
             continue;
         }
+        if row.channel == "sms"
+            && let Some(person) = row.person.clone()
+            && crate::incident::opted_out(repo, &person)
+        {
+            // Twilio would refuse with 21610: go straight to the next channel.
+            row.status = "failed".into();
+            row.last_error = Some("the person opted out of SMS (replied STOP)".into());
+            repo.update_outbox(&row)?;
+            event(
+                repo,
+                now,
+                &row,
+                "delivery failed",
+                json!({"outbox": row.id, "person": person, "channel": "sms", "error": "opted out of SMS (STOP)"}),
+            )?;
+            fall_back(repo, ctx, &row)?;
+            continue;
+        }
         let mut bundled = Vec::new();
         if row.channel == "sms"
             && let Some(person) = row.person.clone()

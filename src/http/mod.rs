@@ -51,6 +51,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/incidents/{id}/{action}", post(incidents::action))
         .route("/twilio/sms", post(twilio::sms))
         .route("/twilio/voice", post(twilio::voice))
+        .route("/twilio/status", post(twilio::status))
         .route("/a/{token}", get(ack_link::show).post(ack_link::act))
         // Both: the layer refuses a declared oversize body before reading it,
         // the extractor limit catches chunked bodies that grow past it.

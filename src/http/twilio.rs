@@ -218,6 +218,9 @@ pub async fn sms(State(app): State<Shared>, form: SignedForm) -> Result<Response
     match step {
         Step::Repeat(reply) => Ok(xml(reply.unwrap_or_else(twiml::empty))),
         Step::Answer { twiml, changed } => {
+            if matches!(parsed, Reply::OptOut | Reply::OptIn) {
+                app.outbox_wake.notify_one();
+            }
             if parsed == Reply::OptOut {
                 // The integrator tells the roster owner; the log says it at once.
                 tracing::warn!(person, "person {person} opted out of SMS");
@@ -229,6 +232,65 @@ pub async fn sms(State(app): State<Shared>, form: SignedForm) -> Result<Response
         }
         Step::Escalate(id) => escalate_by_sms(&app, id, person, sid).await,
     }
+}
+
+/// The roster owners (admins) hear that a person blocked or unblocked SMS.
+fn tell_admins_about_opt_out(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    person: &str,
+    stopped: bool,
+) -> StoreResult<()> {
+    let text = if stopped {
+        format!(
+            "tocsin: {person} replied STOP: SMS pages to them are blocked until they reply START; their pages fall back to other channels."
+        )
+    } else {
+        format!("tocsin: {person} replied START: SMS pages reach them again.")
+    };
+    for admin in &ctx.roster.server.admins {
+        let Some(p) = ctx.roster.people.get(admin) else {
+            continue;
+        };
+        let Some(&channel) = p.channels.iter().find(|c| {
+            !matches!(
+                c,
+                crate::config::ChannelType::Voice | crate::config::ChannelType::Sms
+            )
+        }) else {
+            continue;
+        };
+        let target = match channel {
+            crate::config::ChannelType::Email => p.email.clone(),
+            _ => p.chat.clone(),
+        }
+        .unwrap_or_default();
+        let row = crate::incident::OutboxRow {
+            id: 0,
+            incident: None,
+            person: Some(p.id.clone()),
+            client: None,
+            kind: "notice".into(),
+            channel: paging::channel_name(channel).into(),
+            target,
+            fallback: vec![],
+            tried: vec![],
+            subject: "tocsin: SMS opt-out".into(),
+            body: text.clone(),
+            status: "pending".into(),
+            attempts: 0,
+            due_at: ctx.now,
+            created_at: ctx.now,
+            sent_at: None,
+            provider: None,
+            provider_id: None,
+            provider_status: None,
+            last_error: None,
+            bundle_of: None,
+        };
+        repo.insert_outbox(&row)?;
+    }
+    Ok(())
 }
 
 /// Everything an SMS does inside the store transaction.
@@ -244,6 +306,7 @@ fn decide(
         Reply::OptOut | Reply::OptIn => {
             let at = (parsed == Reply::OptOut).then_some(now);
             repo.set_sms_opt_out(person, phone, at)?;
+            tell_admins_about_opt_out(repo, ctx, person, at.is_some())?;
             // Twilio itself answers STOP and START.
             return Ok(Step::Answer {
                 twiml: twiml::empty(),
@@ -423,4 +486,32 @@ async fn gather(app: &Shared, id: i64, url: &str) -> Result<Response, ApiError> 
         incident.severity, incident.title
     );
     Ok(xml(twiml::gather_digit(&say, url)))
+}
+
+/// `POST /twilio/status`: delivery reports for our SMS and calls. Reports
+/// may arrive out of order; the furthest status is kept. An undelivered SMS
+/// or an unanswered call counts as a failed attempt and falls back to the
+/// person's next channel. A `completed` call is never an acknowledgement.
+pub async fn status(State(app): State<Shared>, form: SignedForm) -> Result<Response, ApiError> {
+    let Some(update) = crate::notify::twilio::status_update(&form.params) else {
+        // Not a report we understand: accept it so Twilio does not retry.
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let (roster, secret, now) = app.paging_parts();
+    let status = update.status.clone();
+    let known = app
+        .store
+        .transact(move |repo| {
+            let ctx = Ctx {
+                roster: &roster,
+                secret: &secret,
+                now,
+            };
+            crate::escalation::delivery::report(repo, &ctx, &update.sid, &status, update.error_code)
+        })
+        .await?;
+    if known {
+        app.outbox_wake.notify_one();
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
