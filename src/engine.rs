@@ -39,6 +39,10 @@ fn fire_one(repo: &mut dyn Repo, ctx: &Ctx<'_>, t: &Timer, out: &mut Outcome) ->
             }
             Outcome::default()
         }
+        crate::escalation::shifts::TIMER => {
+            crate::escalation::shifts::fire(repo, ctx, t)?;
+            Outcome::default()
+        }
         paging::ACK_TIMEOUT_TIMER => {
             if let Some(id) = id() {
                 paging::ack_timed_out(repo, ctx, id)?;

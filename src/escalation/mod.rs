@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod fallback;
 pub mod paging;
 pub mod policy;
+pub mod shifts;
 pub mod targets;
 
 #[cfg(test)]

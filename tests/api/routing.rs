@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::*;
+use tocsin::clock::Clock;
 
 const SCHEDULE: &str = "schedules:\n  - id: web-primary\n    name: Web primary\n    members: [bob, dave]\n    handoff: \"0 9 * * MON\"\n    start: \"2026-11-02 09:00\"\n";
 
@@ -282,5 +283,45 @@ async fn oncall_and_ical() {
         .await
         .expect("req");
     assert_eq!(r.status(), 403);
+    d.stop().await;
+}
+
+async fn notices(d: &Daemon, person: &str) -> Vec<(String, String)> {
+    let person = person.to_string();
+    d.state()
+        .store
+        .read(move |c| {
+            let mut stmt = c.prepare("SELECT channel, body FROM outbox WHERE kind = 'notice' AND person = ?1 ORDER BY id")?;
+            let rows = stmt.query_map([&person], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+        .expect("query")
+}
+
+#[tokio::test]
+async fn shift_notices_before_and_at_the_start() {
+    let d = spawn_with(&roster_yaml(SCHEDULE)).await;
+    // Bob's next shift starts Monday 30 November 09:00 Berlin (08:00Z); the notice comes an hour ahead.
+    let until_notice = chrono::DateTime::parse_from_rfc3339("2026-11-30T06:59:59Z")
+        .expect("instant")
+        .with_timezone(&chrono::Utc)
+        - d.clock.now();
+    d.advance(until_notice).await;
+    assert!(notices(&d, "bob").await.is_empty(), "one second early");
+    d.advance(chrono::Duration::seconds(1)).await;
+    let n = notices(&d, "bob").await;
+    assert_eq!(n.len(), 1, "{n:?}");
+    assert!(n[0].1.contains("starts at Mon 30 Nov 09:00 CET"), "{n:?}");
+    d.advance(chrono::Duration::hours(1)).await;
+    let n = notices(&d, "bob").await;
+    assert_eq!(n.len(), 2);
+    assert!(n[1].1.contains("starts now"), "{n:?}");
+    // A restart keeps the next notice (dave's, a week later) and sends nothing twice.
+    let mut d = d;
+    d.restart().await;
+    d.advance(chrono::Duration::days(7)).await;
+    assert_eq!(notices(&d, "bob").await.len(), 2);
+    assert_eq!(notices(&d, "dave").await.len(), 1);
     d.stop().await;
 }

@@ -1,0 +1,129 @@
+//! Shift notices: each person hears by chat (else email, else SMS) that their
+//! on-call shift starts, and `limits.shift_notice_before` ahead of it. One
+//! durable timer per schedule walks from notice to notice, re-arming itself.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::paging::{self, Ctx};
+use super::targets::rotation;
+use crate::config::{ChannelType, Roster};
+use crate::incident::{OutboxRow, Repo, Timer};
+use crate::store::StoreResult;
+
+pub const TIMER: &str = "shift_notice";
+
+/// The next notice of `schedule` after `after`: (due, person, shift start, shift end, stage).
+fn next_notice(roster: &Roster, schedule: &str, after: DateTime<Utc>) -> Option<Timer> {
+    let s = roster.schedules.get(schedule)?;
+    let rot = rotation(s);
+    let before = roster.limits.shift_notice_before.to_chrono();
+    // Walk forward through shift changes until one has a notice still ahead.
+    let mut t = after;
+    for _ in 0..8 {
+        let current = rot.on_call(t);
+        let start = match &current {
+            Some(sh) if sh.end < DateTime::<Utc>::MAX_UTC => sh.end,
+            Some(_) => return None,
+            None => rot.next_handoff(t).unwrap_or(s.start.max(t)),
+        };
+        let next = rot.on_call(start)?;
+        for (due, stage) in [(start - before, "before"), (start, "start")] {
+            if due > after {
+                return Some(Timer {
+                    kind: TIMER.into(),
+                    key: schedule.to_string(),
+                    due,
+                    data: json!({"person": next.person, "start": start, "end": next.end, "stage": stage}),
+                });
+            }
+        }
+        t = start;
+    }
+    None
+}
+
+/// Every schedule gets its next notice (start-up and reload).
+pub fn ensure(repo: &mut dyn Repo, roster: &Roster, now: DateTime<Utc>) -> StoreResult<()> {
+    for id in roster.schedules.keys() {
+        if let Some(t) = next_notice(roster, id, now) {
+            repo.set_timer_if_absent(&t)?;
+        }
+    }
+    Ok(())
+}
+
+/// A notice fell due: tell the person, then arm the next one.
+pub fn fire(repo: &mut dyn Repo, ctx: &Ctx<'_>, t: &Timer) -> StoreResult<()> {
+    let Some(s) = ctx.roster.schedules.get(&t.key) else {
+        return Ok(());
+    };
+    let person = t.data["person"].as_str().unwrap_or_default();
+    let stage = t.data["stage"].as_str().unwrap_or("start");
+    let end = t.data["end"].as_str().unwrap_or_default();
+    if let Some(p) = ctx.roster.people.get(person)
+        && let Some(channel) = [ChannelType::Chat, ChannelType::Email, ChannelType::Sms]
+            .into_iter()
+            .find(|c| p.channels.contains(c))
+    {
+        let local = |v: &serde_json::Value| {
+            v.as_str()
+                .and_then(|x| DateTime::parse_from_rfc3339(x).ok())
+                .map(|x| {
+                    x.with_timezone(&p.timezone)
+                        .format("%a %d %b %H:%M %Z")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "an unknown time".into())
+        };
+        let until = if end.starts_with("+262143") {
+            "further notice".to_string()
+        } else {
+            local(&t.data["end"])
+        };
+        let body = match stage {
+            "before" => format!(
+                "tocsin: your on-call shift in {} starts at {} and lasts until {until}.",
+                s.name,
+                local(&t.data["start"])
+            ),
+            _ => format!(
+                "tocsin: your on-call shift in {} starts now and lasts until {until}.",
+                s.name
+            ),
+        };
+        let row = OutboxRow {
+            id: 0,
+            incident: None,
+            person: Some(p.id.clone()),
+            client: None,
+            kind: "notice".into(),
+            channel: paging::channel_name(channel).into(),
+            target: match channel {
+                ChannelType::Email => p.email.clone(),
+                ChannelType::Chat => p.chat.clone(),
+                _ => p.phone.clone(),
+            }
+            .unwrap_or_default(),
+            fallback: vec![],
+            tried: vec![],
+            subject: format!("tocsin: on call in {}", s.name),
+            body,
+            status: "pending".into(),
+            attempts: 0,
+            due_at: ctx.now,
+            created_at: ctx.now,
+            sent_at: None,
+            provider: None,
+            provider_id: None,
+            provider_status: None,
+            last_error: None,
+            bundle_of: None,
+        };
+        repo.insert_outbox(&row)?;
+    }
+    if let Some(next) = next_notice(ctx.roster, &t.key, t.due) {
+        repo.set_timer(&next)?;
+    }
+    Ok(())
+}
