@@ -174,9 +174,29 @@ impl Daemon {
     /// Moves the clock and fires whatever became due, as the timer task would.
     pub async fn advance(&self, by: chrono::Duration) -> usize {
         self.clock.advance(by);
-        tocsin::engine::tick(self.state())
+        let fired = tocsin::engine::tick(self.state())
             .await
-            .expect("timers fire")
+            .expect("timers fire");
+        fired + self.settle().await
+    }
+
+    /// Runs due timers and the outbox until nothing more is due now;
+    /// returns the timers fired.
+    pub async fn settle(&self) -> usize {
+        let mut fired = 0;
+        for _ in 0..20 {
+            let t = tocsin::engine::tick(self.state())
+                .await
+                .expect("timers fire");
+            let o = tocsin::outbox::run_once(self.state())
+                .await
+                .expect("outbox runs");
+            fired += t;
+            if t == 0 && o == 0 {
+                return fired;
+            }
+        }
+        panic!("timers and outbox did not settle");
     }
 
     /// Stops the daemon and starts it again on the same files and database.
@@ -188,10 +208,15 @@ impl Daemon {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let running =
-            tocsin::app::start(&self.config, roster, listener, Arc::new(self.clock.clone()))
-                .await
-                .expect("daemon restarts");
+        let running = tocsin::app::start_with(
+            &self.config,
+            roster,
+            listener,
+            Arc::new(self.clock.clone()),
+            false,
+        )
+        .await
+        .expect("daemon restarts");
         self.base = format!("http://{}", running.addr);
         self.running = Some(running);
     }
