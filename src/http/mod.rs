@@ -13,7 +13,9 @@ mod routing;
 mod twilio;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
@@ -57,8 +59,29 @@ pub fn router(app: Shared) -> Router {
         // the extractor limit catches chunked bodies that grow past it.
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
+        .layer(middleware::from_fn_with_state(app.clone(), observe))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// Counts every request by route pattern and status, and times it
+/// (`tocsin_webhook_requests_total`, `tocsin_webhook_request_duration_seconds`).
+/// The pattern, never the path, is the label, so ids do not leak into series.
+async fn observe(
+    State(app): State<Shared>,
+    matched: Option<MatchedPath>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let endpoint = matched.map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let started = std::time::Instant::now();
+    let resp = next.run(req).await;
+    app.metrics.webhook_request(
+        &endpoint,
+        resp.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    resp
 }
 
 /// `server.public_url` without query, fragment or trailing slash: the prefix

@@ -66,3 +66,40 @@ async fn reload_needs_an_admin() {
     assert_eq!(r.status(), 200);
     d.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_alerts_and_requests() {
+    let d = spawn_daemon().await;
+    let payload = crate::ingest::am_payload("M", vec![crate::ingest::am_alert("M", "a", "firing")]);
+    d.post_json("/api/v1/alertmanager", AM_TOKEN, &payload)
+        .await;
+    d.post_json("/api/v1/alertmanager", AM_TOKEN, &payload)
+        .await;
+    let r = d.get("/metrics").await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .is_ok_and(|c| c.starts_with("text/plain; version=0.0.4"))
+    );
+    let text = r.text().await.expect("text");
+    assert!(
+        text.contains("tocsin_alerts_received_total{source=\"alertmanager\",status=\"firing\"} 2"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tocsin_duplicate_alerts_total{source=\"alertmanager\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "tocsin_webhook_requests_total{endpoint=\"/api/v1/alertmanager\",code=\"200\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("tocsin_incidents{state=\"triggered\"} 1"),
+        "{text}"
+    );
+    d.stop().await;
+}
