@@ -171,12 +171,23 @@ impl Daemon {
         &self.running.as_ref().expect("running").state
     }
 
-    /// Moves the clock and fires whatever became due, as the timer task would.
+    /// Moves the clock, fires whatever became due and sends what that queued,
+    /// as the timer task and the outbox worker would; returns the timers fired.
     pub async fn advance(&self, by: chrono::Duration) -> usize {
         self.clock.advance(by);
-        tocsin::engine::tick(self.state())
+        self.settle().await
+    }
+
+    /// Without moving the clock: fires due timers, then sends every due
+    /// notification; returns the timers fired.
+    pub async fn settle(&self) -> usize {
+        let fired = tocsin::engine::tick(self.state())
             .await
-            .expect("timers fire")
+            .expect("timers fire");
+        tocsin::outbox::run_once(self.state())
+            .await
+            .expect("outbox runs");
+        fired
     }
 
     /// Stops the daemon and starts it again on the same files and database.
@@ -188,10 +199,15 @@ impl Daemon {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let running =
-            tocsin::app::start(&self.config, roster, listener, Arc::new(self.clock.clone()))
-                .await
-                .expect("daemon restarts");
+        let running = tocsin::app::start_with(
+            &self.config,
+            roster,
+            listener,
+            Arc::new(self.clock.clone()),
+            false,
+        )
+        .await
+        .expect("daemon restarts");
         self.base = format!("http://{}", running.addr);
         self.running = Some(running);
     }
