@@ -38,6 +38,9 @@ pub enum Reply {
     },
     /// The request is read, then the connection closes without an answer.
     Drop,
+    /// Taken at once (recorded as a 201: the message goes out), answered
+    /// only after this long: a caller that dies meanwhile never learns it.
+    Slow(std::time::Duration),
 }
 
 impl Reply {
@@ -204,21 +207,28 @@ async fn create(
         answered: 0,
         sid: None,
     };
+    let created = |record: &mut TwilioRequest| {
+        let n = shared.next_sid.fetch_add(1, Ordering::SeqCst) + 1;
+        let prefix = match resource {
+            Resource::Messages => "SM",
+            Resource::Calls => "CA",
+        };
+        let sid = format!("{prefix}{n:032x}");
+        record.answered = 201;
+        record.sid = Some(sid.clone());
+        (
+            StatusCode::CREATED,
+            axum::Json(json!({"sid": sid, "status": "queued"})),
+        )
+            .into_response()
+    };
     let response = match reply {
-        None => {
-            let n = shared.next_sid.fetch_add(1, Ordering::SeqCst) + 1;
-            let prefix = match resource {
-                Resource::Messages => "SM",
-                Resource::Calls => "CA",
-            };
-            let sid = format!("{prefix}{n:032x}");
-            record.answered = 201;
-            record.sid = Some(sid.clone());
-            (
-                StatusCode::CREATED,
-                axum::Json(json!({"sid": sid, "status": "queued"})),
-            )
-                .into_response()
+        None => created(&mut record),
+        Some(Reply::Slow(delay)) => {
+            let response = created(&mut record);
+            lock(&shared.requests).push(record);
+            tokio::time::sleep(delay).await;
+            return response;
         }
         Some(Reply::Status {
             code,

@@ -11,7 +11,7 @@ use serde_json::Value;
 use tocsin::notify::email::fake_smtp::FakeSmtp;
 
 use super::{ALICE_PHONE, BOB_PHONE, Shape, TWILIO_TOKEN, alert_payload, roster, twilio_sent};
-use crate::fakes::FakeTwilio;
+use crate::fakes::{FakeTwilio, Reply, Resource};
 use crate::helpers::{AM_TOKEN, Process};
 
 /// Incidents opened at once.
@@ -45,6 +45,18 @@ fn counts(twilio: &FakeTwilio) -> BTreeMap<(&'static str, String, i64), usize> {
         }
     }
     out
+}
+
+/// Waits until the fake has been asked for a `resource` at least once.
+async fn until_requested(twilio: &FakeTwilio, resource: Resource) {
+    let started = Instant::now();
+    while !twilio.requests().iter().any(|r| r.resource == resource) {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "no {resource:?} request after {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// Waits until every incident has had `pages`, each a (channel, recipient).
@@ -90,6 +102,12 @@ async fn kill_9_while_paging_loses_nothing_and_duplicates_at_most_once() {
     std::fs::write(dir.path().join("twilio.token"), TWILIO_TOKEN).expect("token");
     std::fs::write(dir.path().join("slack.url"), "http://127.0.0.1:9/hook").expect("url");
 
+    // The first SMS and the first call are taken by "Twilio" but answered
+    // only after a while: each crash below lands while one is in flight.
+    let hold = Reply::Slow(Duration::from_secs(3));
+    twilio.script(Resource::Messages, hold.clone());
+    twilio.script(Resource::Calls, hold);
+
     let http = reqwest::Client::new();
     let p = start(&config).await;
     let mut ids = Vec::new();
@@ -105,12 +123,14 @@ async fn kill_9_while_paging_loses_nothing_and_duplicates_at_most_once() {
         let body: Value = r.json().await.expect("json");
         ids.push(body["outcome"]["opened"][0].as_i64().expect("opened"));
     }
-    // Stored, acknowledged with 200, pages due now: crash.
+    // Stored and answered 200; pages due, the first SMS in flight: crash.
+    until_requested(&twilio, Resource::Messages).await;
     kill_9(p);
 
     let p = start(&config).await;
     until_paged(&twilio, &ids, &[("sms", BOB_PHONE)]).await;
-    // The SMS are out; the calls are due within two seconds: crash again.
+    // Mid-escalation: the calls fall due two seconds in; crash during one.
+    until_requested(&twilio, Resource::Calls).await;
     kill_9(p);
 
     let p = start(&config).await;
@@ -136,5 +156,12 @@ async fn kill_9_while_paging_loses_nothing_and_duplicates_at_most_once() {
     );
     for (page, n) in &got {
         assert!(*n <= 2, "{page:?} delivered {n} times: {got:?}");
+    }
+    // Both crashes hit a provider call: that page went out again, once.
+    for channel in ["sms", "voice"] {
+        assert!(
+            got.iter().any(|((c, _, _), n)| *c == channel && *n == 2),
+            "no {channel} page was in flight at a crash: {got:?}"
+        );
     }
 }
