@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tocsin::notify::email::fake_smtp::FakeSmtp;
 
-use super::{ALICE_PHONE, BOB_PHONE, Shape, TWILIO_TOKEN, alert_payload, roster, twilio_sent};
+use super::rig::{ALICE_PHONE, BOB_PHONE, Shape, TWILIO_TOKEN, alert_payload, roster, twilio_sent};
 use crate::fakes::{FakeTwilio, Reply, Resource};
 use crate::helpers::{AM_TOKEN, Process};
 
