@@ -48,9 +48,12 @@ fn still_paging(repo: &mut dyn Repo, row: &OutboxRow) -> StoreResult<bool> {
 pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Vec<Claimed>> {
     let now = ctx.now;
     let mut out = Vec::new();
-    for mut row in repo.due_outbox(now, limit)? {
+    for due in repo.due_outbox(now, limit)? {
+        // Re-read: an earlier row of this batch may have folded this one
+        // into its SMS, and the copy in `due` would not show it.
+        let mut row = repo.outbox(due.id)?;
         if row.status != "pending" {
-            continue; // folded into an earlier row of this batch
+            continue;
         }
         if !still_paging(repo, &row)? {
             row.status = "cancelled".into();

@@ -171,7 +171,8 @@ impl Daemon {
         &self.running.as_ref().expect("running").state
     }
 
-    /// Moves the clock and fires whatever became due, as the timer task would.
+    /// Moves the clock, fires whatever became due and sends what that queued,
+    /// as the timer task and the outbox worker would; returns the timers fired.
     pub async fn advance(&self, by: chrono::Duration) -> usize {
         self.clock.advance(by);
         let fired = tocsin::engine::tick(self.state())

@@ -1,0 +1,285 @@
+//! Paging end to end against local fakes (Twilio REST, a Slack webhook, an
+//! SMTP server): no page is lost and none is duplicated. Every test ends by
+//! comparing what the fakes delivered with exactly the pages it expects, so
+//! a duplicate or a stray page fails it. Time moves by hand (`advance`);
+//! `rig` holds the harness; `crash` runs the real binary and kills it with
+//! SIGKILL.
+
+mod crash;
+mod rig;
+
+use chrono::Duration;
+use serde_json::json;
+use tocsin::clock::Clock;
+
+use crate::fakes::{Reply, Resource};
+use crate::helpers::*;
+use rig::*;
+
+#[tokio::test]
+async fn sms_page_then_sms_ack_stops_all_paging() {
+    let rig = rig().await;
+    let id = rig.open("DiskFull").await;
+    let sent = rig.twilio.accepted();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    let text = sent[0].text();
+    assert_eq!(sent[0].to(), BOB_PHONE);
+    for part in [
+        format!("#{id} "),
+        "shop".into(),
+        "[critical]".into(),
+        "DiskFull on db-1".into(),
+        format!("{PUBLIC}/a/"),
+        format!("ack {id}"),
+        format!("res {id}"),
+        format!("esc {id}"),
+    ] {
+        assert!(text.contains(&part), "{part:?} missing from {text:?}");
+    }
+    let answer = rig.reply(BOB_PHONE, &format!("ack {id}")).await;
+    assert!(
+        answer.contains(&format!("Incident {id} acknowledged")),
+        "{answer}"
+    );
+    assert_eq!(rig.state(id).await, "acknowledged");
+    // Every later deadline of both rounds passes: nothing more goes out.
+    pass(&rig.d, Duration::minutes(50), Duration::minutes(1)).await;
+    assert_eq!(rig.events(id, "escalated").await.len(), 0);
+    rig.finish(&[sms(BOB_PHONE, &[id])], 1).await;
+}
+
+#[tokio::test]
+async fn unacknowledged_escalates_at_the_deadline_and_a_keypress_acks() {
+    let rig = rig().await;
+    let id = rig.open("DiskFull").await;
+    rig.d
+        .advance(Duration::minutes(5) - Duration::seconds(1))
+        .await;
+    assert_eq!(rig.twilio.requests().len(), 1, "one second early: nothing");
+    assert_eq!(rig.d.advance(Duration::seconds(1)).await, 1);
+    let calls: Vec<_> = rig
+        .twilio
+        .accepted()
+        .into_iter()
+        .filter(|r| r.resource == Resource::Calls)
+        .collect();
+    assert_eq!(calls.len(), 1, "at the deadline: the call");
+    assert_eq!(calls[0].to(), ALICE_PHONE);
+    assert!(
+        calls[0]
+            .text()
+            .contains(&format!("/twilio/voice?incident={id}&amp;person=alice")),
+        "{}",
+        calls[0].text()
+    );
+    let path = format!("/twilio/voice?incident={id}&person=alice");
+    let (status, twiml) = rig
+        .twilio_webhook(&path, &[("CallSid", "CA1"), ("Digits", "1")])
+        .await;
+    assert_eq!(status, 200);
+    assert!(twiml.contains("acknowledged"), "{twiml}");
+    let s = rig.show(id).await;
+    assert_eq!(s["incident"]["state"], "acknowledged");
+    assert_eq!(s["incident"]["assignee"], "alice");
+    pass(&rig.d, Duration::minutes(45), Duration::minutes(5)).await;
+    rig.finish(&[sms(BOB_PHONE, &[id]), call(ALICE_PHONE, id)], 2)
+        .await;
+}
+
+#[tokio::test]
+async fn every_step_and_a_repeat_then_exhaustion() {
+    let rig = rig().await;
+    let id = rig.open("DiskFull").await;
+    let round = [
+        sms(BOB_PHONE, &[id]),
+        call(ALICE_PHONE, id),
+        email(DAVE_EMAIL, id),
+        chat(id),
+    ];
+    for (n, page) in round.iter().chain(round.iter()).enumerate() {
+        if n > 0 {
+            assert_eq!(rig.d.advance(Duration::minutes(5)).await, 1, "step {n}");
+        }
+        let got = rig.delivered();
+        assert_eq!(got.len(), n + 1, "after step {n}: {got:#?}");
+        assert!(got.contains(page), "step {n}: {page:?} not in {got:#?}");
+    }
+    assert_eq!(rig.events(id, "escalation exhausted").await.len(), 0);
+    assert_eq!(rig.d.advance(Duration::minutes(5)).await, 1);
+    let exhausted = rig.events(id, "escalation exhausted").await;
+    assert_eq!(exhausted.len(), 1);
+    assert_eq!(exhausted[0]["detail"]["rounds"], 2);
+    pass(&rig.d, Duration::hours(2), Duration::minutes(5)).await;
+    assert_eq!(rig.state(id).await, "triggered");
+    let mut all = round.to_vec();
+    all.extend(round.iter().cloned());
+    rig.finish(&all, 4).await;
+}
+
+#[tokio::test]
+async fn acknowledging_cancels_a_page_waiting_for_its_retry() {
+    let rig = rig().await;
+    rig.twilio.script(Resource::Messages, Reply::server_error());
+    let id = rig.open("DiskFull").await;
+    let failed = rig.events(id, "attempt failed").await;
+    assert_eq!(failed.len(), 1, "the page waits for its retry");
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(20), Duration::seconds(30)).await;
+    let s = rig.show(id).await;
+    let kinds: Vec<&str> = s["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"pages cancelled") || kinds.contains(&"page cancelled"),
+        "{kinds:?}"
+    );
+    assert!(!kinds.contains(&"page sent"), "{kinds:?}");
+    rig.finish(&[], 1).await;
+}
+
+/// The retry time the last `attempt failed` event announced.
+async fn retry_at(rig: &Rig, id: i64) -> chrono::DateTime<chrono::Utc> {
+    let failed = rig.events(id, "attempt failed").await;
+    failed.last().expect("a failed attempt")["detail"]["retry_at"]
+        .as_str()
+        .expect("retry_at")
+        .parse()
+        .expect("a time")
+}
+
+/// Advances to one second before the announced retry (nothing new is sent),
+/// then to the retry itself; returns the Twilio request count before it.
+async fn through_retry(rig: &Rig, id: i64) -> usize {
+    let due = retry_at(rig, id).await;
+    let before = rig.twilio.requests().len();
+    let now = rig.d.clock.now();
+    rig.d.advance(due - now - Duration::seconds(1)).await;
+    assert_eq!(rig.twilio.requests().len(), before, "sent before {due}");
+    rig.d.advance(Duration::seconds(1)).await;
+    before
+}
+
+#[tokio::test]
+async fn provider_errors_are_retried_with_backoff_then_sent_once() {
+    let rig = rig().await;
+    rig.twilio.script(Resource::Messages, Reply::server_error());
+    rig.twilio.script(Resource::Messages, Reply::server_error());
+    let id = rig.open("DiskFull").await;
+    let first = retry_at(&rig, id).await - t0();
+    assert!(
+        (Duration::seconds(4)..=Duration::seconds(6)).contains(&first),
+        "first backoff {first}"
+    );
+    through_retry(&rig, id).await;
+    let second = retry_at(&rig, id).await - rig.d.clock.now();
+    assert!(
+        (Duration::seconds(8)..=Duration::seconds(12)).contains(&second),
+        "second backoff {second}"
+    );
+    through_retry(&rig, id).await;
+    assert_eq!(rig.events(id, "attempt failed").await.len(), 2);
+    let sent = rig.events(id, "page sent").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["detail"]["attempt"], 3);
+    // Quiet until the next step (acknowledged so it never comes).
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(10), Duration::minutes(1)).await;
+    rig.finish(&[sms(BOB_PHONE, &[id])], 3).await;
+}
+
+#[tokio::test]
+async fn retry_after_and_a_dropped_connection_are_honoured() {
+    let rig = rig().await;
+    rig.twilio.script(Resource::Messages, Reply::too_many(40));
+    rig.twilio.script(Resource::Messages, Reply::Drop);
+    let id = rig.open("DiskFull").await;
+    assert_eq!(retry_at(&rig, id).await - t0(), Duration::seconds(40));
+    through_retry(&rig, id).await;
+    let failed = rig.events(id, "attempt failed").await;
+    assert_eq!(failed.len(), 2, "{failed:#?}");
+    assert_eq!(failed[1]["detail"]["ambiguous"], true);
+    through_retry(&rig, id).await;
+    assert_eq!(rig.events(id, "page sent").await.len(), 1);
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(10), Duration::minutes(1)).await;
+    rig.finish(&[sms(BOB_PHONE, &[id])], 3).await;
+}
+
+#[tokio::test]
+async fn a_permanent_failure_falls_back_to_voice() {
+    let rig = rig().await;
+    rig.twilio
+        .script(Resource::Messages, Reply::error(400, 21211));
+    let id = rig.open("DiskFull").await;
+    let failed = rig.events(id, "delivery failed").await;
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["detail"]["code"], 21211);
+    let fell = rig.events(id, "falling back").await;
+    assert_eq!(fell.len(), 1);
+    assert_eq!(
+        (
+            fell[0]["detail"]["from"].clone(),
+            fell[0]["detail"]["to"].clone()
+        ),
+        (json!("sms"), json!("voice"))
+    );
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(10), Duration::minutes(1)).await;
+    rig.finish(&[call(BOB_PHONE, id)], 2).await;
+}
+
+#[tokio::test]
+async fn an_opted_out_number_falls_back_to_voice() {
+    let rig = rig().await;
+    rig.twilio
+        .script(Resource::Messages, Reply::error(400, 21610));
+    let id = rig.open("DiskFull").await;
+    assert_eq!(rig.events(id, "falling back").await.len(), 1);
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    rig.finish(&[call(BOB_PHONE, id)], 2).await;
+}
+
+#[tokio::test]
+async fn pages_to_one_person_within_the_window_are_bundled() {
+    let rig = rig().await;
+    let a = rig.open("First").await;
+    assert_eq!(rig.twilio.accepted().len(), 1, "the first SMS at once");
+    rig.d.advance(Duration::seconds(10)).await;
+    let b = rig.open("Second").await;
+    rig.d.advance(Duration::seconds(10)).await;
+    let c = rig.open("Third").await;
+    rig.d.advance(Duration::seconds(39)).await;
+    assert_eq!(rig.twilio.requests().len(), 1, "nothing inside the window");
+    rig.d.advance(Duration::seconds(1)).await;
+    let sent = rig.twilio.accepted();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent[1].text().contains("2 incidents need you"), "{sent:#?}");
+    for id in [a, b, c] {
+        assert_eq!(rig.events(id, "page sent").await.len(), 1, "#{id}");
+        assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    }
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    rig.finish(&[sms(BOB_PHONE, &[a]), sms(BOB_PHONE, &[b, c])], 2)
+        .await;
+}
+
+#[tokio::test]
+async fn a_page_survives_a_restart_between_queueing_and_sending() {
+    let mut rig = rig().await;
+    rig.twilio.script(Resource::Messages, Reply::server_error());
+    let id = rig.open("DiskFull").await;
+    rig.d.restart().await;
+    let due = retry_at(&rig, id).await;
+    let now = rig.d.clock.now();
+    rig.d.advance(due - now).await;
+    assert_eq!(rig.events(id, "page sent").await.len(), 1);
+    // The escalation deadline survived too.
+    rig.d.advance(Duration::minutes(5)).await;
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(10), Duration::minutes(1)).await;
+    rig.finish(&[sms(BOB_PHONE, &[id]), call(ALICE_PHONE, id)], 3)
+        .await;
+}
