@@ -23,6 +23,7 @@ const BATCH: usize = 32;
 /// Sends everything due now; returns how many rows were handed to providers.
 pub async fn run_once(state: &Shared) -> StoreResult<usize> {
     let mut total = 0;
+    let mut idle_passes = 0;
     loop {
         let roster = state.roster();
         let now = state.clock.now();
@@ -42,6 +43,17 @@ pub async fn run_once(state: &Shared) -> StoreResult<usize> {
             })
             .await?;
         if claimed.is_empty() {
+            // A claim can fail a row for good and queue its fallback (an
+            // opted-out number): that row is due now, so look once more.
+            let due_now = state
+                .store
+                .query(|r| r.next_outbox_due())
+                .await?
+                .is_some_and(|t| t <= now);
+            idle_passes += 1;
+            if due_now && idle_passes < 5 {
+                continue;
+            }
             return Ok(total);
         }
         total += claimed.len();

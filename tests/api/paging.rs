@@ -283,3 +283,86 @@ async fn a_page_survives_a_restart_between_queueing_and_sending() {
     rig.finish(&[sms(BOB_PHONE, &[id]), call(ALICE_PHONE, id)], 3)
         .await;
 }
+
+#[tokio::test]
+async fn an_undelivered_sms_report_falls_back_and_reports_never_regress() {
+    let rig = rig().await;
+    let id = rig.open("DiskFull").await;
+    let sid = rig.twilio.accepted()[0].sid.clone().expect("sid");
+    // Out of order: "delivered" would come last, but "sent" arriving after
+    // "undelivered" must not undo the failure.
+    let (status, _) = rig
+        .twilio_webhook(
+            "/twilio/status",
+            &[
+                ("MessageSid", &sid),
+                ("MessageStatus", "undelivered"),
+                ("ErrorCode", "30003"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 204);
+    rig.d.settle().await;
+    let (status, _) = rig
+        .twilio_webhook(
+            "/twilio/status",
+            &[("MessageSid", &sid), ("MessageStatus", "sent")],
+        )
+        .await;
+    assert_eq!(status, 204);
+    rig.d.settle().await;
+    let reports = rig.events(id, "delivery report").await;
+    assert_eq!(
+        reports.len(),
+        1,
+        "the stale 'sent' is not recorded: {reports:?}"
+    );
+    assert_eq!(rig.events(id, "falling back").await.len(), 1);
+    // A forged report changes nothing.
+    let r = rig
+        .d
+        .http
+        .post(rig.d.url("/twilio/status"))
+        .header("X-Twilio-Signature", "forged")
+        .form(&[("MessageSid", sid.as_str()), ("MessageStatus", "delivered")])
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), 403);
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    rig.finish(&[sms(BOB_PHONE, &[id]), call(BOB_PHONE, id)], 2)
+        .await;
+}
+
+#[tokio::test]
+async fn after_stop_pages_skip_sms_and_admins_are_told() {
+    let rig = rig().await;
+    rig.reply(BOB_PHONE, "STOP").await;
+    rig.d.settle().await;
+    let id = rig.open("DiskFull").await;
+    let failed = rig.events(id, "delivery failed").await;
+    assert_eq!(failed.len(), 1);
+    assert!(
+        failed[0]["detail"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("STOP")),
+        "{failed:?}"
+    );
+    assert_eq!(rig.events(id, "falling back").await.len(), 1);
+    // alice (admin) hears about the opt-out on chat.
+    assert!(
+        rig.chat
+            .posts()
+            .iter()
+            .any(|p| p.text().contains("bob replied STOP")),
+        "{:?}",
+        rig.chat.posts()
+    );
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    // The admin notice (no incident) and the call; no SMS reached Twilio.
+    let notice = Sent {
+        incidents: vec![],
+        ..chat(id)
+    };
+    rig.finish(&[notice, call(BOB_PHONE, id)], 1).await;
+}

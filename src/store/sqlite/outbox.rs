@@ -163,7 +163,10 @@ pub fn last_sent(
     channel: &str,
 ) -> StoreResult<Option<DateTime<Utc>>> {
     let v: Option<i64> = conn.query_row(
-        "SELECT max(sent_at) FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at IS NOT NULL",
+        // A row being sent counts as sent at its claim (its due time), so
+        // a second SMS claimed during the first's provider call is bundled.
+        "SELECT max(coalesce(sent_at, CASE WHEN status = 'sending' THEN due_at END)) FROM outbox
+         WHERE person = ?1 AND channel = ?2 AND (sent_at IS NOT NULL OR status = 'sending')",
         params![person, channel],
         |r| r.get(0),
     )?;
@@ -200,6 +203,12 @@ pub fn by_provider_id(conn: &Connection, pid: &str) -> StoreResult<Option<Outbox
 
 pub fn requeue_in_flight(conn: &Connection) -> StoreResult<Vec<OutboxRow>> {
     let rows = query(conn, "status = 'sending' ORDER BY id", [])?;
+    // Rows folded into a bundle that was in flight go back on their own.
+    conn.execute(
+        "UPDATE outbox SET status = 'pending', bundle_of = NULL
+         WHERE status = 'bundled' AND bundle_of IN (SELECT id FROM outbox WHERE status = 'sending')",
+        [],
+    )?;
     conn.execute(
         "UPDATE outbox SET status = 'pending' WHERE status = 'sending'",
         [],
