@@ -10,7 +10,8 @@ use serde_json::json;
 use super::calendar;
 use crate::config::Roster;
 use crate::escalation::paging::{Ctx, notice_row};
-use crate::incident::{Actor, Incident, Repo};
+use crate::incident::apply::ActError;
+use crate::incident::{Actor, Incident, Repo, State};
 use crate::notify::message;
 use crate::store::StoreResult;
 
@@ -216,6 +217,27 @@ pub fn post_resolved(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> Stor
         )?;
     }
     Ok(())
+}
+
+/// Step 4: a responder's status update goes to the client channel, is
+/// recorded, and restarts the client's update clock. Not after resolution.
+pub fn post_update(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    id: i64,
+    person: &str,
+    text: &str,
+) -> Result<Incident, ActError> {
+    let inc = repo.get(id)?;
+    if inc.state == State::Resolved {
+        return Err(ActError::Illegal(inc.state));
+    }
+    let actor = Actor::Person(person.to_string());
+    repo.append(id, ctx.now, &actor, "status update", json!({"text": text}))?;
+    let body = update_text(&inc, person_name(ctx.roster, person), text);
+    post(repo, ctx, &inc, "update", body)?;
+    super::reminders::restart_update_clock(repo, ctx, &inc)?;
+    Ok(repo.get(id)?)
 }
 
 #[cfg(test)]

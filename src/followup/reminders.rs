@@ -279,8 +279,8 @@ fn remind(
 }
 
 /// Queues a notice to the assignee, recorded as `event`: on each of
-/// `channels` the person has (`all`), or on the first of them; email when
-/// none of them reaches them. Never voice.
+/// `channels` the person has (`all`), or on the first of them; when none of
+/// them reaches the person, email, else SMS. Never voice.
 #[allow(clippy::too_many_arguments)]
 pub fn tell_assignee(
     repo: &mut dyn Repo,
@@ -309,9 +309,11 @@ pub fn tell_assignee(
         picked.truncate(1);
     }
     if picked.is_empty()
-        && let Some(email) = contact(person, ChannelType::Email)
+        && let Some(last) = [ChannelType::Email, ChannelType::Sms]
+            .into_iter()
+            .find_map(|c| contact(person, c).map(|t| (c, t)))
     {
-        picked.push((ChannelType::Email, email));
+        picked.push(last);
     }
     if picked.is_empty() {
         return repo.append(

@@ -6,6 +6,7 @@ mod helpers;
 mod alertmanager_e2e;
 mod architecture;
 mod cli;
+mod first_response;
 mod health;
 mod heartbeat;
 mod incidents;
