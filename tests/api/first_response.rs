@@ -526,3 +526,52 @@ async fn serious_threshold_is_configurable_and_a_quick_fix_is_not_serious() {
         "{posts:?}"
     );
 }
+
+#[tokio::test]
+async fn cli_posts_updates_and_assigns() {
+    let d = spawn_daemon().await;
+    let id = open(&d, "DiskFull").await;
+    let n = id.to_string();
+    let run = |args: Vec<String>| {
+        let base = d.base.clone();
+        async move {
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+                .arg("--url")
+                .arg(base)
+                .args(args)
+                .env("TOCSIN_TOKEN", BOB_TOKEN)
+                .env_remove("TOCSIN_URL")
+                .env_remove("TOCSIN_CONFIG")
+                .output()
+                .await
+                .expect("run tocsin")
+        }
+    };
+    let o = run(vec![
+        "incidents".into(),
+        "update".into(),
+        n.clone(),
+        "on it".into(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(
+        events(&d, id, "status update").await,
+        vec![json!({"text": "on it"})]
+    );
+    let o = run(vec![
+        "incidents".into(),
+        "assign".into(),
+        n.clone(),
+        "dave".into(),
+    ])
+    .await;
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("incident {id}: assigned to dave\n")
+    );
+    assert_eq!(show(&d, id).await["incident"]["assignee"], "dave");
+    let o = run(vec!["incidents".into(), "assign".into(), n, "zed".into()]).await;
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+}
