@@ -29,6 +29,8 @@ pub enum IncidentsCmd {
     Escalate { id: Number },
     /// Post a status update to the client channel.
     Update { id: Number, text: String },
+    /// Hand the incident to another person (by roster id).
+    Assign { id: Number, person: String },
     /// Record the diagnosis: layer, reproducibility, seriousness, ticket.
     Diagnose(DiagnoseArgs),
 }
@@ -127,6 +129,11 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
             api.post(&path(id, "updates"), &json!({"text": text}))
                 .await?;
             println!("incident {}: update posted", id.0);
+        }
+        IncidentsCmd::Assign { id, person } => {
+            api.post(&path(id, "assign"), &json!({"person": person}))
+                .await?;
+            println!("incident {}: assigned to {person}", id.0);
         }
         IncidentsCmd::Diagnose(args) => {
             let id = args.id;

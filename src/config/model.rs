@@ -65,6 +65,14 @@ pub struct Limits {
     pub sms_bundle_window: Span,
     pub sms_per_hour: u32,
     pub shift_notice_before: Span,
+    /// After acknowledgement, how long until (and how often) the assignee is
+    /// reminded to record a diagnosis.
+    pub diagnosis_reminder: Span,
+    /// How often the assignee is reminded to open a ticket with a third-party
+    /// provider until `provider_ticket` is set.
+    pub third_party_reminder: Span,
+    /// A critical incident open this long is marked serious.
+    pub serious_after: Span,
 }
 
 #[derive(Debug, Clone)]

@@ -76,6 +76,12 @@ pub struct Limits {
     pub sms_bundle_window: Option<S>,
     pub sms_per_hour: Option<Spanned<u32>>,
     pub shift_notice_before: Option<S>,
+    /// First response: remind the assignee to record a diagnosis after this.
+    pub diagnosis_reminder: Option<S>,
+    /// First response: remind to open a provider ticket this often.
+    pub third_party_reminder: Option<S>,
+    /// A critical incident open this long becomes serious.
+    pub serious_after: Option<S>,
 }
 
 #[derive(Debug, Default, Deserialize)]

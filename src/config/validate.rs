@@ -417,6 +417,24 @@ fn limits(ctx: &mut Ctx<'_>, l: Option<&Spanned<raw::Limits>>) -> Limits {
             get(|l| l.shift_notice_before.as_ref()),
             Span::from_secs(3600),
         ),
+        diagnosis_reminder: span(
+            ctx,
+            "limits.diagnosis_reminder",
+            get(|l| l.diagnosis_reminder.as_ref()),
+            Span::from_secs(900),
+        ),
+        third_party_reminder: span(
+            ctx,
+            "limits.third_party_reminder",
+            get(|l| l.third_party_reminder.as_ref()),
+            Span::from_secs(1800),
+        ),
+        serious_after: span(
+            ctx,
+            "limits.serious_after",
+            get(|l| l.serious_after.as_ref()),
+            Span::from_secs(3600),
+        ),
     }
 }
 
@@ -868,6 +886,19 @@ fn team(ctx: &mut Ctx<'_>, t: &Spanned<raw::Team>, ids: &Ids, default_tz: Tz) ->
     })
 }
 
+/// The client's "engineer online" wording, with its placeholders checked.
+fn ack_message(ctx: &mut Ctx<'_>, client: &str, s: Option<&S>) -> Option<String> {
+    let s = s?;
+    let text = ctx.text(s)?;
+    match crate::followup::channel::check_template(&text) {
+        Ok(()) => Some(text),
+        Err(e) => {
+            ctx.err(s, format!("client {client:?}: ack_message: {e}"));
+            None
+        }
+    }
+}
+
 fn client(ctx: &mut Ctx<'_>, c: &Spanned<raw::Client>) -> Option<Client> {
     let v = &c.value;
     let id = v.id.value.clone();
@@ -899,6 +930,7 @@ fn client(ctx: &mut Ctx<'_>, c: &Spanned<raw::Client>) -> Option<Client> {
         v.token_file.as_ref(),
         v.token_sha256.as_ref(),
     );
+    let ack_message = ack_message(ctx, &id, v.ack_message.as_ref());
     Some(Client {
         name: v
             .name
@@ -908,7 +940,7 @@ fn client(ctx: &mut Ctx<'_>, c: &Spanned<raw::Client>) -> Option<Client> {
         channel,
         token,
         severity,
-        ack_message: ctx.opt_text(v.ack_message.as_ref()),
+        ack_message,
     })
 }
 

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::{fallback, policy, targets};
 use crate::config::{ChannelType, Person, Roster};
+use crate::followup::{channel, reminders};
 use crate::incident::apply::{self, ActError, Outcome};
 use crate::incident::transition::Action;
 use crate::incident::{Actor, Incident, OutboxRow, Repo, State, Timer};
@@ -329,6 +330,12 @@ pub fn sync(repo: &mut dyn Repo, ctx: &Ctx<'_>, out: &Outcome, by: &str) -> Stor
     for &id in out.opened.iter().chain(&out.reopened) {
         start(repo, ctx, id)?;
     }
+    for &id in &out.opened {
+        reminders::on_opened(repo, ctx, id, false)?;
+    }
+    for &id in &out.reopened {
+        reminders::on_opened(repo, ctx, id, true)?;
+    }
     for &id in &out.acknowledged {
         stop(repo, ctx, id, "acknowledged")?;
         let inc = repo.get(id)?;
@@ -346,15 +353,26 @@ pub fn sync(repo: &mut dyn Repo, ctx: &Ctx<'_>, out: &Outcome, by: &str) -> Stor
                 data: json!({}),
             })?;
         }
+        reminders::acknowledged(repo, ctx, id)?;
     }
     for &id in &out.resolved {
         stop(repo, ctx, id, "resolved")?;
         repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
         resolved_notices(repo, ctx, id, by)?;
+        reminders::on_ended(repo, ctx, id, "resolved")?;
     }
     for &id in &out.downgraded {
         stop(repo, ctx, id, "downgraded")?;
         repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
+        let inc = repo.get(id)?;
+        channel::post(
+            repo,
+            ctx,
+            &inc,
+            "downgraded",
+            channel::downgraded_text(&inc),
+        )?;
+        reminders::on_ended(repo, ctx, id, "downgraded")?;
     }
     Ok(())
 }
@@ -440,28 +458,8 @@ fn resolved_notices(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, by: &str) -> St
         let oid = repo.insert_outbox(&row)?;
         repo.append(id, ctx.now, &Actor::System, "notice queued", json!({"person": person.id, "channel": row.channel, "outbox": oid, "about": "resolved"}))?;
     }
-    if inc.critical
-        && let Some(client) = ctx.roster.clients.get(&inc.client)
-    {
-        let body = format!("Incident {} ({}) is resolved.", inc.id, inc.title);
-        let row = notice_row(
-            &inc,
-            ctx,
-            None,
-            Some(client.id.clone()),
-            "channel",
-            client.channel.name.clone(),
-            message::headline(&inc),
-            body,
-        );
-        let oid = repo.insert_outbox(&row)?;
-        repo.append(
-            id,
-            ctx.now,
-            &Actor::System,
-            "client post queued",
-            json!({"channel": client.channel.name, "outbox": oid, "about": "resolved"}),
-        )?;
+    if inc.critical || inc.serious {
+        channel::post_resolved(repo, ctx, &inc)?;
     }
     Ok(())
 }

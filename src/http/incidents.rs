@@ -12,6 +12,7 @@ use super::auth;
 use super::error::ApiError;
 use crate::app::Shared;
 use crate::escalation::paging::{self, Ctx};
+use crate::followup::reminders;
 use crate::incident::apply::{self, ActError};
 use crate::incident::transition::Action;
 use crate::incident::{Actor, Diagnosis, StateFilter};
@@ -47,7 +48,7 @@ pub async fn list(
     Ok(Json(json!({"incidents": incidents})))
 }
 
-fn parse_id(id: &str) -> Result<i64, ApiError> {
+pub(super) fn parse_id(id: &str) -> Result<i64, ApiError> {
     id.trim_start_matches('#')
         .parse::<i64>()
         .ok()
@@ -87,7 +88,7 @@ pub struct ActionBody {
     note: Option<String>,
 }
 
-fn act_error(e: ActError, id: i64) -> ApiError {
+pub(super) fn act_error(e: ActError, id: i64) -> ApiError {
     match e {
         ActError::NotFound => ApiError::NotFound(format!("incident {id}")),
         ActError::Illegal(state) => ApiError::IllegalTransition {
@@ -177,6 +178,14 @@ pub struct PatchBody {
     provider_ticket: Option<String>,
 }
 
+/// A text field, trimmed; present but blank is a 400.
+fn non_empty(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
+    match v.map(|s| s.trim().to_string()) {
+        Some(s) if s.is_empty() => Err(ApiError::bad(field, "must not be empty")),
+        other => Ok(other),
+    }
+}
+
 pub async fn patch(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -195,11 +204,11 @@ pub async fn patch(
             .map_err(|e: String| ApiError::bad("layer", e))?,
         reproducible: b.reproducible,
         serious: b.serious,
-        serious_reason: b.serious_reason,
+        serious_reason: non_empty("serious_reason", b.serious_reason)?,
         severity: b.severity.map(|s| s.parse()).transpose().map_err(
             |e: crate::ingest::alert::UnknownSeverity| ApiError::bad("severity", e.to_string()),
         )?,
-        provider_ticket: b.provider_ticket,
+        provider_ticket: non_empty("provider_ticket", b.provider_ticket)?,
     };
     if d.layer.is_none()
         && d.reproducible.is_none()
@@ -213,11 +222,39 @@ pub async fn patch(
             "give at least one of layer, reproducible, serious, serious_reason, severity, provider_ticket",
         ));
     }
-    let now = app.clock.now();
+    if d.serious == Some(true) && d.serious_reason.is_none() {
+        return Err(ApiError::bad(
+            "serious_reason",
+            "required with serious: true (long outage, data loss, reputational, ...)",
+        ));
+    }
+    let (roster, secret, now) = app.paging_parts();
     let incident = app
         .store
-        .transact(move |repo| Ok(apply::diagnose(repo, id, &d, &Actor::Person(person), now)))
+        .transact(move |repo| {
+            let ctx = Ctx {
+                roster: &roster,
+                secret: &secret,
+                now,
+            };
+            Ok(diagnose(repo, &ctx, id, &d, &Actor::Person(person)))
+        })
         .await?
         .map_err(|e| act_error(e, id))?;
+    app.after_action(id);
     Ok(Json(json!({"incident": incident})))
+}
+
+/// Records the diagnosis, then arms or cancels the first-response reminders.
+fn diagnose(
+    repo: &mut dyn crate::incident::Repo,
+    ctx: &Ctx<'_>,
+    id: i64,
+    d: &Diagnosis,
+    actor: &Actor,
+) -> Result<crate::incident::Incident, ActError> {
+    let before = repo.get(id)?;
+    apply::diagnose(repo, id, d, actor, ctx.now)?;
+    reminders::after_diagnosis(repo, ctx, &before, d)?;
+    Ok(repo.get(id)?)
 }

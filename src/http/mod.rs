@@ -6,6 +6,7 @@ pub mod ack_link;
 pub mod auth;
 pub mod error;
 mod escalate;
+mod first_response;
 mod health;
 mod incidents;
 mod ingest;
@@ -49,6 +50,15 @@ pub fn router(app: Shared) -> Router {
         .route(
             "/api/v1/incidents/{id}",
             get(incidents::show).patch(incidents::patch),
+        )
+        // Static segments win over `{action}` in axum's router (matchit).
+        .route(
+            "/api/v1/incidents/{id}/assign",
+            post(first_response::assign),
+        )
+        .route(
+            "/api/v1/incidents/{id}/updates",
+            post(first_response::updates),
         )
         .route("/api/v1/incidents/{id}/{action}", post(incidents::action))
         .route("/twilio/sms", post(twilio::sms))

@@ -50,6 +50,8 @@ pub trait Repo {
         assignee: Option<&str>,
     ) -> StoreResult<()>;
     fn set_diagnosis(&mut self, id: i64, d: &Diagnosis) -> StoreResult<()>;
+    /// Replaces the assignee, leaving the state as it is.
+    fn set_assignee(&mut self, id: i64, person: &str) -> StoreResult<()>;
     fn append(
         &mut self,
         id: i64,

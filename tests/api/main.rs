@@ -7,6 +7,7 @@ mod alertmanager_e2e;
 mod architecture;
 mod cli;
 mod fakes;
+mod first_response;
 mod health;
 mod heartbeat;
 mod incidents;

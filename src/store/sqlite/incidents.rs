@@ -230,6 +230,17 @@ impl Repo for TxRepo<'_> {
         Ok(())
     }
 
+    fn set_assignee(&mut self, id: i64, person: &str) -> StoreResult<()> {
+        let n = self.conn.execute(
+            "UPDATE incidents SET assignee = ?1 WHERE id = ?2",
+            params![person, id],
+        )?;
+        if n == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     fn append(
         &mut self,
         id: i64,

@@ -56,6 +56,10 @@ storage:
   sqlite: data/tocsin.db
 limits:
   sms_bundle_window: {bundle_window}
+  # First-response reminders are tested elsewhere; keep them out of the way
+  # so every message the fakes see here is a page.
+  diagnosis_reminder: 1w
+  serious_after: 1w
 providers:
   sms:
     type: twilio
@@ -106,6 +110,7 @@ projects:
     client: acme
     team: web
     responders: [bob]
+    update_every: 1w
 escalation_policies:
   - id: default
     repeat: {repeat}

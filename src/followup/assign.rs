@@ -1,0 +1,60 @@
+//! Step 3, who can fix it: hand the incident to another person, recorded on
+//! the timeline, and tell them (chat, else email, else SMS; never voice),
+//! inside the caller's transaction.
+
+use serde_json::json;
+
+use super::reminders;
+use crate::config::ChannelType;
+use crate::escalation::paging::{self, Ctx};
+use crate::incident::apply::ActError;
+use crate::incident::{Actor, Incident, Repo, State};
+use crate::notify::message;
+
+/// Makes `person` (a roster id) the assignee; false when they already were.
+/// A resolved incident cannot be reassigned.
+pub fn assign(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    id: i64,
+    person: &str,
+    by: &Actor,
+) -> Result<(Incident, bool), ActError> {
+    let before = repo.get(id)?;
+    if before.state == State::Resolved {
+        return Err(ActError::Illegal(before.state));
+    }
+    if before.assignee.as_deref() == Some(person) {
+        return Ok((before, false));
+    }
+    repo.set_assignee(id, person)?;
+    repo.append(
+        id,
+        ctx.now,
+        by,
+        "assigned",
+        json!({"from": before.assignee, "to": person}),
+    )?;
+    let inc = repo.get(id)?;
+    let who = match by {
+        Actor::Person(p) => super::channel::person_name(ctx.roster, p).to_string(),
+        other => other.to_string(),
+    };
+    let url = paging::ack_url(ctx, id, person, crate::notify::Action::Ack);
+    let text = format!(
+        "tocsin: {who} handed you {}. Details and acknowledge: {url}",
+        message::headline(&inc)
+    );
+    let channels = [ChannelType::Chat, ChannelType::Email, ChannelType::Sms];
+    reminders::tell_assignee(
+        repo,
+        ctx,
+        &inc,
+        "notice queued",
+        "assigned",
+        &text,
+        &channels,
+        false,
+    )?;
+    Ok((inc, true))
+}

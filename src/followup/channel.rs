@@ -1,0 +1,358 @@
+//! The client's public channel (guide steps 1, 4 and 5): the wording of
+//! each post and queueing it as an outbox row (kind `client`, channel
+//! `channel`) with a `client post queued` event, inside the caller's
+//! transaction. Delivery, retries and the `notification sent` event are the
+//! outbox's; nothing here talks to a provider.
+
+use chrono::NaiveDate;
+use serde_json::json;
+
+use super::calendar;
+use crate::config::Roster;
+use crate::escalation::paging::{Ctx, notice_row};
+use crate::incident::apply::ActError;
+use crate::incident::{Actor, Incident, Repo, State};
+use crate::notify::message;
+use crate::store::StoreResult;
+
+/// Placeholders an `ack_message` may use.
+pub const PLACEHOLDERS: [&str; 4] = ["person", "number", "title", "project"];
+
+/// Said when a client sets no `ack_message`.
+pub const DEFAULT_ACK_MESSAGE: &str =
+    "{person} is online and investigating incident {number}: {title}.";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece<'a> {
+    Text(&'a str),
+    /// `{{` or `}}`.
+    Brace(char),
+    Var(&'a str),
+}
+
+fn pieces(template: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
+    let mut rest = template;
+    while let Some(i) = rest.find(['{', '}']) {
+        out.push(Piece::Text(&rest[..i]));
+        let tail = &rest[i..];
+        if tail.starts_with("{{") || tail.starts_with("}}") {
+            out.push(Piece::Brace(if tail.starts_with('{') { '{' } else { '}' }));
+            rest = &tail[2..];
+        } else if tail.starts_with('}') {
+            return Err("a lone \"}\" (write \"}}\" for a brace)".into());
+        } else {
+            let Some(end) = tail.find('}') else {
+                return Err("\"{\" without a closing \"}\"".into());
+            };
+            let name = &tail[1..end];
+            if !PLACEHOLDERS.contains(&name) {
+                return Err(format!(
+                    "unknown placeholder {{{name}}} (expected {{person}}, {{number}}, {{title}} or {{project}})"
+                ));
+            }
+            out.push(Piece::Var(name));
+            rest = &tail[end + 1..];
+        }
+    }
+    out.push(Piece::Text(rest));
+    Ok(out)
+}
+
+/// Checks a template's placeholders; the error names the first bad one.
+pub fn check_template(template: &str) -> Result<(), String> {
+    pieces(template).map(|_| ())
+}
+
+/// Values for a template's placeholders.
+#[derive(Debug, Clone)]
+pub struct Vars<'a> {
+    pub person: &'a str,
+    pub number: i64,
+    pub title: &'a str,
+    pub project: &'a str,
+}
+
+/// Fills a template; a template that does not check (it was validated at
+/// load, so only by a programming error) falls back to the default wording.
+pub fn render(template: &str, v: &Vars<'_>) -> String {
+    let parts = pieces(template)
+        .or_else(|_| pieces(DEFAULT_ACK_MESSAGE))
+        .unwrap_or_default();
+    let mut out = String::new();
+    for p in parts {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Brace(c) => out.push(c),
+            Piece::Var("person") => out.push_str(v.person),
+            Piece::Var("number") => out.push_str(&v.number.to_string()),
+            Piece::Var("title") => out.push_str(v.title),
+            Piece::Var(_) => out.push_str(v.project),
+        }
+    }
+    out
+}
+
+/// A person's display name, or their id when unknown.
+pub fn person_name<'a>(roster: &'a Roster, id: &'a str) -> &'a str {
+    roster.people.get(id).map_or(id, |p| p.name.as_str())
+}
+
+/// Step 1: an engineer is online and investigating.
+pub fn online_text(template: Option<&str>, inc: &Incident, person: &str, project: &str) -> String {
+    render(
+        template.unwrap_or(DEFAULT_ACK_MESSAGE),
+        &Vars {
+            person,
+            number: inc.id,
+            title: &inc.title,
+            project,
+        },
+    )
+}
+
+/// Step 4: a responder's status update, relayed.
+pub fn update_text(inc: &Incident, person: &str, text: &str) -> String {
+    format!(
+        "Update on incident {} ({}) from {person}: {text}",
+        inc.id, inc.title
+    )
+}
+
+/// Step 4: the client and we agreed it can wait.
+pub fn downgraded_text(inc: &Incident) -> String {
+    format!(
+        "Incident {} ({}) was agreed to be non-critical: it can wait and is no longer handled as an urgent incident.",
+        inc.id, inc.title
+    )
+}
+
+/// Resolution; for a serious incident (step 5) with the postmortem's date.
+pub fn resolved_text(inc: &Incident, postmortem_on: Option<NaiveDate>) -> String {
+    let mut text = format!("Incident {} ({}) is resolved.", inc.id, inc.title);
+    if let Some(day) = postmortem_on {
+        text.push_str(&format!(
+            " A detailed postmortem follows on the next business day, {}.",
+            day.format("%A %Y-%m-%d")
+        ));
+    }
+    text
+}
+
+/// The next business day after now, in the time zone of the project's team.
+pub fn postmortem_date(ctx: &Ctx<'_>, inc: &Incident) -> NaiveDate {
+    let tz = ctx
+        .roster
+        .projects
+        .get(&inc.project)
+        .and_then(|p| ctx.roster.teams.get(&p.team))
+        .map_or(ctx.roster.timezone, |t| t.timezone);
+    calendar::next_business_day(&ctx.roster.calendar, tz, ctx.now)
+}
+
+/// Queues `body` for the incident's client channel; `about` labels the post
+/// on the timeline. Returns the outbox row, or None when the incident's
+/// client is not configured.
+pub fn post(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    inc: &Incident,
+    about: &str,
+    body: String,
+) -> StoreResult<Option<i64>> {
+    let Some(client) = ctx.roster.clients.get(&inc.client) else {
+        return Ok(None);
+    };
+    let row = notice_row(
+        inc,
+        ctx,
+        None,
+        Some(client.id.clone()),
+        "channel",
+        client.channel.name.clone(),
+        message::headline(inc),
+        body,
+    );
+    let oid = repo.insert_outbox(&row)?;
+    repo.append(
+        inc.id,
+        ctx.now,
+        &Actor::System,
+        "client post queued",
+        json!({"channel": client.channel.name, "outbox": oid, "about": about, "text": row.body}),
+    )?;
+    Ok(Some(oid))
+}
+
+/// Step 1, on acknowledge: the assignee (or "An engineer") is online.
+pub fn post_online(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> StoreResult<()> {
+    let Some(client) = ctx.roster.clients.get(&inc.client) else {
+        return Ok(());
+    };
+    let person = inc
+        .assignee
+        .as_deref()
+        .map_or("An engineer", |a| person_name(ctx.roster, a));
+    let project = ctx
+        .roster
+        .projects
+        .get(&inc.project)
+        .map_or(inc.project.as_str(), |p| p.name.as_str());
+    let text = online_text(client.ack_message.as_deref(), inc, person, project);
+    post(repo, ctx, inc, "acknowledged", text).map(|_| ())
+}
+
+/// On resolution of a critical incident: resolved, and for a serious one
+/// the postmortem's date.
+pub fn post_resolved(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> StoreResult<()> {
+    let day = inc.serious.then(|| postmortem_date(ctx, inc));
+    post(repo, ctx, inc, "resolved", resolved_text(inc, day))?;
+    if let Some(day) = day {
+        repo.append(
+            inc.id,
+            ctx.now,
+            &Actor::System,
+            "postmortem announced",
+            json!({"on": day, "reason": inc.serious_reason}),
+        )?;
+    }
+    Ok(())
+}
+
+/// Step 4: a responder's status update goes to the client channel, is
+/// recorded, and restarts the client's update clock. Not after resolution.
+pub fn post_update(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    id: i64,
+    person: &str,
+    text: &str,
+) -> Result<Incident, ActError> {
+    let inc = repo.get(id)?;
+    if inc.state == State::Resolved {
+        return Err(ActError::Illegal(inc.state));
+    }
+    let actor = Actor::Person(person.to_string());
+    repo.append(id, ctx.now, &actor, "status update", json!({"text": text}))?;
+    let body = update_text(&inc, person_name(ctx.roster, person), text);
+    post(repo, ctx, &inc, "update", body)?;
+    super::reminders::restart_update_clock(repo, ctx, &inc)?;
+    Ok(repo.get(id)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(template: &str, expected: Result<&str, &str>) {
+        let vars = Vars {
+            person: "Alice",
+            number: 42,
+            title: "Disk full",
+            project: "Shop",
+        };
+        match (check_template(template), expected) {
+            (Ok(()), Ok(want)) => assert_eq!(render(template, &vars), want, "{template}"),
+            (Err(got), Err(want)) => assert!(got.contains(want), "{template}: {got}"),
+            (got, want) => panic!("{template}: got {got:?}, expected {want:?}"),
+        }
+    }
+
+    #[test]
+    fn templates() {
+        check(
+            DEFAULT_ACK_MESSAGE,
+            Ok("Alice is online and investigating incident 42: Disk full."),
+        );
+        check(
+            "{person} looks at #{number} ({title}) on {project}",
+            Ok("Alice looks at #42 (Disk full) on Shop"),
+        );
+        check("no placeholders", Ok("no placeholders"));
+        check("{{literal}} {number}", Ok("{literal} 42"));
+        check("", Ok(""));
+        check("{name} is here", Err("unknown placeholder {name}"));
+        check("{Person}", Err("unknown placeholder {Person}"));
+        check("{}", Err("unknown placeholder {}"));
+        check("open {person", Err("without a closing"));
+        check("close }", Err("lone"));
+    }
+
+    #[test]
+    fn render_of_a_bad_template_uses_the_default() {
+        let vars = Vars {
+            person: "Bob",
+            number: 1,
+            title: "t",
+            project: "p",
+        };
+        assert_eq!(
+            render("{oops}", &vars),
+            "Bob is online and investigating incident 1: t."
+        );
+    }
+
+    fn incident() -> Incident {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        Incident {
+            id: 7,
+            project: "shop".into(),
+            client: "acme".into(),
+            title: "Checkout down".into(),
+            severity: crate::ingest::alert::Severity::Critical,
+            state: crate::incident::State::Resolved,
+            critical: true,
+            source: crate::ingest::alert::Source::Trigger,
+            integration: None,
+            dedup_key: None,
+            client_reported: false,
+            labels: Default::default(),
+            annotations: Default::default(),
+            links: vec![],
+            details: serde_json::Value::Null,
+            alert_count: 1,
+            created_at: at,
+            last_seen_at: at,
+            acknowledged_at: None,
+            resolved_at: None,
+            downgraded_at: None,
+            assignee: None,
+            layer: None,
+            reproducible: None,
+            serious: false,
+            serious_reason: None,
+            provider_ticket: None,
+        }
+    }
+
+    #[test]
+    fn wording() {
+        let inc = incident();
+        let monday = NaiveDate::from_ymd_opt(2026, 11, 30).expect("date");
+        for (got, want) in [
+            (
+                resolved_text(&inc, None),
+                "Incident 7 (Checkout down) is resolved.",
+            ),
+            (
+                resolved_text(&inc, Some(monday)),
+                "Incident 7 (Checkout down) is resolved. A detailed postmortem follows on the next business day, Monday 2026-11-30.",
+            ),
+            (
+                update_text(&inc, "Bob", "rolling back"),
+                "Update on incident 7 (Checkout down) from Bob: rolling back",
+            ),
+            (
+                online_text(None, &inc, "Bob", "Shop"),
+                "Bob is online and investigating incident 7: Checkout down.",
+            ),
+            (
+                online_text(Some("{person} @ {project}"), &inc, "Bob", "Shop"),
+                "Bob @ Shop",
+            ),
+        ] {
+            assert_eq!(got, want);
+        }
+        assert!(downgraded_text(&inc).contains("agreed to be non-critical"));
+    }
+}

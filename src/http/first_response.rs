@@ -1,0 +1,115 @@
+//! The guide's first response over HTTP: `POST .../assign` (step 3) and
+//! `POST .../updates` (step 4). Parse, call `followup`, map the result.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth;
+use super::error::ApiError;
+use super::incidents::{act_error, parse_id};
+use crate::app::Shared;
+use crate::escalation::paging::Ctx;
+use crate::followup::{assign as assigning, channel};
+use crate::incident::Actor;
+
+/// Longest status update relayed to a client channel, in characters.
+pub const MAX_UPDATE_CHARS: usize = 2000;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    person: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBody {
+    text: String,
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad("body", e.to_string()))
+}
+
+/// `POST /api/v1/incidents/{id}/assign` `{"person": id}`.
+pub async fn assign(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let by = auth::person(&app.roster(), &headers)?.id.clone();
+    let id = parse_id(&id)?;
+    let b: AssignBody = body(&bytes)?;
+    let (roster, secret, now) = app.paging_parts();
+    if !roster.people.contains_key(&b.person) {
+        return Err(ApiError::NotFound(format!("person {:?}", b.person)));
+    }
+    let (incident, changed) = app
+        .store
+        .transact(move |repo| {
+            let ctx = Ctx {
+                roster: &roster,
+                secret: &secret,
+                now,
+            };
+            Ok(assigning::assign(
+                repo,
+                &ctx,
+                id,
+                &b.person,
+                &Actor::Person(by),
+            ))
+        })
+        .await?
+        .map_err(|e| act_error(e, id))?;
+    app.after_action(id);
+    Ok(Json(json!({"incident": incident, "changed": changed})))
+}
+
+/// The update's text, trimmed: present and at most [`MAX_UPDATE_CHARS`].
+fn update_text(text: &str) -> Result<String, ApiError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(ApiError::bad("text", "must not be empty"));
+    }
+    if t.chars().count() > MAX_UPDATE_CHARS {
+        return Err(ApiError::bad(
+            "text",
+            format!("longer than {MAX_UPDATE_CHARS} characters"),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+/// `POST /api/v1/incidents/{id}/updates` `{"text": "..."}`.
+pub async fn updates(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let person = auth::person(&app.roster(), &headers)?.id.clone();
+    let id = parse_id(&id)?;
+    let b: UpdateBody = body(&bytes)?;
+    let text = update_text(&b.text)?;
+    let (roster, secret, now) = app.paging_parts();
+    let incident = app
+        .store
+        .transact(move |repo| {
+            let ctx = Ctx {
+                roster: &roster,
+                secret: &secret,
+                now,
+            };
+            Ok(channel::post_update(repo, &ctx, id, &person, &text))
+        })
+        .await?
+        .map_err(|e| act_error(e, id))?;
+    app.after_action(id);
+    Ok(Json(json!({"incident": incident})))
+}
