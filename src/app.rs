@@ -131,7 +131,10 @@ impl AppState {
         let roster = self.roster();
         let now = self.clock.now();
         self.store
-            .transact(move |repo| crate::incident::heartbeat::ensure_deadlines(repo, &roster, now))
+            .transact(move |repo| {
+                crate::incident::heartbeat::ensure_deadlines(repo, &roster, now)?;
+                crate::followup::remind::ensure_digests(repo, &roster, now)
+            })
             .await?;
         self.wake.notify_one();
         Ok(())

@@ -11,6 +11,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::app::Shared;
 use crate::escalation::paging::{self, Ctx};
+use crate::followup;
 use crate::incident::apply::Outcome;
 use crate::incident::{Repo, Timer, heartbeat};
 use crate::store::StoreResult;
@@ -43,6 +44,10 @@ fn fire_one(repo: &mut dyn Repo, ctx: &Ctx<'_>, t: &Timer, out: &mut Outcome) ->
             if let Some(id) = id() {
                 paging::ack_timed_out(repo, ctx, id)?;
             }
+            Outcome::default()
+        }
+        kind if followup::remind::handles(kind) => {
+            followup::remind::fire(repo, ctx, t)?;
             Outcome::default()
         }
         other => {

@@ -14,6 +14,7 @@ pub mod config;
 pub mod duration;
 pub mod engine;
 pub mod escalation;
+pub mod followup;
 pub mod http;
 pub mod incident;
 pub mod ingest;

@@ -65,6 +65,9 @@ pub struct Limits {
     pub sms_bundle_window: Span,
     pub sms_per_hour: u32,
     pub shift_notice_before: Span,
+    /// How long before an action item's deadline its assignee is reminded;
+    /// whole days count business days (reminder at 09:00 team time).
+    pub action_reminder_before: Span,
 }
 
 #[derive(Debug, Clone)]

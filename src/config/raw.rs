@@ -76,6 +76,7 @@ pub struct Limits {
     pub sms_bundle_window: Option<S>,
     pub sms_per_hour: Option<Spanned<u32>>,
     pub shift_notice_before: Option<S>,
+    pub action_reminder_before: Option<S>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -19,7 +19,7 @@ pub mod policy;
 pub mod targets;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 #[cfg(test)]
 mod walk;
 

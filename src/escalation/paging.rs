@@ -132,7 +132,8 @@ fn save(repo: &mut dyn Repo, id: i64, state: &super::EscalationState) -> StoreRe
     }
 }
 
-fn target_of(person: &Person, channel: ChannelType) -> String {
+/// A person's address on `channel` (empty when they have none).
+pub fn target_of(person: &Person, channel: ChannelType) -> String {
     match channel {
         ChannelType::Sms | ChannelType::Voice => person.phone.clone(),
         ChannelType::Email => person.email.clone(),
@@ -351,6 +352,7 @@ pub fn sync(repo: &mut dyn Repo, ctx: &Ctx<'_>, out: &Outcome, by: &str) -> Stor
         stop(repo, ctx, id, "resolved")?;
         repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
         resolved_notices(repo, ctx, id, by)?;
+        crate::followup::lifecycle::on_resolved(repo, ctx, id)?;
     }
     for &id in &out.downgraded {
         stop(repo, ctx, id, "downgraded")?;
