@@ -177,7 +177,12 @@ mod tests {
                 // ... and just after midnight Berlin it is Thursday → Friday.
                 (&[], Berlin, "2026-11-25T23:01:00Z", "2026-11-27T22:59:59Z"),
                 // Friday 20:00 in New York is Saturday in UTC: the team's day counts.
-                (&[], New_York, "2026-11-28T01:00:00Z", "2026-12-01T04:59:59Z"),
+                (
+                    &[],
+                    New_York,
+                    "2026-11-28T01:00:00Z",
+                    "2026-12-01T04:59:59Z",
+                ),
                 // Monday 08:00 in Tokyo is Sunday 23:00 UTC → Tuesday in Tokyo.
                 (&[], Tokyo, "2026-11-29T23:00:00Z", "2026-12-01T14:59:59Z"),
                 // Across the end of DST in Berlin (Sunday 25 October 2026).
@@ -201,7 +206,12 @@ mod tests {
                     "2026-11-27T17:00:00Z",
                     "2026-12-01T08:00:00Z",
                 ),
-                (&[], New_York, "2026-11-25T15:00:00Z", "2026-11-26T14:00:00Z"),
+                (
+                    &[],
+                    New_York,
+                    "2026-11-25T15:00:00Z",
+                    "2026-11-26T14:00:00Z",
+                ),
                 // Summer time: 09:00 CEST is 07:00 UTC.
                 (&[], Berlin, "2026-07-01T10:00:00Z", "2026-07-02T07:00:00Z"),
             ],
@@ -253,7 +263,10 @@ mod tests {
             holidays: BTreeSet::new(),
         };
         let d: NaiveDate = "2026-11-25".parse().expect("date");
-        assert_eq!(next_business_day(&none, d), "2026-11-26".parse().expect("date"));
+        assert_eq!(
+            next_business_day(&none, d),
+            "2026-11-26".parse().expect("date")
+        );
         assert_eq!(
             previous_business_day(&none, d),
             "2026-11-24".parse().expect("date")

@@ -62,7 +62,8 @@ pub fn text(
     let mut body = format!(
         "Open action items for {person} (team {}), as of {}:\n",
         team.name,
-        now.with_timezone(&team.timezone).format("%Y-%m-%d %H:%M %Z")
+        now.with_timezone(&team.timezone)
+            .format("%Y-%m-%d %H:%M %Z")
     );
     let mut sorted: Vec<&&ActionItem> = items.iter().collect();
     sorted.sort_by_key(|i| (i.deadline, i.id));
@@ -108,12 +109,32 @@ mod tests {
     fn next_digest() {
         check(&[
             // Default: Monday 09:00 team time. Wednesday → next Monday.
-            ("0 9 * * MON", "Europe/Berlin", "2026-11-25T09:00:00Z", Some("2026-11-30T08:00:00Z")),
+            (
+                "0 9 * * MON",
+                "Europe/Berlin",
+                "2026-11-25T09:00:00Z",
+                Some("2026-11-30T08:00:00Z"),
+            ),
             // Exactly at the instant: the following week.
-            ("0 9 * * MON", "Europe/Berlin", "2026-11-30T08:00:00Z", Some("2026-12-07T08:00:00Z")),
-            ("0 9 * * MON", "America/New_York", "2026-11-25T09:00:00Z", Some("2026-11-30T14:00:00Z")),
+            (
+                "0 9 * * MON",
+                "Europe/Berlin",
+                "2026-11-30T08:00:00Z",
+                Some("2026-12-07T08:00:00Z"),
+            ),
+            (
+                "0 9 * * MON",
+                "America/New_York",
+                "2026-11-25T09:00:00Z",
+                Some("2026-11-30T14:00:00Z"),
+            ),
             // Six fields pass through.
-            ("0 30 8 * * FRI", "Europe/Berlin", "2026-11-25T09:00:00Z", Some("2026-11-27T07:30:00Z")),
+            (
+                "0 30 8 * * FRI",
+                "Europe/Berlin",
+                "2026-11-25T09:00:00Z",
+                Some("2026-11-27T07:30:00Z"),
+            ),
             ("not cron", "Europe/Berlin", "2026-11-25T09:00:00Z", None),
         ]);
     }

@@ -325,20 +325,19 @@ pub fn add_action(
         });
     }
     let priority = match &req.priority {
-        Some(p) => p
-            .parse::<Priority>()
-            .map_err(|reason| FlowError::Invalid {
-                field: "priority",
-                reason,
-            })?,
+        Some(p) => p.parse::<Priority>().map_err(|reason| FlowError::Invalid {
+            field: "priority",
+            reason,
+        })?,
         None => Priority::High,
     };
     let tz = team_tz(ctx.roster, &pm.team);
-    let deadline = actions::parse_deadline(&req.deadline, tz, ctx.now)
-        .map_err(|reason| FlowError::Invalid {
+    let deadline = actions::parse_deadline(&req.deadline, tz, ctx.now).map_err(|reason| {
+        FlowError::Invalid {
             field: "deadline",
             reason,
-        })?;
+        }
+    })?;
     if !ctx.roster.people.contains_key(&req.assignee) {
         return Err(FlowError::NotFound(format!("person {:?}", req.assignee)));
     }

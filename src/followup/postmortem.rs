@@ -317,7 +317,10 @@ fn story_line(e: &Event, tz: Tz) -> String {
             let mut parts = Vec::new();
             if let Some(obj) = d.as_object() {
                 for (k, v) in obj {
-                    parts.push(format!("{k}={}", v.as_str().map_or(v.to_string(), String::from)));
+                    parts.push(format!(
+                        "{k}={}",
+                        v.as_str().map_or(v.to_string(), String::from)
+                    ));
                 }
             }
             format!(" {}", parts.join(", "))
@@ -402,9 +405,10 @@ pub fn what_happened(inc: &Incident, events: &[Event], roster: &Roster, tz: Tz) 
 pub fn publication(pm: &Postmortem) -> String {
     let mut out = format!("Postmortem of incident {}: {}\n", pm.incident, pm.title);
     let s = &pm.sections;
-    for ((_, question), text) in QUESTIONS
-        .iter()
-        .zip([&s.what_happened, &s.how_fixed, &s.cause, &s.measures])
+    for ((_, question), text) in
+        QUESTIONS
+            .iter()
+            .zip([&s.what_happened, &s.how_fixed, &s.cause, &s.measures])
     {
         out.push_str(&format!("\n{question}\n{}\n", text.trim()));
     }

@@ -47,10 +47,15 @@ type Case = (
 );
 
 fn check(cases: &[Case]) {
-    for (i, (state, sections, no_measures, actions, verb, by, expected)) in
-        cases.iter().enumerate()
+    for (i, (state, sections, no_measures, actions, verb, by, expected)) in cases.iter().enumerate()
     {
-        let got = transition(&pm(*state, *sections, *no_measures), *verb, by, "lead", *actions);
+        let got = transition(
+            &pm(*state, *sections, *no_measures),
+            *verb,
+            by,
+            "lead",
+            *actions,
+        );
         match (expected, &got) {
             (Ok(want), Ok(have)) => assert_eq!(want, have, "case {i}"),
             (Err("403"), Err(Refusal::Forbidden(_))) => {}
@@ -67,21 +72,77 @@ fn review_workflow() {
     use PmState::*;
     use Verb::*;
     check(&[
-        (Draft, ["", "", "", ""], false, 0, Submit, "r1", Ok(Some(Submitted))),
+        (
+            Draft,
+            ["", "", "", ""],
+            false,
+            0,
+            Submit,
+            "r1",
+            Ok(Some(Submitted)),
+        ),
         (Submitted, FULL, false, 0, Submit, "r1", Ok(None)),
         (Approved, FULL, false, 1, Submit, "r1", Err("final")),
         // Only the lead approves, publishes and reopens.
         (Submitted, FULL, false, 1, Approve, "r1", Err("403")),
         (Approved, FULL, false, 1, Publish, "r1", Err("403")),
         (Approved, FULL, false, 1, Reopen, "r1", Err("403")),
-        (Submitted, FULL, false, 1, Approve, "lead", Ok(Some(Approved))),
-        (Submitted, FULL, true, 0, Approve, "lead", Ok(Some(Approved))),
-        (Submitted, FULL, false, 0, Approve, "lead", Err("no_measures_needed")),
-        (Submitted, ["w", "", "c", " "], false, 1, Approve, "lead", Err("how_fixed, measures")),
+        (
+            Submitted,
+            FULL,
+            false,
+            1,
+            Approve,
+            "lead",
+            Ok(Some(Approved)),
+        ),
+        (
+            Submitted,
+            FULL,
+            true,
+            0,
+            Approve,
+            "lead",
+            Ok(Some(Approved)),
+        ),
+        (
+            Submitted,
+            FULL,
+            false,
+            0,
+            Approve,
+            "lead",
+            Err("no_measures_needed"),
+        ),
+        (
+            Submitted,
+            ["w", "", "c", " "],
+            false,
+            1,
+            Approve,
+            "lead",
+            Err("how_fixed, measures"),
+        ),
         (Draft, FULL, false, 1, Approve, "lead", Err("submit it")),
         (Approved, FULL, false, 1, Approve, "lead", Ok(None)),
-        (Submitted, FULL, false, 1, Publish, "lead", Err("only an approved")),
-        (Approved, FULL, false, 1, Publish, "lead", Ok(Some(Published))),
+        (
+            Submitted,
+            FULL,
+            false,
+            1,
+            Publish,
+            "lead",
+            Err("only an approved"),
+        ),
+        (
+            Approved,
+            FULL,
+            false,
+            1,
+            Publish,
+            "lead",
+            Ok(Some(Published)),
+        ),
         (Published, FULL, false, 1, Publish, "lead", Ok(None)),
         (Published, FULL, false, 1, Reopen, "lead", Ok(Some(Draft))),
         (Draft, FULL, false, 1, Reopen, "lead", Ok(None)),
@@ -96,7 +157,11 @@ fn approved_and_published_are_not_editable() {
         (PmState::Approved, false),
         (PmState::Published, false),
     ] {
-        assert_eq!(check_editable(&pm(state, FULL, false)).is_ok(), editable, "{state}");
+        assert_eq!(
+            check_editable(&pm(state, FULL, false)).is_ok(),
+            editable,
+            "{state}"
+        );
     }
 }
 
@@ -146,13 +211,43 @@ fn event(id: i64, at: &str, actor: &str, kind: &str, detail: serde_json::Value) 
 #[test]
 fn what_happened_has_the_facts() {
     let events = vec![
-        event(1, "2026-11-25T10:00:00Z", "integration:prom", "opened", json!({})),
+        event(
+            1,
+            "2026-11-25T10:00:00Z",
+            "integration:prom",
+            "opened",
+            json!({}),
+        ),
         event(2, "2026-11-25T10:00:00Z", "system", "routed", json!({})),
-        event(3, "2026-11-25T10:00:00Z", "system", "page queued", json!({"person": "r1", "channel": "sms"})),
+        event(
+            3,
+            "2026-11-25T10:00:00Z",
+            "system",
+            "page queued",
+            json!({"person": "r1", "channel": "sms"}),
+        ),
         event(4, "2026-11-25T10:00:05Z", "system", "page sent", json!({})),
-        event(5, "2026-11-25T10:04:00Z", "person:r1", "acknowledged", json!({})),
-        event(6, "2026-11-25T10:30:00Z", "person:lead", "status update", json!({})),
-        event(7, "2026-11-25T11:34:00Z", "person:r1", "resolved", json!({})),
+        event(
+            5,
+            "2026-11-25T10:04:00Z",
+            "person:r1",
+            "acknowledged",
+            json!({}),
+        ),
+        event(
+            6,
+            "2026-11-25T10:30:00Z",
+            "person:lead",
+            "status update",
+            json!({}),
+        ),
+        event(
+            7,
+            "2026-11-25T11:34:00Z",
+            "person:r1",
+            "resolved",
+            json!({}),
+        ),
     ];
     let text = what_happened(&incident(), &events, &roster(), Berlin);
     for expected in [
@@ -177,7 +272,15 @@ fn what_happened_has_the_facts() {
 #[test]
 fn long_timelines_are_condensed() {
     let events: Vec<Event> = (0..50)
-        .map(|i| event(i, "2026-11-25T10:00:00Z", "system", "page queued", json!({})))
+        .map(|i| {
+            event(
+                i,
+                "2026-11-25T10:00:00Z",
+                "system",
+                "page queued",
+                json!({}),
+            )
+        })
         .collect();
     let lines = condensed_timeline(&events, Berlin);
     assert_eq!(lines.len(), STORY_LINES + 1);

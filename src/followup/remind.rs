@@ -141,7 +141,15 @@ pub fn submitted(
         pm_url(ctx, pm.id),
         pm.id
     );
-    notify(repo, ctx, pm.incident, lead, "postmortem submitted", subject, body)
+    notify(
+        repo,
+        ctx,
+        pm.incident,
+        lead,
+        "postmortem submitted",
+        subject,
+        body,
+    )
 }
 
 /// The assignee hears of a new action item.
@@ -156,7 +164,15 @@ pub fn assigned(repo: &mut dyn Repo, ctx: &Ctx<'_>, item: &ActionItem) -> StoreR
         item.priority.as_str(),
         when(ctx.roster, &item.team, item.deadline)
     );
-    notify(repo, ctx, item.incident, &item.assignee, "action item assigned", subject, body)
+    notify(
+        repo,
+        ctx,
+        item.incident,
+        &item.assignee,
+        "action item assigned",
+        subject,
+        body,
+    )
 }
 
 /// Acts on one of the timers of [`handles`].
@@ -210,8 +226,13 @@ fn postmortem_timer(repo: &mut dyn Repo, ctx: &Ctx<'_>, kind: &str, id: i64) -> 
                     pm.incident, pm.title
                 ),
             )?;
-            let lead_at =
-                business_days::next_business_morning(&ctx.roster.calendar, team_tz(ctx, &pm), ctx.now);
+            // Late (the daemon was down): the lead's reminder follows at once.
+            let lead_at = business_days::next_business_morning(
+                &ctx.roster.calendar,
+                team_tz(ctx, &pm),
+                pm.due_at,
+            )
+            .max(ctx.now);
             repo.set_timer(&Timer {
                 kind: OVERDUE_LEAD.into(),
                 key: id.to_string(),
@@ -289,7 +310,15 @@ fn action_timer(repo: &mut dyn Repo, ctx: &Ctx<'_>, kind: &str, id: i64) -> Stor
         }
         _ => return Ok(()),
     };
-    notify(repo, ctx, item.incident, &to, about, subject, format!("{line}\n{done}"))
+    notify(
+        repo,
+        ctx,
+        item.incident,
+        &to,
+        about,
+        subject,
+        format!("{line}\n{done}"),
+    )
 }
 
 /// Sends the digest of a team and re-arms it for the next cron instant.

@@ -10,6 +10,7 @@ mod health;
 mod heartbeat;
 mod incidents;
 mod ingest;
+mod postmortems;
 mod reload;
 mod routing;
 mod twilio;

@@ -9,7 +9,8 @@ use crate::followup::actions::{ActionItem, Filter, NewAction, Priority};
 use crate::followup::postmortem::{NewPostmortem, PmState, Postmortem, Sections};
 use crate::store::{StoreError, StoreResult};
 
-const PM_COLUMNS: &str = "id, incident, team, state, author, approver, title, what_happened, how_fixed,
+const PM_COLUMNS: &str =
+    "id, incident, team, state, author, approver, title, what_happened, how_fixed,
     cause, measures, no_measures_needed, due_at, created_at, updated_at, submitted_at, approved_at,
     approved_by, published_at";
 
@@ -22,10 +23,7 @@ fn pm_row(r: &Row<'_>) -> rusqlite::Result<Postmortem> {
         id: r.get(0)?,
         incident: r.get(1)?,
         team: r.get(2)?,
-        state: r
-            .get::<_, String>(3)?
-            .parse()
-            .unwrap_or(PmState::Draft),
+        state: r.get::<_, String>(3)?.parse().unwrap_or(PmState::Draft),
         author: r.get(4)?,
         approver: r.get(5)?,
         title: r.get(6)?,
@@ -55,10 +53,7 @@ fn action_row(r: &Row<'_>) -> rusqlite::Result<ActionItem> {
         title: r.get(4)?,
         assignee: r.get(5)?,
         deadline: from_ms(r.get(6)?),
-        priority: r
-            .get::<_, String>(7)?
-            .parse()
-            .unwrap_or(Priority::High),
+        priority: r.get::<_, String>(7)?.parse().unwrap_or(Priority::High),
         created_by: r.get(8)?,
         created_at: from_ms(r.get(9)?),
         done_at: r.get::<_, Option<i64>>(10)?.map(from_ms),
@@ -235,9 +230,7 @@ pub fn actions(
     };
     actions_where(
         conn,
-        &format!(
-            "{status} AND (?1 IS NULL OR assignee = ?1) AND ?2 = ?2 ORDER BY deadline, id"
-        ),
+        &format!("{status} AND (?1 IS NULL OR assignee = ?1) AND ?2 = ?2 ORDER BY deadline, id"),
         params![assignee, ms(now)],
     )
 }
