@@ -181,7 +181,7 @@ pub fn reminders(
     now: DateTime<Utc>,
 ) -> Reminders {
     let secs = before.to_std().as_secs();
-    let ahead = if secs % 86_400 == 0 {
+    let ahead = if secs.is_multiple_of(86_400) {
         let days = u32::try_from(secs / 86_400).unwrap_or(u32::MAX).min(366);
         business_days::business_mornings_before(cal, tz, deadline, days)
     } else {
