@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod action_items;
 mod alertmanager_e2e;
 mod architecture;
 mod cli;
