@@ -360,3 +360,39 @@ async fn digest_follows_the_team_cron_and_time_zone() {
         .expect("timers");
     assert_eq!(t[0].due, utc("2026-12-04T13:30:00Z"));
 }
+
+#[tokio::test]
+async fn reminder_lead_time_is_configurable() {
+    for (limit, due) in [
+        ("4h", "2026-11-30T11:00:00Z"),
+        ("2d", "2026-11-26T08:00:00Z"),
+    ] {
+        let d = spawn_with(&roster_yaml(&format!(
+            "limits:\n  action_reminder_before: {limit}\n"
+        )))
+        .await;
+        let pm = manual_pm(&d).await;
+        let body = json!({"title": "t", "assignee": "bob", "deadline": "2026-11-30T15:00:00Z"});
+        let (status, _) = call(
+            &d,
+            "POST",
+            &format!("/api/v1/postmortems/{pm}/actions"),
+            ADMIN_TOKEN,
+            body,
+        )
+        .await;
+        assert_eq!(status, 201);
+        let timers = d
+            .state()
+            .store
+            .query(|r| r.timers("action_reminder"))
+            .await
+            .expect("timers");
+        assert_eq!(timers.len(), 1, "{limit}");
+        assert_eq!(
+            timers[0].due,
+            utc(due),
+            "{limit}: 4h before, or 2 business days at 09:00"
+        );
+    }
+}
