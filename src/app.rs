@@ -133,7 +133,8 @@ impl AppState {
         self.store
             .transact(move |repo| {
                 crate::incident::heartbeat::ensure_deadlines(repo, &roster, now)?;
-                crate::escalation::shifts::ensure(repo, &roster, now)
+                crate::escalation::shifts::ensure(repo, &roster, now)?;
+                crate::followup::remind::ensure_digests(repo, &roster, now)
             })
             .await?;
         self.wake.notify_one();

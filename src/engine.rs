@@ -11,6 +11,7 @@ use tokio::sync::{Notify, watch};
 
 use crate::app::Shared;
 use crate::escalation::paging::{self, Ctx};
+use crate::followup;
 use crate::followup::reminders;
 use crate::incident::apply::Outcome;
 use crate::incident::{Repo, Timer, heartbeat};
@@ -52,6 +53,10 @@ fn fire_one(repo: &mut dyn Repo, ctx: &Ctx<'_>, t: &Timer, out: &mut Outcome) ->
         }
         k if reminders::KINDS.contains(&k) => {
             reminders::fire(repo, ctx, t)?;
+            Outcome::default()
+        }
+        kind if followup::remind::handles(kind) => {
+            followup::remind::fire(repo, ctx, t)?;
             Outcome::default()
         }
         other => {

@@ -73,6 +73,9 @@ pub struct Limits {
     pub third_party_reminder: Span,
     /// A critical incident open this long is marked serious.
     pub serious_after: Span,
+    /// How long before an action item's deadline its assignee is reminded;
+    /// whole days count business days (reminder at 09:00 team time).
+    pub action_reminder_before: Span,
 }
 
 #[derive(Debug, Clone)]

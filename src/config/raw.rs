@@ -82,6 +82,7 @@ pub struct Limits {
     pub third_party_reminder: Option<S>,
     /// A critical incident open this long becomes serious.
     pub serious_after: Option<S>,
+    pub action_reminder_before: Option<S>,
 }
 
 #[derive(Debug, Default, Deserialize)]

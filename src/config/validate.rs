@@ -435,6 +435,12 @@ fn limits(ctx: &mut Ctx<'_>, l: Option<&Spanned<raw::Limits>>) -> Limits {
             get(|l| l.serious_after.as_ref()),
             Span::from_secs(3600),
         ),
+        action_reminder_before: span(
+            ctx,
+            "limits.action_reminder_before",
+            get(|l| l.action_reminder_before.as_ref()),
+            Span::from_secs(86_400),
+        ),
     }
 }
 

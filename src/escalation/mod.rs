@@ -20,7 +20,7 @@ pub mod shifts;
 pub mod targets;
 
 #[cfg(test)]
-mod fixture;
+pub(crate) mod fixture;
 #[cfg(test)]
 mod walk;
 

@@ -133,7 +133,8 @@ fn save(repo: &mut dyn Repo, id: i64, state: &super::EscalationState) -> StoreRe
     }
 }
 
-fn target_of(person: &Person, channel: ChannelType) -> String {
+/// A person's address on `channel` (empty when they have none).
+pub fn target_of(person: &Person, channel: ChannelType) -> String {
     match channel {
         ChannelType::Sms | ChannelType::Voice => person.phone.clone(),
         ChannelType::Email => person.email.clone(),
@@ -360,6 +361,7 @@ pub fn sync(repo: &mut dyn Repo, ctx: &Ctx<'_>, out: &Outcome, by: &str) -> Stor
         repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
         resolved_notices(repo, ctx, id, by)?;
         reminders::on_ended(repo, ctx, id, "resolved")?;
+        crate::followup::lifecycle::on_resolved(repo, ctx, id)?;
     }
     for &id in &out.downgraded {
         stop(repo, ctx, id, "downgraded")?;

@@ -10,6 +10,7 @@ mod first_response;
 mod health;
 mod incidents;
 mod ingest;
+mod postmortems;
 mod routing;
 mod twilio;
 
@@ -61,6 +62,22 @@ pub fn router(app: Shared) -> Router {
             post(first_response::updates),
         )
         .route("/api/v1/incidents/{id}/{action}", post(incidents::action))
+        .route(
+            "/api/v1/incidents/{id}/postmortem",
+            post(postmortems::create),
+        )
+        .route("/api/v1/postmortems", get(postmortems::list))
+        .route(
+            "/api/v1/postmortems/{id}",
+            get(postmortems::show).put(postmortems::put),
+        )
+        .route(
+            "/api/v1/postmortems/{id}/actions",
+            post(postmortems::add_action),
+        )
+        .route("/api/v1/postmortems/{id}/{verb}", post(postmortems::step))
+        .route("/api/v1/actions", get(postmortems::list_actions))
+        .route("/api/v1/actions/{id}/done", post(postmortems::action_done))
         .route("/twilio/sms", post(twilio::sms))
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/status", post(twilio::status))

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};
+use crate::followup::actions::{ActionItem, Filter as ActionFilter, NewAction};
+use crate::followup::postmortem::{NewPostmortem, Postmortem};
 use crate::store::StoreResult;
 
 /// Filter for listing incidents.
@@ -152,6 +154,25 @@ pub trait Repo {
     ) -> StoreResult<()>;
     /// When `person` opted out of SMS, if they have not opted back in.
     fn sms_opted_out_at(&mut self, person: &str) -> StoreResult<Option<DateTime<Utc>>>;
+    /// The incident's timeline, oldest first (the postmortem draft reads it).
+    fn timeline(&mut self, id: i64) -> StoreResult<Vec<Event>>;
+    /// The timer `(kind, key)`, if one is scheduled.
+    fn timer(&mut self, kind: &str, key: &str) -> StoreResult<Option<Timer>>;
+    /// Stores a new draft; `Conflict` when the incident already has one.
+    fn insert_postmortem(&mut self, new: &NewPostmortem, now: DateTime<Utc>) -> StoreResult<i64>;
+    fn postmortem(&mut self, id: i64) -> StoreResult<Postmortem>;
+    /// The postmortem of an incident, if it has one.
+    fn postmortem_of(&mut self, incident: i64) -> StoreResult<Option<Postmortem>>;
+    /// Writes back state, author, title, sections and review timestamps.
+    fn update_postmortem(&mut self, pm: &Postmortem) -> StoreResult<()>;
+    fn insert_action(&mut self, new: &NewAction, now: DateTime<Utc>) -> StoreResult<i64>;
+    fn action(&mut self, id: i64) -> StoreResult<ActionItem>;
+    /// Writes back `done_at` and `done_by`.
+    fn update_action(&mut self, item: &ActionItem) -> StoreResult<()>;
+    /// The items of a postmortem, by number.
+    fn actions_of(&mut self, postmortem: i64) -> StoreResult<Vec<ActionItem>>;
+    /// Items of a team not yet done, by deadline (the digest).
+    fn open_actions_of_team(&mut self, team: &str) -> StoreResult<Vec<ActionItem>>;
 }
 
 /// How long a `MessageSid` is remembered for deduplication.
@@ -235,4 +256,17 @@ pub trait ReadRepo {
         &self,
         now: DateTime<Utc>,
     ) -> StoreResult<BTreeMap<String, crate::routing::PresenceMark>>;
+    /// Every notification addressed to `person`, oldest first.
+    fn outbox_to(&self, person: &str) -> StoreResult<Vec<OutboxRow>>;
+    /// The newest postmortems first.
+    fn postmortems(&self, limit: usize) -> StoreResult<Vec<Postmortem>>;
+    fn postmortem(&self, id: i64) -> StoreResult<Postmortem>;
+    fn actions_of(&self, postmortem: i64) -> StoreResult<Vec<ActionItem>>;
+    /// Items by status at `now`, optionally of one assignee, by deadline.
+    fn actions(
+        &self,
+        filter: ActionFilter,
+        assignee: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ActionItem>>;
 }

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod action_items;
 mod alertmanager_e2e;
 mod architecture;
 mod cli;
@@ -13,6 +14,7 @@ mod heartbeat;
 mod incidents;
 mod ingest;
 mod paging;
+mod postmortems;
 mod reload;
 mod routing;
 mod twilio;

@@ -15,6 +15,9 @@ use crate::incident::{
 use crate::routing::{PresenceMark, Status};
 
 use super::outbox;
+use super::postmortems as pm;
+use crate::followup::actions::{ActionItem, Filter as ActionFilter, NewAction};
+use crate::followup::postmortem::{NewPostmortem, Postmortem};
 use crate::store::{StoreError, StoreResult};
 
 pub fn ms(t: DateTime<Utc>) -> i64 {
@@ -507,6 +510,75 @@ impl Repo for TxRepo<'_> {
     fn sms_opted_out_at(&mut self, person: &str) -> StoreResult<Option<DateTime<Utc>>> {
         super::sms::opted_out_at(self.conn, person)
     }
+
+    fn timeline(&mut self, id: i64) -> StoreResult<Vec<Event>> {
+        timeline(self.conn, id)
+    }
+
+    fn timer(&mut self, kind: &str, key: &str) -> StoreResult<Option<Timer>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT kind, key, due_at, data FROM timers WHERE kind = ?1 AND key = ?2",
+                params![kind, key],
+                timer_row,
+            )
+            .optional()?)
+    }
+
+    fn insert_postmortem(&mut self, new: &NewPostmortem, now: DateTime<Utc>) -> StoreResult<i64> {
+        pm::insert(self.conn, new, now)
+    }
+
+    fn postmortem(&mut self, id: i64) -> StoreResult<Postmortem> {
+        pm::get(self.conn, id)
+    }
+
+    fn postmortem_of(&mut self, incident: i64) -> StoreResult<Option<Postmortem>> {
+        pm::of_incident(self.conn, incident)
+    }
+
+    fn update_postmortem(&mut self, p: &Postmortem) -> StoreResult<()> {
+        pm::update(self.conn, p)
+    }
+
+    fn insert_action(&mut self, new: &NewAction, now: DateTime<Utc>) -> StoreResult<i64> {
+        pm::insert_action(self.conn, new, now)
+    }
+
+    fn action(&mut self, id: i64) -> StoreResult<ActionItem> {
+        pm::action(self.conn, id)
+    }
+
+    fn update_action(&mut self, item: &ActionItem) -> StoreResult<()> {
+        pm::set_action_done(self.conn, item)
+    }
+
+    fn actions_of(&mut self, postmortem: i64) -> StoreResult<Vec<ActionItem>> {
+        pm::actions_of(self.conn, postmortem)
+    }
+
+    fn open_actions_of_team(&mut self, team: &str) -> StoreResult<Vec<ActionItem>> {
+        pm::open_actions_of_team(self.conn, team)
+    }
+}
+
+fn timeline(conn: &Connection, id: i64) -> StoreResult<Vec<Event>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, incident, at, actor, kind, detail FROM timeline WHERE incident = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok(Event {
+            id: r.get(0)?,
+            incident: r.get(1)?,
+            at: from_ms(r.get(2)?),
+            actor: r.get(3)?,
+            kind: r.get(4)?,
+            detail: serde_json::from_str(&r.get::<_, String>(5)?)
+                .unwrap_or(serde_json::Value::Null),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 /// Read-side queries on a reader connection.
@@ -530,21 +602,7 @@ impl ReadRepo for Reader<'_> {
     }
 
     fn timeline(&self, id: i64) -> StoreResult<Vec<Event>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, incident, at, actor, kind, detail FROM timeline WHERE incident = ?1 ORDER BY id")?;
-        let rows = stmt.query_map([id], |r| {
-            Ok(Event {
-                id: r.get(0)?,
-                incident: r.get(1)?,
-                at: from_ms(r.get(2)?),
-                actor: r.get(3)?,
-                kind: r.get(4)?,
-                detail: serde_json::from_str(&r.get::<_, String>(5)?)
-                    .unwrap_or(serde_json::Value::Null),
-            })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        timeline(self.conn, id)
     }
 
     fn alerts(&self, id: i64) -> StoreResult<Vec<AttachedAlert>> {
@@ -618,6 +676,31 @@ impl ReadRepo for Reader<'_> {
             ))
         })?;
         Ok(rows.collect::<Result<BTreeMap<_, _>, _>>()?)
+    }
+
+    fn outbox_to(&self, person: &str) -> StoreResult<Vec<OutboxRow>> {
+        outbox::to_person(self.conn, person)
+    }
+
+    fn postmortems(&self, limit: usize) -> StoreResult<Vec<Postmortem>> {
+        pm::list(self.conn, limit)
+    }
+
+    fn postmortem(&self, id: i64) -> StoreResult<Postmortem> {
+        pm::get(self.conn, id)
+    }
+
+    fn actions_of(&self, postmortem: i64) -> StoreResult<Vec<ActionItem>> {
+        pm::actions_of(self.conn, postmortem)
+    }
+
+    fn actions(
+        &self,
+        filter: ActionFilter,
+        assignee: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Vec<ActionItem>> {
+        pm::actions(self.conn, filter, assignee, now)
     }
 
     fn count_by_state(&self) -> StoreResult<Vec<(State, i64)>> {

@@ -148,6 +148,45 @@ pub const MIGRATIONS: &[&str] = &[
         phone        TEXT NOT NULL,
         opted_out_at INTEGER NOT NULL
     ) STRICT;",
+    // 5: postmortems (one per incident) and their action items.
+    "CREATE TABLE postmortems (
+        id                 INTEGER PRIMARY KEY,
+        incident           INTEGER NOT NULL UNIQUE REFERENCES incidents (id),
+        team               TEXT NOT NULL,
+        state              TEXT NOT NULL,
+        author             TEXT NOT NULL,
+        approver           TEXT NOT NULL,
+        title              TEXT NOT NULL,
+        what_happened      TEXT NOT NULL,
+        how_fixed          TEXT NOT NULL,
+        cause              TEXT NOT NULL,
+        measures           TEXT NOT NULL,
+        no_measures_needed INTEGER NOT NULL DEFAULT 0,
+        due_at             INTEGER NOT NULL,
+        created_at         INTEGER NOT NULL,
+        updated_at         INTEGER NOT NULL,
+        submitted_at       INTEGER,
+        approved_at        INTEGER,
+        approved_by        TEXT,
+        published_at       INTEGER
+    ) STRICT;
+    CREATE TABLE action_items (
+        id         INTEGER PRIMARY KEY,
+        postmortem INTEGER NOT NULL REFERENCES postmortems (id),
+        incident   INTEGER NOT NULL REFERENCES incidents (id),
+        team       TEXT NOT NULL,
+        title      TEXT NOT NULL,
+        assignee   TEXT NOT NULL,
+        deadline   INTEGER NOT NULL,
+        priority   TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        done_at    INTEGER,
+        done_by    TEXT
+    ) STRICT;
+    CREATE INDEX action_items_by_postmortem ON action_items (postmortem, id);
+    CREATE INDEX action_items_open ON action_items (team, deadline) WHERE done_at IS NULL;
+    CREATE INDEX action_items_by_assignee ON action_items (assignee, deadline);",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

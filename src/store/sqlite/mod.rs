@@ -11,6 +11,7 @@
 mod incidents;
 mod migrations;
 mod outbox;
+mod postmortems;
 mod sms;
 
 use std::path::{Path, PathBuf};

@@ -220,6 +220,11 @@ pub fn for_incident(conn: &Connection, incident: i64) -> StoreResult<Vec<OutboxR
     query(conn, "incident = ?1 ORDER BY id", [incident])
 }
 
+/// Every row addressed to `person`, oldest first (postmortem reminders, digests).
+pub fn to_person(conn: &Connection, person: &str) -> StoreResult<Vec<OutboxRow>> {
+    query(conn, "person = ?1 ORDER BY id", [person])
+}
+
 pub fn depth(conn: &Connection) -> StoreResult<i64> {
     Ok(conn.query_row(
         "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')",

@@ -1,0 +1,519 @@
+//! Postmortems over the API: creation on the resolution of a serious
+//! incident (or by hand), business-day due dates, the review rules, the
+//! invitation and overdue reminders on durable timers. Action items are in
+//! `action_items.rs`, which shares the helpers here.
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use tocsin::incident::OutboxRow;
+
+use crate::helpers::*;
+use crate::ingest::{am_alert, am_payload};
+
+pub(crate) fn utc(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("test instant")
+        .with_timezone(&Utc)
+}
+
+/// Moves the clock to `at` and fires what became due.
+pub(crate) async fn advance_to(d: &Daemon, at: DateTime<Utc>) -> usize {
+    d.advance(at - d.state().clock.now()).await
+}
+
+pub(crate) async fn call(
+    d: &Daemon,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = d.http.request(m, d.url(path)).bearer_auth(token);
+    if !body.is_null() {
+        req = req.json(&body);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+pub(crate) async fn open_incident(d: &Daemon) -> i64 {
+    d.post_json(
+        "/api/v1/alertmanager",
+        AM_TOKEN,
+        &am_payload("Down", vec![am_alert("Down", "shop-1", "firing")]),
+    )
+    .await;
+    let (_, v) = call(d, "GET", "/api/v1/incidents", BOB_TOKEN, Value::Null).await;
+    v["incidents"][0]["id"].as_i64().expect("an incident")
+}
+
+/// Opened, acknowledged by bob, flagged serious, resolved by bob.
+async fn serious_resolved(d: &Daemon) -> i64 {
+    let id = open_incident(d).await;
+    d.advance(Duration::minutes(4)).await;
+    let inc = format!("/api/v1/incidents/{id}");
+    assert_eq!(
+        call(
+            d,
+            "POST",
+            &format!("{inc}/acknowledge"),
+            BOB_TOKEN,
+            json!({})
+        )
+        .await
+        .0,
+        200
+    );
+    let flag = json!({"serious": true, "serious_reason": "long outage"});
+    assert_eq!(call(d, "PATCH", &inc, BOB_TOKEN, flag).await.0, 200);
+    d.advance(Duration::minutes(90)).await;
+    assert_eq!(
+        call(d, "POST", &format!("{inc}/resolve"), BOB_TOKEN, json!({}))
+            .await
+            .0,
+        200
+    );
+    id
+}
+
+async fn pm_of(d: &Daemon, id: i64) -> Value {
+    let (status, v) = call(
+        d,
+        "GET",
+        &format!("/api/v1/postmortems/{id}"),
+        BOB_TOKEN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{v}");
+    v["postmortem"].clone()
+}
+
+/// Notifications to `person` whose subject contains `about`.
+pub(crate) async fn notices(d: &Daemon, person: &str, about: &str) -> Vec<OutboxRow> {
+    let p = person.to_string();
+    let rows = d
+        .state()
+        .store
+        .query(move |r| r.outbox_to(&p))
+        .await
+        .expect("outbox");
+    rows.into_iter()
+        .filter(|r| r.subject.contains(about))
+        .collect()
+}
+
+#[tokio::test]
+async fn resolving_a_serious_incident_creates_the_postmortem_and_invites_the_author_next_morning() {
+    let d = spawn_daemon().await;
+    let id = serious_resolved(&d).await;
+    let (status, list) = call(&d, "GET", "/api/v1/postmortems", BOB_TOKEN, Value::Null).await;
+    assert_eq!(status, 200);
+    let items = list["postmortems"].as_array().expect("list");
+    assert_eq!(items.len(), 1, "{list}");
+    assert_eq!(items[0]["incident"], id);
+    assert_eq!(items[0]["state"], "draft");
+    assert_eq!(items[0]["author"], "bob", "the assignee writes it");
+    let pm = pm_of(&d, items[0]["id"].as_i64().expect("id")).await;
+    assert_eq!(pm["approver"], "alice", "the team lead approves");
+    // Resolved Wednesday 10:34 Berlin: due at the end of Thursday, Berlin time.
+    assert_eq!(pm["due_at"], "2026-11-26T22:59:59Z");
+    let what = pm["what_happened"].as_str().expect("text");
+    for fact in [
+        "First alert: 2026-11-25 09:00 UTC (2026-11-25 10:00 CET)",
+        "Acknowledged: 2026-11-25 09:04 UTC (2026-11-25 10:04 CET) (after 4m)",
+        "Resolved: 2026-11-25 10:34 UTC (2026-11-25 11:34 CET) (after 1h34m)",
+        "Project: shop (shop); client: acme (acme)",
+        "Severity: critical",
+        "Serious: long outage",
+        "Responders: bob",
+        "acknowledged (person:bob)",
+    ] {
+        assert!(what.contains(fact), "missing {fact:?} in:\n{what}");
+    }
+    for empty in ["how_fixed", "cause", "measures"] {
+        assert_eq!(pm[empty], "", "{empty} is for the author");
+    }
+    assert_eq!(pm["questions"]["cause"], "What caused the problem?");
+    // Not right away: the invitation waits for the next business morning.
+    assert!(
+        notices(&d, "bob", "please write postmortem")
+            .await
+            .is_empty()
+    );
+    advance_to(&d, utc("2026-11-26T07:59:00Z")).await;
+    assert!(
+        notices(&d, "bob", "please write postmortem")
+            .await
+            .is_empty()
+    );
+    d.advance(Duration::minutes(1)).await;
+    let invites = notices(&d, "bob", "please write postmortem").await;
+    assert_eq!(invites.len(), 1, "invited once at 09:00 Berlin");
+    assert!(
+        invites[0].body.contains("due Thu 2026-11-26 23:59 CET"),
+        "{}",
+        invites[0].body
+    );
+    d.advance(Duration::hours(1)).await;
+    assert_eq!(
+        notices(&d, "bob", "please write postmortem").await.len(),
+        1,
+        "fires once"
+    );
+    // A second resolution (reopened and resolved again) creates nothing new.
+    let (status, v) = call(
+        &d,
+        "POST",
+        &format!("/api/v1/incidents/{id}/postmortem"),
+        BOB_TOKEN,
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 409, "{v}");
+}
+
+#[tokio::test]
+async fn non_serious_incidents_get_one_only_by_hand() {
+    let d = spawn_daemon().await;
+    let id = open_incident(&d).await;
+    call(
+        &d,
+        "POST",
+        &format!("/api/v1/incidents/{id}/resolve"),
+        BOB_TOKEN,
+        json!({}),
+    )
+    .await;
+    let (_, list) = call(&d, "GET", "/api/v1/postmortems", BOB_TOKEN, Value::Null).await;
+    assert_eq!(list["postmortems"], json!([]), "not serious: no postmortem");
+    let (status, v) = call(
+        &d,
+        "POST",
+        &format!("/api/v1/incidents/{id}/postmortem"),
+        BOB_TOKEN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(v["postmortem"]["author"], "alice", "no assignee: the lead");
+    assert_eq!(v["postmortem"]["state"], "draft");
+    let (status, _) = call(
+        &d,
+        "POST",
+        "/api/v1/incidents/999/postmortem",
+        BOB_TOKEN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&d, "GET", "/api/v1/postmortems/999", BOB_TOKEN, Value::Null).await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &d,
+        "PUT",
+        "/api/v1/postmortems/999",
+        BOB_TOKEN,
+        json!({"cause": "x"}),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &d,
+        "POST",
+        "/api/v1/postmortems/999/submit",
+        BOB_TOKEN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(&d, "GET", "/api/v1/postmortems", "nobody", Value::Null).await;
+    assert_eq!(status, 401);
+}
+
+/// (extra config, team time zone, resolution instant) → due.
+async fn due_for(holidays: &str, team_tz: Option<&str>, resolved: &str) -> Value {
+    let mut yaml = roster_yaml(holidays);
+    if let Some(tz) = team_tz {
+        yaml = yaml.replace(
+            "  - id: web\n    lead: alice\n",
+            &format!("  - id: web\n    lead: alice\n    timezone: {tz}\n"),
+        );
+    }
+    let d = spawn_with(&yaml).await;
+    let id = open_incident(&d).await;
+    d.clock.set(utc(resolved));
+    call(
+        &d,
+        "POST",
+        &format!("/api/v1/incidents/{id}/resolve"),
+        BOB_TOKEN,
+        json!({}),
+    )
+    .await;
+    let (status, v) = call(
+        &d,
+        "POST",
+        &format!("/api/v1/incidents/{id}/postmortem"),
+        BOB_TOKEN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    v["postmortem"]["due_at"].clone()
+}
+
+#[tokio::test]
+async fn due_dates_follow_the_calendar_and_the_team_time_zone() {
+    let holiday = "calendar:\n  holidays: [\"2026-11-30\"]\n";
+    for (extra, tz, resolved, due) in [
+        // Friday 19:30 Berlin → Monday.
+        ("", None, "2026-11-27T18:30:00Z", "2026-11-30T22:59:59Z"),
+        // ... with Monday a holiday → Tuesday.
+        (
+            holiday,
+            None,
+            "2026-11-27T18:30:00Z",
+            "2026-12-01T22:59:59Z",
+        ),
+        // Friday 20:00 in New York (Saturday in UTC and Berlin) → Monday, New York.
+        (
+            "",
+            Some("America/New_York"),
+            "2026-11-28T01:00:00Z",
+            "2026-12-01T04:59:59Z",
+        ),
+        // Thursday 23:30 Berlin → Friday; never the same day.
+        ("", None, "2026-11-26T22:30:00Z", "2026-11-27T22:59:59Z"),
+    ] {
+        assert_eq!(
+            due_for(extra, tz, resolved).await,
+            due,
+            "resolved {resolved} tz {tz:?}"
+        );
+    }
+}
+
+pub(crate) async fn manual_pm(d: &Daemon) -> i64 {
+    let id = open_incident(d).await;
+    call(
+        d,
+        "POST",
+        &format!("/api/v1/incidents/{id}/resolve"),
+        BOB_TOKEN,
+        json!({}),
+    )
+    .await;
+    let (status, v) = call(
+        d,
+        "POST",
+        &format!("/api/v1/incidents/{id}/postmortem"),
+        BOB_TOKEN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 201, "{v}");
+    v["postmortem"]["id"].as_i64().expect("id")
+}
+
+#[tokio::test]
+async fn review_rules_only_the_lead_approves_a_complete_postmortem() {
+    let d = spawn_daemon().await;
+    let pm = manual_pm(&d).await;
+    let at = |verb: &str| format!("/api/v1/postmortems/{pm}/{verb}");
+    let one = format!("/api/v1/postmortems/{pm}");
+    let (status, v) = call(&d, "POST", &at("approve"), ADMIN_TOKEN, Value::Null).await;
+    assert_eq!(
+        (
+            status,
+            v["error"].as_str().is_some_and(|e| e.contains("submit it"))
+        ),
+        (409, true),
+        "{v}"
+    );
+    let edit =
+        json!({"how_fixed": "restarted the pool", "cause": "connection leak", "author": "bob"});
+    let (status, v) = call(&d, "PUT", &one, BOB_TOKEN, edit).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["postmortem"]["author"], "bob");
+    let (status, _) = call(&d, "PUT", &one, BOB_TOKEN, json!({"colour": "red"})).await;
+    assert_eq!(status, 400, "unknown fields are refused");
+    let (status, v) = call(&d, "POST", &at("submit"), BOB_TOKEN, Value::Null).await;
+    assert_eq!(
+        (status, v["postmortem"]["state"].clone()),
+        (200, json!("submitted")),
+        "{v}"
+    );
+    assert_eq!(notices(&d, "alice", "awaits your approval").await.len(), 1);
+    // Bob is not the lead of team web.
+    let (status, v) = call(&d, "POST", &at("approve"), BOB_TOKEN, Value::Null).await;
+    assert_eq!(status, 403, "{v}");
+    let reason = v["error"].as_str().expect("reason");
+    assert!(
+        reason.contains("only the lead of team web (alice)"),
+        "{reason}"
+    );
+    // Incomplete: the measures section and any action item are missing.
+    let (status, v) = call(&d, "POST", &at("approve"), ADMIN_TOKEN, Value::Null).await;
+    assert_eq!(status, 409, "{v}");
+    let reason = v["error"].as_str().expect("reason");
+    assert!(reason.contains("empty sections: measures"), "{reason}");
+    assert!(reason.contains("no action items"), "{reason}");
+    call(
+        &d,
+        "PUT",
+        &one,
+        BOB_TOKEN,
+        json!({"measures": "leak detection in CI"}),
+    )
+    .await;
+    let (status, v) = call(&d, "POST", &at("approve"), ADMIN_TOKEN, Value::Null).await;
+    assert_eq!(status, 409, "still no action item: {v}");
+    call(
+        &d,
+        "PUT",
+        &one,
+        BOB_TOKEN,
+        json!({"no_measures_needed": true}),
+    )
+    .await;
+    let (status, v) = call(&d, "POST", &at("approve"), ADMIN_TOKEN, Value::Null).await;
+    assert_eq!(
+        (status, v["postmortem"]["state"].clone()),
+        (200, json!("approved")),
+        "{v}"
+    );
+    assert_eq!(v["postmortem"]["approved_by"], "alice");
+    // Approved is final.
+    let (status, v) = call(&d, "PUT", &one, BOB_TOKEN, json!({"cause": "rewritten"})).await;
+    assert_eq!(status, 409, "{v}");
+    let (status, _) = call(&d, "POST", &at("publish"), BOB_TOKEN, Value::Null).await;
+    assert_eq!(status, 403);
+    let (status, v) = call(&d, "POST", &at("publish"), ADMIN_TOKEN, Value::Null).await;
+    assert_eq!(
+        (status, v["postmortem"]["state"].clone()),
+        (200, json!("published")),
+        "{v}"
+    );
+    let incident = v["postmortem"]["incident"].as_i64().expect("incident");
+    let rows = d
+        .state()
+        .store
+        .query(move |r| r.outbox_for(incident))
+        .await
+        .expect("outbox");
+    let posts: Vec<_> = rows
+        .iter()
+        .filter(|r| r.kind == "client" && r.subject.starts_with("Postmortem"))
+        .collect();
+    assert_eq!(posts.len(), 1, "published once to the client channel");
+    assert_eq!(
+        (posts[0].channel.as_str(), posts[0].target.as_str()),
+        ("channel", "#acme")
+    );
+    assert!(
+        posts[0]
+            .body
+            .contains("What caused the problem?\nconnection leak"),
+        "{}",
+        posts[0].body
+    );
+    let (status, v) = call(&d, "POST", &at("publish"), ADMIN_TOKEN, Value::Null).await;
+    assert_eq!(
+        (status, v["changed"].clone()),
+        (200, json!(false)),
+        "publishing twice posts once"
+    );
+    // A correction: the lead reopens it explicitly.
+    let (status, _) = call(&d, "POST", &at("reopen"), BOB_TOKEN, Value::Null).await;
+    assert_eq!(status, 403);
+    let (status, v) = call(&d, "POST", &at("reopen"), ADMIN_TOKEN, Value::Null).await;
+    assert_eq!(
+        (status, v["postmortem"]["state"].clone()),
+        (200, json!("draft")),
+        "{v}"
+    );
+    let (status, _) = call(
+        &d,
+        "PUT",
+        &one,
+        BOB_TOKEN,
+        json!({"cause": "a connection leak in the pool"}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&d, "POST", &at("frobnicate"), ADMIN_TOKEN, Value::Null).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn overdue_postmortems_remind_the_author_then_the_lead() {
+    let d = spawn_daemon().await;
+    serious_resolved(&d).await;
+    // Due Thursday 23:59:59 Berlin.
+    advance_to(&d, utc("2026-11-26T22:59:58Z")).await;
+    assert!(notices(&d, "bob", "is overdue").await.is_empty());
+    d.advance(Duration::seconds(1)).await;
+    assert_eq!(notices(&d, "bob", "postmortem 1 is overdue").await.len(), 1);
+    assert!(
+        notices(&d, "alice", "postmortem 1 is overdue")
+            .await
+            .is_empty()
+    );
+    // Friday 09:00 Berlin: the lead.
+    advance_to(&d, utc("2026-11-27T08:00:00Z")).await;
+    assert_eq!(
+        notices(&d, "alice", "postmortem 1 is overdue").await.len(),
+        1
+    );
+    d.advance(Duration::days(3)).await;
+    assert_eq!(
+        notices(&d, "bob", "postmortem 1 is overdue").await.len(),
+        1,
+        "once"
+    );
+    assert_eq!(
+        notices(&d, "alice", "postmortem 1 is overdue").await.len(),
+        1,
+        "once"
+    );
+}
+
+#[tokio::test]
+async fn approved_in_time_means_no_overdue_reminders() {
+    let d = spawn_daemon().await;
+    serious_resolved(&d).await;
+    let all = json!({"how_fixed": "h", "cause": "c", "measures": "m", "no_measures_needed": true});
+    call(&d, "PUT", "/api/v1/postmortems/1", BOB_TOKEN, all).await;
+    call(
+        &d,
+        "POST",
+        "/api/v1/postmortems/1/submit",
+        BOB_TOKEN,
+        Value::Null,
+    )
+    .await;
+    let (status, _) = call(
+        &d,
+        "POST",
+        "/api/v1/postmortems/1/approve",
+        ADMIN_TOKEN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    d.advance(Duration::days(5)).await;
+    assert!(
+        notices(&d, "bob", "postmortem 1")
+            .await
+            .iter()
+            .all(|r| !r.subject.contains("overdue"))
+    );
+    assert!(notices(&d, "alice", "is overdue").await.is_empty());
+    assert!(
+        notices(&d, "bob", "please write").await.is_empty(),
+        "approved before the invitation"
+    );
+}
