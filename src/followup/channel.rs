@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use serde_json::json;
 
-use super::calendar;
+use super::business_days;
 use crate::config::Roster;
 use crate::escalation::paging::{Ctx, notice_row};
 use crate::incident::apply::ActError;
@@ -147,7 +147,10 @@ pub fn postmortem_date(ctx: &Ctx<'_>, inc: &Incident) -> NaiveDate {
         .get(&inc.project)
         .and_then(|p| ctx.roster.teams.get(&p.team))
         .map_or(ctx.roster.timezone, |t| t.timezone);
-    calendar::next_business_day(&ctx.roster.calendar, tz, ctx.now)
+    business_days::next_business_day(
+        &ctx.roster.calendar,
+        ctx.now.with_timezone(&tz).date_naive(),
+    )
 }
 
 /// Queues `body` for the incident's client channel; `about` labels the post

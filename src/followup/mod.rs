@@ -1,6 +1,6 @@
 //! What happens around an incident besides paging: the guide's first
 //! response (client channel posts, reminders to the assignee, the serious
-//! flag) and the business-day calendar the postmortem is due by. Runs inside
+//! flag). Runs inside
 //! the incident's store transaction through `Repo`; never reads the clock,
 //! never talks to a provider (posts and reminders are outbox rows).
 //!
@@ -10,7 +10,6 @@
 //! inside the incident's transaction through `incident::Repo`.
 
 pub mod assign;
-pub mod calendar;
 pub mod channel;
 pub mod reminders;
 
