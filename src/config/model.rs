@@ -185,6 +185,17 @@ pub struct Person {
     pub calendar_token: Option<TokenHash>,
 }
 
+impl Person {
+    /// Where a message on `channel` goes: phone, email or chat handle.
+    pub fn address(&self, channel: ChannelType) -> Option<&str> {
+        match channel {
+            ChannelType::Sms | ChannelType::Voice => self.phone.as_deref(),
+            ChannelType::Email => self.email.as_deref(),
+            ChannelType::Chat => self.chat.as_deref(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Team {
     pub id: String,

@@ -8,7 +8,6 @@ use serde_json::json;
 
 use super::fallback;
 use super::paging::{self, Ctx};
-use crate::config::ChannelType;
 use crate::incident::{Actor, OutboxRow, Repo, State};
 use crate::notify::{SendError, message};
 use crate::store::StoreResult;
@@ -263,14 +262,8 @@ pub fn fall_back(repo: &mut dyn Repo, ctx: &Ctx<'_>, row: &OutboxRow) -> StoreRe
     tried.push(row.channel.clone());
     let name = paging::channel_name(next);
     let new = OutboxRow {
-        id: 0,
-        channel: name.into(),
-        target: match next {
-            ChannelType::Sms | ChannelType::Voice => person.phone.clone(),
-            ChannelType::Email => person.email.clone(),
-            ChannelType::Chat => person.chat.clone(),
-        }
-        .unwrap_or_default(),
+        incident: row.incident,
+        client: row.client.clone(),
         fallback: row
             .fallback
             .iter()
@@ -278,19 +271,7 @@ pub fn fall_back(repo: &mut dyn Repo, ctx: &Ctx<'_>, row: &OutboxRow) -> StoreRe
             .cloned()
             .collect(),
         tried,
-        subject,
-        body,
-        status: "pending".into(),
-        attempts: 0,
-        due_at: ctx.now,
-        created_at: ctx.now,
-        sent_at: None,
-        provider: None,
-        provider_id: None,
-        provider_status: None,
-        last_error: None,
-        bundle_of: None,
-        ..row.clone()
+        ..OutboxRow::to_person(&row.kind, person, next, subject, body, ctx.now)
     };
     let id = repo.insert_outbox(&new)?;
     event(

@@ -135,12 +135,7 @@ fn save(repo: &mut dyn Repo, id: i64, state: &super::EscalationState) -> StoreRe
 
 /// A person's address on `channel` (empty when they have none).
 pub fn target_of(person: &Person, channel: ChannelType) -> String {
-    match channel {
-        ChannelType::Sms | ChannelType::Voice => person.phone.clone(),
-        ChannelType::Email => person.email.clone(),
-        ChannelType::Chat => person.chat.clone(),
-    }
-    .unwrap_or_default()
+    person.address(channel).unwrap_or_default().to_string()
 }
 
 /// The text of a page on `channel`.
@@ -184,27 +179,9 @@ pub fn enqueue_page(
     };
     let (subject, body) = page_body(ctx, inc, person, first);
     let row = OutboxRow {
-        id: 0,
         incident: Some(inc.id),
-        person: Some(person.id.clone()),
-        client: None,
-        kind: "page".into(),
-        channel: channel_name(first).into(),
-        target: target_of(person, first),
         fallback: rest.iter().map(|c| channel_name(*c).to_string()).collect(),
-        tried: Vec::new(),
-        subject,
-        body,
-        status: "pending".into(),
-        attempts: 0,
-        due_at: ctx.now,
-        created_at: ctx.now,
-        sent_at: None,
-        provider: None,
-        provider_id: None,
-        provider_status: None,
-        last_error: None,
-        bundle_of: None,
+        ..OutboxRow::to_person("page", person, first, subject, body, ctx.now)
     };
     let outbox = repo.insert_outbox(&row)?;
     repo.append(
@@ -477,32 +454,12 @@ pub fn notice_row(
     subject: String,
     body: String,
 ) -> OutboxRow {
+    let kind = if client.is_some() { "client" } else { "notice" };
     OutboxRow {
-        id: 0,
         incident: Some(inc.id),
         person,
-        kind: if client.is_some() {
-            "client".into()
-        } else {
-            "notice".into()
-        },
         client,
-        channel: channel.into(),
-        target,
-        fallback: Vec::new(),
-        tried: Vec::new(),
-        subject,
-        body,
-        status: "pending".into(),
-        attempts: 0,
-        due_at: ctx.now,
-        created_at: ctx.now,
-        sent_at: None,
-        provider: None,
-        provider_id: None,
-        provider_status: None,
-        last_error: None,
-        bundle_of: None,
+        ..OutboxRow::pending(kind, channel, target, subject, body, ctx.now)
     }
 }
 

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::paging::{self, Ctx};
+use super::paging::Ctx;
 use super::targets::rotation;
 use crate::config::{ChannelType, Roster};
 use crate::incident::{OutboxRow, Repo, Timer};
@@ -92,34 +92,8 @@ pub fn fire(repo: &mut dyn Repo, ctx: &Ctx<'_>, t: &Timer) -> StoreResult<()> {
                 s.name
             ),
         };
-        let row = OutboxRow {
-            id: 0,
-            incident: None,
-            person: Some(p.id.clone()),
-            client: None,
-            kind: "notice".into(),
-            channel: paging::channel_name(channel).into(),
-            target: match channel {
-                ChannelType::Email => p.email.clone(),
-                ChannelType::Chat => p.chat.clone(),
-                _ => p.phone.clone(),
-            }
-            .unwrap_or_default(),
-            fallback: vec![],
-            tried: vec![],
-            subject: format!("tocsin: on call in {}", s.name),
-            body,
-            status: "pending".into(),
-            attempts: 0,
-            due_at: ctx.now,
-            created_at: ctx.now,
-            sent_at: None,
-            provider: None,
-            provider_id: None,
-            provider_status: None,
-            last_error: None,
-            bundle_of: None,
-        };
+        let subject = format!("tocsin: on call in {}", s.name);
+        let row = OutboxRow::to_person("notice", p, channel, subject, body, ctx.now);
         repo.insert_outbox(&row)?;
     }
     if let Some(next) = next_notice(ctx.roster, &t.key, t.due) {

@@ -12,7 +12,7 @@ use super::actions::ActionItem;
 use super::postmortem::{PmState, Postmortem};
 use super::{business_days, digest, lifecycle};
 use crate::config::{ChannelType, Person, Roster};
-use crate::escalation::paging::{Ctx, channel_name, target_of};
+use crate::escalation::paging::Ctx;
 use crate::incident::{Actor, OutboxRow, Repo, Timer};
 use crate::store::{StoreError, StoreResult};
 
@@ -55,27 +55,8 @@ fn person_row(
     body: String,
 ) -> OutboxRow {
     OutboxRow {
-        id: 0,
         incident,
-        person: Some(person.id.clone()),
-        client: None,
-        kind: "notice".into(),
-        channel: channel_name(channel).into(),
-        target: target_of(person, channel),
-        fallback: Vec::new(),
-        tried: Vec::new(),
-        subject,
-        body,
-        status: "pending".into(),
-        attempts: 0,
-        due_at: ctx.now,
-        created_at: ctx.now,
-        sent_at: None,
-        provider: None,
-        provider_id: None,
-        provider_status: None,
-        last_error: None,
-        bundle_of: None,
+        ..OutboxRow::to_person("notice", person, channel, subject, body, ctx.now)
     }
 }
 

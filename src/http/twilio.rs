@@ -260,34 +260,15 @@ fn tell_admins_about_opt_out(
         }) else {
             continue;
         };
-        let target = match channel {
-            crate::config::ChannelType::Email => p.email.clone(),
-            _ => p.chat.clone(),
-        }
-        .unwrap_or_default();
-        let row = crate::incident::OutboxRow {
-            id: 0,
-            incident: None,
-            person: Some(p.id.clone()),
-            client: None,
-            kind: "notice".into(),
-            channel: paging::channel_name(channel).into(),
-            target,
-            fallback: vec![],
-            tried: vec![],
-            subject: "tocsin: SMS opt-out".into(),
-            body: text.clone(),
-            status: "pending".into(),
-            attempts: 0,
-            due_at: ctx.now,
-            created_at: ctx.now,
-            sent_at: None,
-            provider: None,
-            provider_id: None,
-            provider_status: None,
-            last_error: None,
-            bundle_of: None,
-        };
+        let subject = "tocsin: SMS opt-out".to_string();
+        let row = crate::incident::OutboxRow::to_person(
+            "notice",
+            p,
+            channel,
+            subject,
+            text.clone(),
+            ctx.now,
+        );
         repo.insert_outbox(&row)?;
     }
     Ok(())

@@ -237,6 +237,65 @@ pub struct OutboxRow {
     pub bundle_of: Option<i64>,
 }
 
+impl OutboxRow {
+    /// A pending row due at `now`, to `target` on `channel`; callers set
+    /// the incident, person, client and fallback they need.
+    pub fn pending(
+        kind: &str,
+        channel: &str,
+        target: String,
+        subject: String,
+        body: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        OutboxRow {
+            id: 0,
+            incident: None,
+            person: None,
+            client: None,
+            kind: kind.into(),
+            channel: channel.into(),
+            target,
+            fallback: Vec::new(),
+            tried: Vec::new(),
+            subject,
+            body,
+            status: "pending".into(),
+            attempts: 0,
+            due_at: now,
+            created_at: now,
+            sent_at: None,
+            provider: None,
+            provider_id: None,
+            provider_status: None,
+            last_error: None,
+            bundle_of: None,
+        }
+    }
+
+    /// A pending row to a person on one of their channels.
+    pub fn to_person(
+        kind: &str,
+        person: &crate::config::Person,
+        channel: crate::config::ChannelType,
+        subject: String,
+        body: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let target = person.address(channel).unwrap_or_default().to_string();
+        let name = match channel {
+            crate::config::ChannelType::Chat => "chat",
+            crate::config::ChannelType::Sms => "sms",
+            crate::config::ChannelType::Voice => "voice",
+            crate::config::ChannelType::Email => "email",
+        };
+        OutboxRow {
+            person: Some(person.id.clone()),
+            ..OutboxRow::pending(kind, name, target, subject, body, now)
+        }
+    }
+}
+
 /// Read-side queries (they run on reader connections, outside the writer).
 pub trait ReadRepo {
     fn list(&self, filter: StateFilter, limit: usize) -> StoreResult<Vec<Incident>>;
