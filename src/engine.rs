@@ -90,7 +90,15 @@ pub async fn tick(state: &Shared) -> StoreResult<usize> {
                 }
                 Ok(Fired { timers, outcome })
             })
-            .await?;
+            .await;
+        let fired = match fired {
+            Ok(f) => f,
+            // One bad timer must not hold back the others: fire them one by one.
+            Err(e) => {
+                tracing::error!(error = %e, "firing a batch of timers failed; firing one by one");
+                return Ok(total + one_by_one(state).await?);
+            }
+        };
         let n = fired.timers.len();
         for t in &fired.timers {
             let lag = (now - t.due).num_milliseconds().max(0) as f64 / 1000.0;
@@ -106,6 +114,55 @@ pub async fn tick(state: &Shared) -> StoreResult<usize> {
     }
 }
 
+/// Fires due timers each in its own transaction. A timer whose firing
+/// fails is postponed by a minute (and logged) instead of blocking the rest;
+/// it is retried, never dropped.
+async fn one_by_one(state: &Shared) -> StoreResult<usize> {
+    let mut fired = 0;
+    for _ in 0..BATCH {
+        let (roster, secret, now) = state.paging_parts();
+        let result = state
+            .store
+            .transact(move |repo| {
+                let Some(t) = repo.take_due(now, 1)?.pop() else {
+                    return Ok(None);
+                };
+                let ctx = Ctx {
+                    roster: &roster,
+                    secret: &secret,
+                    now,
+                };
+                let mut outcome = Outcome::default();
+                fire_one(repo, &ctx, &t, &mut outcome)?;
+                Ok(Some(outcome))
+            })
+            .await;
+        match result {
+            Ok(None) => break,
+            Ok(Some(outcome)) => {
+                fired += 1;
+                state.after_ingest(&outcome, "timer");
+            }
+            Err(e) => {
+                let now = state.clock.now();
+                let postponed = state
+                    .store
+                    .transact(move |repo| {
+                        let Some(mut t) = repo.take_due(now, 1)?.pop() else {
+                            return Ok(None);
+                        };
+                        t.due = now + chrono::Duration::minutes(1);
+                        repo.set_timer(&t)?;
+                        Ok(Some((t.kind, t.key)))
+                    })
+                    .await?;
+                tracing::error!(error = %e, timer = ?postponed, "a timer failed to fire; retrying it in a minute");
+            }
+        }
+    }
+    Ok(fired)
+}
+
 /// Starts the timer task; it stops when `stop` turns true.
 pub fn spawn(
     state: Shared,
@@ -116,7 +173,9 @@ pub fn spawn(
         let mut clock = state.clock.subscribe();
         loop {
             if let Err(e) = tick(&state).await {
-                tracing::error!(error = %e, "firing timers failed; retrying");
+                // The store itself failed: wait a little instead of spinning.
+                tracing::error!(error = %e, "firing timers failed; retrying in a second");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
             let wait = match state.store.query(|r| r.next_timer()).await {
                 Ok(Some(next)) => (next - state.clock.now())

@@ -172,7 +172,8 @@ pub fn spawn(
         let mut clock = state.clock.subscribe();
         loop {
             if let Err(e) = run_once(&state).await {
-                tracing::error!(error = %e, "outbox run failed; retrying");
+                tracing::error!(error = %e, "outbox run failed; retrying in a second");
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
             let wait = match state.store.query(|r| r.next_outbox_due()).await {
                 Ok(Some(next)) => (next - state.clock.now())
