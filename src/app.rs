@@ -82,6 +82,33 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
+    /// Runs `f` in one store transaction with what paging needs (the
+    /// running roster, the link secret, the clock's now).
+    pub async fn transact_paging<R, F>(&self, f: F) -> crate::store::StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(
+                &mut dyn crate::incident::Repo,
+                &crate::escalation::paging::Ctx<'_>,
+            ) -> crate::store::StoreResult<R>
+            + Send
+            + 'static,
+    {
+        let (roster, secret, now) = self.paging_parts();
+        self.store
+            .transact(move |repo| {
+                f(
+                    repo,
+                    &crate::escalation::paging::Ctx {
+                        roster: &roster,
+                        secret: &secret,
+                        now,
+                    },
+                )
+            })
+            .await
+    }
+
     /// What paging needs for a transaction at `now`.
     pub fn paging_parts(&self) -> (Arc<Roster>, Vec<u8>, DateTime<Utc>) {
         (self.roster(), self.secret.clone(), self.clock.now())

@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use crate::app::Shared;
-use crate::escalation::paging::{self, Ctx};
+use crate::escalation::paging;
 use crate::incident::apply::ActError;
 use crate::incident::transition::{self, Action as Transition};
 use crate::incident::{Actor, Incident, State as IncidentState};
@@ -62,20 +62,13 @@ pub async fn act(State(app): State<Shared>, Path(token): Path<String>) -> Respon
             };
         }
     };
-    let (roster, secret, now) = app.paging_parts();
     let person = claims.person;
     let result = app
-        .store
-        .transact(move |repo| {
+        .transact_paging(move |repo, ctx| {
             let actor = Actor::Person(person);
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
             Ok(paging::act(
                 repo,
-                &ctx,
+                ctx,
                 id,
                 action,
                 &actor,

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use super::error::ApiError;
 use crate::app::Shared;
-use crate::escalation::paging::{self, Ctx};
+use crate::escalation::paging;
 use crate::incident::apply::ActError;
 
 pub async fn escalate(
@@ -14,17 +14,8 @@ pub async fn escalate(
     person: String,
     via: &'static str,
 ) -> Result<Json<Value>, ApiError> {
-    let (roster, secret, now) = app.paging_parts();
     let incident = app
-        .store
-        .transact(move |repo| {
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
-            Ok(paging::escalate_now(repo, &ctx, id, &person, via))
-        })
+        .transact_paging(move |repo, ctx| Ok(paging::escalate_now(repo, ctx, id, &person, via)))
         .await?
         .map_err(|e| match e {
             ActError::NotFound => ApiError::NotFound(format!("incident {id}")),

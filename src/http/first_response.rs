@@ -12,7 +12,6 @@ use super::auth;
 use super::error::ApiError;
 use super::incidents::{act_error, parse_id};
 use crate::app::Shared;
-use crate::escalation::paging::Ctx;
 use crate::followup::{assign as assigning, channel};
 use crate::incident::Actor;
 
@@ -45,21 +44,14 @@ pub async fn assign(
     let by = auth::person(&app.roster(), &headers)?.id.clone();
     let id = parse_id(&id)?;
     let b: AssignBody = body(&bytes)?;
-    let (roster, secret, now) = app.paging_parts();
-    if !roster.people.contains_key(&b.person) {
+    if !app.roster().people.contains_key(&b.person) {
         return Err(ApiError::NotFound(format!("person {:?}", b.person)));
     }
     let (incident, changed) = app
-        .store
-        .transact(move |repo| {
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
+        .transact_paging(move |repo, ctx| {
             Ok(assigning::assign(
                 repo,
-                &ctx,
+                ctx,
                 id,
                 &b.person,
                 &Actor::Person(by),
@@ -97,17 +89,8 @@ pub async fn updates(
     let id = parse_id(&id)?;
     let b: UpdateBody = body(&bytes)?;
     let text = update_text(&b.text)?;
-    let (roster, secret, now) = app.paging_parts();
     let incident = app
-        .store
-        .transact(move |repo| {
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
-            Ok(channel::post_update(repo, &ctx, id, &person, &text))
-        })
+        .transact_paging(move |repo, ctx| Ok(channel::post_update(repo, ctx, id, &person, &text)))
         .await?
         .map_err(|e| act_error(e, id))?;
     app.after_action(id);

@@ -139,19 +139,12 @@ pub async fn action(
         Some("cli") => "cli",
         Some(other) => return Err(ApiError::bad("via", format!("{other:?} is not api or cli"))),
     };
-    let (roster, secret, now) = app.paging_parts();
     let detail = json!({"note": b.note});
     let (incident, changed) = app
-        .store
-        .transact(move |repo| {
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
+        .transact_paging(move |repo, ctx| {
             Ok(paging::act(
                 repo,
-                &ctx,
+                ctx,
                 id,
                 action,
                 &Actor::Person(person),
@@ -228,17 +221,8 @@ pub async fn patch(
             "required with serious: true (long outage, data loss, reputational, ...)",
         ));
     }
-    let (roster, secret, now) = app.paging_parts();
     let incident = app
-        .store
-        .transact(move |repo| {
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
-            Ok(diagnose(repo, &ctx, id, &d, &Actor::Person(person)))
-        })
+        .transact_paging(move |repo, ctx| Ok(diagnose(repo, ctx, id, &d, &Actor::Person(person))))
         .await?
         .map_err(|e| act_error(e, id))?;
     app.after_action(id);

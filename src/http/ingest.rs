@@ -15,7 +15,7 @@ use super::auth;
 use super::error::ApiError;
 use crate::app::Shared;
 use crate::config::IntegrationKind;
-use crate::escalation::paging::{self, Ctx};
+use crate::escalation::paging;
 use crate::incident::apply::{self, ClientReport};
 use crate::ingest::alert::Severity;
 use crate::ingest::{alertmanager, change_event, events_v1, events_v2, grafana};
@@ -64,20 +64,13 @@ async fn group(
     webhook: alertmanager::Webhook,
     source: &'static str,
 ) -> Result<Response, ApiError> {
-    let (roster, secret, now) = app.paging_parts();
     for a in &webhook.alerts {
         app.metrics_alert(source, a.status.as_str());
     }
     let out = app
-        .store
-        .transact(move |repo| {
-            let out = apply::ingest_group(repo, &roster, &integration, &webhook, now)?;
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
-            paging::sync(repo, &ctx, &out, &format!("integration:{}", integration.id))?;
+        .transact_paging(move |repo, ctx| {
+            let out = apply::ingest_group(repo, ctx.roster, &integration, &webhook, ctx.now)?;
+            paging::sync(repo, ctx, &out, &format!("integration:{}", integration.id))?;
             Ok(out)
         })
         .await?;
@@ -160,18 +153,11 @@ async fn events(
             "firing"
         },
     );
-    let (_, secret, now) = app.paging_parts();
     let key = event.dedup_key.clone();
     let out = app
-        .store
-        .transact(move |repo| {
-            let out = apply::ingest_event(repo, &roster, &integration, &event, now)?;
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
-            paging::sync(repo, &ctx, &out, &format!("integration:{}", integration.id))?;
+        .transact_paging(move |repo, ctx| {
+            let out = apply::ingest_event(repo, ctx.roster, &integration, &event, ctx.now)?;
+            paging::sync(repo, ctx, &out, &format!("integration:{}", integration.id))?;
             Ok(out)
         })
         .await?;
@@ -331,17 +317,10 @@ pub async fn heartbeat(
             "token does not belong to this heartbeat".into(),
         ));
     }
-    let (roster, secret, now) = app.paging_parts();
     let out = app
-        .store
-        .transact(move |repo| {
-            let out = crate::incident::heartbeat::ping(repo, &hb, now)?;
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
-            paging::sync(repo, &ctx, &out, &format!("heartbeat:{}", hb.id))?;
+        .transact_paging(move |repo, ctx| {
+            let out = crate::incident::heartbeat::ping(repo, &hb, ctx.now)?;
+            paging::sync(repo, ctx, &out, &format!("heartbeat:{}", hb.id))?;
             Ok(out)
         })
         .await?;

@@ -52,17 +52,8 @@ where
     R: Send + 'static,
     F: FnOnce(&mut dyn crate::incident::Repo, &Ctx<'_>) -> Result<R, FlowError> + Send + 'static,
 {
-    let (roster, secret, now) = app.paging_parts();
     let out = app
-        .store
-        .transact(move |repo| {
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
-            Ok(f(repo, &ctx))
-        })
+        .transact_paging(move |repo, ctx| Ok(f(repo, ctx)))
         .await??;
     // New reminders and outbox rows take effect at once.
     app.wake.notify_one();

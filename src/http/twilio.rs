@@ -193,22 +193,15 @@ pub async fn sms(State(app): State<Shared>, form: SignedForm) -> Result<Response
     };
     let sid = form.get("MessageSid").map(str::to_owned);
     let parsed = reply::parse(form.get("Body").unwrap_or(""));
-    let (roster, secret, now) = app.paging_parts();
     let (who, sid_) = (person.clone(), sid.clone());
     let step = app
-        .store
-        .transact(move |repo| {
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
+        .transact_paging(move |repo, ctx| {
             if let Some(sid) = &sid_
-                && let SmsClaim::Seen { reply } = repo.claim_sms(sid, &who, now)?
+                && let SmsClaim::Seen { reply } = repo.claim_sms(sid, &who, ctx.now)?
             {
                 return Ok(Step::Repeat(reply));
             }
-            let step = decide(repo, &who, &from, parsed, &ctx)?;
+            let step = decide(repo, &who, &from, parsed, ctx)?;
             if let (Some(sid), Step::Answer { twiml, .. }) = (&sid_, &step) {
                 repo.set_sms_reply(sid, twiml)?;
             }
@@ -418,19 +411,12 @@ pub async fn voice(State(app): State<Shared>, form: SignedForm) -> Result<Respon
         // No digit yet (or a wrong one): read the incident and ask again.
         _ => return gather(&app, id, &form.url).await,
     };
-    let (roster, secret, now) = app.paging_parts();
     let result = app
-        .store
-        .transact(move |repo| {
+        .transact_paging(move |repo, ctx| {
             let actor = Actor::Person(person);
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
             Ok(paging::act(
                 repo,
-                &ctx,
+                ctx,
                 id,
                 action,
                 &actor,
@@ -478,17 +464,10 @@ pub async fn status(State(app): State<Shared>, form: SignedForm) -> Result<Respo
         // Not a report we understand: accept it so Twilio does not retry.
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let (roster, secret, now) = app.paging_parts();
     let status = update.status.clone();
     let known = app
-        .store
-        .transact(move |repo| {
-            let ctx = Ctx {
-                roster: &roster,
-                secret: &secret,
-                now,
-            };
-            crate::escalation::delivery::report(repo, &ctx, &update.sid, &status, update.error_code)
+        .transact_paging(move |repo, ctx| {
+            crate::escalation::delivery::report(repo, ctx, &update.sid, &status, update.error_code)
         })
         .await?;
     if known {
