@@ -99,7 +99,11 @@ escalation_policies:
     }
     y.push_str("teams:\n");
     for i in 0..people {
-        let _ = writeln!(y, "  - {{ id: t{i:04}, lead: {p}, members: [{p}] }}", p = person(i));
+        let _ = writeln!(
+            y,
+            "  - {{ id: t{i:04}, lead: {p}, members: [{p}] }}",
+            p = person(i)
+        );
     }
     y.push_str("projects:\n");
     y.push_str("  - { id: bulk, client: bench, team: t0000, responders: [p0000] }\n");
@@ -144,7 +148,10 @@ escalation_policies:
     );
     for i in 0..people {
         let p = project(i);
-        let _ = writeln!(y, "      - {{ matchers: ['project=\"{p}\"'], project: {p} }}");
+        let _ = writeln!(
+            y,
+            "      - {{ matchers: ['project=\"{p}\"'], project: {p} }}"
+        );
     }
     y
 }

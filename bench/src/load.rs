@@ -97,7 +97,9 @@ where
                             s.failed += 1;
                             if s.first_error.is_none() {
                                 let text: String = body
-                                    .map(|b| String::from_utf8_lossy(&b).chars().take(200).collect())
+                                    .map(|b| {
+                                        String::from_utf8_lossy(&b).chars().take(200).collect()
+                                    })
                                     .unwrap_or_default();
                                 s.first_error = Some(format!("{status}: {text}"));
                             }

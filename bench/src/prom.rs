@@ -108,7 +108,10 @@ mod tests {
         assert!((h.quantile(0.5) - 0.005).abs() < 1e-9);
         assert!((h.quantile(0.99) - 0.0099).abs() < 1e-9);
         assert_eq!(h.max_bound(), 0.01);
-        let d = h.minus(&histogram("x_bucket{le=\"0.005\"} 50\nx_count 50\n", "x"));
+        let d = h.minus(&histogram(
+            "x_bucket{le=\"0.001\"} 0\nx_bucket{le=\"0.005\"} 50\nx_bucket{le=\"0.01\"} 50\nx_bucket{le=\"+Inf\"} 50\nx_count 50\n",
+            "x",
+        ));
         assert_eq!(d.count, 50.0);
         assert!((d.quantile(0.5) - 0.0075).abs() < 1e-9);
     }

@@ -48,6 +48,8 @@ pub struct Report {
     pub measures: Vec<Measure>,
     pub notes: Vec<String>,
     pub sms_received: u64,
+    /// `/proc/loadavg` before the first load (other work on the machine).
+    pub load_before: String,
 }
 
 fn met(m: Option<bool>) -> &'static str {
@@ -56,6 +58,13 @@ fn met(m: Option<bool>) -> &'static str {
         Some(false) => "**missed**",
         None => "—",
     }
+}
+
+/// The first three fields of `/proc/loadavg`.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
 }
 
 fn machine() -> String {
@@ -77,13 +86,18 @@ fn machine() -> String {
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|kb| kb.parse::<f64>().ok())
         })
-        .map_or("unknown".into(), |kb| format!("{:.1} GiB", kb / 1024.0 / 1024.0));
+        .map_or("unknown".into(), |kb| {
+            format!("{:.1} GiB", kb / 1024.0 / 1024.0)
+        });
     format!("{cpus} CPUs ({model}), {mem} RAM")
 }
 
 impl Report {
     pub fn new() -> Self {
-        Report::default()
+        Report {
+            load_before: loadavg(),
+            ..Report::default()
+        }
     }
 
     pub fn markdown(&self, opts: &Opts) -> String {
@@ -91,6 +105,12 @@ impl Report {
         let mut o = String::new();
         let args: Vec<String> = std::env::args().collect();
         let _ = writeln!(o, "Machine: {}", machine());
+        let _ = writeln!(
+            o,
+            "Load average (1/5/15 min) before the run: {}; after: {}",
+            self.load_before,
+            loadavg()
+        );
         let _ = writeln!(o, "Command: `{}`", args.join(" "));
         let _ = writeln!(
             o,
@@ -146,7 +166,14 @@ impl Report {
         let _ = writeln!(o, "| measure | value | target | |");
         let _ = writeln!(o, "|---|---|---|---|");
         for m in &self.measures {
-            let _ = writeln!(o, "| {} | {} | {} | {} |", m.name, m.value, m.target, met(m.met));
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                m.name,
+                m.value,
+                m.target,
+                met(m.met)
+            );
         }
         let _ = writeln!(o);
         let _ = writeln!(o, "SMS received by the fake Twilio: {}.", self.sms_received);

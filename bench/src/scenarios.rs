@@ -72,7 +72,11 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
     let (port, inbox) = fake::start().await?;
     let dir = tempfile::tempdir()?;
     let cfg = config::write(dir.path(), s.people, &Sms::Twilio { port })?;
-    say(&format!("starting {} on {}", opts.tocsin.display(), cfg.display()));
+    say(&format!(
+        "starting {} on {}",
+        opts.tocsin.display(),
+        cfg.display()
+    ));
     let d = Daemon::start(&opts.tocsin, &cfg)?;
     let url_am = d.url("/api/v1/alertmanager");
     let url_pd = d.url("/v2/enqueue");
@@ -223,17 +227,48 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         done("alertmanager join group", &st);
         am[2] = Some(st);
     } else {
-        report
-            .notes
-            .push(format!("Alertmanager comparison skipped ({} not run).", peer::BINARY));
+        report.notes.push(format!(
+            "Alertmanager comparison skipped ({} not run).",
+            peer::BINARY
+        ));
     }
     let [am_new, am_dup, am_join] = am;
     report.throughput = vec![
-        Throughput::new("ingest-new", "Alertmanager webhook, new group → new incident", new, am_new.clone(), Some(5.0)),
-        Throughput::new("ingest-dup", "the same webhook re-sent", dup, am_dup.clone(), Some(3.0)),
-        Throughput::new("ingest-join", "new alert into one open incident", join, am_join, Some(1.0)),
-        Throughput::new("events-v2-new", "/v2/enqueue, new dedup_key → new incident", ev_new, am_new, None),
-        Throughput::new("events-v2-dup", "/v2/enqueue, same dedup_key", ev_dup, am_dup, None),
+        Throughput::new(
+            "ingest-new",
+            "Alertmanager webhook, new group → new incident",
+            new,
+            am_new.clone(),
+            Some(5.0),
+        ),
+        Throughput::new(
+            "ingest-dup",
+            "the same webhook re-sent",
+            dup,
+            am_dup.clone(),
+            Some(3.0),
+        ),
+        Throughput::new(
+            "ingest-join",
+            "new alert into one open incident",
+            join,
+            am_join,
+            Some(1.0),
+        ),
+        Throughput::new(
+            "events-v2-new",
+            "/v2/enqueue, new dedup_key → new incident",
+            ev_new,
+            am_new,
+            None,
+        ),
+        Throughput::new(
+            "events-v2-dup",
+            "/v2/enqueue, same dedup_key",
+            ev_dup,
+            am_dup,
+            None,
+        ),
     ];
 
     if opts.scale {
@@ -313,19 +348,20 @@ async fn alert_to_page(
         ms(load::percentile(&lat, 50.0)),
         ms(p99)
     ));
-    let measures = vec![
-        Measure {
-            name: format!("alert-to-page p50 / p99 / max ({} of {ok} incidents paged)", lat.len()),
-            value: format!(
-                "{:.2} / {:.2} / {:.2} ms",
-                ms(load::percentile(&lat, 50.0)),
-                ms(p99),
-                ms(lat.last().copied().unwrap_or_default())
-            ),
-            target: "p99 < 20 ms".into(),
-            met: Some(lat.len() == ok && ok > 0 && p99 < Duration::from_millis(20)),
-        },
-    ];
+    let measures = vec![Measure {
+        name: format!(
+            "alert-to-page p50 / p99 / max ({} of {ok} incidents paged)",
+            lat.len()
+        ),
+        value: format!(
+            "{:.2} / {:.2} / {:.2} ms",
+            ms(load::percentile(&lat, 50.0)),
+            ms(p99),
+            ms(lat.last().copied().unwrap_or_default())
+        ),
+        target: "p99 < 20 ms".into(),
+        met: Some(lat.len() == ok && ok > 0 && p99 < Duration::from_millis(20)),
+    }];
     Ok(Part { ok, measures })
 }
 
@@ -457,12 +493,19 @@ async fn scale(opts: &Opts, http: &reqwest::Client) -> anyhow::Result<Vec<Measur
                 "scale: fill rate ({} incidents over {} people, {} in flight)",
                 fill.ok, people, s.concurrency
             ),
-            value: format!("{:.0} incidents/s (p99 {:.2} ms)", fill.rate(), ms(fill.pct(99.0))),
+            value: format!(
+                "{:.0} incidents/s (p99 {:.2} ms)",
+                fill.rate(),
+                ms(fill.pct(99.0))
+            ),
             target: "—".into(),
             met: None,
         },
         Measure {
-            name: format!("scale: acknowledge p50 / p99 / max ({} acks, one at a time, {open:.0} incidents stored)", acks.ok),
+            name: format!(
+                "scale: acknowledge p50 / p99 / max ({} acks, one at a time, {open:.0} incidents stored)",
+                acks.ok
+            ),
             value: format!(
                 "{:.2} / {:.2} / {:.2} ms",
                 ms(acks.pct(50.0)),
@@ -475,11 +518,17 @@ async fn scale(opts: &Opts, http: &reqwest::Client) -> anyhow::Result<Vec<Measur
         Measure {
             name: "scale: resident memory after the fill (VmRSS)".into(),
             value: format!("{:.1} MiB", mib(rss_loaded)),
-            target: if full { "< 150 MB (143.1 MiB)".into() } else { "< 150 MB at 100k (scaled-down run)".into() },
+            target: if full {
+                "< 150 MB (143.1 MiB)".into()
+            } else {
+                "< 150 MB at 100k (scaled-down run)".into()
+            },
             met: full.then_some(rss_loaded < 150_000_000),
         },
         Measure {
-            name: format!("scale: restart-to-ready (SIGKILL, start, first /readyz 200; {open_after:.0} incidents)"),
+            name: format!(
+                "scale: restart-to-ready (SIGKILL, start, first /readyz 200; {open_after:.0} incidents)"
+            ),
             value: format!("{:.0} ms", ms(restart)),
             target: "reported".into(),
             met: None,
@@ -487,7 +536,11 @@ async fn scale(opts: &Opts, http: &reqwest::Client) -> anyhow::Result<Vec<Measur
         Measure {
             name: "scale: resident memory after restart and one /metrics scrape".into(),
             value: format!("{:.1} MiB", mib(rss_restarted.max(rss_listed))),
-            target: if full { "< 150 MB".into() } else { "< 150 MB at 100k (scaled-down run)".into() },
+            target: if full {
+                "< 150 MB".into()
+            } else {
+                "< 150 MB at 100k (scaled-down run)".into()
+            },
             met: full.then_some(rss_restarted.max(rss_listed) < 150_000_000),
         },
     ])
