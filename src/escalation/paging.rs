@@ -4,7 +4,7 @@
 //! what is pending in the same transaction, so no page is handed to a
 //! provider after the incident stopped paging.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
@@ -61,11 +61,26 @@ pub fn ack_url(
 fn presence_of(
     repo: &mut dyn Repo,
     roster: &Roster,
+    project: &str,
 ) -> StoreResult<BTreeMap<String, PresenceMark>> {
+    // Only the people `targets::order` can consider for this project: one
+    // read per person of the whole roster made every page cost O(roster).
+    let mut people: BTreeSet<&str> = BTreeSet::new();
+    if let Some(p) = roster.projects.get(project) {
+        people.extend(p.responders.iter().map(String::as_str));
+        if let Some(team) = roster.teams.get(&p.team) {
+            people.extend(team.members.iter().map(String::as_str));
+            people.insert(team.lead.as_str());
+        }
+        if let Some(s) = p.schedule.as_deref().and_then(|s| roster.schedules.get(s)) {
+            people.extend(s.members.iter().map(String::as_str));
+            people.extend(s.overrides.iter().map(|o| o.person.as_str()));
+        }
+    }
     let mut marks = BTreeMap::new();
-    for id in roster.people.keys() {
+    for id in people {
         if let Some(m) = repo.presence(id)? {
-            marks.insert(id.clone(), m);
+            marks.insert(id.to_string(), m);
         }
     }
     Ok(marks)
@@ -91,7 +106,7 @@ pub fn start(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
     let Some(pol) = ctx.roster.policies.get(&project.escalation_policy) else {
         return Ok(());
     };
-    let marks = presence_of(repo, ctx.roster)?;
+    let marks = presence_of(repo, ctx.roster, &inc.project)?;
     let presence = |p: &str| marks.get(p).copied();
     let rctx = targets::RouteContext {
         roster: ctx.roster,
@@ -228,7 +243,7 @@ fn advance(
     else {
         return Ok(());
     };
-    let marks = presence_of(repo, ctx.roster)?;
+    let marks = presence_of(repo, ctx.roster, &inc.project)?;
     let presence = |p: &str| marks.get(p).copied();
     let rctx = targets::RouteContext {
         roster: ctx.roster,

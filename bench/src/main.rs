@@ -1,0 +1,140 @@
+//! tocsin-bench: starts tocsin on loopback with a generated config and an
+//! in-process fake Twilio, drives it, and prints Markdown tables (see
+//! BENCHMARKS.md at the repository root). Every load is bounded in count and
+//! time; all traffic goes to 127.0.0.1.
+
+mod config;
+mod daemon;
+mod fake;
+mod load;
+mod payload;
+mod peer;
+mod prom;
+mod report;
+mod scenarios;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+
+/// How big each scenario is.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizes {
+    pub ingest: usize,
+    pub concurrency: usize,
+    pub people: usize,
+    pub a2p: usize,
+    pub lag: usize,
+    pub scale_incidents: usize,
+    pub scale_people: usize,
+    pub acks: usize,
+    pub peer: usize,
+}
+
+impl Sizes {
+    const FULL: Sizes = Sizes {
+        ingest: 20_000,
+        concurrency: 32,
+        people: 1_000,
+        a2p: 1_000,
+        lag: 3_000,
+        scale_incidents: 100_000,
+        scale_people: 1_000,
+        acks: 1_000,
+        peer: 20_000,
+    };
+    const QUICK: Sizes = Sizes {
+        ingest: 2_000,
+        concurrency: 32,
+        people: 200,
+        a2p: 200,
+        lag: 500,
+        scale_incidents: 5_000,
+        scale_people: 200,
+        acks: 200,
+        peer: 2_000,
+    };
+}
+
+pub struct Opts {
+    pub tocsin: PathBuf,
+    pub sizes: Sizes,
+    pub quick: bool,
+    pub peer: bool,
+    pub scale: bool,
+    /// Each load stops after this long even if not all requests were sent.
+    pub limit: Duration,
+}
+
+const USAGE: &str = "usage: tocsin-bench [--tocsin PATH] [--quick] [--no-peer] [--no-scale]
+                    [--requests N] [--concurrency N] [--incidents N]
+
+  --tocsin PATH     tocsin binary (default ../target/release/tocsin)
+  --quick           small sizes (about a minute)
+  --no-peer         skip the Alertmanager comparison
+  --no-scale        skip the 100k-incident scale scenario
+  --requests N      requests per ingest load (default 20000, quick 2000)
+  --concurrency N   in-flight requests for the ingest loads (default 32)
+  --incidents N     open incidents for the scale scenario (default 100000)";
+
+fn parse_args() -> anyhow::Result<Opts> {
+    let mut tocsin = PathBuf::from("../target/release/tocsin");
+    let mut quick = false;
+    let (mut peer, mut scale) = (true, true);
+    let (mut requests, mut concurrency, mut incidents) = (None, None, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .with_context(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match a.as_str() {
+            "--tocsin" => tocsin = PathBuf::from(value("--tocsin")?),
+            "--quick" => quick = true,
+            "--no-peer" => peer = false,
+            "--no-scale" => scale = false,
+            "--requests" => requests = Some(value("--requests")?.parse::<usize>()?),
+            "--concurrency" => concurrency = Some(value("--concurrency")?.parse::<usize>()?),
+            "--incidents" => incidents = Some(value("--incidents")?.parse::<usize>()?),
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                std::process::exit(0);
+            }
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    let mut sizes = if quick { Sizes::QUICK } else { Sizes::FULL };
+    if let Some(n) = requests {
+        sizes.ingest = n.max(1);
+        sizes.peer = n.max(1);
+    }
+    if let Some(c) = concurrency {
+        sizes.concurrency = c.max(1);
+    }
+    if let Some(n) = incidents {
+        sizes.scale_incidents = n.max(1);
+    }
+    if !tocsin.exists() {
+        bail!(
+            "{} does not exist: build it with `cargo build --release` at the repository root, or pass --tocsin",
+            tocsin.display()
+        );
+    }
+    Ok(Opts {
+        tocsin,
+        sizes,
+        quick,
+        peer,
+        scale,
+        limit: Duration::from_secs(if quick { 30 } else { 120 }),
+    })
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let opts = parse_args()?;
+    let report = scenarios::run_all(&opts).await?;
+    println!("{}", report.markdown(&opts));
+    Ok(())
+}

@@ -1,0 +1,185 @@
+//! The Markdown the bench prints: machine, sizes, a throughput table with the
+//! Alertmanager ratios, and a table of single measures with their targets.
+
+use std::fmt::Write as _;
+
+use crate::Opts;
+use crate::load::Stats;
+use crate::scenarios::ms;
+
+pub struct Throughput {
+    pub name: &'static str,
+    pub what: &'static str,
+    pub stats: Stats,
+    pub peer: Option<Stats>,
+    /// Least tocsin/Alertmanager rate the issue asks for.
+    pub target: Option<f64>,
+}
+
+impl Throughput {
+    pub fn new(
+        name: &'static str,
+        what: &'static str,
+        stats: Stats,
+        peer: Option<Stats>,
+        target: Option<f64>,
+    ) -> Self {
+        Throughput {
+            name,
+            what,
+            stats,
+            peer,
+            target,
+        }
+    }
+}
+
+pub struct Measure {
+    pub name: String,
+    pub value: String,
+    pub target: String,
+    /// None when the issue sets no target (or the run was scaled down).
+    pub met: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct Report {
+    pub throughput: Vec<Throughput>,
+    pub measures: Vec<Measure>,
+    pub notes: Vec<String>,
+    pub sms_received: u64,
+    /// `/proc/loadavg` before the first load (other work on the machine).
+    pub load_before: String,
+}
+
+fn met(m: Option<bool>) -> &'static str {
+    match m {
+        Some(true) => "**met**",
+        Some(false) => "**missed**",
+        None => "—",
+    }
+}
+
+/// The first three fields of `/proc/loadavg`.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|t| t.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or("unknown".into(), |kb| {
+            format!("{:.1} GiB", kb / 1024.0 / 1024.0)
+        });
+    format!("{cpus} CPUs ({model}), {mem} RAM")
+}
+
+impl Report {
+    pub fn new() -> Self {
+        Report {
+            load_before: loadavg(),
+            ..Report::default()
+        }
+    }
+
+    pub fn markdown(&self, opts: &Opts) -> String {
+        let s = &opts.sizes;
+        let mut o = String::new();
+        let args: Vec<String> = std::env::args().collect();
+        let _ = writeln!(o, "Machine: {}", machine());
+        let _ = writeln!(
+            o,
+            "Load average (1/5/15 min) before the run: {}; after: {}",
+            self.load_before,
+            loadavg()
+        );
+        let _ = writeln!(o, "Command: `{}`", args.join(" "));
+        let _ = writeln!(
+            o,
+            "Sizes: {} requests per load at {} in flight; {} alert-to-page incidents over {} people; {} escalation deadlines; scale {} incidents over {} people{}.",
+            s.ingest,
+            s.concurrency,
+            s.a2p,
+            s.people,
+            s.lag,
+            s.scale_incidents,
+            s.scale_people,
+            if opts.quick { " (--quick)" } else { "" }
+        );
+        let _ = writeln!(o);
+        let _ = writeln!(
+            o,
+            "| scenario | load | tocsin req/s | p50 ms | p99 ms | max ms | errors | Alertmanager req/s | AM p99 ms | tocsin/AM | target | |"
+        );
+        let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|");
+        for t in &self.throughput {
+            let st = &t.stats;
+            let (am_rate, am_p99, ratio) = match &t.peer {
+                Some(p) => (
+                    format!("{:.0}", p.rate()),
+                    format!("{:.2}", ms(p.pct(99.0))),
+                    Some(st.rate() / p.rate().max(1e-9)),
+                ),
+                None => ("—".into(), "—".into(), None),
+            };
+            let (target, ok) = match (t.target, ratio) {
+                (Some(x), Some(r)) => (format!("≥ {x}×"), Some(r >= x && st.failed == 0)),
+                (Some(x), None) => (format!("≥ {x}×"), None),
+                (None, _) => ("—".into(), None),
+            };
+            let _ = writeln!(
+                o,
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} |",
+                t.name,
+                t.what,
+                st.rate(),
+                ms(st.pct(50.0)),
+                ms(st.pct(99.0)),
+                ms(st.max()),
+                st.failed,
+                am_rate,
+                am_p99,
+                ratio.map_or("—".into(), |r| format!("{r:.2}×")),
+                target,
+                met(ok)
+            );
+        }
+        let _ = writeln!(o);
+        let _ = writeln!(o, "| measure | value | target | |");
+        let _ = writeln!(o, "|---|---|---|---|");
+        for m in &self.measures {
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} |",
+                m.name,
+                m.value,
+                m.target,
+                met(m.met)
+            );
+        }
+        let _ = writeln!(o);
+        let _ = writeln!(o, "SMS received by the fake Twilio: {}.", self.sms_received);
+        for n in &self.notes {
+            let _ = writeln!(o, "{n}");
+        }
+        o
+    }
+}
