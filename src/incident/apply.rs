@@ -307,7 +307,7 @@ fn auto_resolve(
     now: DateTime<Utc>,
     out: &mut Outcome,
 ) -> StoreResult<()> {
-    if !integration.auto_resolve || repo.firing_alerts(id)? > 0 {
+    if !integration.auto_resolve || repo.any_firing(id)? {
         return Ok(());
     }
     let incident = repo.get(id)?;

@@ -72,9 +72,9 @@ pub trait Repo {
         labels: &BTreeMap<String, String>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>>;
-    /// Number of alerts of the incident still firing.
-    fn firing_alerts(&mut self, id: i64) -> StoreResult<i64>;
-    /// Updates last seen and the alert count from the attached alerts.
+    /// Whether any alert of the incident is still firing.
+    fn any_firing(&mut self, id: i64) -> StoreResult<bool>;
+    /// Updates when the incident was last seen (`upsert_alert` counts alerts).
     fn touch(&mut self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// True when this snapshot of a group is a re-send: it equals the last
     /// snapshot processed for the group, or one processed within `recent`

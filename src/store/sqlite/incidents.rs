@@ -82,7 +82,8 @@ fn incident_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
 }
 
 fn get(conn: &Connection, id: i64) -> StoreResult<Incident> {
-    conn.query_row(
+    super::row(
+        conn,
         &format!("SELECT {COLUMNS} FROM incidents WHERE id = ?1"),
         [id],
         incident_row,
@@ -161,7 +162,7 @@ impl Repo for TxRepo<'_> {
 
     fn insert(&mut self, n: &NewIncident, state: State, now: DateTime<Utc>) -> StoreResult<i64> {
         let t = ms(now);
-        self.conn.execute(
+        super::exec(self.conn, 
             "INSERT INTO incidents (project, client, title, severity, state, critical, source, integration,
                 dedup_key, client_reported, labels, annotations, links, details, alert_count, created_at,
                 last_seen_at, downgraded_at)
@@ -204,8 +205,11 @@ impl Repo for TxRepo<'_> {
             State::Triggered => "resolved_at",
         };
         let value = (state != State::Triggered).then_some(t);
-        let n = self.conn.execute(
-            &format!("UPDATE incidents SET state = ?1, {column} = ?2, assignee = coalesce(?3, assignee) WHERE id = ?4"),
+        let n = super::exec(
+            self.conn,
+            &format!(
+                "UPDATE incidents SET state = ?1, {column} = ?2, assignee = coalesce(?3, assignee) WHERE id = ?4"
+            ),
             params![state.as_str(), value, assignee, id],
         )?;
         if n == 0 {
@@ -215,7 +219,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn set_diagnosis(&mut self, id: i64, d: &Diagnosis) -> StoreResult<()> {
-        self.conn.execute(
+        super::exec(self.conn, 
             "UPDATE incidents SET layer = coalesce(?1, layer), reproducible = coalesce(?2, reproducible),
                 serious = coalesce(?3, serious), serious_reason = coalesce(?4, serious_reason),
                 severity = coalesce(?5, severity), provider_ticket = coalesce(?6, provider_ticket)
@@ -234,7 +238,8 @@ impl Repo for TxRepo<'_> {
     }
 
     fn set_assignee(&mut self, id: i64, person: &str) -> StoreResult<()> {
-        let n = self.conn.execute(
+        let n = super::exec(
+            self.conn,
             "UPDATE incidents SET assignee = ?1 WHERE id = ?2",
             params![person, id],
         )?;
@@ -252,7 +257,8 @@ impl Repo for TxRepo<'_> {
         kind: &str,
         detail: serde_json::Value,
     ) -> StoreResult<()> {
-        self.conn.execute(
+        super::exec(
+            self.conn,
             "INSERT INTO timeline (incident, at, actor, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, ms(now), actor.to_string(), kind, detail.to_string()],
         )?;
@@ -276,27 +282,36 @@ impl Repo for TxRepo<'_> {
                 |r| r.get(0),
             )
             .optional()?;
-        self.conn.execute(
+        super::exec(self.conn, 
             "INSERT INTO alerts (incident, fingerprint, status, summary, labels, first_seen, last_seen)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
              ON CONFLICT (incident, fingerprint) DO UPDATE SET status = ?3, summary = ?4, last_seen = ?6",
             params![id, fingerprint, status, summary, to_json(labels), ms(now)],
         )?;
+        if previous.is_none() {
+            // Kept incrementally: counting on every join grows with the group.
+            super::exec(
+                self.conn,
+                "UPDATE incidents SET alert_count = alert_count + 1 WHERE id = ?1",
+                [id],
+            )?;
+        }
         Ok(previous)
     }
 
-    fn firing_alerts(&mut self, id: i64) -> StoreResult<i64> {
-        Ok(self.conn.query_row(
-            "SELECT count(*) FROM alerts WHERE incident = ?1 AND status = 'firing'",
+    fn any_firing(&mut self, id: i64) -> StoreResult<bool> {
+        Ok(super::row(
+            self.conn,
+            "SELECT EXISTS (SELECT 1 FROM alerts WHERE incident = ?1 AND status = 'firing')",
             [id],
             |r| r.get(0),
         )?)
     }
 
     fn touch(&mut self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
-        self.conn.execute(
-            "UPDATE incidents SET last_seen_at = ?1,
-                alert_count = (SELECT count(*) FROM alerts WHERE incident = ?2) WHERE id = ?2",
+        super::exec(
+            self.conn,
+            "UPDATE incidents SET last_seen_at = ?1 WHERE id = ?2",
             params![ms(now), id],
         )?;
         Ok(())
@@ -318,7 +333,8 @@ impl Repo for TxRepo<'_> {
                 |r| r.get(0),
             )
             .optional()?;
-        let recent_copy: bool = self.conn.query_row(
+        let recent_copy: bool = super::row(
+            self.conn,
             "SELECT EXISTS (SELECT 1 FROM deliveries WHERE integration = ?1 AND group_key = ?2 AND key = ?3 AND at >= ?4)",
             params![integration, group_key, key, ms(now - recent)],
             |r| r.get(0),
@@ -326,11 +342,13 @@ impl Repo for TxRepo<'_> {
         let duplicate = last.as_deref() == Some(key) || recent_copy;
         if !duplicate {
             // Re-inserting moves the snapshot to the end: it is now the last one.
-            self.conn.execute(
+            super::exec(
+                self.conn,
                 "DELETE FROM deliveries WHERE integration = ?1 AND group_key = ?2 AND key = ?3",
                 params![integration, group_key, key],
             )?;
-            self.conn.execute(
+            super::exec(
+                self.conn,
                 "INSERT INTO deliveries (integration, group_key, key, at) VALUES (?1, ?2, ?3, ?4)",
                 params![integration, group_key, key, ms(now)],
             )?;
@@ -339,7 +357,8 @@ impl Repo for TxRepo<'_> {
     }
 
     fn set_timer(&mut self, t: &Timer) -> StoreResult<()> {
-        self.conn.execute(
+        super::exec(
+            self.conn,
             "INSERT INTO timers (kind, key, due_at, data) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (kind, key) DO UPDATE SET due_at = ?3, data = ?4",
             params![t.kind, t.key, ms(t.due), t.data.to_string()],
@@ -348,7 +367,8 @@ impl Repo for TxRepo<'_> {
     }
 
     fn set_timer_if_absent(&mut self, t: &Timer) -> StoreResult<()> {
-        self.conn.execute(
+        super::exec(
+            self.conn,
             "INSERT OR IGNORE INTO timers (kind, key, due_at, data) VALUES (?1, ?2, ?3, ?4)",
             params![t.kind, t.key, ms(t.due), t.data.to_string()],
         )?;
@@ -356,7 +376,8 @@ impl Repo for TxRepo<'_> {
     }
 
     fn delete_timer(&mut self, kind: &str, key: &str) -> StoreResult<()> {
-        self.conn.execute(
+        super::exec(
+            self.conn,
             "DELETE FROM timers WHERE kind = ?1 AND key = ?2",
             params![kind, key],
         )?;
@@ -365,14 +386,15 @@ impl Repo for TxRepo<'_> {
 
     fn take_due(&mut self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Timer>> {
         let timers = {
-            let mut stmt = self.conn.prepare(
+            let mut stmt = self.conn.prepare_cached(
                 "SELECT kind, key, due_at, data FROM timers WHERE due_at <= ?1 ORDER BY due_at, kind, key LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![ms(now), limit as i64], timer_row)?;
             rows.collect::<Result<Vec<_>, _>>()?
         };
         for t in &timers {
-            self.conn.execute(
+            super::exec(
+                self.conn,
                 "DELETE FROM timers WHERE kind = ?1 AND key = ?2",
                 params![t.kind, t.key],
             )?;
@@ -402,7 +424,7 @@ impl Repo for TxRepo<'_> {
             Status::Online => "online",
             Status::Offline => "offline",
         };
-        self.conn.execute(
+        super::exec(self.conn, 
             "INSERT INTO presence (person, status, until, set_by, set_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (person) DO UPDATE SET status = ?2, until = ?3, set_by = ?4, set_at = ?5",
             params![person, status, ms(mark.until), set_by, ms(now)],
@@ -475,7 +497,8 @@ impl Repo for TxRepo<'_> {
         summary: &str,
         detail: serde_json::Value,
     ) -> StoreResult<i64> {
-        self.conn.execute(
+        super::exec(
+            self.conn,
             "INSERT INTO change_events (integration, project, at, summary, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![integration, project, ms(now), summary, detail.to_string()],
         )?;
@@ -564,7 +587,7 @@ impl Repo for TxRepo<'_> {
 }
 
 fn timeline(conn: &Connection, id: i64) -> StoreResult<Vec<Event>> {
-    let mut stmt = conn.prepare(
+    let mut stmt = conn.prepare_cached(
         "SELECT id, incident, at, actor, kind, detail FROM timeline WHERE incident = ?1 ORDER BY id",
     )?;
     let rows = stmt.query_map([id], |r| {
@@ -596,7 +619,7 @@ impl ReadRepo for Reader<'_> {
         let sql = format!(
             "SELECT {COLUMNS} FROM incidents WHERE {cond} AND (?2 = ?2 OR 1) ORDER BY id DESC LIMIT ?1"
         );
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let rows = stmt.query_map(params![limit as i64, arg], incident_row)?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
@@ -606,7 +629,7 @@ impl ReadRepo for Reader<'_> {
     }
 
     fn alerts(&self, id: i64) -> StoreResult<Vec<AttachedAlert>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT fingerprint, status, summary, first_seen, last_seen FROM alerts WHERE incident = ?1 ORDER BY first_seen, fingerprint",
         )?;
         let rows = stmt.query_map([id], |r| {
@@ -633,7 +656,7 @@ impl ReadRepo for Reader<'_> {
     }
 
     fn timers(&self, kind: &str) -> StoreResult<Vec<Timer>> {
-        let mut stmt = self.conn.prepare(
+        let mut stmt = self.conn.prepare_cached(
             "SELECT kind, key, due_at, data FROM timers WHERE kind = ?1 ORDER BY due_at",
         )?;
         let rows = stmt.query_map([kind], timer_row)?;
@@ -649,7 +672,8 @@ impl ReadRepo for Reader<'_> {
     }
 
     fn next_outbox_due(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let v: Option<i64> = self.conn.query_row(
+        let v: Option<i64> = super::row(
+            self.conn,
             "SELECT min(due_at) FROM outbox WHERE status = 'pending'",
             [],
             |r| r.get(0),

@@ -187,6 +187,10 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX action_items_by_postmortem ON action_items (postmortem, id);
     CREATE INDEX action_items_open ON action_items (team, deadline) WHERE done_at IS NULL;
     CREATE INDEX action_items_by_assignee ON action_items (assignee, deadline);",
+    // 6: indexes for the hot ingest path: "is anything still firing?" and
+    // "the group's last snapshot".
+    "CREATE INDEX alerts_firing ON alerts (incident) WHERE status = 'firing';
+    CREATE INDEX deliveries_by_group ON deliveries (integration, group_key, id);",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

@@ -55,6 +55,8 @@ fn open_conn(path: &Path) -> rusqlite::Result<Connection> {
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Every statement is prepared once per connection (see `exec`, `row`).
+    conn.set_prepared_statement_cache_capacity(256);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -230,6 +232,25 @@ impl SqliteStore {
             w.take();
         }
     }
+}
+
+/// `execute` through the connection's statement cache: the SQL is parsed
+/// once per connection, not once per call.
+pub(crate) fn exec<P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(sql)?.execute(params)
+}
+
+/// `query_row` through the statement cache.
+pub(crate) fn row<T, P, F>(conn: &Connection, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+where
+    P: rusqlite::Params,
+    F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+{
+    conn.prepare_cached(sql)?.query_row(params, f)
 }
 
 fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Job>, fail: Arc<AtomicBool>) {

@@ -46,7 +46,7 @@ fn query(
     cond: &str,
     args: impl rusqlite::Params,
 ) -> StoreResult<Vec<OutboxRow>> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM outbox WHERE {cond}"))?;
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS} FROM outbox WHERE {cond}"))?;
     let rows = stmt.query_map(args, row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
@@ -64,7 +64,8 @@ pub fn escalation(conn: &Connection, id: i64) -> StoreResult<Option<EscalationSt
 
 pub fn put_escalation(conn: &Connection, id: i64, state: &EscalationState) -> StoreResult<()> {
     let text = serde_json::to_string(state).map_err(|e| StoreError::Unavailable(e.to_string()))?;
-    conn.execute(
+    super::exec(
+        conn,
         "INSERT INTO escalations (incident, state) VALUES (?1, ?2)
          ON CONFLICT (incident) DO UPDATE SET state = ?2",
         params![id, text],
@@ -77,7 +78,7 @@ fn json(v: &[String]) -> String {
 }
 
 pub fn insert(conn: &Connection, r: &OutboxRow) -> StoreResult<i64> {
-    conn.execute(
+    super::exec(conn, 
         "INSERT INTO outbox (incident, person, client, kind, channel, target, fallback, tried, subject, body,
             status, attempts, due_at, created_at, sent_at, provider, provider_id, provider_status, last_error, bundle_of)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
@@ -108,7 +109,7 @@ pub fn insert(conn: &Connection, r: &OutboxRow) -> StoreResult<i64> {
 }
 
 pub fn update(conn: &Connection, r: &OutboxRow) -> StoreResult<()> {
-    let n = conn.execute(
+    let n = super::exec(conn, 
         "UPDATE outbox SET fallback = ?2, tried = ?3, body = ?4, status = ?5, attempts = ?6, due_at = ?7,
             sent_at = ?8, provider = ?9, provider_id = ?10, provider_status = ?11, last_error = ?12, bundle_of = ?13
          WHERE id = ?1",
@@ -162,7 +163,8 @@ pub fn last_sent(
     person: &str,
     channel: &str,
 ) -> StoreResult<Option<DateTime<Utc>>> {
-    let v: Option<i64> = conn.query_row(
+    let v: Option<i64> = super::row(
+        conn,
         // A row being sent counts as sent at its claim (its due time), so
         // a second SMS claimed during the first's provider call is bundled.
         "SELECT max(coalesce(sent_at, CASE WHEN status = 'sending' THEN due_at END)) FROM outbox
@@ -179,7 +181,8 @@ pub fn sent_since(
     channel: &str,
     since: DateTime<Utc>,
 ) -> StoreResult<i64> {
-    Ok(conn.query_row(
+    Ok(super::row(
+        conn,
         "SELECT count(*) FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3",
         params![person, channel, ms(since)],
         |r| r.get(0),
@@ -187,7 +190,8 @@ pub fn sent_since(
 }
 
 pub fn cancel_pages(conn: &Connection, incident: i64) -> StoreResult<i64> {
-    Ok(conn.execute(
+    Ok(super::exec(
+        conn,
         "UPDATE outbox SET status = 'cancelled' WHERE incident = ?1 AND kind = 'page' AND status = 'pending'",
         [incident],
     )? as i64)
@@ -204,12 +208,13 @@ pub fn by_provider_id(conn: &Connection, pid: &str) -> StoreResult<Option<Outbox
 pub fn requeue_in_flight(conn: &Connection) -> StoreResult<Vec<OutboxRow>> {
     let rows = query(conn, "status = 'sending' ORDER BY id", [])?;
     // Rows folded into a bundle that was in flight go back on their own.
-    conn.execute(
+    super::exec(conn, 
         "UPDATE outbox SET status = 'pending', bundle_of = NULL
          WHERE status = 'bundled' AND bundle_of IN (SELECT id FROM outbox WHERE status = 'sending')",
         [],
     )?;
-    conn.execute(
+    super::exec(
+        conn,
         "UPDATE outbox SET status = 'pending' WHERE status = 'sending'",
         [],
     )?;
@@ -226,7 +231,8 @@ pub fn to_person(conn: &Connection, person: &str) -> StoreResult<Vec<OutboxRow>>
 }
 
 pub fn depth(conn: &Connection) -> StoreResult<i64> {
-    Ok(conn.query_row(
+    Ok(super::row(
+        conn,
         "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')",
         [],
         |r| r.get(0),

@@ -63,7 +63,8 @@ fn action_row(r: &Row<'_>) -> rusqlite::Result<ActionItem> {
 
 pub fn insert(conn: &Connection, n: &NewPostmortem, now: DateTime<Utc>) -> StoreResult<i64> {
     let s = &n.sections;
-    let inserted = conn.execute(
+    let inserted = super::exec(
+        conn,
         "INSERT INTO postmortems (incident, team, state, author, approver, title, what_happened,
             how_fixed, cause, measures, due_at, created_at, updated_at)
          VALUES (?1, ?2, 'draft', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
@@ -96,7 +97,8 @@ pub fn insert(conn: &Connection, n: &NewPostmortem, now: DateTime<Utc>) -> Store
 }
 
 pub fn get(conn: &Connection, id: i64) -> StoreResult<Postmortem> {
-    conn.query_row(
+    super::row(
+        conn,
         &format!("SELECT {PM_COLUMNS} FROM postmortems WHERE id = ?1"),
         [id],
         pm_row,
@@ -116,7 +118,7 @@ pub fn of_incident(conn: &Connection, incident: i64) -> StoreResult<Option<Postm
 }
 
 pub fn list(conn: &Connection, limit: usize) -> StoreResult<Vec<Postmortem>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {PM_COLUMNS} FROM postmortems ORDER BY id DESC LIMIT ?1"
     ))?;
     let rows = stmt.query_map([limit as i64], pm_row)?;
@@ -125,7 +127,8 @@ pub fn list(conn: &Connection, limit: usize) -> StoreResult<Vec<Postmortem>> {
 
 pub fn update(conn: &Connection, pm: &Postmortem) -> StoreResult<()> {
     let s = &pm.sections;
-    let n = conn.execute(
+    let n = super::exec(
+        conn,
         "UPDATE postmortems SET state = ?2, author = ?3, title = ?4, what_happened = ?5,
             how_fixed = ?6, cause = ?7, measures = ?8, no_measures_needed = ?9, updated_at = ?10,
             submitted_at = ?11, approved_at = ?12, approved_by = ?13, published_at = ?14
@@ -154,7 +157,8 @@ pub fn update(conn: &Connection, pm: &Postmortem) -> StoreResult<()> {
 }
 
 pub fn insert_action(conn: &Connection, n: &NewAction, now: DateTime<Utc>) -> StoreResult<i64> {
-    conn.execute(
+    super::exec(
+        conn,
         "INSERT INTO action_items (postmortem, incident, team, title, assignee, deadline, priority,
             created_by, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -174,7 +178,8 @@ pub fn insert_action(conn: &Connection, n: &NewAction, now: DateTime<Utc>) -> St
 }
 
 pub fn action(conn: &Connection, id: i64) -> StoreResult<ActionItem> {
-    conn.query_row(
+    super::row(
+        conn,
         &format!("SELECT {ACTION_COLUMNS} FROM action_items WHERE id = ?1"),
         [id],
         action_row,
@@ -184,7 +189,8 @@ pub fn action(conn: &Connection, id: i64) -> StoreResult<ActionItem> {
 }
 
 pub fn set_action_done(conn: &Connection, item: &ActionItem) -> StoreResult<()> {
-    conn.execute(
+    super::exec(
+        conn,
         "UPDATE action_items SET done_at = ?2, done_by = ?3 WHERE id = ?1",
         params![item.id, item.done_at.map(ms), item.done_by],
     )?;
@@ -196,7 +202,7 @@ fn actions_where(
     cond: &str,
     args: impl rusqlite::Params,
 ) -> StoreResult<Vec<ActionItem>> {
-    let mut stmt = conn.prepare(&format!(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT {ACTION_COLUMNS} FROM action_items WHERE {cond}"
     ))?;
     let rows = stmt.query_map(args, action_row)?;

@@ -31,7 +31,8 @@ pub fn claim(
     person: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<SmsClaim> {
-    conn.execute(
+    super::exec(
+        conn,
         "DELETE FROM sms_inbound WHERE at < ?1",
         [ms(now - SMS_SID_MEMORY)],
     )?;
@@ -45,7 +46,8 @@ pub fn claim(
     if let Some(reply) = seen {
         return Ok(SmsClaim::Seen { reply });
     }
-    conn.execute(
+    super::exec(
+        conn,
         "INSERT INTO sms_inbound (message_sid, person, at) VALUES (?1, ?2, ?3)",
         params![sid, person, ms(now)],
     )?;
@@ -53,7 +55,8 @@ pub fn claim(
 }
 
 pub fn set_reply(conn: &Connection, sid: &str, reply: &str) -> StoreResult<()> {
-    conn.execute(
+    super::exec(
+        conn,
         "UPDATE sms_inbound SET reply = ?2 WHERE message_sid = ?1",
         params![sid, reply],
     )?;
@@ -61,7 +64,11 @@ pub fn set_reply(conn: &Connection, sid: &str, reply: &str) -> StoreResult<()> {
 }
 
 pub fn release(conn: &Connection, sid: &str) -> StoreResult<()> {
-    conn.execute("DELETE FROM sms_inbound WHERE message_sid = ?1", [sid])?;
+    super::exec(
+        conn,
+        "DELETE FROM sms_inbound WHERE message_sid = ?1",
+        [sid],
+    )?;
     Ok(())
 }
 
@@ -73,12 +80,13 @@ pub fn set_opt_out(
 ) -> StoreResult<()> {
     match at {
         // A repeated STOP keeps the first opt-out time.
-        Some(at) => conn.execute(
+        Some(at) => super::exec(
+            conn,
             "INSERT INTO sms_opt_outs (person, phone, opted_out_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (person) DO UPDATE SET phone = ?2",
             params![person, phone, ms(at)],
         )?,
-        None => conn.execute("DELETE FROM sms_opt_outs WHERE person = ?1", [person])?,
+        None => super::exec(conn, "DELETE FROM sms_opt_outs WHERE person = ?1", [person])?,
     };
     Ok(())
 }
