@@ -162,7 +162,7 @@ impl Repo for TxRepo<'_> {
 
     fn insert(&mut self, n: &NewIncident, state: State, now: DateTime<Utc>) -> StoreResult<i64> {
         let t = ms(now);
-        super::exec(self.conn, 
+        super::exec(self.conn,
             "INSERT INTO incidents (project, client, title, severity, state, critical, source, integration,
                 dedup_key, client_reported, labels, annotations, links, details, alert_count, created_at,
                 last_seen_at, downgraded_at)
@@ -219,7 +219,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn set_diagnosis(&mut self, id: i64, d: &Diagnosis) -> StoreResult<()> {
-        super::exec(self.conn, 
+        super::exec(self.conn,
             "UPDATE incidents SET layer = coalesce(?1, layer), reproducible = coalesce(?2, reproducible),
                 serious = coalesce(?3, serious), serious_reason = coalesce(?4, serious_reason),
                 severity = coalesce(?5, severity), provider_ticket = coalesce(?6, provider_ticket)
@@ -282,7 +282,7 @@ impl Repo for TxRepo<'_> {
                 |r| r.get(0),
             )
             .optional()?;
-        super::exec(self.conn, 
+        super::exec(self.conn,
             "INSERT INTO alerts (incident, fingerprint, status, summary, labels, first_seen, last_seen)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
              ON CONFLICT (incident, fingerprint) DO UPDATE SET status = ?3, summary = ?4, last_seen = ?6",
@@ -424,7 +424,7 @@ impl Repo for TxRepo<'_> {
             Status::Online => "online",
             Status::Offline => "offline",
         };
-        super::exec(self.conn, 
+        super::exec(self.conn,
             "INSERT INTO presence (person, status, until, set_by, set_at) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (person) DO UPDATE SET status = ?2, until = ?3, set_by = ?4, set_at = ?5",
             params![person, status, ms(mark.until), set_by, ms(now)],

@@ -78,7 +78,7 @@ fn json(v: &[String]) -> String {
 }
 
 pub fn insert(conn: &Connection, r: &OutboxRow) -> StoreResult<i64> {
-    super::exec(conn, 
+    super::exec(conn,
         "INSERT INTO outbox (incident, person, client, kind, channel, target, fallback, tried, subject, body,
             status, attempts, due_at, created_at, sent_at, provider, provider_id, provider_status, last_error, bundle_of)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
@@ -109,7 +109,7 @@ pub fn insert(conn: &Connection, r: &OutboxRow) -> StoreResult<i64> {
 }
 
 pub fn update(conn: &Connection, r: &OutboxRow) -> StoreResult<()> {
-    let n = super::exec(conn, 
+    let n = super::exec(conn,
         "UPDATE outbox SET fallback = ?2, tried = ?3, body = ?4, status = ?5, attempts = ?6, due_at = ?7,
             sent_at = ?8, provider = ?9, provider_id = ?10, provider_status = ?11, last_error = ?12, bundle_of = ?13
          WHERE id = ?1",
@@ -208,7 +208,7 @@ pub fn by_provider_id(conn: &Connection, pid: &str) -> StoreResult<Option<Outbox
 pub fn requeue_in_flight(conn: &Connection) -> StoreResult<Vec<OutboxRow>> {
     let rows = query(conn, "status = 'sending' ORDER BY id", [])?;
     // Rows folded into a bundle that was in flight go back on their own.
-    super::exec(conn, 
+    super::exec(conn,
         "UPDATE outbox SET status = 'pending', bundle_of = NULL
          WHERE status = 'bundled' AND bundle_of IN (SELECT id FROM outbox WHERE status = 'sending')",
         [],
