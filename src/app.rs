@@ -133,7 +133,12 @@ impl AppState {
 
     /// After an ingest commit: wake the engine for new deadlines.
     pub fn after_ingest(&self, out: &crate::incident::apply::Outcome, source: &str) {
-        tracing::info!(source, opened = ?out.opened, reopened = ?out.reopened, resolved = ?out.resolved, duplicate = out.duplicate, "alerts ingested");
+        // A state change is worth a line at info; a re-send or a joined alert is not.
+        if out.opened.is_empty() && out.reopened.is_empty() && out.resolved.is_empty() {
+            tracing::debug!(source, attached = ?out.attached, duplicate = out.duplicate, "alerts ingested");
+        } else {
+            tracing::info!(source, opened = ?out.opened, reopened = ?out.reopened, resolved = ?out.resolved, "alerts ingested");
+        }
         if out.duplicate {
             self.metrics.duplicate_alert(source);
         }

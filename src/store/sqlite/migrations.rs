@@ -190,7 +190,8 @@ pub const MIGRATIONS: &[&str] = &[
     // 6: indexes for the hot ingest path: "is anything still firing?" and
     // "the group's last snapshot".
     "CREATE INDEX alerts_firing ON alerts (incident) WHERE status = 'firing';
-    CREATE INDEX deliveries_by_group ON deliveries (integration, group_key, id);",
+    CREATE INDEX deliveries_by_group ON deliveries (integration, group_key, id);
+    CREATE INDEX outbox_sending ON outbox (person, channel) WHERE status = 'sending';",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

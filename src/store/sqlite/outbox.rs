@@ -163,16 +163,22 @@ pub fn last_sent(
     person: &str,
     channel: &str,
 ) -> StoreResult<Option<DateTime<Utc>>> {
-    let v: Option<i64> = super::row(
+    // Two indexed lookups: the latest sent row, and a row being sent now
+    // (which counts as sent at its claim, so a second SMS claimed during
+    // the first's provider call is bundled).
+    let sent: Option<i64> = super::row(
         conn,
-        // A row being sent counts as sent at its claim (its due time), so
-        // a second SMS claimed during the first's provider call is bundled.
-        "SELECT max(coalesce(sent_at, CASE WHEN status = 'sending' THEN due_at END)) FROM outbox
-         WHERE person = ?1 AND channel = ?2 AND (sent_at IS NOT NULL OR status = 'sending')",
+        "SELECT max(sent_at) FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at IS NOT NULL",
         params![person, channel],
         |r| r.get(0),
     )?;
-    Ok(v.map(from_ms))
+    let sending: Option<i64> = super::row(
+        conn,
+        "SELECT max(due_at) FROM outbox WHERE person = ?1 AND channel = ?2 AND status = 'sending'",
+        params![person, channel],
+        |r| r.get(0),
+    )?;
+    Ok(sent.max(sending).map(from_ms))
 }
 
 pub fn sent_since(
@@ -183,7 +189,9 @@ pub fn sent_since(
 ) -> StoreResult<i64> {
     Ok(super::row(
         conn,
-        "SELECT count(*) FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3",
+        // Bounded: the caller only compares with a small limit, and a
+        // person paged thousands of times must not make each claim slower.
+        "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3 LIMIT 1000)",
         params![person, channel, ms(since)],
         |r| r.get(0),
     )?)
