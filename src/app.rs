@@ -95,7 +95,8 @@ impl AppState {
             + 'static,
     {
         let (roster, secret, now) = self.paging_parts();
-        self.store
+        let out = self
+            .store
             .transact(move |repo| {
                 f(
                     repo,
@@ -106,7 +107,11 @@ impl AppState {
                     },
                 )
             })
-            .await
+            .await?;
+        // Whatever it queued or scheduled takes effect at once.
+        self.wake.notify_one();
+        self.outbox_wake.notify_one();
+        Ok(out)
     }
 
     /// What paging needs for a transaction at `now`.
