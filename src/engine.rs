@@ -163,6 +163,37 @@ async fn one_by_one(state: &Shared) -> StoreResult<usize> {
     Ok(fired)
 }
 
+/// Sleeps until `next` (an hour when nothing is scheduled, a second when
+/// the store did not answer), or until the clock is moved by hand, a nearer
+/// deadline may have been stored (`wake`), or `stop`. Returns false on stop.
+/// Shared by the timer task and the outbox worker.
+pub(crate) async fn wait_for(
+    state: &Shared,
+    next: StoreResult<Option<chrono::DateTime<chrono::Utc>>>,
+    clock: &mut watch::Receiver<chrono::DateTime<chrono::Utc>>,
+    wake: &Notify,
+    stop: &mut watch::Receiver<bool>,
+) -> bool {
+    let wait = match next {
+        Ok(Some(next)) => (next - state.clock.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+        Ok(None) => Duration::from_secs(3600),
+        Err(_) => Duration::from_secs(1),
+    };
+    if wait.is_zero() {
+        // Due already (another batch, or a deadline set in the past).
+        tokio::task::yield_now().await;
+        return true;
+    }
+    tokio::select! {
+        _ = tokio::time::sleep(wait) => true,
+        _ = clock.changed() => true,
+        _ = wake.notified() => true,
+        _ = stop.changed() => false,
+    }
+}
+
 /// Starts the timer task; it stops when `stop` turns true.
 pub fn spawn(
     state: Shared,
@@ -177,23 +208,9 @@ pub fn spawn(
                 tracing::error!(error = %e, "firing timers failed; retrying in a second");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            let wait = match state.store.query(|r| r.next_timer()).await {
-                Ok(Some(next)) => (next - state.clock.now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO),
-                Ok(None) => Duration::from_secs(3600),
-                Err(_) => Duration::from_secs(1),
-            };
-            if wait.is_zero() {
-                // Due already (another batch, or a deadline set in the past).
-                tokio::task::yield_now().await;
-                continue;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = clock.changed() => {}
-                _ = wake.notified() => {}
-                _ = stop.changed() => return,
+            let next = state.store.query(|r| r.next_timer()).await;
+            if !wait_for(&state, next, &mut clock, &wake, &mut stop).await {
+                return;
             }
         }
     })

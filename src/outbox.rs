@@ -175,22 +175,12 @@ pub fn spawn(
                 tracing::error!(error = %e, "outbox run failed; retrying in a second");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            let wait = match state.store.query(|r| r.next_outbox_due()).await {
-                Ok(Some(next)) => (next - state.clock.now())
-                    .to_std()
-                    .unwrap_or(Duration::ZERO)
-                    .max(Duration::from_millis(1)),
-                Ok(None) => Duration::from_secs(3600),
-                Err(_) => Duration::from_secs(1),
-            };
             if let Ok(depth) = state.store.query(|r| r.outbox_depth()).await {
                 state.metrics.set_outbox_depth(depth.max(0) as u64);
             }
-            tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
-                _ = clock.changed() => {}
-                _ = wake.notified() => {}
-                _ = stop.changed() => return,
+            let next = state.store.query(|r| r.next_outbox_due()).await;
+            if !crate::engine::wait_for(&state, next, &mut clock, &wake, &mut stop).await {
+                return;
             }
         }
     })
