@@ -146,17 +146,34 @@ where
     out
 }
 
+/// Longer than any provider call (the HTTP client gives up after 15 s):
+/// a row `sending` for longer had its answer lost.
+const STALE_CLAIM: chrono::Duration = chrono::Duration::minutes(5);
+
 /// Re-queues rows a crash left in flight; run once at start-up.
 pub async fn recover(state: &Shared) -> StoreResult<usize> {
+    requeue(state, chrono::DateTime::<chrono::Utc>::MAX_UTC).await
+}
+
+/// Re-queues rows whose provider answer could not be recorded (the store
+/// failed after the call), so a page is never stuck in `sending`.
+pub async fn reap(state: &Shared) -> StoreResult<usize> {
+    requeue(state, state.clock.now() - STALE_CLAIM).await
+}
+
+async fn requeue(
+    state: &Shared,
+    claimed_before: chrono::DateTime<chrono::Utc>,
+) -> StoreResult<usize> {
     let now = state.clock.now();
     let n = state
         .store
-        .transact(move |repo| delivery::recover(repo, now))
+        .transact(move |repo| delivery::recover(repo, now, claimed_before))
         .await?;
     if n > 0 {
         tracing::warn!(
             rows = n,
-            "re-queued notifications that were in flight when tocsin stopped"
+            "re-queued notifications whose provider call had no recorded answer"
         );
     }
     Ok(n)
@@ -170,7 +187,14 @@ pub fn spawn(
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut clock = state.clock.subscribe();
+        let mut last_reap = std::time::Instant::now();
         loop {
+            if last_reap.elapsed() >= Duration::from_secs(60) {
+                last_reap = std::time::Instant::now();
+                if let Err(e) = reap(&state).await {
+                    tracing::error!(error = %e, "re-queueing stale notifications failed");
+                }
+            }
             if let Err(e) = run_once(&state).await {
                 tracing::error!(error = %e, "outbox run failed; retrying in a second");
                 tokio::time::sleep(Duration::from_secs(1)).await;

@@ -121,6 +121,8 @@ pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Ve
         }
         row.status = "sending".into();
         row.attempts += 1;
+        // While sending, `due_at` is the claim time: stale claims are found by it.
+        row.due_at = now;
         repo.update_outbox(&row)?;
         out.push(Claimed { row, bundled });
     }
@@ -330,17 +332,24 @@ pub fn report(
     Ok(true)
 }
 
-/// After a crash: rows that were being sent go back to the queue (they may
-/// be sent twice: the documented at-least-once bound).
-pub fn recover(repo: &mut dyn Repo, now: DateTime<Utc>) -> StoreResult<usize> {
-    let rows = repo.requeue_in_flight()?;
+/// Rows claimed before `claimed_before` and still `sending` go back to the
+/// queue: at start-up every one (the process died during their provider
+/// call), while running those whose answer could not be recorded (the store
+/// failed after the call). They may be sent twice: the documented
+/// at-least-once bound.
+pub fn recover(
+    repo: &mut dyn Repo,
+    now: DateTime<Utc>,
+    claimed_before: DateTime<Utc>,
+) -> StoreResult<usize> {
+    let rows = repo.requeue_in_flight(claimed_before)?;
     for r in &rows {
         event(
             repo,
             now,
             r,
-            "requeued after restart",
-            json!({"outbox": r.id, "person": r.person, "channel": r.channel, "note": "the provider call may have gone out before the restart"}),
+            "requeued",
+            json!({"outbox": r.id, "person": r.person, "channel": r.channel, "note": "no answer was recorded for its provider call; it may have gone out"}),
         )?;
     }
     Ok(rows.len())

@@ -125,8 +125,9 @@ pub trait Repo {
     /// Cancels the pending pages of an incident; returns how many.
     fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64>;
     fn outbox_by_provider_id(&mut self, provider_id: &str) -> StoreResult<Option<OutboxRow>>;
-    /// Rows left `sending` by a crash go back to `pending`; returns them.
-    fn requeue_in_flight(&mut self) -> StoreResult<Vec<OutboxRow>>;
+    /// Rows `sending` since before `claimed_before` (left by a crash, or
+    /// whose answer could not be recorded) go back to `pending`; returns them.
+    fn requeue_in_flight(&mut self, claimed_before: DateTime<Utc>) -> StoreResult<Vec<OutboxRow>>;
     fn record_change_event(
         &mut self,
         integration: &str,

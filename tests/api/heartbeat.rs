@@ -88,3 +88,70 @@ async fn a_heartbeat_that_never_pings_is_noticed() {
     assert_eq!(all(&d).await.len(), 1);
     d.stop().await;
 }
+
+/// A notification whose provider answer could not be recorded (the store
+/// failed after the call) is not left `sending` for ever: it is queued again.
+#[tokio::test]
+async fn a_claim_without_a_recorded_answer_is_requeued() {
+    let d = spawn_with(&config()).await;
+    assert!(d.advance(chrono::Duration::minutes(6)).await >= 1);
+    let id = all(&d).await[0]["id"].as_i64().expect("id");
+    let now = tocsin::clock::Clock::now(&d.clock);
+    let row = tocsin::incident::OutboxRow {
+        incident: Some(id),
+        status: "sending".into(),
+        ..tocsin::incident::OutboxRow::pending(
+            "notice",
+            "email",
+            "bob@example.com".into(),
+            "s".into(),
+            "b".into(),
+            now,
+        )
+    };
+    let oid = d
+        .state()
+        .store
+        .transact(move |repo| repo.insert_outbox(&row))
+        .await
+        .expect("insert");
+    d.clock.advance(chrono::Duration::minutes(4));
+    assert_eq!(
+        tocsin::outbox::reap(d.state()).await.expect("reap"),
+        0,
+        "still within a provider call's time"
+    );
+    d.clock.advance(chrono::Duration::minutes(2));
+    assert_eq!(tocsin::outbox::reap(d.state()).await.expect("reap"), 1);
+    d.settle().await;
+    let status: String = d
+        .state()
+        .store
+        .read(move |c| {
+            Ok(
+                c.query_row("SELECT status FROM outbox WHERE id = ?1", [oid], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
+        .await
+        .expect("status");
+    assert_eq!(status, "sent");
+    let r = d
+        .http
+        .get(d.url(&format!("/api/v1/incidents/{id}")))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("show");
+    let body: Value = r.json().await.expect("json");
+    assert!(
+        body["timeline"]
+            .as_array()
+            .expect("timeline")
+            .iter()
+            .any(|e| e["kind"] == "requeued"),
+        "{body}"
+    );
+    d.stop().await;
+}

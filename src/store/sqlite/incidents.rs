@@ -485,8 +485,8 @@ impl Repo for TxRepo<'_> {
         outbox::by_provider_id(self.conn, provider_id)
     }
 
-    fn requeue_in_flight(&mut self) -> StoreResult<Vec<OutboxRow>> {
-        outbox::requeue_in_flight(self.conn)
+    fn requeue_in_flight(&mut self, claimed_before: DateTime<Utc>) -> StoreResult<Vec<OutboxRow>> {
+        outbox::requeue_in_flight(self.conn, claimed_before)
     }
 
     fn record_change_event(

@@ -213,18 +213,27 @@ pub fn by_provider_id(conn: &Connection, pid: &str) -> StoreResult<Option<Outbox
     )
 }
 
-pub fn requeue_in_flight(conn: &Connection) -> StoreResult<Vec<OutboxRow>> {
-    let rows = query(conn, "status = 'sending' ORDER BY id", [])?;
+pub fn requeue_in_flight(
+    conn: &Connection,
+    claimed_before: DateTime<Utc>,
+) -> StoreResult<Vec<OutboxRow>> {
+    let before = ms(claimed_before);
+    let rows = query(
+        conn,
+        "status = 'sending' AND due_at < ?1 ORDER BY id",
+        [before],
+    )?;
     // Rows folded into a bundle that was in flight go back on their own.
-    super::exec(conn,
+    super::exec(
+        conn,
         "UPDATE outbox SET status = 'pending', bundle_of = NULL
-         WHERE status = 'bundled' AND bundle_of IN (SELECT id FROM outbox WHERE status = 'sending')",
-        [],
+         WHERE status = 'bundled' AND bundle_of IN (SELECT id FROM outbox WHERE status = 'sending' AND due_at < ?1)",
+        [before],
     )?;
     super::exec(
         conn,
-        "UPDATE outbox SET status = 'pending' WHERE status = 'sending'",
-        [],
+        "UPDATE outbox SET status = 'pending' WHERE status = 'sending' AND due_at < ?1",
+        [before],
     )?;
     Ok(rows)
 }
