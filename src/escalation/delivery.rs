@@ -88,9 +88,11 @@ pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Ve
         if row.channel == "sms"
             && let Some(person) = row.person.clone()
         {
-            let per_hour = repo.sent_since(&person, "sms", now - chrono::Duration::hours(1))?;
+            let limit = ctx.roster.limits.sms_per_hour;
+            let per_hour =
+                repo.sent_since(&person, "sms", now - chrono::Duration::hours(1), limit)?;
             let mut window = ctx.roster.limits.sms_bundle_window.to_chrono();
-            if per_hour >= i64::from(ctx.roster.limits.sms_per_hour) {
+            if per_hour >= i64::from(limit) {
                 // Over the hourly limit: keep paging, but less often.
                 window = window * 5;
             }

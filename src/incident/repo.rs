@@ -119,9 +119,16 @@ pub trait Repo {
     fn pending_for(&mut self, person: &str, channel: &str) -> StoreResult<Vec<OutboxRow>>;
     /// When the last message on `channel` went to `person`.
     fn last_sent(&mut self, person: &str, channel: &str) -> StoreResult<Option<DateTime<Utc>>>;
-    /// Messages on `channel` sent to `person` since `since`.
-    fn sent_since(&mut self, person: &str, channel: &str, since: DateTime<Utc>)
-    -> StoreResult<i64>;
+    /// Messages (a bundle is one) sent to `person` on `channel` since `since`, counted up to
+    /// `at_most` (the caller compares with a limit; counting further would
+    /// make every claim slower for a person paged thousands of times).
+    fn sent_since(
+        &mut self,
+        person: &str,
+        channel: &str,
+        since: DateTime<Utc>,
+        at_most: u32,
+    ) -> StoreResult<i64>;
     /// Cancels the pending pages of an incident; returns how many.
     fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64>;
     fn outbox_by_provider_id(&mut self, provider_id: &str) -> StoreResult<Option<OutboxRow>>;

@@ -267,6 +267,54 @@ async fn pages_to_one_person_within_the_window_are_bundled() {
 }
 
 #[tokio::test]
+async fn the_hourly_sms_limit_counts_a_bundle_as_one_message() {
+    let rig = rig_with(&Shape {
+        sms_per_hour: 3,
+        ..SHAPE
+    })
+    .await;
+    let a = rig.open("First").await;
+    rig.d.advance(Duration::seconds(10)).await;
+    let b = rig.open("Second").await;
+    let c = rig.open("Third").await;
+    rig.d.advance(Duration::seconds(50)).await;
+    assert_eq!(rig.twilio.accepted().len(), 2, "a, then b and c bundled");
+    // Two messages so far (three pages): under the limit of three, so the
+    // next page waits the normal window, not five times it.
+    rig.d.advance(Duration::seconds(10)).await;
+    let d = rig.open("Fourth").await;
+    rig.d.advance(Duration::seconds(49)).await;
+    assert_eq!(rig.twilio.accepted().len(), 2, "inside the window");
+    rig.d.advance(Duration::seconds(1)).await;
+    assert_eq!(rig.twilio.accepted().len(), 3, "the window is one minute");
+    // Acknowledged before their escalation deadlines, so that every SMS
+    // below is a first page to bob.
+    for id in [a, b, c, d] {
+        assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    }
+    // Three messages now: the limit is reached and the window is 5 minutes
+    // from the last one (e's own escalation deadline comes 30 s after).
+    rig.d.advance(Duration::seconds(30)).await;
+    let e = rig.open("Fifth").await;
+    rig.d.advance(Duration::minutes(4)).await;
+    assert_eq!(rig.twilio.accepted().len(), 3, "slowed down at the limit");
+    rig.d.advance(Duration::seconds(30)).await;
+    assert_eq!(rig.twilio.accepted().len(), 4);
+    assert_eq!(rig.act(e, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    rig.finish(
+        &[
+            sms(BOB_PHONE, &[a]),
+            sms(BOB_PHONE, &[b, c]),
+            sms(BOB_PHONE, &[d]),
+            sms(BOB_PHONE, &[e]),
+        ],
+        4,
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn a_page_survives_a_restart_between_queueing_and_sending() {
     let mut rig = rig().await;
     rig.twilio.script(Resource::Messages, Reply::server_error());

@@ -131,9 +131,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn find_open(&mut self, integration: &str, key: &str) -> StoreResult<Option<Incident>> {
-        Ok(self
-            .conn
-            .query_row(
+        Ok(super::row(self.conn,
                 &format!("SELECT {COLUMNS} FROM incidents WHERE integration = ?1 AND dedup_key = ?2 AND state <> 'resolved'"),
                 params![integration, key],
                 incident_row,
@@ -147,17 +145,16 @@ impl Repo for TxRepo<'_> {
         key: &str,
         since: DateTime<Utc>,
     ) -> StoreResult<Option<Incident>> {
-        Ok(self
-            .conn
-            .query_row(
-                &format!(
+        Ok(super::row(
+            self.conn,
+            &format!(
                     "SELECT {COLUMNS} FROM incidents WHERE integration = ?1 AND dedup_key = ?2
                      AND state = 'resolved' AND resolved_at >= ?3 ORDER BY resolved_at DESC LIMIT 1"
                 ),
-                params![integration, key, ms(since)],
-                incident_row,
-            )
-            .optional()?)
+            params![integration, key, ms(since)],
+            incident_row,
+        )
+        .optional()?)
     }
 
     fn insert(&mut self, n: &NewIncident, state: State, now: DateTime<Utc>) -> StoreResult<i64> {
@@ -274,14 +271,13 @@ impl Repo for TxRepo<'_> {
         labels: &BTreeMap<String, String>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>> {
-        let previous: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT status FROM alerts WHERE incident = ?1 AND fingerprint = ?2",
-                params![id, fingerprint],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let previous: Option<String> = super::row(
+            self.conn,
+            "SELECT status FROM alerts WHERE incident = ?1 AND fingerprint = ?2",
+            params![id, fingerprint],
+            |r| r.get(0),
+        )
+        .optional()?;
         super::exec(self.conn,
             "INSERT INTO alerts (incident, fingerprint, status, summary, labels, first_seen, last_seen)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
@@ -325,9 +321,7 @@ impl Repo for TxRepo<'_> {
         now: DateTime<Utc>,
         recent: chrono::Duration,
     ) -> StoreResult<bool> {
-        let last: Option<String> = self
-            .conn
-            .query_row(
+        let last: Option<String> = super::row(self.conn,
                 "SELECT key FROM deliveries WHERE integration = ?1 AND group_key = ?2 ORDER BY id DESC LIMIT 1",
                 params![integration, group_key],
                 |r| r.get(0),
@@ -403,14 +397,13 @@ impl Repo for TxRepo<'_> {
     }
 
     fn presence(&mut self, person: &str) -> StoreResult<Option<PresenceMark>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT status, until FROM presence WHERE person = ?1",
-                [person],
-                presence_row,
-            )
-            .optional()?)
+        Ok(super::row(
+            self.conn,
+            "SELECT status, until FROM presence WHERE person = ?1",
+            [person],
+            presence_row,
+        )
+        .optional()?)
     }
 
     fn set_presence(
@@ -473,8 +466,9 @@ impl Repo for TxRepo<'_> {
         person: &str,
         channel: &str,
         since: DateTime<Utc>,
+        at_most: u32,
     ) -> StoreResult<i64> {
-        outbox::sent_since(self.conn, person, channel, since)
+        outbox::sent_since(self.conn, person, channel, since, at_most)
     }
 
     fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64> {
@@ -539,14 +533,13 @@ impl Repo for TxRepo<'_> {
     }
 
     fn timer(&mut self, kind: &str, key: &str) -> StoreResult<Option<Timer>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT kind, key, due_at, data FROM timers WHERE kind = ?1 AND key = ?2",
-                params![kind, key],
-                timer_row,
-            )
-            .optional()?)
+        Ok(super::row(
+            self.conn,
+            "SELECT kind, key, due_at, data FROM timers WHERE kind = ?1 AND key = ?2",
+            params![kind, key],
+            timer_row,
+        )
+        .optional()?)
     }
 
     fn insert_postmortem(&mut self, new: &NewPostmortem, now: DateTime<Utc>) -> StoreResult<i64> {
@@ -649,9 +642,9 @@ impl ReadRepo for Reader<'_> {
     }
 
     fn next_timer(&self) -> StoreResult<Option<DateTime<Utc>>> {
-        let v: Option<i64> = self
-            .conn
-            .query_row("SELECT min(due_at) FROM timers", [], |r| r.get(0))?;
+        let v: Option<i64> = super::row(self.conn, "SELECT min(due_at) FROM timers", [], |r| {
+            r.get(0)
+        })?;
         Ok(v.map(from_ms))
     }
 

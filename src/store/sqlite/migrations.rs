@@ -192,6 +192,8 @@ pub const MIGRATIONS: &[&str] = &[
     "CREATE INDEX alerts_firing ON alerts (incident) WHERE status = 'firing';
     CREATE INDEX deliveries_by_group ON deliveries (integration, group_key, id);
     CREATE INDEX outbox_sending ON outbox (person, channel) WHERE status = 'sending';",
+    // 7: the hourly SMS limit counts messages, and a bundle is one message.
+    "CREATE INDEX outbox_sent_messages ON outbox (person, channel, sent_at) WHERE bundle_of IS NULL;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

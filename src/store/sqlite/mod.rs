@@ -279,7 +279,7 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>, fail: bool) {
     };
     let mut finish = Vec::with_capacity(batch.len());
     for job in batch {
-        if tx.execute_batch("SAVEPOINT job").is_err() {
+        if exec(&tx, "SAVEPOINT job", []).is_err() {
             let (_, done) = job(&tx);
             finish.push(done);
             continue;
@@ -287,9 +287,9 @@ fn run_batch(conn: &mut Connection, batch: Vec<Job>, fail: bool) {
         let (ok, done) = job(&tx);
         // A failed job must leave nothing behind; the others still commit.
         if !ok {
-            let _ = tx.execute_batch("ROLLBACK TO job");
+            let _ = exec(&tx, "ROLLBACK TO job", []);
         }
-        let _ = tx.execute_batch("RELEASE job");
+        let _ = exec(&tx, "RELEASE job", []);
         finish.push(done);
     }
     let committed = if fail {

@@ -52,13 +52,13 @@ fn query(
 }
 
 pub fn escalation(conn: &Connection, id: i64) -> StoreResult<Option<EscalationState>> {
-    let text: Option<String> = conn
-        .query_row(
-            "SELECT state FROM escalations WHERE incident = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let text: Option<String> = super::row(
+        conn,
+        "SELECT state FROM escalations WHERE incident = ?1",
+        [id],
+        |r| r.get(0),
+    )
+    .optional()?;
     Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
 }
 
@@ -186,13 +186,14 @@ pub fn sent_since(
     person: &str,
     channel: &str,
     since: DateTime<Utc>,
+    at_most: u32,
 ) -> StoreResult<i64> {
     Ok(super::row(
         conn,
-        // Bounded: the caller only compares with a small limit, and a
-        // person paged thousands of times must not make each claim slower.
-        "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3 LIMIT 1000)",
-        params![person, channel, ms(since)],
+        // Pages folded into a bundle went out in one message.
+        "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3
+         AND bundle_of IS NULL LIMIT ?4)",
+        params![person, channel, ms(since), at_most],
         |r| r.get(0),
     )?)
 }

@@ -108,13 +108,13 @@ pub fn get(conn: &Connection, id: i64) -> StoreResult<Postmortem> {
 }
 
 pub fn of_incident(conn: &Connection, incident: i64) -> StoreResult<Option<Postmortem>> {
-    Ok(conn
-        .query_row(
-            &format!("SELECT {PM_COLUMNS} FROM postmortems WHERE incident = ?1"),
-            [incident],
-            pm_row,
-        )
-        .optional()?)
+    Ok(super::row(
+        conn,
+        &format!("SELECT {PM_COLUMNS} FROM postmortems WHERE incident = ?1"),
+        [incident],
+        pm_row,
+    )
+    .optional()?)
 }
 
 pub fn list(conn: &Connection, limit: usize) -> StoreResult<Vec<Postmortem>> {

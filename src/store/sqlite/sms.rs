@@ -36,13 +36,13 @@ pub fn claim(
         "DELETE FROM sms_inbound WHERE at < ?1",
         [ms(now - SMS_SID_MEMORY)],
     )?;
-    let seen: Option<Option<String>> = conn
-        .query_row(
-            "SELECT reply FROM sms_inbound WHERE message_sid = ?1",
-            [sid],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let seen: Option<Option<String>> = super::row(
+        conn,
+        "SELECT reply FROM sms_inbound WHERE message_sid = ?1",
+        [sid],
+        |r| r.get(0),
+    )
+    .optional()?;
     if let Some(reply) = seen {
         return Ok(SmsClaim::Seen { reply });
     }
@@ -92,12 +92,12 @@ pub fn set_opt_out(
 }
 
 pub fn opted_out_at(conn: &Connection, person: &str) -> StoreResult<Option<DateTime<Utc>>> {
-    let at: Option<i64> = conn
-        .query_row(
-            "SELECT opted_out_at FROM sms_opt_outs WHERE person = ?1",
-            [person],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let at: Option<i64> = super::row(
+        conn,
+        "SELECT opted_out_at FROM sms_opt_outs WHERE person = ?1",
+        [person],
+        |r| r.get(0),
+    )
+    .optional()?;
     Ok(at.map(from_ms))
 }

@@ -89,6 +89,7 @@ async fn kill_9_while_paging_loses_nothing_and_duplicates_at_most_once() {
         bundle_window: "1s",
         steps: STEPS,
         repeat: 0,
+        sms_per_hour: 20,
         // The system clock: everyone online whatever the time.
         hours: "always",
     };

@@ -26,6 +26,7 @@ pub(super) struct Shape<'a> {
     pub(super) bundle_window: &'a str,
     pub(super) steps: &'a str,
     pub(super) repeat: u32,
+    pub(super) sms_per_hour: u32,
     /// alice's and bob's working hours (online while inside them).
     pub(super) hours: &'a str,
 }
@@ -34,6 +35,7 @@ pub(super) const SHAPE: Shape<'static> = Shape {
     bundle_window: "1m",
     steps: STEPS,
     repeat: 1,
+    sms_per_hour: 20,
     hours: "mon-fri 09:00-18:00",
 };
 
@@ -44,6 +46,7 @@ pub(super) fn roster(twilio: &str, smtp_port: u16, shape: &Shape<'_>) -> String 
         bundle_window,
         steps,
         repeat,
+        sms_per_hour,
         hours,
     } = shape;
     format!(
@@ -56,6 +59,7 @@ storage:
   sqlite: data/tocsin.db
 limits:
   sms_bundle_window: {bundle_window}
+  sms_per_hour: {sms_per_hour}
   # First-response reminders are tested elsewhere; keep them out of the way
   # so every message the fakes see here is a page.
   diagnosis_reminder: 1w
@@ -213,10 +217,14 @@ pub(super) struct Rig {
 }
 
 pub(super) async fn rig() -> Rig {
+    rig_with(&SHAPE).await
+}
+
+pub(super) async fn rig_with(shape: &Shape<'_>) -> Rig {
     let twilio = FakeTwilio::start().await;
     let chat = FakeChat::start().await;
     let smtp = FakeSmtp::start().await.expect("fake smtp");
-    let yaml = roster(&twilio.base_url(), smtp.addr().port(), &SHAPE);
+    let yaml = roster(&twilio.base_url(), smtp.addr().port(), shape);
     let slack = chat.url("hooks/oncall");
     let d = spawn_with_files(
         &yaml,
