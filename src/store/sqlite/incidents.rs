@@ -380,10 +380,12 @@ impl Repo for TxRepo<'_> {
 
     fn take_due(&mut self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Timer>> {
         let timers = {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT kind, key, due_at, data FROM timers WHERE due_at <= ?1 ORDER BY due_at, kind, key LIMIT ?2",
-            )?;
-            let rows = stmt.query_map(params![ms(now), limit as i64], timer_row)?;
+            // The limit is a literal: SQLite re-prepares a statement with a
+            // bound LIMIT on every run.
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "SELECT kind, key, due_at, data FROM timers WHERE due_at <= ?1 ORDER BY due_at, kind, key LIMIT {limit}"
+            ))?;
+            let rows = stmt.query_map(params![ms(now)], timer_row)?;
             rows.collect::<Result<Vec<_>, _>>()?
         };
         for t in &timers {

@@ -143,10 +143,11 @@ pub fn get(conn: &Connection, id: i64) -> StoreResult<OutboxRow> {
 }
 
 pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+    // A literal limit: a bound LIMIT makes SQLite re-prepare on every run.
     query(
         conn,
-        "status = 'pending' AND due_at <= ?1 ORDER BY due_at, id LIMIT ?2",
-        params![ms(now), limit as i64],
+        &format!("status = 'pending' AND due_at <= ?1 ORDER BY due_at, id LIMIT {limit}"),
+        params![ms(now)],
     )
 }
 
@@ -188,14 +189,17 @@ pub fn sent_since(
     since: DateTime<Utc>,
     at_most: u32,
 ) -> StoreResult<i64> {
-    Ok(super::row(
-        conn,
-        // Pages folded into a bundle went out in one message.
-        "SELECT count(*) FROM (SELECT 1 FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3
-         AND bundle_of IS NULL LIMIT ?4)",
-        params![person, channel, ms(since), at_most],
-        |r| r.get(0),
-    )?)
+    // Pages folded into a bundle went out in one message. Counted here, not
+    // with a bound LIMIT (which SQLite re-prepares on every run).
+    let mut stmt = conn.prepare_cached(
+        "SELECT 1 FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3 AND bundle_of IS NULL",
+    )?;
+    let mut rows = stmt.query(params![person, channel, ms(since)])?;
+    let mut n = 0;
+    while n < i64::from(at_most) && rows.next()?.is_some() {
+        n += 1;
+    }
+    Ok(n)
 }
 
 pub fn cancel_pages(conn: &Connection, incident: i64) -> StoreResult<i64> {
