@@ -34,6 +34,8 @@ pub struct AppState {
     notifiers: RwLock<Arc<crate::notify::notifier::Notifiers>>,
     http: reqwest::Client,
     pub metrics: crate::metrics::Metrics,
+    /// Each alert group's last snapshot, so re-sends skip the writer.
+    pub snapshots: crate::incident::snapshots::Snapshots,
     /// Signs acknowledge links: `server.secret`, or a random key generated
     /// once and kept in the store so links survive restarts.
     secret: Vec<u8>,
@@ -149,6 +151,12 @@ impl AppState {
         }
         self.wake.notify_one();
         self.outbox_wake.notify_one();
+    }
+
+    /// A re-sent snapshot answered from memory: nothing stored, nothing to wake.
+    pub fn after_duplicate(&self, source: &str) {
+        tracing::debug!(source, duplicate = true, "alerts ingested");
+        self.metrics.duplicate_alert(source);
     }
 
     /// After a state action: cancelled or new deadlines take effect at once.
@@ -321,6 +329,7 @@ pub async fn start_with(
         notifiers: RwLock::new(Arc::new(notifiers)),
         http,
         metrics: crate::metrics::Metrics::new(),
+        snapshots: Default::default(),
         secret,
         me: std::sync::OnceLock::new(),
     });

@@ -17,6 +17,7 @@ use crate::app::Shared;
 use crate::config::IntegrationKind;
 use crate::escalation::paging;
 use crate::incident::apply::{self, ClientReport};
+use crate::incident::snapshots::Check;
 use crate::ingest::alert::Severity;
 use crate::ingest::{alertmanager, change_event, events_v1, events_v2, grafana};
 
@@ -67,19 +68,47 @@ async fn group(
     for a in &webhook.alerts {
         app.metrics_alert(source, a.status.as_str());
     }
-    let out = app
+    let delivery = alertmanager::idempotency_key(&webhook);
+    let check = app.snapshots.check(
+        &integration.id,
+        &webhook.group_key,
+        &delivery,
+        app.clock.now(),
+        apply::HA_COPY_WINDOW,
+    );
+    let ticket = match check {
+        Check::Write(ticket) => ticket,
+        Check::Duplicate => {
+            // Already stored: answered without a write transaction.
+            let out = apply::Outcome {
+                duplicate: true,
+                ..Default::default()
+            };
+            app.after_duplicate(source);
+            return Ok(ingested(&out));
+        }
+    };
+    // The ticket rides through the write job so that it is released only
+    // after the commit, even if this request is cancelled meanwhile.
+    let (out, ticket) = app
         .transact_paging(move |repo, ctx| {
-            let out = apply::ingest_group(repo, ctx.roster, &integration, &webhook, ctx.now)?;
+            let out =
+                apply::ingest_group(repo, ctx.roster, &integration, &webhook, &delivery, ctx.now)?;
             paging::sync(repo, ctx, &out, &format!("integration:{}", integration.id))?;
-            Ok(out)
+            Ok((out, ticket))
         })
         .await?;
+    ticket.committed(out.duplicate);
     app.after_ingest(&out, source);
-    Ok((
+    Ok(ingested(&out))
+}
+
+fn ingested(out: &apply::Outcome) -> Response {
+    (
         StatusCode::OK,
         Json(json!({"status": "ok", "outcome": out})),
     )
-        .into_response())
+        .into_response()
 }
 
 fn pd_unauthorized() -> Response {

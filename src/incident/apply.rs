@@ -51,7 +51,7 @@ impl Outcome {
 
 /// An HA peer's copy of a snapshot arrives within this of the original
 /// (Alertmanager peers wait `position × peer_timeout`, 15 s each).
-const HA_COPY_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
+pub const HA_COPY_WINDOW: chrono::Duration = chrono::Duration::seconds(60);
 
 /// Where an alert goes: the integration's first matching route.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,14 +204,14 @@ pub fn ingest_group(
     roster: &Roster,
     integration: &Integration,
     webhook: &Webhook,
+    delivery: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<Outcome> {
     let mut out = Outcome::default();
-    let delivery = crate::ingest::alertmanager::idempotency_key(webhook);
     if repo.seen_delivery(
         &integration.id,
         &webhook.group_key,
-        &delivery,
+        delivery,
         now,
         HA_COPY_WINDOW,
     )? {

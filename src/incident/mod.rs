@@ -6,6 +6,7 @@ pub mod apply;
 pub mod heartbeat;
 pub mod model;
 pub mod repo;
+pub mod snapshots;
 pub mod transition;
 
 pub use model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};

@@ -294,6 +294,78 @@ async fn store_failure_answers_503_and_recovers() {
 }
 
 #[tokio::test]
+async fn a_repeated_snapshot_is_answered_from_memory_and_a_refire_is_not_swallowed() {
+    let mut d = spawn_daemon().await;
+    let firing = am_payload("Mem", vec![am_alert("Mem", "a", "firing")]);
+    let resolved = am_payload("Mem", vec![am_alert("Mem", "a", "resolved")]);
+    assert_eq!(
+        d.post_json("/api/v1/alertmanager", AM_TOKEN, &firing)
+            .await
+            .status(),
+        200
+    );
+    // The store refuses writes: a re-send of what it holds is still a 2xx
+    // (nothing to store), a new snapshot is a 503.
+    d.state().store.set_fail_writes(true);
+    let r = d.post_json("/api/v1/alertmanager", AM_TOKEN, &firing).await;
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["outcome"]["duplicate"], true);
+    assert_eq!(
+        d.post_json("/api/v1/alertmanager", AM_TOKEN, &resolved)
+            .await
+            .status(),
+        503
+    );
+    d.state().store.set_fail_writes(false);
+    // After the failed write the store decides again, and agrees.
+    let body: Value = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &firing)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["outcome"]["duplicate"], true);
+    let open = incidents(&d, "open").await;
+    assert_eq!(open.len(), 1);
+    let first = open[0]["id"].as_i64().expect("id");
+    let body: Value = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &resolved)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["outcome"]["resolved"], json!([first]));
+    // The same firing snapshot after the copy window is a re-fire.
+    d.advance(chrono::Duration::minutes(2)).await;
+    let body: Value = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &firing)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["outcome"]["duplicate"], false, "{body}");
+    assert_eq!(incidents(&d, "open").await.len(), 1, "open again");
+    // After a restart memory is empty and the store answers the same.
+    d.restart().await;
+    let body: Value = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &firing)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["outcome"]["duplicate"], true);
+    assert_eq!(
+        d.post_json("/api/v1/alertmanager", AM_TOKEN, &resolved)
+            .await
+            .status(),
+        200
+    );
+    assert!(incidents(&d, "open").await.is_empty());
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn non_critical_route_records_a_downgraded_incident() {
     let extra = "  - id: prom2\n    type: alertmanager\n    token_sha256: SHA\n    project: shop\n    routes:\n      - matchers: ['severity=\"warning\"']\n        critical: false\n        severity: minor\n";
     let token = "prom2-token-0123456789";

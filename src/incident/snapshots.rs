@@ -1,0 +1,215 @@
+//! Which Alertmanager/Grafana snapshot each group last delivered, kept in
+//! memory so that a re-sent snapshot (repeat_interval, an HA peer's copy) is
+//! answered without a write transaction.
+//!
+//! The store stays the authority (`Repo::seen_delivery`): this map only
+//! answers "duplicate" when it mirrors every committed delivery of the group.
+//! A request that writes holds a [`Ticket`] from the check until after its
+//! commit (the ticket travels through the write job, so a cancelled request
+//! still holds it until the job is done); while any ticket of a group is
+//! out, the group's requests go to the store. Two tickets of one group that
+//! overlap may commit in either order, so both forget the group instead of
+//! recording; so does a ticket dropped without [`Ticket::committed`] (store
+//! failure, cancelled request). A forgotten or evicted group is always safe:
+//! its next delivery asks the store again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+
+/// Groups remembered at most; past this, idle ones are forgotten.
+const CAPACITY: usize = 50_000;
+
+/// The pre-check's answer.
+pub enum Check {
+    /// The store's answer would be "duplicate": nothing to write.
+    Duplicate,
+    /// Go through the store, holding this ticket until the commit.
+    Write(Ticket),
+}
+
+#[derive(Default)]
+struct Group {
+    /// The last snapshot the store recorded for the group.
+    last: Option<String>,
+    /// Snapshots recorded within the HA copy window, with when.
+    recent: Vec<(String, DateTime<Utc>)>,
+    /// Requests of the group between check and commit.
+    in_flight: u32,
+    /// Two requests overlapped since the group was last idle: their commit
+    /// order is unknown, so none of them may be recorded.
+    mixed: bool,
+}
+
+/// How a ticket ended.
+enum Done {
+    /// Committed, and the store recorded this snapshot as the group's last.
+    Recorded(String, DateTime<Utc>, Duration),
+    /// Committed as a duplicate: the store did not change.
+    Unchanged,
+    /// Not known to be committed.
+    Unknown,
+}
+
+impl Group {
+    fn forget(&mut self) {
+        self.last = None;
+        self.recent.clear();
+    }
+
+    fn release(&mut self, done: Done) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        match done {
+            Done::Recorded(snapshot, at, window) if !self.mixed => {
+                self.recent
+                    .retain(|(s, t)| *s != snapshot && *t >= at - window);
+                self.recent.push((snapshot.clone(), at));
+                self.last = Some(snapshot);
+            }
+            Done::Unchanged if !self.mixed => {}
+            _ => self.forget(),
+        }
+        if self.in_flight == 0 {
+            self.mixed = false;
+        }
+    }
+
+    fn idle_and_empty(&self) -> bool {
+        self.in_flight == 0 && self.last.is_none() && self.recent.is_empty()
+    }
+}
+
+type Key = (String, String);
+
+pub struct Snapshots {
+    groups: Arc<Mutex<HashMap<Key, Group>>>,
+    capacity: usize,
+}
+
+impl Default for Snapshots {
+    fn default() -> Self {
+        Self::with_capacity(CAPACITY)
+    }
+}
+
+impl Snapshots {
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            groups: Arc::default(),
+            capacity,
+        }
+    }
+
+    /// Whether `snapshot` of `(integration, group_key)` is a known duplicate
+    /// at `now`, as `seen_delivery` with the same `window` would decide.
+    pub fn check(
+        &self,
+        integration: &str,
+        group_key: &str,
+        snapshot: &str,
+        now: DateTime<Utc>,
+        window: Duration,
+    ) -> Check {
+        let key = (integration.to_string(), group_key.to_string());
+        let Ok(mut groups) = self.groups.lock() else {
+            return Check::Write(self.ticket(key, snapshot, now, window, false));
+        };
+        if let Some(g) = groups.get(&key)
+            && g.in_flight == 0
+            && (g.last.as_deref() == Some(snapshot)
+                || g.recent
+                    .iter()
+                    .any(|(s, at)| s == snapshot && *at >= now - window))
+        {
+            return Check::Duplicate;
+        }
+        if groups.len() >= self.capacity && !groups.contains_key(&key) {
+            groups.retain(|_, g| g.in_flight > 0);
+        }
+        let g = groups.entry(key.clone()).or_default();
+        g.in_flight += 1;
+        g.mixed |= g.in_flight > 1;
+        drop(groups);
+        Check::Write(self.ticket(key, snapshot, now, window, true))
+    }
+
+    fn ticket(
+        &self,
+        key: Key,
+        snapshot: &str,
+        at: DateTime<Utc>,
+        window: Duration,
+        counted: bool,
+    ) -> Ticket {
+        Ticket {
+            groups: self.groups.clone(),
+            key,
+            snapshot: snapshot.to_string(),
+            at,
+            window,
+            counted,
+        }
+    }
+
+    /// Groups remembered (for tests and metrics).
+    pub fn len(&self) -> usize {
+        self.groups.lock().map(|g| g.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// One writing request of a group, from the check to its commit.
+pub struct Ticket {
+    groups: Arc<Mutex<HashMap<Key, Group>>>,
+    key: Key,
+    snapshot: String,
+    /// When the request was checked: the store records a later instant, so
+    /// the remembered copy window ends no later than the store's.
+    at: DateTime<Utc>,
+    window: Duration,
+    /// Whether `in_flight` was incremented for this ticket.
+    counted: bool,
+}
+
+impl Ticket {
+    /// The store committed; `duplicate` is what `seen_delivery` answered.
+    pub fn committed(mut self, duplicate: bool) {
+        let done = if duplicate {
+            Done::Unchanged
+        } else {
+            Done::Recorded(std::mem::take(&mut self.snapshot), self.at, self.window)
+        };
+        self.release(done);
+    }
+
+    fn release(&mut self, done: Done) {
+        if !std::mem::replace(&mut self.counted, false) {
+            return;
+        }
+        let Ok(mut groups) = self.groups.lock() else {
+            return;
+        };
+        if let Some(g) = groups.get_mut(&self.key) {
+            g.release(done);
+            if g.idle_and_empty() {
+                groups.remove(&self.key);
+            }
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        // Not known to be committed: what the store holds for the group is
+        // unknown, so the store decides its next deliveries.
+        self.release(Done::Unknown);
+    }
+}
+
+#[cfg(test)]
+#[path = "snapshots_tests.rs"]
+mod tests;
