@@ -199,9 +199,6 @@ pub fn spawn(
                 tracing::error!(error = %e, "outbox run failed; retrying in a second");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            if let Ok(depth) = state.store.query(|r| r.outbox_depth()).await {
-                state.metrics.set_outbox_depth(depth.max(0) as u64);
-            }
             let next = state.store.query(|r| r.next_outbox_due()).await;
             if !crate::engine::wait_for(&state, next, &mut clock, &wake, &mut stop).await {
                 return;

@@ -72,6 +72,10 @@ pub async fn metrics(State(app): State<Shared>) -> impl IntoResponse {
             app.metrics.set_incidents(state, n.max(0) as u64);
         }
     }
+    // Read at scrape time: the outbox worker turns too often to count each time.
+    if let Ok(depth) = app.store.query(|r| r.outbox_depth()).await {
+        app.metrics.set_outbox_depth(depth.max(0) as u64);
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -139,11 +139,38 @@ fn open_or_attach(
     out: &mut Outcome,
     reopen_flaps: bool,
 ) -> StoreResult<Incident> {
-    let actor = Actor::Integration(integration.id.clone());
     if let Some(open) = repo.find_open(&integration.id, key)? {
         out.attached.push(open.id);
         return Ok(open);
     }
+    open_or_reopen(
+        repo,
+        roster,
+        integration,
+        key,
+        first,
+        title,
+        now,
+        out,
+        reopen_flaps,
+    )
+}
+
+/// No incident of `key` is open: reopens one resolved within the flap
+/// window, or opens a new one.
+#[allow(clippy::too_many_arguments)]
+fn open_or_reopen(
+    repo: &mut dyn Repo,
+    roster: &Roster,
+    integration: &Integration,
+    key: &str,
+    first: &Alert,
+    title: String,
+    now: DateTime<Utc>,
+    out: &mut Outcome,
+    reopen_flaps: bool,
+) -> StoreResult<Incident> {
+    let actor = Actor::Integration(integration.id.clone());
     let since = now - roster.limits.flap_window.to_chrono();
     let flapped = if reopen_flaps {
         repo.find_resolved_since(&integration.id, key, since)?
@@ -231,7 +258,7 @@ pub fn ingest_group(
         None if firing.is_empty() => return Ok(out), // resolved alerts of no open incident
         None => {
             let title = title_for(&firing);
-            open_or_attach(
+            open_or_reopen(
                 repo,
                 roster,
                 integration,

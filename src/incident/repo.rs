@@ -78,7 +78,8 @@ pub trait Repo {
     fn touch(&mut self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// True when this snapshot of a group is a re-send: it equals the last
     /// snapshot processed for the group, or one processed within `recent`
-    /// (an HA peer's late copy). Records it either way.
+    /// (an HA peer's late copy). A new one is recorded as the group's last;
+    /// only what later checks can need is kept.
     fn seen_delivery(
         &mut self,
         integration: &str,

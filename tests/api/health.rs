@@ -101,5 +101,7 @@ async fn metrics_count_alerts_and_requests() {
         text.contains("tocsin_incidents{state=\"triggered\"} 1"),
         "{text}"
     );
+    // The first page waits in the outbox (the test daemon runs no workers).
+    assert!(text.contains("\ntocsin_outbox_depth 1\n"), "{text}");
     d.stop().await;
 }

@@ -321,25 +321,28 @@ impl Repo for TxRepo<'_> {
         now: DateTime<Utc>,
         recent: chrono::Duration,
     ) -> StoreResult<bool> {
-        let last: Option<String> = super::row(self.conn,
-                "SELECT key FROM deliveries WHERE integration = ?1 AND group_key = ?2 ORDER BY id DESC LIMIT 1",
-                params![integration, group_key],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let recent_copy: bool = super::row(
-            self.conn,
-            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE integration = ?1 AND group_key = ?2 AND key = ?3 AND at >= ?4)",
-            params![integration, group_key, key, ms(now - recent)],
-            |r| r.get(0),
-        )?;
+        let since = ms(now - recent);
+        let (last, recent_copy) = {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT key, at FROM deliveries WHERE integration = ?1 AND group_key = ?2 ORDER BY id DESC",
+            )?;
+            let mut rows = stmt.query(params![integration, group_key])?;
+            let (mut last, mut copy) = (None, false);
+            while let Some(r) = rows.next()? {
+                let (k, at): (String, i64) = (r.get(0)?, r.get(1)?);
+                copy |= k == key && at >= since;
+                last.get_or_insert(k);
+            }
+            (last, copy)
+        };
         let duplicate = last.as_deref() == Some(key) || recent_copy;
         if !duplicate {
-            // Re-inserting moves the snapshot to the end: it is now the last one.
+            // The new row is the group's last; older rows matter only while
+            // inside the copy window, and this one's earlier copy not at all.
             super::exec(
                 self.conn,
-                "DELETE FROM deliveries WHERE integration = ?1 AND group_key = ?2 AND key = ?3",
-                params![integration, group_key, key],
+                "DELETE FROM deliveries WHERE integration = ?1 AND group_key = ?2 AND (key = ?3 OR at < ?4)",
+                params![integration, group_key, key, since],
             )?;
             super::exec(
                 self.conn,

@@ -194,6 +194,24 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_sending ON outbox (person, channel) WHERE status = 'sending';",
     // 7: the hourly SMS limit counts messages, and a bundle is one message.
     "CREATE INDEX outbox_sent_messages ON outbox (person, channel, sent_at) WHERE bundle_of IS NULL;",
+    // 8: a group keeps only what the duplicate check reads (its last snapshot
+    // and those of the last few minutes), so no index over every snapshot
+    // ever delivered. Rows of the last ten minutes are kept as they are.
+    "CREATE TABLE deliveries_new (
+        id          INTEGER PRIMARY KEY,
+        integration TEXT NOT NULL,
+        group_key   TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        at          INTEGER NOT NULL
+    ) STRICT;
+    INSERT INTO deliveries_new (id, integration, group_key, key, at)
+        SELECT id, integration, group_key, key, at FROM deliveries d
+        WHERE id = (SELECT max(id) FROM deliveries l
+                    WHERE l.integration = d.integration AND l.group_key = d.group_key)
+           OR at >= (SELECT max(at) FROM deliveries) - 600000;
+    DROP TABLE deliveries;
+    ALTER TABLE deliveries_new RENAME TO deliveries;
+    CREATE INDEX deliveries_by_group ON deliveries (integration, group_key, id);",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

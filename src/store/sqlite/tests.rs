@@ -230,3 +230,73 @@ async fn sms_sids_and_opt_outs() {
         )
     );
 }
+
+#[tokio::test]
+async fn migration_8_keeps_each_groups_last_snapshot_and_the_recent_ones() {
+    let (_dir, path) = temp_db();
+    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+    let mut conn = open_conn(&path).expect("open");
+    migrate_to(&mut conn, 7).expect("to 7");
+    let minute = 60_000;
+    let now = 1_000 * minute;
+    for (group, key, at) in [
+        ("g1", "old", now - 60 * minute),
+        ("g1", "older-last", now - 30 * minute),
+        ("g2", "a", now - 9 * minute),
+        ("g2", "b", now - 20 * minute),
+        ("g2", "c", now),
+    ] {
+        conn.execute(
+            "INSERT INTO deliveries (integration, group_key, key, at) VALUES ('prom', ?1, ?2, ?3)",
+            rusqlite::params![group, key, at],
+        )
+        .expect("insert");
+    }
+    migrate_to(&mut conn, 8).expect("to 8");
+    let mut stmt = conn
+        .prepare("SELECT group_key, key FROM deliveries ORDER BY id")
+        .expect("prepare");
+    let kept: Vec<(String, String)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let kept: Vec<(&str, &str)> = kept.iter().map(|(g, k)| (g.as_str(), k.as_str())).collect();
+    assert_eq!(kept, [("g1", "older-last"), ("g2", "a"), ("g2", "c")]);
+}
+
+#[tokio::test]
+async fn a_group_keeps_only_the_deliveries_its_duplicate_check_reads() {
+    use chrono::{Duration, TimeZone, Utc};
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0).unwrap();
+    let window = Duration::seconds(60);
+    let seen = |key: &'static str, secs: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .transact(move |repo| {
+                    repo.seen_delivery("prom", "g", key, t0 + Duration::seconds(secs), window)
+                })
+                .await
+                .expect("stored")
+        }
+    };
+    assert!(!seen("A", 0).await);
+    assert!(!seen("B", 10).await);
+    assert!(seen("A", 20).await, "an HA copy of A");
+    assert!(seen("B", 50).await, "the last one");
+    assert!(!seen("C", 100).await);
+    let rows: Vec<String> = store
+        .read(|c| {
+            let mut stmt = c.prepare("SELECT key FROM deliveries ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+        .await
+        .expect("read");
+    assert_eq!(rows, ["C"], "A and B are past the window and not last");
+    assert!(!seen("A", 110).await, "A again is a re-fire");
+    assert!(seen("C", 115).await, "C is within its window");
+}
