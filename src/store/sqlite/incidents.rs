@@ -322,32 +322,38 @@ impl Repo for TxRepo<'_> {
         recent: chrono::Duration,
     ) -> StoreResult<bool> {
         let since = ms(now - recent);
-        let (last, recent_copy) = {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT key, at FROM deliveries WHERE integration = ?1 AND group_key = ?2 ORDER BY id DESC",
-            )?;
-            let mut rows = stmt.query(params![integration, group_key])?;
-            let (mut last, mut copy) = (None, false);
-            while let Some(r) = rows.next()? {
-                let (k, at): (String, i64) = (r.get(0)?, r.get(1)?);
-                copy |= k == key && at >= since;
-                last.get_or_insert(k);
-            }
-            (last, copy)
-        };
-        let duplicate = last.as_deref() == Some(key) || recent_copy;
-        if !duplicate {
-            // The new row is the group's last; older rows matter only while
-            // inside the copy window, and this one's earlier copy not at all.
-            super::exec(
+        let last: Option<String> = super::row(
+            self.conn,
+            "SELECT key FROM delivery_last WHERE integration = ?1 AND group_key = ?2",
+            params![integration, group_key],
+            |r| r.get(0),
+        )
+        .optional()?;
+        let duplicate = last.as_deref() == Some(key)
+            || super::row(
                 self.conn,
-                "DELETE FROM deliveries WHERE integration = ?1 AND group_key = ?2 AND (key = ?3 OR at < ?4)",
+                "SELECT EXISTS (SELECT 1 FROM deliveries WHERE integration = ?1 AND group_key = ?2 AND key = ?3 AND at >= ?4)",
                 params![integration, group_key, key, since],
+                |r| r.get(0),
+            )?;
+        if !duplicate {
+            super::exec(
+                self.conn,
+                "INSERT INTO delivery_last (integration, group_key, key) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (integration, group_key) DO UPDATE SET key = excluded.key",
+                params![integration, group_key, key],
             )?;
             super::exec(
                 self.conn,
-                "INSERT INTO deliveries (integration, group_key, key, at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO deliveries (integration, group_key, key, at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (integration, group_key, key) DO UPDATE SET at = excluded.at",
                 params![integration, group_key, key, ms(now)],
+            )?;
+            // Out of the copy window, a snapshot is never read again.
+            super::exec(
+                self.conn,
+                "DELETE FROM deliveries WHERE at < ?1",
+                params![since],
             )?;
         }
         Ok(duplicate)

@@ -194,24 +194,22 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX outbox_sending ON outbox (person, channel) WHERE status = 'sending';",
     // 7: the hourly SMS limit counts messages, and a bundle is one message.
     "CREATE INDEX outbox_sent_messages ON outbox (person, channel, sent_at) WHERE bundle_of IS NULL;",
-    // 8: a group keeps only what the duplicate check reads (its last snapshot
-    // and those of the last few minutes), so no index over every snapshot
-    // ever delivered. Rows of the last ten minutes are kept as they are.
-    "CREATE TABLE deliveries_new (
-        id          INTEGER PRIMARY KEY,
+    // 8: each group's last snapshot in a table of its own; `deliveries`
+    // keeps only the snapshots of the HA copy window (older rows are never
+    // read), so neither grows with every snapshot ever delivered. Rows of
+    // the last ten minutes are kept as they are.
+    "CREATE TABLE delivery_last (
         integration TEXT NOT NULL,
         group_key   TEXT NOT NULL,
         key         TEXT NOT NULL,
-        at          INTEGER NOT NULL
-    ) STRICT;
-    INSERT INTO deliveries_new (id, integration, group_key, key, at)
-        SELECT id, integration, group_key, key, at FROM deliveries d
+        PRIMARY KEY (integration, group_key)
+    ) STRICT, WITHOUT ROWID;
+    INSERT INTO delivery_last (integration, group_key, key)
+        SELECT integration, group_key, key FROM deliveries d
         WHERE id = (SELECT max(id) FROM deliveries l
-                    WHERE l.integration = d.integration AND l.group_key = d.group_key)
-           OR at >= (SELECT max(at) FROM deliveries) - 600000;
-    DROP TABLE deliveries;
-    ALTER TABLE deliveries_new RENAME TO deliveries;
-    CREATE INDEX deliveries_by_group ON deliveries (integration, group_key, id);",
+                    WHERE l.integration = d.integration AND l.group_key = d.group_key);
+    DELETE FROM deliveries WHERE at < (SELECT max(at) FROM deliveries) - 600000;
+    DROP INDEX deliveries_by_group;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

@@ -253,16 +253,26 @@ async fn migration_8_keeps_each_groups_last_snapshot_and_the_recent_ones() {
         .expect("insert");
     }
     migrate_to(&mut conn, 8).expect("to 8");
-    let mut stmt = conn
-        .prepare("SELECT group_key, key FROM deliveries ORDER BY id")
-        .expect("prepare");
-    let kept: Vec<(String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
-    let kept: Vec<(&str, &str)> = kept.iter().map(|(g, k)| (g.as_str(), k.as_str())).collect();
-    assert_eq!(kept, [("g1", "older-last"), ("g2", "a"), ("g2", "c")]);
+    let pairs = |sql: &str| -> Vec<(String, String)> {
+        let mut stmt = conn.prepare(sql).expect("prepare");
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    let last = pairs("SELECT group_key, key FROM delivery_last ORDER BY group_key");
+    assert_eq!(
+        last,
+        [
+            ("g1".into(), "older-last".into()),
+            ("g2".into(), "c".into())
+        ]
+    );
+    let recent = pairs("SELECT group_key, key FROM deliveries ORDER BY id");
+    assert_eq!(
+        recent,
+        [("g2".into(), "a".into()), ("g2".into(), "c".into())]
+    );
 }
 
 #[tokio::test]
@@ -290,13 +300,15 @@ async fn a_group_keeps_only_the_deliveries_its_duplicate_check_reads() {
     assert!(!seen("C", 100).await);
     let rows: Vec<String> = store
         .read(|c| {
-            let mut stmt = c.prepare("SELECT key FROM deliveries ORDER BY id")?;
+            let mut stmt = c.prepare(
+                "SELECT key FROM deliveries UNION ALL SELECT 'last:' || key FROM delivery_last",
+            )?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
         .await
         .expect("read");
-    assert_eq!(rows, ["C"], "A and B are past the window and not last");
+    assert_eq!(rows, ["C", "last:C"], "A and B are past the window");
     assert!(!seen("A", 110).await, "A again is a re-fire");
     assert!(seen("C", 115).await, "C is within its window");
 }
