@@ -110,9 +110,7 @@ impl AppState {
                 )
             })
             .await?;
-        // Whatever it queued or scheduled takes effect at once.
-        self.wake.notify_one();
-        self.outbox_wake.notify_one();
+        // Whatever it queued or scheduled wakes its task (the store does it).
         Ok(out)
     }
 
@@ -149,8 +147,6 @@ impl AppState {
         if out.duplicate {
             self.metrics.duplicate_alert(source);
         }
-        self.wake.notify_one();
-        self.outbox_wake.notify_one();
     }
 
     /// A re-sent snapshot answered from memory: nothing stored, nothing to wake.
@@ -162,8 +158,6 @@ impl AppState {
     /// After a state action: cancelled or new deadlines take effect at once.
     pub fn after_action(&self, id: i64) {
         tracing::info!(incident = id, "incident changed");
-        self.wake.notify_one();
-        self.outbox_wake.notify_one();
     }
 
     /// How late a timer fired (seconds), by kind.
@@ -314,6 +308,14 @@ pub async fn start_with(
             .context("storing the generated link secret")?
             .into_bytes(),
     };
+    let (wake, outbox_wake) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    store.set_wakers(crate::store::sqlite::Wakers {
+        timers: wake.clone(),
+        outbox: outbox_wake.clone(),
+    });
     let state: Shared = Arc::new(AppState {
         roster: RwLock::new(Arc::new(roster)),
         config_path: config_path.to_path_buf(),
@@ -324,8 +326,8 @@ pub async fn start_with(
             generation: 1,
             last: None,
         }),
-        wake: Arc::new(tokio::sync::Notify::new()),
-        outbox_wake: Arc::new(tokio::sync::Notify::new()),
+        wake,
+        outbox_wake,
         notifiers: RwLock::new(Arc::new(notifiers)),
         http,
         metrics: crate::metrics::Metrics::new(),

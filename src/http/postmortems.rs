@@ -55,9 +55,6 @@ where
     let out = app
         .transact_paging(move |repo, ctx| Ok(f(repo, ctx)))
         .await??;
-    // New reminders and outbox rows take effect at once.
-    app.wake.notify_one();
-    app.outbox_wake.notify_one();
     Ok(out)
 }
 

@@ -465,13 +465,10 @@ pub async fn status(State(app): State<Shared>, form: SignedForm) -> Result<Respo
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
     let status = update.status.clone();
-    let known = app
-        .transact_paging(move |repo, ctx| {
-            crate::escalation::delivery::report(repo, ctx, &update.sid, &status, update.error_code)
-        })
-        .await?;
-    if known {
-        app.outbox_wake.notify_one();
-    }
+    // A fallback it queued wakes the outbox through the store.
+    app.transact_paging(move |repo, ctx| {
+        crate::escalation::delivery::report(repo, ctx, &update.sid, &status, update.error_code)
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

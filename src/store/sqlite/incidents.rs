@@ -123,6 +123,15 @@ fn presence_row(r: &Row<'_>) -> rusqlite::Result<PresenceMark> {
 /// A `Repo` bound to the writer's transaction.
 pub struct TxRepo<'a> {
     pub conn: &'a Connection,
+    /// What the transaction changed that a background task waits on.
+    pub touched: Touched,
+}
+
+/// Which waiting tasks a committed transaction must wake.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Touched {
+    pub timers: bool,
+    pub outbox: bool,
 }
 
 impl Repo for TxRepo<'_> {
@@ -360,6 +369,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn set_timer(&mut self, t: &Timer) -> StoreResult<()> {
+        self.touched.timers = true;
         super::exec(
             self.conn,
             "INSERT INTO timers (kind, key, due_at, data) VALUES (?1, ?2, ?3, ?4)
@@ -370,6 +380,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn set_timer_if_absent(&mut self, t: &Timer) -> StoreResult<()> {
+        self.touched.timers = true;
         super::exec(
             self.conn,
             "INSERT OR IGNORE INTO timers (kind, key, due_at, data) VALUES (?1, ?2, ?3, ?4)",
@@ -449,10 +460,12 @@ impl Repo for TxRepo<'_> {
     }
 
     fn insert_outbox(&mut self, row: &OutboxRow) -> StoreResult<i64> {
+        self.touched.outbox = true;
         outbox::insert(self.conn, row)
     }
 
     fn update_outbox(&mut self, row: &OutboxRow) -> StoreResult<()> {
+        self.touched.outbox = true;
         outbox::update(self.conn, row)
     }
 
@@ -491,6 +504,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn requeue_in_flight(&mut self, claimed_before: DateTime<Utc>) -> StoreResult<Vec<OutboxRow>> {
+        self.touched.outbox = true;
         outbox::requeue_in_flight(self.conn, claimed_before)
     }
 

@@ -45,6 +45,15 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// Test hook: make every write fail as a full or read-only disk would.
     fail_writes: Arc<AtomicBool>,
+    /// Woken after a commit that stored a timer or an outbox row.
+    wakers: std::sync::OnceLock<Wakers>,
+}
+
+/// The tasks that sleep until the next timer or outbox row is due.
+#[derive(Clone)]
+pub struct Wakers {
+    pub timers: Arc<tokio::sync::Notify>,
+    pub outbox: Arc<tokio::sync::Notify>,
 }
 
 fn open_conn(path: &Path) -> rusqlite::Result<Connection> {
@@ -94,12 +103,19 @@ impl SqliteStore {
                 writer: Mutex::new(Some(tx)),
                 readers: Mutex::new(Vec::new()),
                 fail_writes,
+                wakers: std::sync::OnceLock::new(),
             }),
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.inner.path
+    }
+
+    /// Who to wake after a commit that stored a timer or an outbox row: the
+    /// store sees every such write, so no caller can forget to.
+    pub fn set_wakers(&self, wakers: Wakers) {
+        let _ = self.inner.wakers.set(wakers);
     }
 
     /// Makes writes fail (true) or work again (false); for fault tests.
@@ -169,11 +185,27 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
     {
-        self.write(move |t| {
-            let mut repo = incidents::TxRepo { conn: t };
-            f(&mut repo)
-        })
-        .await
+        let (out, touched) = self
+            .write(move |t| {
+                let mut repo = incidents::TxRepo {
+                    conn: t,
+                    touched: Default::default(),
+                };
+                let out = f(&mut repo)?;
+                Ok((out, repo.touched))
+            })
+            .await?;
+        // After the commit: woken earlier, a task could read the old state
+        // and sleep past the new deadline.
+        if let Some(w) = self.inner.wakers.get() {
+            if touched.timers {
+                w.timers.notify_one();
+            }
+            if touched.outbox {
+                w.outbox.notify_one();
+            }
+        }
+        Ok(out)
     }
 
     /// Runs read-side incident queries on a reader connection.

@@ -312,3 +312,60 @@ async fn a_group_keeps_only_the_deliveries_its_duplicate_check_reads() {
     assert!(!seen("A", 110).await, "A again is a re-fire");
     assert!(seen("C", 115).await, "C is within its window");
 }
+
+#[tokio::test]
+async fn a_commit_wakes_only_the_tasks_whose_rows_it_stored() {
+    use std::time::Duration;
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    let wakers = Wakers {
+        timers: Arc::new(tokio::sync::Notify::new()),
+        outbox: Arc::new(tokio::sync::Notify::new()),
+    };
+    store.set_wakers(wakers.clone());
+    // A stored permit makes `notified()` ready at once; none, and it waits.
+    let woken = |n: &Arc<tokio::sync::Notify>| {
+        let n = n.clone();
+        async move {
+            tokio::time::timeout(Duration::from_millis(20), n.notified())
+                .await
+                .is_ok()
+        }
+    };
+    store
+        .transact(|repo| repo.touch(1, chrono::Utc::now()))
+        .await
+        .expect("commit");
+    assert!(!woken(&wakers.timers).await && !woken(&wakers.outbox).await);
+    let due = chrono::Utc::now();
+    store
+        .transact(move |repo| {
+            repo.set_timer(&crate::incident::Timer {
+                kind: "test".into(),
+                key: "1".into(),
+                due,
+                data: serde_json::json!({}),
+            })
+        })
+        .await
+        .expect("commit");
+    assert!(
+        woken(&wakers.timers).await,
+        "a stored timer wakes the timer task"
+    );
+    assert!(!woken(&wakers.outbox).await);
+    // A failed transaction stores nothing and wakes nobody.
+    let failed = store
+        .transact(move |repo| {
+            repo.set_timer(&crate::incident::Timer {
+                kind: "test".into(),
+                key: "2".into(),
+                due,
+                data: serde_json::json!({}),
+            })?;
+            Err::<(), _>(crate::store::StoreError::NotFound)
+        })
+        .await;
+    assert!(failed.is_err());
+    assert!(!woken(&wakers.timers).await);
+}
