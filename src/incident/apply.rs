@@ -284,7 +284,11 @@ pub fn ingest_group(
         )?;
     }
     repo.touch(incident.id, now)?;
-    auto_resolve(repo, integration, incident.id, now, &mut out)?;
+    // An alert of this snapshot is firing, so the incident has one: no need
+    // to ask the store.
+    if firing.is_empty() {
+        auto_resolve(repo, integration, incident.id, now, &mut out)?;
+    }
     Ok(out)
 }
 
