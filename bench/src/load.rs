@@ -6,6 +6,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+
 /// What one request needs: method is always POST.
 pub struct Req {
     pub url: String,
@@ -49,15 +52,49 @@ pub fn percentile(v: &[Duration], p: f64) -> Duration {
     v[rank.clamp(1, v.len()) - 1]
 }
 
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+/// One keep-alive HTTP/1.1 connection per worker, through hyper's bare
+/// connection API: a load generator should spend as little CPU as it can on
+/// a machine it shares with the server (no pool, no redirects, no proxies).
+async fn connect(authority: &str) -> anyhow::Result<Sender> {
+    let stream = tokio::net::TcpStream::connect(authority).await?;
+    stream.set_nodelay(true)?;
+    let (sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+/// Sends one request; returns the status and the whole body.
+async fn send(conn: &mut Option<Sender>, req: Req) -> anyhow::Result<(u16, Bytes)> {
+    let uri: hyper::Uri = req.url.parse()?;
+    let authority = uri
+        .authority()
+        .map(|a| a.to_string())
+        .ok_or_else(|| anyhow::anyhow!("no host in {}", req.url))?;
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut sender = match conn.take() {
+        Some(s) if !s.is_closed() => s,
+        _ => connect(&authority).await?,
+    };
+    sender.ready().await?;
+    let mut b = hyper::Request::post(path)
+        .header(hyper::header::HOST, &authority)
+        .header(hyper::header::CONTENT_TYPE, "application/json");
+    if let Some(t) = &req.bearer {
+        b = b.header(hyper::header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let res = sender.send_request(b.body(Full::new(Bytes::from(req.body)))?).await?;
+    let status = res.status().as_u16();
+    let body = res.into_body().collect().await?.to_bytes();
+    *conn = Some(sender);
+    Ok((status, body))
+}
+
 /// Runs `n` requests built by `make(i)` at `workers` concurrency, for at
 /// most `limit`.
-pub async fn run<F>(
-    http: &reqwest::Client,
-    n: usize,
-    workers: usize,
-    limit: Duration,
-    make: F,
-) -> Stats
+pub async fn run<F>(n: usize, workers: usize, limit: Duration, make: F) -> Stats
 where
     F: Fn(usize) -> Req + Send + Sync + 'static,
 {
@@ -67,42 +104,29 @@ where
     let deadline = started + limit;
     let mut tasks = Vec::new();
     for _ in 0..workers.max(1) {
-        let (make, next, http) = (make.clone(), next.clone(), http.clone());
+        let (make, next) = (make.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
             let mut s = Stats::default();
+            let mut conn = None;
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 if i >= n || Instant::now() >= deadline {
                     break;
                 }
                 let req = make(i);
-                let mut b = http
-                    .post(&req.url)
-                    .header("content-type", "application/json")
-                    .body(req.body);
-                if let Some(t) = &req.bearer {
-                    b = b.bearer_auth(t);
-                }
                 let t0 = Instant::now();
                 s.sent += 1;
-                match b.send().await {
-                    Ok(r) => {
-                        let status = r.status();
-                        let body = r.bytes().await;
-                        let took = t0.elapsed();
-                        if status.is_success() && body.is_ok() {
-                            s.ok += 1;
-                            s.latencies.push(took);
-                        } else {
-                            s.failed += 1;
-                            if s.first_error.is_none() {
-                                let text: String = body
-                                    .map(|b| {
-                                        String::from_utf8_lossy(&b).chars().take(200).collect()
-                                    })
-                                    .unwrap_or_default();
-                                s.first_error = Some(format!("{status}: {text}"));
-                            }
+                match send(&mut conn, req).await {
+                    Ok((status, _)) if (200..300).contains(&status) => {
+                        s.ok += 1;
+                        s.latencies.push(t0.elapsed());
+                    }
+                    Ok((status, body)) => {
+                        s.failed += 1;
+                        if s.first_error.is_none() {
+                            let text: String =
+                                String::from_utf8_lossy(&body).chars().take(200).collect();
+                            s.first_error = Some(format!("{status}: {text}"));
                         }
                     }
                     Err(e) => {

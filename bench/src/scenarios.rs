@@ -84,7 +84,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
 
     // ingest-new: every request a new group, so a new incident.
     let u = url_am.clone();
-    let new = load::run(&http, n, c, limit, move |i| Req {
+    let new = load::run(n, c, limit, move |i| Req {
         url: u.clone(),
         bearer: Some(AM_TOKEN.into()),
         body: payload::am_webhook(
@@ -117,7 +117,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         .body(warm)
         .send()
         .await?;
-    let dup = load::run(&http, n, c, limit, move |_| Req {
+    let dup = load::run(n, c, limit, move |_| Req {
         url: u.clone(),
         bearer: Some(AM_TOKEN.into()),
         body: dup_body.clone(),
@@ -144,7 +144,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         .send()
         .await?;
     let u = url_am.clone();
-    let join = load::run(&http, n, c, limit, move |i| Req {
+    let join = load::run(n, c, limit, move |i| Req {
         url: u.clone(),
         bearer: Some(AM_TOKEN.into()),
         body: join_body(i),
@@ -154,7 +154,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
 
     // events-v2 new and dup.
     let u = url_pd.clone();
-    let ev_new = load::run(&http, n, c, limit, move |i| Req {
+    let ev_new = load::run(n, c, limit, move |i| Req {
         url: u.clone(),
         bearer: None,
         body: payload::pd_trigger(PD_TOKEN, &format!("bench-new-{i}")),
@@ -164,7 +164,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
     let ev_dup_body = payload::pd_trigger(PD_TOKEN, "bench-dup");
     let _ = http.post(&url_pd).body(ev_dup_body.clone()).send().await?;
     let u = url_pd.clone();
-    let ev_dup = load::run(&http, n, c, limit, move |_| Req {
+    let ev_dup = load::run(n, c, limit, move |_| Req {
         url: u.clone(),
         bearer: None,
         body: ev_dup_body.clone(),
@@ -199,7 +199,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         let u = format!("{}/api/v2/alerts", a.base);
         let pn = s.peer;
         let url = u.clone();
-        let st = load::run(&http, pn, c, limit, move |i| Req {
+        let st = load::run(pn, c, limit, move |i| Req {
             url: url.clone(),
             bearer: None,
             body: payload::am_alert("new", "BenchNew", &format!("n{i}")),
@@ -209,7 +209,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         am[0] = Some(st);
         let url = u.clone();
         let dup_alert = payload::am_alert("dup", "BenchDup", "d0");
-        let st = load::run(&http, pn, c, limit, move |_| Req {
+        let st = load::run(pn, c, limit, move |_| Req {
             url: url.clone(),
             bearer: None,
             body: dup_alert.clone(),
@@ -218,7 +218,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         done("alertmanager dup", &st);
         am[1] = Some(st);
         let url = u.clone();
-        let st = load::run(&http, pn, c, limit, move |i| Req {
+        let st = load::run(pn, c, limit, move |i| Req {
             url: url.clone(),
             bearer: None,
             body: payload::am_alert("join", "BenchJoin", &format!("j{i}")),
@@ -376,7 +376,7 @@ async fn escalation_lag(
     const NAME: &str = "tocsin_escalation_lag_seconds";
     let before = prom::histogram(&metrics(http, d).await?, NAME);
     let url = d.url("/api/v1/alertmanager");
-    let st = load::run(http, n, c, Duration::from_secs(60), move |i| {
+    let st = load::run(n, c, Duration::from_secs(60), move |i| {
         let project = format!("lag{}", 1 + i % 3);
         Req {
             url: url.clone(),
@@ -434,9 +434,7 @@ async fn scale(opts: &Opts, http: &reqwest::Client) -> anyhow::Result<Vec<Measur
     let url = d.url("/api/v1/alertmanager");
     let people = s.scale_people;
     say(&format!("scale: opening {} incidents", s.scale_incidents));
-    let fill = load::run(
-        http,
-        s.scale_incidents,
+    let fill = load::run(s.scale_incidents,
         s.concurrency,
         Duration::from_secs(600),
         move |i| Req {
@@ -467,7 +465,7 @@ async fn scale(opts: &Opts, http: &reqwest::Client) -> anyhow::Result<Vec<Measur
     let n = s.acks.min(fill.ok.max(1));
     let step = (fill.ok / n).max(1);
     let base = d.base.clone();
-    let acks = load::run(http, n, 1, Duration::from_secs(120), move |i| Req {
+    let acks = load::run(n, 1, Duration::from_secs(120), move |i| Req {
         url: format!("{base}/api/v1/incidents/{}/acknowledge", 1 + i * step),
         bearer: Some(ADMIN_TOKEN.into()),
         body: String::new(),
