@@ -57,14 +57,16 @@ pub struct Webhook {
 
 type Labels = BTreeMap<String, String>;
 
+/// The payload's skeleton; `A` is how alerts are held: typed on the fast
+/// path, as JSON values when an error must be located.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
-struct RawWebhook {
+struct RawWebhook<A> {
     version: Option<String>,
     group_key: Option<String>,
     receiver: Option<String>,
     status: Option<String>,
-    alerts: Option<Vec<Value>>,
+    alerts: Option<Vec<A>>,
     group_labels: Option<Labels>,
     common_labels: Option<Labels>,
     common_annotations: Option<Labels>,
@@ -116,12 +118,27 @@ pub(crate) fn parse_flavor(
     expected_version: &str,
     source: Source,
 ) -> Result<Webhook, IngestError> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| IngestError::new("body", format!("invalid JSON: {e}")))?;
-    if !value.is_object() {
-        return Err(IngestError::new("body", "expected a JSON object"));
+    // One typed pass for a well-formed body; only when it fails is the body
+    // read again as JSON values, to name the field at fault.
+    match serde_json::from_slice::<RawWebhook<RawAlert>>(body) {
+        Ok(mut typed) => {
+            let alerts = typed.alerts.take();
+            build(typed, alerts, expected_version, source)
+        }
+        Err(_) => {
+            let (raw, alerts) = located(body)?;
+            build(raw, alerts, expected_version, source)
+        }
     }
-    let raw: RawWebhook = decode(&value, "")?;
+}
+
+/// The webhook from its decoded skeleton and alerts.
+fn build<A>(
+    raw: RawWebhook<A>,
+    raw_alerts: Option<Vec<RawAlert>>,
+    expected_version: &str,
+    source: Source,
+) -> Result<Webhook, IngestError> {
     match raw.version.as_deref() {
         None => return Err(IngestError::new("version", "missing")),
         Some(v) if v != expected_version => {
@@ -134,13 +151,11 @@ pub(crate) fn parse_flavor(
         .group_key
         .filter(|k| !k.is_empty())
         .ok_or_else(|| IngestError::new("groupKey", "missing"))?;
-    let raw_alerts = raw
-        .alerts
-        .ok_or_else(|| IngestError::new("alerts", "missing"))?;
+    let raw_alerts = raw_alerts.ok_or_else(|| IngestError::new("alerts", "missing"))?;
     let alerts = raw_alerts
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(i, v)| convert_alert(v, i, &group_key, source))
+        .map(|(i, a)| convert_alert(a, i, &group_key, source))
         .collect::<Result<Vec<_>, _>>()?;
     let status = group_status(raw.status.as_deref(), &alerts)?;
     let grafana = (source == Source::Grafana).then_some(GrafanaInfo {
@@ -235,15 +250,37 @@ fn bad_status(field: &str, got: &str) -> IngestError {
     )
 }
 
+/// The slow path: the body as JSON values, decoded part by part so that an
+/// error names its field (`alerts[2].startsAt`).
+#[allow(clippy::type_complexity)]
+fn located(body: &[u8]) -> Result<(RawWebhook<Value>, Option<Vec<RawAlert>>), IngestError> {
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| IngestError::new("body", format!("invalid JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(IngestError::new("body", "expected a JSON object"));
+    }
+    let mut raw: RawWebhook<Value> = decode(&value, "")?;
+    let alerts = match raw.alerts.take() {
+        None => None,
+        Some(values) => Some(
+            values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| decode::<RawAlert>(v, &format!("alerts[{i}]")))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    };
+    Ok((raw, alerts))
+}
+
 fn convert_alert(
-    value: &Value,
+    raw: RawAlert,
     index: usize,
     group_key: &str,
     source: Source,
 ) -> Result<Alert, IngestError> {
     let path = format!("alerts[{index}]");
     let field = |name: &str| format!("{path}.{name}");
-    let raw: RawAlert = decode(value, &path)?;
     let labels = raw
         .labels
         .ok_or_else(|| IngestError::new(field("labels"), "missing"))?;

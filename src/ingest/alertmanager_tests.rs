@@ -314,3 +314,23 @@ fn idempotency_key_semantics() {
     );
     assert_eq!(idempotency_key(&base).len(), 64);
 }
+
+#[test]
+fn the_typed_pass_and_the_located_pass_agree() {
+    let slow = |body: &str| {
+        let (raw, alerts) = located(body.as_bytes()).expect("valid");
+        build(raw, alerts, VERSION, Source::Alertmanager).expect("valid")
+    };
+    for body in [CAPTURED, RESOLVED, POST_025] {
+        assert!(
+            serde_json::from_slice::<RawWebhook<RawAlert>>(body.as_bytes()).is_ok(),
+            "the fast path takes it"
+        );
+        assert_eq!(ok(body), slow(body));
+    }
+    // A repeated key: the typed pass refuses it, the value pass keeps the
+    // last one (as before), and the answer is the same.
+    let repeated = CAPTURED.replacen("{", "{\"receiver\": \"x\",", 1);
+    assert!(serde_json::from_slice::<RawWebhook<RawAlert>>(repeated.as_bytes()).is_err());
+    assert_eq!(ok(&repeated), slow(&repeated));
+}
