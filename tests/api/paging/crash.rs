@@ -166,3 +166,114 @@ async fn kill_9_while_paging_loses_nothing_and_duplicates_at_most_once() {
         );
     }
 }
+
+/// Kills spread over the load: a small LCG so the moments look random but
+/// every run is the same.
+fn kill_moments(seed: u64, n: usize) -> Vec<Duration> {
+    let mut x = seed;
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            Duration::from_millis(150 + (x >> 33) % 250)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_under_steady_alerts_loses_no_accepted_alert() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    const SENDERS: usize = 4;
+    const KILLS: usize = 3;
+    let twilio = FakeTwilio::start().await;
+    let smtp = FakeSmtp::start().await.expect("fake smtp");
+    // One SMS step, long enough that only first pages are sent; pages to
+    // bob are bundled, one message a second.
+    let shape = Shape {
+        bundle_window: "1s",
+        steps: "      - { notify: nearest, via: [sms], wait: 1h }",
+        repeat: 0,
+        sms_per_hour: 10_000,
+        hours: "always",
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("tocsin.yaml");
+    std::fs::write(
+        &config,
+        roster(&twilio.base_url(), smtp.addr().port(), &shape),
+    )
+    .expect("config");
+    std::fs::write(dir.path().join("twilio.token"), TWILIO_TOKEN).expect("token");
+    std::fs::write(dir.path().join("slack.url"), "http://127.0.0.1:9/hook").expect("url");
+
+    let mut p = start(&config).await;
+    let base = Arc::new(Mutex::new(p.base.clone()));
+    let stop = Arc::new(AtomicBool::new(false));
+    // Every incident whose alert was answered 2xx.
+    let accepted = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let mut senders = Vec::new();
+    for s in 0..SENDERS {
+        let (base, stop, accepted) = (base.clone(), stop.clone(), accepted.clone());
+        senders.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut n = 0;
+            while !stop.load(Ordering::SeqCst) {
+                n += 1;
+                let url = format!("{}/api/v1/alertmanager", base.lock().expect("lock"));
+                let sent = http
+                    .post(url)
+                    .bearer_auth(AM_TOKEN)
+                    .json(&alert_payload(&format!("Steady{s}x{n}")))
+                    .send()
+                    .await;
+                let body = match sent {
+                    Ok(r) if r.status() == 200 => r.json::<Value>().await.ok(),
+                    // Killed mid-request, or not listening yet: not accepted.
+                    _ => {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        None
+                    }
+                };
+                if let Some(id) = body.and_then(|b| b["outcome"]["opened"][0].as_i64()) {
+                    accepted.lock().expect("lock").push(id);
+                }
+            }
+        }));
+    }
+    for wait in kill_moments(7, KILLS) {
+        tokio::time::sleep(wait).await;
+        kill_9(p);
+        p = start(&config).await;
+        *base.lock().expect("lock") = p.base.clone();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, Ordering::SeqCst);
+    for s in senders {
+        s.await.expect("sender");
+    }
+    let ids = accepted.lock().expect("lock").clone();
+    assert!(ids.len() >= 20, "too little load to mean anything: {ids:?}");
+
+    // Every accepted alert is an incident in the store...
+    let http = reqwest::Client::new();
+    for id in &ids {
+        let r = http
+            .get(format!("{}/api/v1/incidents/{id}", p.base))
+            .bearer_auth(crate::helpers::BOB_TOKEN)
+            .send()
+            .await
+            .expect("show");
+        assert_eq!(r.status(), 200, "incident {id} answered 2xx but not stored");
+    }
+    // ...and was paged; none more than once per crash beyond the first.
+    until_paged(&twilio, &ids, &[("sms", BOB_PHONE)]).await;
+    let got = counts(&twilio);
+    kill_9(p);
+    for id in &ids {
+        let n = got[&("sms", BOB_PHONE.to_string(), *id)];
+        assert!(n <= 1 + KILLS, "incident {id} paged {n} times");
+    }
+}
