@@ -96,7 +96,25 @@ impl AppState {
             + Send
             + 'static,
     {
-        let (roster, secret, now) = self.paging_parts();
+        self.transact_paging_at(self.clock.now(), f).await
+    }
+
+    /// `transact_paging` at a `now` the caller already read (and used).
+    pub async fn transact_paging_at<R, F>(
+        &self,
+        now: DateTime<Utc>,
+        f: F,
+    ) -> crate::store::StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(
+                &mut dyn crate::incident::Repo,
+                &crate::escalation::paging::Ctx<'_>,
+            ) -> crate::store::StoreResult<R>
+            + Send
+            + 'static,
+    {
+        let (roster, secret) = (self.roster(), self.secret.clone());
         let out = self
             .store
             .transact(move |repo| {

@@ -69,11 +69,14 @@ async fn group(
         app.metrics_alert(source, a.status.as_str());
     }
     let delivery = alertmanager::idempotency_key(&webhook);
+    // One reading of the clock for the check and the transaction: the
+    // mirror's copy window must not outlast the store's.
+    let now = app.clock.now();
     let check = app.snapshots.check(
         &integration.id,
         &webhook.group_key,
         &delivery,
-        app.clock.now(),
+        now,
         apply::HA_COPY_WINDOW,
     );
     let ticket = match check {
@@ -91,7 +94,7 @@ async fn group(
     // The ticket rides through the write job so that it is released only
     // after the commit, even if this request is cancelled meanwhile.
     let (out, ticket) = app
-        .transact_paging(move |repo, ctx| {
+        .transact_paging_at(now, move |repo, ctx| {
             let out =
                 apply::ingest_group(repo, ctx.roster, &integration, &webhook, &delivery, ctx.now)?;
             paging::sync(repo, ctx, &out, &format!("integration:{}", integration.id))?;

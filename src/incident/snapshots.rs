@@ -82,8 +82,17 @@ impl Group {
 
 type Key = (String, String);
 
+#[derive(Default)]
+struct State {
+    groups: HashMap<Key, Group>,
+    /// The latest `now` checked. The store prunes the copy window by the
+    /// `now` of each delivery it records, so after the clock steps back a
+    /// snapshot is a copy only within the window of this instant.
+    latest: Option<DateTime<Utc>>,
+}
+
 pub struct Snapshots {
-    groups: Arc<Mutex<HashMap<Key, Group>>>,
+    state: Arc<Mutex<State>>,
     capacity: usize,
 }
 
@@ -96,7 +105,7 @@ impl Default for Snapshots {
 impl Snapshots {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
-            groups: Arc::default(),
+            state: Arc::default(),
             capacity,
         }
     }
@@ -112,15 +121,19 @@ impl Snapshots {
         window: Duration,
     ) -> Check {
         let key = (integration.to_string(), group_key.to_string());
-        let Ok(mut groups) = self.groups.lock() else {
+        let Ok(mut state) = self.state.lock() else {
             return Check::Write(self.ticket(key, snapshot, now, window, false));
         };
+        let latest = state.latest.map_or(now, |l| l.max(now));
+        state.latest = Some(latest);
+        let horizon = latest - window;
+        let groups = &mut state.groups;
         if let Some(g) = groups.get(&key)
             && g.in_flight == 0
             && (g.last.as_deref() == Some(snapshot)
                 || g.recent
                     .iter()
-                    .any(|(s, at)| s == snapshot && *at >= now - window))
+                    .any(|(s, at)| s == snapshot && *at >= now - window && *at >= horizon))
         {
             return Check::Duplicate;
         }
@@ -130,7 +143,7 @@ impl Snapshots {
         let g = groups.entry(key.clone()).or_default();
         g.in_flight += 1;
         g.mixed |= g.in_flight > 1;
-        drop(groups);
+        drop(state);
         Check::Write(self.ticket(key, snapshot, now, window, true))
     }
 
@@ -143,7 +156,7 @@ impl Snapshots {
         counted: bool,
     ) -> Ticket {
         Ticket {
-            groups: self.groups.clone(),
+            state: self.state.clone(),
             key,
             snapshot: snapshot.to_string(),
             at,
@@ -154,7 +167,7 @@ impl Snapshots {
 
     /// Groups remembered (for tests and metrics).
     pub fn len(&self) -> usize {
-        self.groups.lock().map(|g| g.len()).unwrap_or(0)
+        self.state.lock().map(|s| s.groups.len()).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -164,11 +177,10 @@ impl Snapshots {
 
 /// One writing request of a group, from the check to its commit.
 pub struct Ticket {
-    groups: Arc<Mutex<HashMap<Key, Group>>>,
+    state: Arc<Mutex<State>>,
     key: Key,
     snapshot: String,
-    /// When the request was checked: the store records a later instant, so
-    /// the remembered copy window ends no later than the store's.
+    /// The request's `now`, the same instant its transaction records.
     at: DateTime<Utc>,
     window: Duration,
     /// Whether `in_flight` was incremented for this ticket.
@@ -190,13 +202,13 @@ impl Ticket {
         if !std::mem::replace(&mut self.counted, false) {
             return;
         }
-        let Ok(mut groups) = self.groups.lock() else {
+        let Ok(mut state) = self.state.lock() else {
             return;
         };
-        if let Some(g) = groups.get_mut(&self.key) {
+        if let Some(g) = state.groups.get_mut(&self.key) {
             g.release(done);
             if g.idle_and_empty() {
-                groups.remove(&self.key);
+                state.groups.remove(&self.key);
             }
         }
     }

@@ -122,3 +122,18 @@ fn past_capacity_idle_groups_are_forgotten() {
         "forgotten: asks the store"
     );
 }
+
+#[test]
+fn after_the_clock_steps_back_the_window_ends_where_the_store_pruned() {
+    let s = Snapshots::default();
+    deliver(&s, "g", "K", 0, false);
+    deliver(&s, "g", "J", 10, false);
+    // Another group's delivery at 100 made the store prune everything
+    // older than 40, K of g included.
+    deliver(&s, "h", "A", 100, false);
+    assert!(check(&s, "g", "J", 44).is_none(), "J is still g's last");
+    let again = check(&s, "g", "K", 45).expect("K is no copy any more: the store decides");
+    // The store records it as a re-fire.
+    again.committed(false);
+    assert!(check(&s, "g", "K", 46).is_none(), "now K is the last");
+}

@@ -13,9 +13,13 @@
 //! a sync thread, which `fdatasync`s the WAL file and only then answers them,
 //! while the writer runs the next batch. A caller is answered after a sync
 //! that started after its commit was written, so an answered write survives
-//! power loss exactly as with `synchronous=FULL`; a batch whose sync fails
-//! is answered with an error. (With `NORMAL`, SQLite still syncs the WAL
-//! before each checkpoint and the database file after it.)
+//! power loss exactly as with `synchronous=FULL`. A failed sync stops the
+//! process: the commits are visible already and later syncs would not
+//! report the lost pages, so nothing more may be answered; the restart
+//! recovers from what the disk holds. A new WAL file's directory entry is
+//! synced before the first answer that depends on it. (With `NORMAL`,
+//! SQLite still syncs the WAL before each checkpoint and the database file
+//! after it.)
 
 mod incidents;
 mod migrations;
@@ -113,7 +117,8 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("configuring {}: {e}", path.display())))?;
         let fail = fail_writes.clone();
         let (sync_tx, sync_rx) = mpsc::channel::<Vec<Completer>>();
-        let wal = wal_path(path);
+        // The name SQLite itself uses (symbolic links resolved), not ours.
+        let wal = wal_path(conn.path().map_or(path, Path::new));
         std::thread::Builder::new()
             .name("tocsin-store-sync".into())
             .spawn(move || sync_loop(&wal, sync_rx))
@@ -154,6 +159,17 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
     {
+        self.write_then(f, |_| {}).await
+    }
+
+    /// `write`, and `durable` runs with the result once the commit is on
+    /// disk — on the store's side, so it runs even if the caller has gone.
+    async fn write_then<R, F, D>(&self, f: F, durable: D) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
+        D: FnOnce(&R) + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<StoreResult<R>>();
         let job: Job = Box::new(move |t| {
             let result = f(t);
@@ -163,6 +179,9 @@ impl SqliteStore {
                     Ok(_) if !committed => Err(StoreError::Unavailable("commit failed".into())),
                     other => other,
                 };
+                if let Ok(r) = &out {
+                    durable(r);
+                }
                 let _ = tx.send(out);
             });
             (ok, done)
@@ -210,26 +229,32 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
     {
-        let (out, touched) = self
-            .write(move |t| {
-                let mut repo = incidents::TxRepo {
-                    conn: t,
-                    touched: Default::default(),
-                };
-                let out = f(&mut repo)?;
-                Ok((out, repo.touched))
-            })
+        let wakers = self.inner.wakers.get().cloned();
+        let (out, _) = self
+            .write_then(
+                move |t| {
+                    let mut repo = incidents::TxRepo {
+                        conn: t,
+                        touched: Default::default(),
+                    };
+                    let out = f(&mut repo)?;
+                    Ok((out, repo.touched))
+                },
+                // After the commit is durable (woken earlier, a task could
+                // read the old state and sleep past the new deadline), and
+                // whether or not the caller still waits.
+                move |(_, touched): &(R, incidents::Touched)| {
+                    if let Some(w) = wakers {
+                        if touched.timers {
+                            w.timers.notify_one();
+                        }
+                        if touched.outbox {
+                            w.outbox.notify_one();
+                        }
+                    }
+                },
+            )
             .await?;
-        // After the commit: woken earlier, a task could read the old state
-        // and sleep past the new deadline.
-        if let Some(w) = self.inner.wakers.get() {
-            if touched.timers {
-                w.timers.notify_one();
-            }
-            if touched.outbox {
-                w.outbox.notify_one();
-            }
-        }
         Ok(out)
     }
 
@@ -347,19 +372,39 @@ fn writer_loop(
 /// Answers committed batches once the WAL holding them is on disk. One
 /// `fdatasync` covers every batch committed before it started.
 fn sync_loop(wal: &Path, rx: mpsc::Receiver<Vec<Completer>>) {
+    // The WAL file whose directory entry is known to be on disk.
+    let mut durable_inode = None;
     while let Ok(mut done) = rx.recv() {
         while let Ok(more) = rx.try_recv() {
             done.extend(more);
         }
-        let synced = std::fs::File::open(wal).and_then(|f| f.sync_data());
-        if let Err(e) = &synced {
-            tracing::error!(error = %e, wal = %wal.display(), "store: syncing the WAL failed");
+        if let Err(e) = sync_wal(wal, &mut durable_inode) {
+            // Those commits are visible but may not be on disk, and a later
+            // sync through a new descriptor would not report the lost pages.
+            // Nothing may be answered from here on: stop, and let the
+            // restart recover from what the disk holds.
+            tracing::error!(error = %e, wal = %wal.display(), "store: syncing the WAL failed; stopping");
+            std::process::abort();
         }
-        let ok = synced.is_ok();
         for f in done {
-            f(ok);
+            f(true);
         }
     }
+}
+
+fn sync_wal(wal: &Path, durable_inode: &mut Option<u64>) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let file = std::fs::File::open(wal)?;
+    file.sync_data()?;
+    let inode = file.metadata()?.ino();
+    if *durable_inode != Some(inode) {
+        // A new WAL file: its directory entry must be on disk too.
+        if let Some(dir) = wal.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::File::open(dir)?.sync_all()?;
+        }
+        *durable_inode = Some(inode);
+    }
+    Ok(())
 }
 
 /// Runs the jobs in one transaction; returns whether it committed and what

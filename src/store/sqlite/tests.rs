@@ -369,3 +369,50 @@ async fn a_commit_wakes_only_the_tasks_whose_rows_it_stored() {
     assert!(failed.is_err());
     assert!(!woken(&wakers.timers).await);
 }
+
+#[tokio::test]
+async fn a_database_reached_through_a_symbolic_link_commits() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let real = dir.path().join("real");
+    std::fs::create_dir_all(&real).expect("mkdir");
+    std::fs::File::create(real.join("tocsin.db")).expect("create");
+    let link = dir.path().join("tocsin.db");
+    std::os::unix::fs::symlink(real.join("tocsin.db"), &link).expect("symlink");
+    let store = SqliteStore::open(&link).expect("open");
+    store
+        .meta_get_or_insert("k", "v".into())
+        .await
+        .expect("the write is answered as committed");
+    assert_eq!(
+        store.meta_get("k").await.expect("read").as_deref(),
+        Some("v")
+    );
+}
+
+#[tokio::test]
+async fn a_commit_wakes_its_task_even_when_the_caller_has_gone() {
+    use std::time::Duration;
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    let wakers = Wakers {
+        timers: Arc::new(tokio::sync::Notify::new()),
+        outbox: Arc::new(tokio::sync::Notify::new()),
+    };
+    store.set_wakers(wakers.clone());
+    let due = chrono::Utc::now();
+    let write = store.transact(move |repo| {
+        repo.set_timer(&crate::incident::Timer {
+            kind: "test".into(),
+            key: "1".into(),
+            due,
+            data: serde_json::json!({}),
+        })
+    });
+    // Polled once (the job is queued), then dropped: a client that hung up.
+    let _ = tokio::time::timeout(Duration::ZERO, write).await;
+    tokio::time::timeout(Duration::from_secs(10), wakers.timers.notified())
+        .await
+        .expect("the timer task is woken after the commit");
+    let timers = store.query(|r| r.timers("test")).await.expect("read");
+    assert_eq!(timers.len(), 1, "and the timer was stored");
+}
