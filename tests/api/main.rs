@@ -9,6 +9,7 @@ mod architecture;
 mod cli;
 mod fakes;
 mod first_response;
+mod full_disk;
 mod health;
 mod heartbeat;
 mod incidents;
