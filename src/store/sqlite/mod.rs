@@ -13,10 +13,11 @@
 //! a sync thread, which `fdatasync`s the WAL file and only then answers them,
 //! while the writer runs the next batch. A caller is answered after a sync
 //! that started after its commit was written, so an answered write survives
-//! power loss exactly as with `synchronous=FULL`. A failed sync stops the
-//! process: the commits are visible already and later syncs would not
-//! report the lost pages, so nothing more may be answered; the restart
-//! recovers from what the disk holds. A new WAL file's directory entry is
+//! power loss exactly as with `synchronous=FULL`. A failed sync poisons the
+//! store: the commits are visible already and later syncs would not report
+//! the lost pages, so from then on every write is refused and `ping` fails
+//! (readiness and the systemd watchdog with it, so the unit is restarted and
+//! recovers from what the disk holds). A new WAL file's directory entry is
 //! synced before the first answer that depends on it. (With `NORMAL`,
 //! SQLite still syncs the WAL before each checkpoint and the database file
 //! after it.)
@@ -58,6 +59,8 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
     /// Test hook: make every write fail as a full or read-only disk would.
     fail_writes: Arc<AtomicBool>,
+    /// Set when a sync failed: nothing may be written or answered any more.
+    poisoned: Arc<AtomicBool>,
     /// Woken after a commit that stored a timer or an outbox row.
     wakers: std::sync::OnceLock<Wakers>,
 }
@@ -115,17 +118,24 @@ impl SqliteStore {
         // The sync thread (below) makes each commit durable before its callers hear of it.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| StoreError::Unavailable(format!("configuring {}: {e}", path.display())))?;
+        let poisoned = Arc::new(AtomicBool::new(false));
         let fail = fail_writes.clone();
         let (sync_tx, sync_rx) = mpsc::channel::<Vec<Completer>>();
         // The name SQLite itself uses (symbolic links resolved), not ours.
         let wal = wal_path(conn.path().map_or(path, Path::new));
         std::thread::Builder::new()
             .name("tocsin-store-sync".into())
-            .spawn(move || sync_loop(&wal, sync_rx))
+            .spawn({
+                let poisoned = poisoned.clone();
+                move || sync_loop(&wal, sync_rx, &poisoned)
+            })
             .map_err(|e| StoreError::Unavailable(format!("cannot start sync thread: {e}")))?;
         std::thread::Builder::new()
             .name("tocsin-store-writer".into())
-            .spawn(move || writer_loop(conn, rx, fail, sync_tx))
+            .spawn({
+                let poisoned = poisoned.clone();
+                move || writer_loop(conn, rx, fail, poisoned, sync_tx)
+            })
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
@@ -133,6 +143,7 @@ impl SqliteStore {
                 writer: Mutex::new(Some(tx)),
                 readers: Mutex::new(Vec::new()),
                 fail_writes,
+                poisoned,
                 wakers: std::sync::OnceLock::new(),
             }),
         })
@@ -267,8 +278,13 @@ impl SqliteStore {
         self.read(move |c| f(&incidents::Reader { conn: c })).await
     }
 
-    /// Readiness: a read round trip.
+    /// Readiness: a read round trip, and no failed sync.
     pub async fn ping(&self) -> StoreResult<()> {
+        if self.inner.poisoned.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "a sync of the database failed; writes are refused until a restart".into(),
+            ));
+        }
         self.read(|c| {
             Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
                 .map(|_| ())?)
@@ -342,6 +358,7 @@ fn writer_loop(
     mut conn: Connection,
     rx: mpsc::Receiver<Job>,
     fail: Arc<AtomicBool>,
+    poisoned: Arc<AtomicBool>,
     sync: mpsc::Sender<Vec<Completer>>,
 ) {
     while let Ok(first) = rx.recv() {
@@ -352,7 +369,10 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        let (committed, finish) = run_batch(&mut conn, batch, fail.load(Ordering::SeqCst));
+        // After a failed sync nothing more is committed: a commit would be
+        // visible (a retried alert would look stored) without being durable.
+        let refuse = fail.load(Ordering::SeqCst) || poisoned.load(Ordering::SeqCst);
+        let (committed, finish) = run_batch(&mut conn, batch, refuse);
         if committed {
             if let Err(mpsc::SendError(finish)) = sync.send(finish) {
                 // No sync thread: the commit cannot be made durable here.
@@ -371,23 +391,27 @@ fn writer_loop(
 
 /// Answers committed batches once the WAL holding them is on disk. One
 /// `fdatasync` covers every batch committed before it started.
-fn sync_loop(wal: &Path, rx: mpsc::Receiver<Vec<Completer>>) {
+fn sync_loop(wal: &Path, rx: mpsc::Receiver<Vec<Completer>>, poisoned: &AtomicBool) {
     // The WAL file whose directory entry is known to be on disk.
     let mut durable_inode = None;
     while let Ok(mut done) = rx.recv() {
         while let Ok(more) = rx.try_recv() {
             done.extend(more);
         }
-        if let Err(e) = sync_wal(wal, &mut durable_inode) {
-            // Those commits are visible but may not be on disk, and a later
-            // sync through a new descriptor would not report the lost pages.
-            // Nothing may be answered from here on: stop, and let the
-            // restart recover from what the disk holds.
-            tracing::error!(error = %e, wal = %wal.display(), "store: syncing the WAL failed; stopping");
-            std::process::abort();
-        }
+        let ok = !poisoned.load(Ordering::SeqCst)
+            && match sync_wal(wal, &mut durable_inode) {
+                Ok(()) => true,
+                Err(e) => {
+                    // Those commits are visible but may not be on disk, and
+                    // a later sync through a new descriptor would not report
+                    // the lost pages: nothing may be answered from here on.
+                    tracing::error!(error = %e, wal = %wal.display(), "store: syncing the WAL failed; refusing every write until a restart");
+                    poisoned.store(true, Ordering::SeqCst);
+                    false
+                }
+            };
         for f in done {
-            f(true);
+            f(ok);
         }
     }
 }

@@ -416,3 +416,24 @@ async fn a_commit_wakes_its_task_even_when_the_caller_has_gone() {
     let timers = store.query(|r| r.timers("test")).await.expect("read");
     assert_eq!(timers.len(), 1, "and the timer was stored");
 }
+
+#[tokio::test]
+async fn a_failed_sync_refuses_every_later_write_and_fails_readiness() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    store
+        .meta_get_or_insert("a", "1".into())
+        .await
+        .expect("durable");
+    // The WAL can no longer be synced (as if the disk had failed).
+    std::fs::remove_file(wal_path(&path)).expect("remove the WAL");
+    assert!(
+        store.meta_get_or_insert("b", "2".into()).await.is_err(),
+        "not answered as stored"
+    );
+    assert!(store.ping().await.is_err(), "readiness fails");
+    assert!(
+        store.meta_get_or_insert("c", "3".into()).await.is_err(),
+        "every later write is refused"
+    );
+}
