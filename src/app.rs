@@ -154,7 +154,7 @@ impl AppState {
         self.metrics.alert_received(source, status);
     }
 
-    /// After an ingest commit: wake the engine for new deadlines.
+    /// After an ingest (committed, or answered as a known re-send): log and count.
     pub fn after_ingest(&self, out: &crate::incident::apply::Outcome, source: &str) {
         // A state change is worth a line at info; a re-send or a joined alert is not.
         if out.opened.is_empty() && out.reopened.is_empty() && out.resolved.is_empty() {
@@ -165,12 +165,6 @@ impl AppState {
         if out.duplicate {
             self.metrics.duplicate_alert(source);
         }
-    }
-
-    /// A re-sent snapshot answered from memory: nothing stored, nothing to wake.
-    pub fn after_duplicate(&self, source: &str) {
-        tracing::debug!(source, duplicate = true, "alerts ingested");
-        self.metrics.duplicate_alert(source);
     }
 
     /// After a state action: cancelled or new deadlines take effect at once.
@@ -194,7 +188,6 @@ impl AppState {
                 crate::followup::remind::ensure_digests(repo, &roster, now)
             })
             .await?;
-        self.wake.notify_one();
         Ok(())
     }
 

@@ -87,7 +87,7 @@ async fn group(
                 duplicate: true,
                 ..Default::default()
             };
-            app.after_duplicate(source);
+            app.after_ingest(&out, source);
             return Ok(ingested(&out));
         }
     };

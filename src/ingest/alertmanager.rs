@@ -252,7 +252,6 @@ fn bad_status(field: &str, got: &str) -> IngestError {
 
 /// The slow path: the body as JSON values, decoded part by part so that an
 /// error names its field (`alerts[2].startsAt`).
-#[allow(clippy::type_complexity)]
 fn located(body: &[u8]) -> Result<(RawWebhook<Value>, Option<Vec<RawAlert>>), IngestError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| IngestError::new("body", format!("invalid JSON: {e}")))?;

@@ -373,18 +373,20 @@ fn writer_loop(
         // visible (a retried alert would look stored) without being durable.
         let refuse = fail.load(Ordering::SeqCst) || poisoned.load(Ordering::SeqCst);
         let (committed, finish) = run_batch(&mut conn, batch, refuse);
-        if committed {
-            if let Err(mpsc::SendError(finish)) = sync.send(finish) {
-                // No sync thread: the commit cannot be made durable here.
-                tracing::error!("store: sync thread stopped");
-                for f in finish {
-                    f(false);
+        let failed = if !committed {
+            finish
+        } else {
+            match sync.send(finish) {
+                Ok(()) => continue,
+                Err(mpsc::SendError(finish)) => {
+                    // No sync thread: the commit cannot be made durable here.
+                    tracing::error!("store: sync thread stopped");
+                    finish
                 }
             }
-        } else {
-            for f in finish {
-                f(false);
-            }
+        };
+        for f in failed {
+            f(false);
         }
     }
 }
