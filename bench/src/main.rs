@@ -3,7 +3,9 @@
 //! BENCHMARKS.md at the repository root). Every load is bounded in count and
 //! time; all traffic goes to 127.0.0.1.
 
+mod bare;
 mod config;
+mod cpu;
 mod daemon;
 mod fake;
 mod load;
@@ -131,8 +133,17 @@ fn parse_args() -> anyhow::Result<Opts> {
     })
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some(bare::FLAG) {
+        return bare::serve();
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let opts = parse_args()?;
     let report = scenarios::run_all(&opts).await?;
     println!("{}", report.markdown(&opts));

@@ -50,6 +50,10 @@ receivers:
 }
 
 impl Alertmanager {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Starts Alertmanager in `dir`; returns once `/-/ready` answers 200.
     pub async fn start(
         dir: &Path,

@@ -47,9 +47,20 @@ pub struct Report {
     pub throughput: Vec<Throughput>,
     pub measures: Vec<Measure>,
     pub notes: Vec<String>,
+    /// The bare handler driven with the ingest-new bodies (`bare.rs`).
+    pub bare: Option<Stats>,
     pub sms_received: u64,
     /// `/proc/loadavg` before the first load (other work on the machine).
     pub load_before: String,
+}
+
+/// "total (writer)" CPU µs per request.
+fn cpu_cell(st: &Stats) -> String {
+    match (st.cpu_us(), st.writer_us()) {
+        (Some(c), Some(w)) => format!("{c:.0} ({w:.0})"),
+        (Some(c), None) => format!("{c:.0}"),
+        _ => "—".into(),
+    }
 }
 
 fn met(m: Option<bool>) -> &'static str {
@@ -127,9 +138,12 @@ impl Report {
         let _ = writeln!(o);
         let _ = writeln!(
             o,
-            "| scenario | load | tocsin req/s | p50 ms | p99 ms | max ms | errors | Alertmanager req/s | AM p99 ms | tocsin/AM | target | |"
+            "| scenario | load | tocsin req/s | p50 ms | p99 ms | max ms | errors | Alertmanager req/s | AM p99 ms | tocsin/AM | target | | tocsin CPU µs/req (writer) | AM CPU µs/req |"
         );
-        let _ = writeln!(o, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|");
+        let _ = writeln!(
+            o,
+            "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|--:|--:|"
+        );
         for t in &self.throughput {
             let st = &t.stats;
             let (am_rate, am_p99, ratio) = match &t.peer {
@@ -147,7 +161,7 @@ impl Report {
             };
             let _ = writeln!(
                 o,
-                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 t.name,
                 t.what,
                 st.rate(),
@@ -159,8 +173,46 @@ impl Report {
                 am_p99,
                 ratio.map_or("—".into(), |r| format!("{r:.2}×")),
                 target,
-                met(ok)
+                met(ok),
+                cpu_cell(st),
+                t.peer
+                    .as_ref()
+                    .and_then(Stats::cpu_us)
+                    .map_or("—".into(), |c| format!("{c:.0}")),
             );
+        }
+        if let Some(b) = &self.bare {
+            let _ = writeln!(o);
+            let _ = writeln!(
+                o,
+                "Calibration: a bare axum handler (`bare.rs`: parse the JSON body, answer 200; no auth, no storage) driven with the ingest-new bodies by the same client: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, server CPU {} µs/req.",
+                b.rate(),
+                ms(b.pct(50.0)),
+                ms(b.pct(99.0)),
+                b.cpu_us().map_or("—".into(), |c| format!("{c:.0}"))
+            );
+            let _ = writeln!(o);
+            let _ = writeln!(
+                o,
+                "| scenario | tocsin req/s | tocsin / bare | target req/s (ratio × Alertmanager) | target / bare |"
+            );
+            let _ = writeln!(o, "|---|--:|--:|--:|--:|");
+            let bare = b.rate().max(1e-9);
+            for t in &self.throughput {
+                let want = match (t.target, &t.peer) {
+                    (Some(x), Some(p)) => Some(x * p.rate()),
+                    _ => None,
+                };
+                let _ = writeln!(
+                    o,
+                    "| {} | {:.0} | {:.0} % | {} | {} |",
+                    t.name,
+                    t.stats.rate(),
+                    100.0 * t.stats.rate() / bare,
+                    want.map_or("—".into(), |w| format!("{w:.0}")),
+                    want.map_or("—".into(), |w| format!("{:.0} %", 100.0 * w / bare)),
+                );
+            }
         }
         let _ = writeln!(o);
         let _ = writeln!(o, "| measure | value | target | |");

@@ -69,6 +69,22 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
     let s = opts.sizes;
     let http = client()?;
     let mut report = Report::new();
+    let (n, c, limit) = (s.ingest, s.concurrency, opts.limit);
+
+    // Calibration first, with nothing else running.
+    {
+        let b = crate::bare::Bare::start()?;
+        let u = b.url.clone();
+        let st = load::run_on(b.pid(), n, c, limit, move |i| Req {
+            url: u.clone(),
+            bearer: Some(AM_TOKEN.into()),
+            body: new_body(i),
+        })
+        .await;
+        done("bare handler", &st);
+        report.bare = Some(st);
+    }
+
     let (port, inbox) = fake::start().await?;
     let dir = tempfile::tempdir()?;
     let cfg = config::write(dir.path(), s.people, &Sms::Twilio { port })?;
@@ -80,21 +96,13 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
     let d = Daemon::start(&opts.tocsin, &cfg)?;
     let url_am = d.url("/api/v1/alertmanager");
     let url_pd = d.url("/v2/enqueue");
-    let (n, c, limit) = (s.ingest, s.concurrency, opts.limit);
 
     // ingest-new: every request a new group, so a new incident.
     let u = url_am.clone();
-    let new = load::run(n, c, limit, move |i| Req {
+    let new = load::run_on(d.pid(), n, c, limit, move |i| Req {
         url: u.clone(),
         bearer: Some(AM_TOKEN.into()),
-        body: payload::am_webhook(
-            &format!("{{}}:{{alertname=\"BenchNew\", instance=\"n{i}\"}}"),
-            "BenchNew",
-            &format!("n{i}"),
-            0x1000_0000_0000 + i as u64,
-            &format!("BenchNew on n{i}"),
-            None,
-        ),
+        body: new_body(i),
     })
     .await;
     done("ingest-new", &new);
@@ -117,7 +125,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         .body(warm)
         .send()
         .await?;
-    let dup = load::run(n, c, limit, move |_| Req {
+    let dup = load::run_on(d.pid(), n, c, limit, move |_| Req {
         url: u.clone(),
         bearer: Some(AM_TOKEN.into()),
         body: dup_body.clone(),
@@ -144,7 +152,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         .send()
         .await?;
     let u = url_am.clone();
-    let join = load::run(n, c, limit, move |i| Req {
+    let join = load::run_on(d.pid(), n, c, limit, move |i| Req {
         url: u.clone(),
         bearer: Some(AM_TOKEN.into()),
         body: join_body(i),
@@ -154,7 +162,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
 
     // events-v2 new and dup.
     let u = url_pd.clone();
-    let ev_new = load::run(n, c, limit, move |i| Req {
+    let ev_new = load::run_on(d.pid(), n, c, limit, move |i| Req {
         url: u.clone(),
         bearer: None,
         body: payload::pd_trigger(PD_TOKEN, &format!("bench-new-{i}")),
@@ -164,7 +172,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
     let ev_dup_body = payload::pd_trigger(PD_TOKEN, "bench-dup");
     let _ = http.post(&url_pd).body(ev_dup_body.clone()).send().await?;
     let u = url_pd.clone();
-    let ev_dup = load::run(n, c, limit, move |_| Req {
+    let ev_dup = load::run_on(d.pid(), n, c, limit, move |_| Req {
         url: u.clone(),
         bearer: None,
         body: ev_dup_body.clone(),
@@ -199,7 +207,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         let u = format!("{}/api/v2/alerts", a.base);
         let pn = s.peer;
         let url = u.clone();
-        let st = load::run(pn, c, limit, move |i| Req {
+        let st = load::run_on(a.pid(), pn, c, limit, move |i| Req {
             url: url.clone(),
             bearer: None,
             body: payload::am_alert("new", "BenchNew", &format!("n{i}")),
@@ -209,7 +217,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         am[0] = Some(st);
         let url = u.clone();
         let dup_alert = payload::am_alert("dup", "BenchDup", "d0");
-        let st = load::run(pn, c, limit, move |_| Req {
+        let st = load::run_on(a.pid(), pn, c, limit, move |_| Req {
             url: url.clone(),
             bearer: None,
             body: dup_alert.clone(),
@@ -218,7 +226,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         done("alertmanager dup", &st);
         am[1] = Some(st);
         let url = u.clone();
-        let st = load::run(pn, c, limit, move |i| Req {
+        let st = load::run_on(a.pid(), pn, c, limit, move |i| Req {
             url: url.clone(),
             bearer: None,
             body: payload::am_alert("join", "BenchJoin", &format!("j{i}")),
@@ -276,6 +284,18 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
     }
     report.sms_received = inbox.sms.load(std::sync::atomic::Ordering::Relaxed);
     Ok(report)
+}
+
+/// The ingest-new body number `i`: a new group and fingerprint.
+fn new_body(i: usize) -> String {
+    payload::am_webhook(
+        &format!("{{}}:{{alertname=\"BenchNew\", instance=\"n{i}\"}}"),
+        "BenchNew",
+        &format!("n{i}"),
+        0x1000_0000_0000 + i as u64,
+        &format!("BenchNew on n{i}"),
+        None,
+    )
 }
 
 pub struct Part {
@@ -434,7 +454,8 @@ async fn scale(opts: &Opts, http: &reqwest::Client) -> anyhow::Result<Vec<Measur
     let url = d.url("/api/v1/alertmanager");
     let people = s.scale_people;
     say(&format!("scale: opening {} incidents", s.scale_incidents));
-    let fill = load::run(s.scale_incidents,
+    let fill = load::run(
+        s.scale_incidents,
         s.concurrency,
         Duration::from_secs(600),
         move |i| Req {
