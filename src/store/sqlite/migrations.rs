@@ -210,6 +210,21 @@ pub const MIGRATIONS: &[&str] = &[
                     WHERE l.integration = d.integration AND l.group_key = d.group_key);
     DELETE FROM deliveries WHERE at < (SELECT max(at) FROM deliveries) - 600000;
     DROP INDEX deliveries_by_group;",
+    // 9: outbox indexes that a status change does not rewrite. Saving a row
+    // sets every column, so every index over a column it sets was deleted
+    // and re-inserted on each claim and each record, whatever changed. Now
+    // each lookup has a partial index holding only the rows it can match
+    // (SQLite skips a partial index whose condition is false before and
+    // after), and the per-person list is over (person, id), which no save
+    // touches.
+    "DROP INDEX outbox_by_provider_id;
+    CREATE INDEX outbox_by_provider_id ON outbox (provider_id) WHERE provider_id IS NOT NULL;
+    DROP INDEX outbox_by_person;
+    CREATE INDEX outbox_by_person ON outbox (person, id);
+    DROP INDEX outbox_sent_messages;
+    CREATE INDEX outbox_sent_messages ON outbox (person, channel, sent_at)
+        WHERE sent_at IS NOT NULL AND bundle_of IS NULL;
+    CREATE INDEX outbox_pending_by_person ON outbox (person, channel) WHERE status = 'pending';",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

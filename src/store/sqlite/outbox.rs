@@ -11,6 +11,18 @@ use crate::store::{StoreError, StoreResult};
 const COLUMNS: &str = "id, incident, person, client, kind, channel, target, fallback, tried, subject, body,
     status, attempts, due_at, created_at, sent_at, provider, provider_id, provider_status, last_error, bundle_of";
 
+// The per-person lookups of the paging path, each over its own index
+// (migration 9; `tests::each_lookup_uses_its_index`).
+const LAST_SENT: &str = "SELECT max(sent_at) FROM outbox
+    WHERE person = ?1 AND channel = ?2 AND sent_at IS NOT NULL AND bundle_of IS NULL";
+const LAST_SENDING: &str =
+    "SELECT max(due_at) FROM outbox WHERE person = ?1 AND channel = ?2 AND status = 'sending'";
+const SENT_SINCE: &str = "SELECT 1 FROM outbox
+    WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3 AND sent_at IS NOT NULL AND bundle_of IS NULL";
+const PENDING_FOR: &str = "status = 'pending' AND person = ?1 AND channel = ?2 ORDER BY id";
+const TO_PERSON: &str = "person = ?1 ORDER BY id";
+const BY_PROVIDER_ID: &str = "provider_id = ?1 ORDER BY id DESC LIMIT 1";
+
 fn list(s: String) -> Vec<String> {
     serde_json::from_str(&s).unwrap_or_default()
 }
@@ -152,11 +164,7 @@ pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> StoreResult<V
 }
 
 pub fn pending_for(conn: &Connection, person: &str, channel: &str) -> StoreResult<Vec<OutboxRow>> {
-    query(
-        conn,
-        "status = 'pending' AND person = ?1 AND channel = ?2 ORDER BY id",
-        params![person, channel],
-    )
+    query(conn, PENDING_FOR, params![person, channel])
 }
 
 pub fn last_sent(
@@ -166,19 +174,12 @@ pub fn last_sent(
 ) -> StoreResult<Option<DateTime<Utc>>> {
     // Two indexed lookups: the latest sent row, and a row being sent now
     // (which counts as sent at its claim, so a second SMS claimed during
-    // the first's provider call is bundled).
-    let sent: Option<i64> = super::row(
-        conn,
-        "SELECT max(sent_at) FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at IS NOT NULL",
-        params![person, channel],
-        |r| r.get(0),
-    )?;
-    let sending: Option<i64> = super::row(
-        conn,
-        "SELECT max(due_at) FROM outbox WHERE person = ?1 AND channel = ?2 AND status = 'sending'",
-        params![person, channel],
-        |r| r.get(0),
-    )?;
+    // the first's provider call is bundled). Rows folded into a bundle are
+    // stamped with their bundle's `sent_at`, so the bundles alone give the
+    // latest.
+    let sent: Option<i64> = super::row(conn, LAST_SENT, params![person, channel], |r| r.get(0))?;
+    let sending: Option<i64> =
+        super::row(conn, LAST_SENDING, params![person, channel], |r| r.get(0))?;
     Ok(sent.max(sending).map(from_ms))
 }
 
@@ -191,9 +192,7 @@ pub fn sent_since(
 ) -> StoreResult<i64> {
     // Pages folded into a bundle went out in one message. Counted here, not
     // with a bound LIMIT (which SQLite re-prepares on every run).
-    let mut stmt = conn.prepare_cached(
-        "SELECT 1 FROM outbox WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3 AND bundle_of IS NULL",
-    )?;
+    let mut stmt = conn.prepare_cached(SENT_SINCE)?;
     let mut rows = stmt.query(params![person, channel, ms(since)])?;
     let mut n = 0;
     while n < i64::from(at_most) && rows.next()?.is_some() {
@@ -211,11 +210,7 @@ pub fn cancel_pages(conn: &Connection, incident: i64) -> StoreResult<i64> {
 }
 
 pub fn by_provider_id(conn: &Connection, pid: &str) -> StoreResult<Option<OutboxRow>> {
-    Ok(
-        query(conn, "provider_id = ?1 ORDER BY id DESC LIMIT 1", [pid])?
-            .into_iter()
-            .next(),
-    )
+    Ok(query(conn, BY_PROVIDER_ID, [pid])?.into_iter().next())
 }
 
 pub fn requeue_in_flight(
@@ -249,7 +244,7 @@ pub fn for_incident(conn: &Connection, incident: i64) -> StoreResult<Vec<OutboxR
 
 /// Every row addressed to `person`, oldest first (postmortem reminders, digests).
 pub fn to_person(conn: &Connection, person: &str) -> StoreResult<Vec<OutboxRow>> {
-    query(conn, "person = ?1 ORDER BY id", [person])
+    query(conn, TO_PERSON, [person])
 }
 
 pub fn depth(conn: &Connection) -> StoreResult<i64> {
@@ -261,4 +256,42 @@ pub fn depth(conn: &Connection) -> StoreResult<i64> {
         [],
         |r| r.get(0),
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(conn: &Connection, sql: &str) -> String {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .expect("prepare");
+        let nulls = vec![rusqlite::types::Null; stmt.parameter_count()];
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+            .expect("plan")
+            .collect::<Result<Vec<_>, _>>()
+            .expect("rows");
+        rows.join("; ")
+    }
+
+    #[test]
+    fn each_lookup_uses_its_index() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = super::super::open_conn(&dir.path().join("t.db")).expect("open");
+        super::super::migrations::migrate(&mut conn).expect("migrate");
+        let select = |cond: &str| format!("SELECT {COLUMNS} FROM outbox WHERE {cond}");
+        for (sql, index) in [
+            (LAST_SENT.to_string(), "outbox_sent_messages"),
+            (LAST_SENDING.to_string(), "outbox_sending"),
+            (SENT_SINCE.to_string(), "outbox_sent_messages"),
+            (select(PENDING_FOR), "outbox_pending_by_person"),
+            (select(TO_PERSON), "outbox_by_person"),
+            (select(BY_PROVIDER_ID), "outbox_by_provider_id"),
+        ] {
+            let p = plan(&conn, &sql);
+            assert!(p.contains(index), "{sql}\n uses {p}, not {index}");
+            assert!(!p.contains("TEMP B-TREE"), "{sql}\n sorts: {p}");
+        }
+    }
 }
