@@ -120,11 +120,32 @@ fn presence_row(r: &Row<'_>) -> rusqlite::Result<PresenceMark> {
     })
 }
 
-/// A `Repo` bound to the writer's transaction.
+/// A `Repo` bound to the writer's transaction, for one job.
 pub struct TxRepo<'a> {
     pub conn: &'a Connection,
     /// What the transaction changed that a background task waits on.
     pub touched: Touched,
+    /// The incident last read, as stored now: one job reads the incident
+    /// it works on many times (opening, routing, paging, reminders), and
+    /// decoding the row was the writer's largest single cost. Every method
+    /// that writes `incidents` drops it (`changed`); it lives for one job,
+    /// so a rolled-back job cannot leave it behind.
+    cached: Option<Incident>,
+}
+
+impl<'a> TxRepo<'a> {
+    pub fn new(conn: &'a Connection) -> Self {
+        TxRepo {
+            conn,
+            touched: Touched::default(),
+            cached: None,
+        }
+    }
+
+    /// After any write to `incidents`.
+    fn changed(&mut self) {
+        self.cached = None;
+    }
 }
 
 /// Which waiting tasks a committed transaction must wake.
@@ -136,16 +157,25 @@ pub struct Touched {
 
 impl Repo for TxRepo<'_> {
     fn get(&mut self, id: i64) -> StoreResult<Incident> {
-        get(self.conn, id)
+        if let Some(i) = self.cached.as_ref().filter(|i| i.id == id) {
+            return Ok(i.clone());
+        }
+        let i = get(self.conn, id)?;
+        self.cached = Some(i.clone());
+        Ok(i)
     }
 
     fn find_open(&mut self, integration: &str, key: &str) -> StoreResult<Option<Incident>> {
-        Ok(super::row(self.conn,
+        let found = super::row(self.conn,
                 &format!("SELECT {COLUMNS} FROM incidents WHERE integration = ?1 AND dedup_key = ?2 AND state <> 'resolved'"),
                 params![integration, key],
                 incident_row,
             )
-            .optional()?)
+            .optional()?;
+        if let Some(i) = &found {
+            self.cached = Some(i.clone());
+        }
+        Ok(found)
     }
 
     fn find_resolved_since(
@@ -167,6 +197,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn insert(&mut self, n: &NewIncident, state: State, now: DateTime<Utc>) -> StoreResult<i64> {
+        self.changed();
         let t = ms(now);
         super::exec(self.conn,
             "INSERT INTO incidents (project, client, title, severity, state, critical, source, integration,
@@ -202,6 +233,7 @@ impl Repo for TxRepo<'_> {
         now: DateTime<Utc>,
         assignee: Option<&str>,
     ) -> StoreResult<()> {
+        self.changed();
         let t = ms(now);
         let column = match state {
             State::Acknowledged => "acknowledged_at",
@@ -225,6 +257,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn set_diagnosis(&mut self, id: i64, d: &Diagnosis) -> StoreResult<()> {
+        self.changed();
         super::exec(self.conn,
             "UPDATE incidents SET layer = coalesce(?1, layer), reproducible = coalesce(?2, reproducible),
                 serious = coalesce(?3, serious), serious_reason = coalesce(?4, serious_reason),
@@ -244,6 +277,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn set_assignee(&mut self, id: i64, person: &str) -> StoreResult<()> {
+        self.changed();
         let n = super::exec(
             self.conn,
             "UPDATE incidents SET assignee = ?1 WHERE id = ?2",
@@ -294,6 +328,7 @@ impl Repo for TxRepo<'_> {
             params![id, fingerprint, status, summary, to_json(labels), ms(now)],
         )?;
         if previous.is_none() {
+            self.changed();
             // Kept incrementally: counting on every join grows with the group.
             super::exec(
                 self.conn,
@@ -314,6 +349,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn touch(&mut self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
+        self.changed();
         super::exec(
             self.conn,
             "UPDATE incidents SET last_seen_at = ?1 WHERE id = ?2",

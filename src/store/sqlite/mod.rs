@@ -244,10 +244,7 @@ impl SqliteStore {
         let (out, _) = self
             .write_then(
                 move |t| {
-                    let mut repo = incidents::TxRepo {
-                        conn: t,
-                        touched: Default::default(),
-                    };
+                    let mut repo = incidents::TxRepo::new(t);
                     let out = f(&mut repo)?;
                     Ok((out, repo.touched))
                 },

@@ -437,3 +437,55 @@ async fn a_failed_sync_refuses_every_later_write_and_fails_readiness() {
         "every later write is refused"
     );
 }
+
+#[tokio::test]
+async fn a_job_reads_back_every_change_it_made_to_its_incident() {
+    use crate::incident::{Diagnosis, Repo, State};
+    let (_dir, path) = temp_db();
+    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+    let mut conn = open_conn(&path).expect("open");
+    migrations::migrate(&mut conn).expect("migrate");
+    let tx = conn.transaction().expect("tx");
+    let mut repo = incidents::TxRepo::new(&tx);
+    let at = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).expect("instant");
+    let mut new = new_incident("db down");
+    new.integration = Some("prom".into());
+    new.dedup_key = Some("g1".into());
+    let id = repo.insert(&new, State::Triggered, at(0)).expect("insert");
+    // Read through the job's repo (which keeps the last incident it read)
+    // and straight from the transaction: they must agree after each write.
+    let agree = |repo: &mut incidents::TxRepo<'_>, step: &str| {
+        let through = serde_json::to_value(repo.get(id).expect("get")).expect("json");
+        let fresh =
+            serde_json::to_value(incidents::TxRepo::new(&tx).get(id).expect("get")).expect("json");
+        assert_eq!(through, fresh, "after {step}");
+        through
+    };
+    agree(&mut repo, "insert");
+    repo.find_open("prom", "g1").expect("find").expect("open");
+    repo.upsert_alert(id, "fp1", "firing", "s", &Default::default(), at(1))
+        .expect("alert");
+    assert_eq!(agree(&mut repo, "a new alert")["alert_count"], 1);
+    repo.touch(id, at(2)).expect("touch");
+    agree(&mut repo, "touch");
+    repo.set_assignee(id, "alice").expect("assign");
+    assert_eq!(agree(&mut repo, "assign")["assignee"], "alice");
+    repo.set_diagnosis(
+        id,
+        &Diagnosis {
+            provider_ticket: Some("T-1".into()),
+            ..Default::default()
+        },
+    )
+    .expect("diagnose");
+    assert_eq!(agree(&mut repo, "diagnosis")["provider_ticket"], "T-1");
+    repo.set_state(id, State::Acknowledged, at(3), None)
+        .expect("ack");
+    assert_eq!(agree(&mut repo, "acknowledge")["state"], "acknowledged");
+    // Another incident read in between replaces the kept one.
+    let other = repo
+        .insert(&new_incident("other"), State::Triggered, at(4))
+        .expect("insert");
+    assert_eq!(repo.get(other).expect("get").title, "other");
+    assert_eq!(agree(&mut repo, "reading another")["title"], "db down");
+}
