@@ -65,6 +65,25 @@ fn gauge(text: &str, name: &str) -> Option<f64> {
         .and_then(|l| l.rsplit_once(' ')?.1.trim().parse().ok())
 }
 
+/// Waits (at most a minute) until the pages a load queued are sent, so the
+/// next load is measured alone rather than alongside the last one's paging.
+async fn settle(http: &reqwest::Client, d: &Daemon) {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(60) {
+        if let Ok(text) = metrics(http, d).await
+            && gauge(&text, "tocsin_outbox_depth") == Some(0.0)
+        {
+            say(&format!(
+                "outbox drained {:.1} s after the load",
+                started.elapsed().as_secs_f64()
+            ));
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    say("outbox not drained after 60 s; going on");
+}
+
 pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
     let s = opts.sizes;
     let http = client()?;
@@ -106,6 +125,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
     })
     .await;
     done("ingest-new", &new);
+    settle(&http, &d).await;
 
     // ingest-dup: one payload re-sent (the first request opens it).
     let dup_body = payload::am_webhook(
@@ -159,6 +179,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
     })
     .await;
     done("ingest-join", &join);
+    settle(&http, &d).await;
 
     // events-v2 new and dup.
     let u = url_pd.clone();
@@ -169,6 +190,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
     })
     .await;
     done("events-v2-new", &ev_new);
+    settle(&http, &d).await;
     let ev_dup_body = payload::pd_trigger(PD_TOKEN, "bench-dup");
     let _ = http.post(&url_pd).body(ev_dup_body.clone()).send().await?;
     let u = url_pd.clone();
