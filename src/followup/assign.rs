@@ -1,6 +1,7 @@
 //! Step 3, who can fix it: hand the incident to another person, recorded on
-//! the timeline, and tell them (chat, else email, else SMS; never voice),
-//! inside the caller's transaction.
+//! the timeline, and tell them (chat, else email, else SMS; never voice) and,
+//! once the incident is acknowledged, the client's channel, inside the
+//! caller's transaction.
 
 use serde_json::json;
 
@@ -56,5 +57,11 @@ pub fn assign(
         &channels,
         false,
     )?;
+    // The client was told who is investigating; tell them who is now. Before
+    // an acknowledge they were told nothing, and the acknowledge names the
+    // assignee then.
+    if inc.critical && inc.state == State::Acknowledged {
+        super::channel::post_online(repo, ctx, &inc, "assigned")?;
+    }
     Ok((inc, true))
 }

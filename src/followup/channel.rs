@@ -188,7 +188,15 @@ pub fn post(
 }
 
 /// Step 1, on acknowledge: the assignee (or "An engineer") is online.
-pub fn post_online(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> StoreResult<()> {
+/// Also step 3, when an acknowledged incident is handed to someone else:
+/// the client hears who works on it now, in the same words (`about` tells
+/// the two apart on the timeline).
+pub fn post_online(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    inc: &Incident,
+    about: &str,
+) -> StoreResult<()> {
     let Some(client) = ctx.roster.clients.get(&inc.client) else {
         return Ok(());
     };
@@ -202,7 +210,7 @@ pub fn post_online(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> StoreR
         .get(&inc.project)
         .map_or(inc.project.as_str(), |p| p.name.as_str());
     let text = online_text(client.ack_message.as_deref(), inc, person, project);
-    post(repo, ctx, inc, "acknowledged", text).map(|_| ())
+    post(repo, ctx, inc, about, text).map(|_| ())
 }
 
 /// On resolution of a critical incident: resolved, and for a serious one

@@ -575,3 +575,38 @@ async fn cli_posts_updates_and_assigns() {
     let o = run(vec!["incidents".into(), "assign".into(), n, "zed".into()]).await;
     assert_eq!(o.status.code(), Some(1), "{o:?}");
 }
+
+#[tokio::test]
+async fn handing_over_an_acknowledged_incident_tells_the_client_who_took_over() {
+    let (d, rec) = spawn_recorded(
+        r#"ack_message: "{person} is on it: incident {number} ({title}) of {project}""#,
+        "",
+    )
+    .await;
+    // Not acknowledged yet: the client has heard nothing, and hears the
+    // assignee's name at the acknowledge.
+    let early = open(&d, "DiskFull").await;
+    let (status, _) = post(&d, early, "assign", ADMIN_TOKEN, json!({"person": "dave"})).await;
+    assert_eq!(status, 200);
+    assert!(client_posts(&d, early).await.is_empty());
+
+    let id = open(&d, "CpuHigh").await;
+    post(&d, id, "acknowledge", BOB_TOKEN, json!({})).await;
+    let (status, body) = post(&d, id, "assign", BOB_TOKEN, json!({"person": "dave"})).await;
+    assert_eq!(status, 200, "{body}");
+    let ack = format!("bob is on it: incident {id} (CpuHigh on a) of shop");
+    let handover = format!("dave is on it: incident {id} (CpuHigh on a) of shop");
+    assert_eq!(
+        client_posts(&d, id).await,
+        vec![
+            ("acknowledged".to_string(), ack.clone()),
+            ("assigned".to_string(), handover.clone())
+        ]
+    );
+    // The same person again changes nothing and posts nothing.
+    let (_, body) = post(&d, id, "assign", ADMIN_TOKEN, json!({"person": "dave"})).await;
+    assert_eq!(body["changed"], false);
+    assert_eq!(client_posts(&d, id).await.len(), 2);
+    flush(&d).await;
+    assert_eq!(rec.texts(), vec![ack, handover]);
+}
