@@ -192,25 +192,46 @@ impl Report {
                 b.cpu_us().map_or("—".into(), |c| format!("{c:.0}"))
             );
             let _ = writeln!(o);
+            // Closed loop on a saturated machine: rate ≈ cores / (client + server CPU
+            // per request). The bare handler's rate and CPU give the client's share,
+            // and from it the server CPU per request at which tocsin would reach
+            // `target × Alertmanager's rate` (Alertmanager's CPU per request known).
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+            let client_us = b
+                .cpu_us()
+                .map(|s| (cores * 1e6 / b.rate().max(1e-9) - s).max(0.0));
+            if let Some(c) = client_us {
+                let _ = writeln!(
+                    o,
+                    "Client and kernel per request, from the calibration (model: rate = {cores:.0} cores / (client + server CPU per request)): {c:.0} µs."
+                );
+                let _ = writeln!(o);
+            }
             let _ = writeln!(
                 o,
-                "| scenario | tocsin req/s | tocsin / bare | target req/s (ratio × Alertmanager) | target / bare |"
+                "| scenario | tocsin req/s | tocsin / bare | target req/s (ratio × Alertmanager) | target / bare | tocsin CPU µs/req | CPU µs/req that would reach the target (model) |"
             );
-            let _ = writeln!(o, "|---|--:|--:|--:|--:|");
+            let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|");
             let bare = b.rate().max(1e-9);
             for t in &self.throughput {
                 let want = match (t.target, &t.peer) {
                     (Some(x), Some(p)) => Some(x * p.rate()),
                     _ => None,
                 };
+                let budget = match (t.target, t.peer.as_ref().and_then(Stats::cpu_us), client_us) {
+                    (Some(k), Some(am), Some(c)) => Some((c + am) / k - c),
+                    _ => None,
+                };
                 let _ = writeln!(
                     o,
-                    "| {} | {:.0} | {:.0} % | {} | {} |",
+                    "| {} | {:.0} | {:.0} % | {} | {} | {} | {} |",
                     t.name,
                     t.stats.rate(),
                     100.0 * t.stats.rate() / bare,
                     want.map_or("—".into(), |w| format!("{w:.0}")),
                     want.map_or("—".into(), |w| format!("{:.0} %", 100.0 * w / bare)),
+                    t.stats.cpu_us().map_or("—".into(), |c| format!("{c:.0}")),
+                    budget.map_or("—".into(), |b| format!("{b:.0}")),
                 );
             }
         }
