@@ -103,7 +103,14 @@ pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Ve
                 repo.update_outbox(&row)?;
                 continue;
             }
-            for mut other in repo.pending_for(&person, "sms")? {
+            // Pages fold into a page's SMS: a notice keeps its own words, so
+            // it neither folds in nor takes pages into its message.
+            let others = if row.kind == "page" {
+                repo.pending_for(&person, "sms")?
+            } else {
+                Vec::new()
+            };
+            for mut other in others {
                 if other.id == row.id || other.due_at > now + window || !still_paging(repo, &other)?
                 {
                     continue;
@@ -289,7 +296,8 @@ pub fn fall_back(repo: &mut dyn Repo, ctx: &Ctx<'_>, row: &OutboxRow) -> StoreRe
 
 /// A provider's delivery report (Twilio status callback). Keeps the
 /// furthest status; an undelivered SMS or unanswered call is a failure and
-/// falls back to the next channel.
+/// falls back to the next channel. A bundle's report is every folded row's
+/// report too: each of those pages reached the person, or none did.
 pub fn report(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
@@ -297,10 +305,28 @@ pub fn report(
     status: &str,
     error_code: Option<u32>,
 ) -> StoreResult<bool> {
-    use crate::notify::twilio::{Outcome, furthest, outcome};
-    let Some(mut row) = repo.outbox_by_provider_id(provider_id)? else {
+    let Some(head) = repo.outbox_by_provider_id(provider_id)? else {
         return Ok(false);
     };
+    let folded = repo.bundled_into(head.id)?;
+    report_row(repo, ctx, head, status, error_code, &["sent", "delivered"])?;
+    for row in folded {
+        report_row(repo, ctx, row, status, error_code, &["bundled"])?;
+    }
+    Ok(true)
+}
+
+/// Applies a report to one row; `live` are the statuses in which a failure
+/// report still fails the row (and so falls back, once).
+fn report_row(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    mut row: OutboxRow,
+    status: &str,
+    error_code: Option<u32>,
+    live: &[&str],
+) -> StoreResult<()> {
+    use crate::notify::twilio::{Outcome, furthest, outcome};
     let previous = row.provider_status.clone().unwrap_or_default();
     let kept = furthest(&previous, status).to_string();
     let changed = kept != previous;
@@ -311,12 +337,12 @@ pub fn report(
             ctx.now,
             &row,
             "delivery report",
-            json!({"outbox": row.id, "person": row.person, "channel": row.channel, "status": status, "error_code": error_code}),
+            json!({"outbox": row.id, "person": row.person, "channel": row.channel, "status": status, "error_code": error_code, "bundled_into": row.bundle_of}),
         )?;
     }
     match outcome(&kept) {
         Outcome::Delivered if row.status == "sent" => row.status = "delivered".into(),
-        Outcome::Failed if row.status == "sent" || row.status == "delivered" => {
+        Outcome::Failed if live.contains(&row.status.as_str()) => {
             row.status = "failed".into();
             row.last_error = Some(format!(
                 "provider reported {kept}{}",
@@ -325,13 +351,11 @@ pub fn report(
                     .unwrap_or_default()
             ));
             repo.update_outbox(&row)?;
-            fall_back(repo, ctx, &row)?;
-            return Ok(true);
+            return fall_back(repo, ctx, &row);
         }
         _ => {}
     }
-    repo.update_outbox(&row)?;
-    Ok(true)
+    repo.update_outbox(&row)
 }
 
 /// Rows claimed before `claimed_before` and still `sending` go back to the

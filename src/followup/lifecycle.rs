@@ -31,6 +31,18 @@ pub enum FlowError {
     Store(StoreError),
 }
 
+impl FlowError {
+    /// For a write job: a store failure fails the job, so its savepoint is
+    /// rolled back and nothing it wrote before the failure is kept; a
+    /// refusal is the job's answer.
+    pub fn in_job<T>(r: Result<T, FlowError>) -> StoreResult<Result<T, FlowError>> {
+        match r {
+            Err(FlowError::Store(e)) => Err(e),
+            other => Ok(other),
+        }
+    }
+}
+
 impl From<StoreError> for FlowError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -407,4 +419,19 @@ pub fn done(
         json!({"postmortem": item.postmortem, "action": id}),
     )?;
     Ok((item, true))
+}
+
+#[cfg(test)]
+mod in_job_tests {
+    use super::*;
+
+    #[test]
+    fn in_a_job_a_store_failure_fails_the_job_and_a_refusal_is_its_answer() {
+        let failed = FlowError::in_job::<()>(Err(FlowError::Store(StoreError::Unavailable(
+            "disk".into(),
+        ))));
+        assert!(matches!(failed, Err(StoreError::Unavailable(_))));
+        let refused = FlowError::in_job::<()>(Err(FlowError::Conflict("approved".into())));
+        assert!(matches!(refused, Ok(Err(FlowError::Conflict(_)))));
+    }
 }

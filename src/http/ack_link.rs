@@ -66,7 +66,7 @@ pub async fn act(State(app): State<Shared>, Path(token): Path<String>) -> Respon
     let result = app
         .transact_paging(move |repo, ctx| {
             let actor = Actor::Person(person);
-            Ok(paging::act(
+            ActError::in_job(paging::act(
                 repo,
                 ctx,
                 id,

@@ -15,7 +15,9 @@ pub async fn escalate(
     via: &'static str,
 ) -> Result<Json<Value>, ApiError> {
     let incident = app
-        .transact_paging(move |repo, ctx| Ok(paging::escalate_now(repo, ctx, id, &person, via)))
+        .transact_paging(move |repo, ctx| {
+            ActError::in_job(paging::escalate_now(repo, ctx, id, &person, via))
+        })
         .await?
         .map_err(|e| match e {
             ActError::NotFound => ApiError::NotFound(format!("incident {id}")),

@@ -14,6 +14,7 @@ use super::incidents::{act_error, parse_id};
 use crate::app::Shared;
 use crate::followup::{assign as assigning, channel};
 use crate::incident::Actor;
+use crate::incident::apply::ActError;
 
 /// Longest status update relayed to a client channel, in characters.
 pub const MAX_UPDATE_CHARS: usize = 2000;
@@ -49,7 +50,7 @@ pub async fn assign(
     }
     let (incident, changed) = app
         .transact_paging(move |repo, ctx| {
-            Ok(assigning::assign(
+            ActError::in_job(assigning::assign(
                 repo,
                 ctx,
                 id,
@@ -90,7 +91,9 @@ pub async fn updates(
     let b: UpdateBody = body(&bytes)?;
     let text = update_text(&b.text)?;
     let incident = app
-        .transact_paging(move |repo, ctx| Ok(channel::post_update(repo, ctx, id, &person, &text)))
+        .transact_paging(move |repo, ctx| {
+            ActError::in_job(channel::post_update(repo, ctx, id, &person, &text))
+        })
         .await?
         .map_err(|e| act_error(e, id))?;
     app.after_action(id);

@@ -142,7 +142,7 @@ pub async fn action(
     let detail = json!({"note": b.note});
     let (incident, changed) = app
         .transact_paging(move |repo, ctx| {
-            Ok(paging::act(
+            ActError::in_job(paging::act(
                 repo,
                 ctx,
                 id,
@@ -222,7 +222,9 @@ pub async fn patch(
         ));
     }
     let incident = app
-        .transact_paging(move |repo, ctx| Ok(diagnose(repo, ctx, id, &d, &Actor::Person(person))))
+        .transact_paging(move |repo, ctx| {
+            ActError::in_job(diagnose(repo, ctx, id, &d, &Actor::Person(person)))
+        })
         .await?
         .map_err(|e| act_error(e, id))?;
     app.after_action(id);

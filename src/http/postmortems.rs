@@ -53,7 +53,7 @@ where
     F: FnOnce(&mut dyn crate::incident::Repo, &Ctx<'_>) -> Result<R, FlowError> + Send + 'static,
 {
     let out = app
-        .transact_paging(move |repo, ctx| Ok(f(repo, ctx)))
+        .transact_paging(move |repo, ctx| FlowError::in_job(f(repo, ctx)))
         .await??;
     Ok(out)
 }

@@ -414,7 +414,7 @@ pub async fn voice(State(app): State<Shared>, form: SignedForm) -> Result<Respon
     let result = app
         .transact_paging(move |repo, ctx| {
             let actor = Actor::Person(person);
-            Ok(paging::act(
+            ActError::in_job(paging::act(
                 repo,
                 ctx,
                 id,

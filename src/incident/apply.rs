@@ -510,6 +510,18 @@ pub enum ActError {
     Store(StoreError),
 }
 
+impl ActError {
+    /// For a write job: a store failure fails the job, so its savepoint is
+    /// rolled back and nothing it wrote before the failure is kept (the
+    /// caller gets a 503); a refusal is the job's answer.
+    pub fn in_job<T>(r: Result<T, ActError>) -> StoreResult<Result<T, ActError>> {
+        match r {
+            Err(ActError::Store(e)) => Err(e),
+            other => Ok(other),
+        }
+    }
+}
+
 impl From<StoreError> for ActError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -595,4 +607,26 @@ pub fn diagnose(
         serde_json::Value::Object(detail),
     )?;
     Ok(repo.get(id)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn in_a_job_a_store_failure_fails_the_job_and_a_refusal_is_its_answer() {
+        let failed =
+            ActError::in_job::<()>(Err(ActError::Store(StoreError::Unavailable("disk".into()))));
+        assert!(matches!(failed, Err(StoreError::Unavailable(_))));
+        let refused = ActError::in_job::<()>(Err(ActError::Illegal(State::Resolved)));
+        assert!(matches!(
+            refused,
+            Ok(Err(ActError::Illegal(State::Resolved)))
+        ));
+        assert!(matches!(
+            ActError::in_job::<()>(Err(ActError::NotFound)),
+            Ok(Err(ActError::NotFound))
+        ));
+        assert!(matches!(ActError::in_job(Ok(7)), Ok(Ok(7))));
+    }
 }

@@ -116,7 +116,7 @@ pub trait Repo {
     fn outbox(&mut self, id: i64) -> StoreResult<OutboxRow>;
     /// Pending rows due at `now`, earliest first.
     fn due_outbox(&mut self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRow>>;
-    /// Other pending rows for the same person and channel (bundling).
+    /// Pending pages for the same person and channel (bundling).
     fn pending_for(&mut self, person: &str, channel: &str) -> StoreResult<Vec<OutboxRow>>;
     /// When the last message on `channel` went to `person`.
     fn last_sent(&mut self, person: &str, channel: &str) -> StoreResult<Option<DateTime<Utc>>>;
@@ -132,7 +132,11 @@ pub trait Repo {
     ) -> StoreResult<i64>;
     /// Cancels the pending pages of an incident; returns how many.
     fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64>;
+    /// The row a provider's message or call id was recorded for: for a
+    /// bundle, its head (the rows folded into it carry the same id).
     fn outbox_by_provider_id(&mut self, provider_id: &str) -> StoreResult<Option<OutboxRow>>;
+    /// The rows folded into bundle `head` that went out with it.
+    fn bundled_into(&mut self, head: i64) -> StoreResult<Vec<OutboxRow>>;
     /// Rows `sending` since before `claimed_before` (left by a crash, or
     /// whose answer could not be recorded) go back to `pending`; returns them.
     fn requeue_in_flight(&mut self, claimed_before: DateTime<Utc>) -> StoreResult<Vec<OutboxRow>>;

@@ -414,3 +414,41 @@ async fn after_stop_pages_skip_sms_and_admins_are_told() {
     };
     rig.finish(&[notice, call(BOB_PHONE, id)], 1).await;
 }
+
+/// A bundled SMS the provider reports undelivered falls back for every page
+/// folded into it, as a single page's SMS does; the page sent alone before
+/// it is untouched.
+#[tokio::test]
+async fn an_undelivered_bundle_falls_back_for_every_page_in_it() {
+    let rig = rig().await;
+    let a = rig.open("First").await;
+    rig.d.advance(Duration::seconds(10)).await;
+    let b = rig.open("Second").await;
+    rig.d.advance(Duration::seconds(10)).await;
+    let c = rig.open("Third").await;
+    rig.d.advance(Duration::seconds(40)).await;
+    let sent = rig.twilio.accepted();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent[1].text().contains("2 incidents need you"), "{sent:#?}");
+    let sid = sent[1].sid.clone().expect("sid");
+    let (status, _) = rig
+        .twilio_webhook(
+            "/twilio/status",
+            &[
+                ("MessageSid", &sid),
+                ("MessageStatus", "undelivered"),
+                ("ErrorCode", "30003"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 204);
+    rig.d.settle().await;
+    assert!(rig.events(a, "falling back").await.is_empty());
+    for id in [b, c] {
+        assert_eq!(
+            rig.events(id, "falling back").await.len(),
+            1,
+            "#{id}: its SMS never arrived, so its page must go to the next channel"
+        );
+    }
+}

@@ -539,6 +539,10 @@ impl Repo for TxRepo<'_> {
         outbox::by_provider_id(self.conn, provider_id)
     }
 
+    fn bundled_into(&mut self, head: i64) -> StoreResult<Vec<OutboxRow>> {
+        outbox::bundled_into(self.conn, head)
+    }
+
     fn requeue_in_flight(&mut self, claimed_before: DateTime<Utc>) -> StoreResult<Vec<OutboxRow>> {
         self.touched.outbox = true;
         outbox::requeue_in_flight(self.conn, claimed_before)

@@ -19,9 +19,21 @@ const LAST_SENDING: &str =
     "SELECT max(due_at) FROM outbox WHERE person = ?1 AND channel = ?2 AND status = 'sending'";
 const SENT_SINCE: &str = "SELECT 1 FROM outbox
     WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3 AND sent_at IS NOT NULL AND bundle_of IS NULL";
-const PENDING_FOR: &str = "status = 'pending' AND person = ?1 AND channel = ?2 ORDER BY id";
+const PENDING_FOR: &str =
+    "status = 'pending' AND person = ?1 AND channel = ?2 AND kind = 'page' ORDER BY id";
 const TO_PERSON: &str = "person = ?1 ORDER BY id";
-const BY_PROVIDER_ID: &str = "provider_id = ?1 ORDER BY id DESC LIMIT 1";
+// Rows folded into a bundle carry its provider id too: the head is the one
+// without `bundle_of`.
+const BY_PROVIDER_ID: &str = "provider_id = ?1 AND bundle_of IS NULL ORDER BY id DESC LIMIT 1";
+const BUNDLED_INTO: &str = "bundle_of = ?1 AND status = 'bundled' ORDER BY id";
+// Claims older than the given instant, and the rows folded into them.
+// (Sorted by id in Rust: with `ORDER BY id` SQLite prefers scanning the
+// whole table in id order.)
+const CLAIMED_BEFORE: &str = "status = 'sending' AND due_at < ?1";
+const UNBUNDLE_CLAIMED_BEFORE: &str = "UPDATE outbox SET status = 'pending', bundle_of = NULL
+    WHERE status = 'bundled' AND bundle_of IN (SELECT id FROM outbox WHERE status = 'sending' AND due_at < ?1)";
+const REQUEUE_CLAIMED_BEFORE: &str =
+    "UPDATE outbox SET status = 'pending' WHERE status = 'sending' AND due_at < ?1";
 
 fn list(s: String) -> Vec<String> {
     serde_json::from_str(&s).unwrap_or_default()
@@ -213,28 +225,20 @@ pub fn by_provider_id(conn: &Connection, pid: &str) -> StoreResult<Option<Outbox
     Ok(query(conn, BY_PROVIDER_ID, [pid])?.into_iter().next())
 }
 
+pub fn bundled_into(conn: &Connection, head: i64) -> StoreResult<Vec<OutboxRow>> {
+    query(conn, BUNDLED_INTO, [head])
+}
+
 pub fn requeue_in_flight(
     conn: &Connection,
     claimed_before: DateTime<Utc>,
 ) -> StoreResult<Vec<OutboxRow>> {
     let before = ms(claimed_before);
-    let rows = query(
-        conn,
-        "status = 'sending' AND due_at < ?1 ORDER BY id",
-        [before],
-    )?;
+    let mut rows = query(conn, CLAIMED_BEFORE, [before])?;
+    rows.sort_by_key(|r| r.id);
     // Rows folded into a bundle that was in flight go back on their own.
-    super::exec(
-        conn,
-        "UPDATE outbox SET status = 'pending', bundle_of = NULL
-         WHERE status = 'bundled' AND bundle_of IN (SELECT id FROM outbox WHERE status = 'sending' AND due_at < ?1)",
-        [before],
-    )?;
-    super::exec(
-        conn,
-        "UPDATE outbox SET status = 'pending' WHERE status = 'sending' AND due_at < ?1",
-        [before],
-    )?;
+    super::exec(conn, UNBUNDLE_CLAIMED_BEFORE, [before])?;
+    super::exec(conn, REQUEUE_CLAIMED_BEFORE, [before])?;
     Ok(rows)
 }
 
@@ -288,6 +292,11 @@ mod tests {
             (select(PENDING_FOR), "outbox_pending_by_person"),
             (select(TO_PERSON), "outbox_by_person"),
             (select(BY_PROVIDER_ID), "outbox_by_provider_id"),
+            (select(BUNDLED_INTO), "outbox_bundled"),
+            (select(CLAIMED_BEFORE), "outbox_claimed"),
+            (UNBUNDLE_CLAIMED_BEFORE.to_string(), "outbox_bundled"),
+            (UNBUNDLE_CLAIMED_BEFORE.to_string(), "outbox_claimed"),
+            (REQUEUE_CLAIMED_BEFORE.to_string(), "outbox_claimed"),
         ] {
             let p = plan(&conn, &sql);
             assert!(p.contains(index), "{sql}\n uses {p}, not {index}");

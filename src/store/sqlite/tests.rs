@@ -489,3 +489,71 @@ async fn a_job_reads_back_every_change_it_made_to_its_incident() {
     assert_eq!(repo.get(other).expect("get").title, "other");
     assert_eq!(agree(&mut repo, "reading another")["title"], "db down");
 }
+
+#[tokio::test]
+async fn a_notice_keeps_its_own_sms_beside_a_page_to_the_same_person() {
+    use crate::config::ChannelType;
+    use crate::escalation::{delivery, fixture, paging::Ctx};
+    use crate::incident::{OutboxRow, Repo, State};
+    let (_dir, path) = temp_db();
+    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+    let mut conn = open_conn(&path).expect("open");
+    migrations::migrate(&mut conn).expect("migrate");
+    let tx = conn.transaction().expect("tx");
+    let mut repo = incidents::TxRepo::new(&tx);
+    let roster = fixture::roster();
+    let now = fixture::utc("2026-11-25T10:00:00Z");
+    let ctx = Ctx {
+        roster: &roster,
+        secret: b"k",
+        now,
+    };
+    let m2 = &roster.people["m2"];
+    let id = repo
+        .insert(&new_incident("db down"), State::Triggered, now)
+        .expect("incident");
+    let row = |kind: &str, subject: &str, body: &str| OutboxRow {
+        incident: Some(id),
+        ..OutboxRow::to_person(kind, m2, ChannelType::Sms, subject.into(), body.into(), now)
+    };
+    let notice = repo
+        .insert_outbox(&row("notice", "handed over", "tocsin: lead handed you #1"))
+        .expect("notice");
+    let page = repo
+        .insert_outbox(&row("page", "#1 db down", "page text"))
+        .expect("page");
+    let other_page = repo
+        .insert_outbox(&row("page", "#1 db down again", "page text"))
+        .expect("page");
+    let claimed = delivery::claim(&mut repo, &ctx, 10).expect("claim");
+    // The notice is due first and goes alone, in its own words; the pages
+    // wait out the SMS window and then go as one bundle.
+    assert_eq!(claimed.len(), 1, "{claimed:#?}");
+    assert_eq!(claimed[0].row.id, notice);
+    assert_eq!(claimed[0].row.body, "tocsin: lead handed you #1");
+    assert!(claimed[0].bundled.is_empty());
+    for p in [page, other_page] {
+        assert_eq!(repo.outbox(p).expect("row").status, "pending");
+    }
+    let later = Ctx {
+        now: now + roster.limits.sms_bundle_window.to_chrono(),
+        ..ctx
+    };
+    // A notice due with them is not folded into the pages' bundle.
+    let second_notice = repo
+        .insert_outbox(&OutboxRow {
+            due_at: later.now,
+            ..row("notice", "reminder", "tocsin: #1 needs a diagnosis")
+        })
+        .expect("notice");
+    let claimed = delivery::claim(&mut repo, &later, 10).expect("claim");
+    assert_eq!(claimed.len(), 1, "{claimed:#?}");
+    assert_eq!(claimed[0].row.id, page);
+    assert_eq!(
+        claimed[0].bundled.iter().map(|b| b.id).collect::<Vec<_>>(),
+        [other_page]
+    );
+    let kept = repo.outbox(second_notice).expect("row");
+    assert_eq!((kept.status.as_str(), kept.bundle_of), ("pending", None));
+    assert_eq!(kept.body, "tocsin: #1 needs a diagnosis");
+}
