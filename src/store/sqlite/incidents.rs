@@ -158,6 +158,16 @@ pub struct Touched {
 impl Repo for TxRepo<'_> {
     fn get(&mut self, id: i64) -> StoreResult<Incident> {
         if let Some(i) = self.cached.as_ref().filter(|i| i.id == id) {
+            // Debug builds (every test run) check the kept row against the
+            // store, so a write that forgot `changed()` fails loudly.
+            if cfg!(debug_assertions) {
+                let fresh = get(self.conn, id)?;
+                debug_assert_eq!(
+                    serde_json::to_value(&fresh).ok(),
+                    serde_json::to_value(i).ok(),
+                    "incident {id} kept by the job differs from the store"
+                );
+            }
             return Ok(i.clone());
         }
         let i = get(self.conn, id)?;
