@@ -58,30 +58,41 @@ pub async fn run_once(state: &Shared) -> StoreResult<usize> {
         }
         total += claimed.len();
         let notifiers = state.notifiers();
+        // Each answer is recorded as soon as its own call returns, not after
+        // the batch's slowest: a provider's status callback (an undelivered
+        // SMS) finds the row by the provider id recorded here, and one that
+        // came before it would be dropped, and its fallback with it.
         let sends = claimed.into_iter().map(|c| {
             let notifiers = notifiers.clone();
+            let state = state.clone();
             async move {
-                let Some(n) = notifiers.for_row(&c.row) else {
-                    let err = crate::notify::SendError::Permanent {
-                        code: None,
-                        reason: format!("no provider for channel {}", c.row.channel),
-                    };
-                    return (c, "none", Err(err));
+                let (provider, result) = match notifiers.for_row(&c.row) {
+                    None => (
+                        "none",
+                        Err(crate::notify::SendError::Permanent {
+                            code: None,
+                            reason: format!("no provider for channel {}", c.row.channel),
+                        }),
+                    ),
+                    Some(n) => {
+                        let started = std::time::Instant::now();
+                        let result = n.send(&c.row).await;
+                        tracing::debug!(
+                            outbox = c.row.id,
+                            ms = started.elapsed().as_millis() as u64,
+                            ok = result.is_ok(),
+                            "provider call"
+                        );
+                        (n.provider(), result)
+                    }
                 };
-                let started = std::time::Instant::now();
-                let result = n.send(&c.row).await;
-                tracing::debug!(
-                    outbox = c.row.id,
-                    ms = started.elapsed().as_millis() as u64,
-                    ok = result.is_ok(),
-                    "provider call"
-                );
-                (c, n.provider(), result)
+                record(&state, c, provider, result).await
             }
         });
-        let results: Vec<(Claimed, &'static str, _)> = futures_join(sends).await;
-        for (c, provider, result) in results {
-            record(state, c, provider, result).await?;
+        // Every answer gets its chance to be recorded; then the first
+        // failure (a row left `sending` is re-queued by `reap`).
+        for recorded in futures_join(sends).await {
+            recorded?;
         }
     }
 }

@@ -47,7 +47,11 @@ fn still_paging(repo: &mut dyn Repo, row: &OutboxRow) -> StoreResult<bool> {
 pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Vec<Claimed>> {
     let now = ctx.now;
     let mut out = Vec::new();
-    for due in repo.due_outbox(now, limit)? {
+    let mut due = repo.due_outbox(now, limit)?;
+    // Pages first: a notice due at the same time must not take the SMS
+    // window from a page (the page would wait it out behind the notice).
+    due.sort_by_key(|r| r.kind != "page");
+    for due in due {
         // Re-read: an earlier row of this batch may have folded this one
         // into its SMS, and the copy in `due` would not show it.
         let mut row = repo.outbox(due.id)?;

@@ -452,3 +452,65 @@ async fn an_undelivered_bundle_falls_back_for_every_page_in_it() {
         );
     }
 }
+
+/// Each provider answer is recorded as soon as its own call returns: a
+/// status callback for a fast SMS, arriving while a slow call of the same
+/// batch is still in flight, finds its page and falls back (were the answers
+/// recorded after the slowest call, the callback would find nothing and the
+/// fallback would be lost).
+#[tokio::test]
+async fn a_report_for_a_fast_sms_counts_while_a_slow_call_of_its_batch_is_in_flight() {
+    let rig = rig().await;
+    let a = rig.open("First").await;
+    rig.d.advance(Duration::minutes(4)).await;
+    // Queued, not yet sent: the next pass claims it with a's voice step.
+    let r = rig
+        .d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &alert_payload("Second"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.expect("json");
+    let b = body["outcome"]["opened"][0].as_i64().expect("opened");
+    rig.twilio.script(
+        Resource::Calls,
+        Reply::Slow(std::time::Duration::from_secs(3)),
+    );
+    let driver = async {
+        // While the call is held: wait (at most 2 s) for b's SMS to be
+        // recorded, then report it undelivered.
+        let started = std::time::Instant::now();
+        while rig.events(b, "page sent").await.is_empty()
+            && started.elapsed() < std::time::Duration::from_secs(2)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let sid = rig
+            .twilio
+            .accepted()
+            .into_iter()
+            .find(|m| m.resource == Resource::Messages && named(m.text()) == [b])
+            .and_then(|m| m.sid)
+            .expect("b's SMS reached the provider");
+        rig.twilio_webhook(
+            "/twilio/status",
+            &[
+                ("MessageSid", &sid),
+                ("MessageStatus", "undelivered"),
+                ("ErrorCode", "30003"),
+            ],
+        )
+        .await
+    };
+    let (_, (status, _)) = tokio::join!(rig.d.advance(Duration::minutes(1)), driver);
+    assert_eq!(status, 204);
+    assert_eq!(
+        rig.events(a, "page sent").await.len(),
+        2,
+        "a's SMS and call"
+    );
+    assert_eq!(
+        rig.events(b, "falling back").await.len(),
+        1,
+        "b's undelivered SMS goes on by voice"
+    );
+}

@@ -216,8 +216,7 @@ pub const MIGRATIONS: &[&str] = &[
     // each lookup has a partial index holding only the rows it can match
     // (SQLite skips a partial index whose condition is false before and
     // after), and the per-person list is over (person, id), which no save
-    // touches. Finding stale claims (every minute) and a bundle's rows
-    // (on a delivery report) no longer scans the outbox.
+    // touches.
     "DROP INDEX outbox_by_provider_id;
     CREATE INDEX outbox_by_provider_id ON outbox (provider_id) WHERE provider_id IS NOT NULL;
     DROP INDEX outbox_by_person;
@@ -225,8 +224,10 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX outbox_sent_messages;
     CREATE INDEX outbox_sent_messages ON outbox (person, channel, sent_at)
         WHERE sent_at IS NOT NULL AND bundle_of IS NULL;
-    CREATE INDEX outbox_pending_by_person ON outbox (person, channel) WHERE status = 'pending';
-    CREATE INDEX outbox_claimed ON outbox (due_at) WHERE status = 'sending';
+    CREATE INDEX outbox_pending_by_person ON outbox (person, channel) WHERE status = 'pending';",
+    // 10: finding stale claims (every minute) and a bundle's rows (on a
+    // delivery report) without scanning the outbox.
+    "CREATE INDEX outbox_claimed ON outbox (due_at) WHERE status = 'sending';
     CREATE INDEX outbox_bundled ON outbox (bundle_of) WHERE status = 'bundled';",
 ];
 

@@ -491,7 +491,7 @@ async fn a_job_reads_back_every_change_it_made_to_its_incident() {
 }
 
 #[tokio::test]
-async fn a_notice_keeps_its_own_sms_beside_a_page_to_the_same_person() {
+async fn a_notice_keeps_its_own_sms_and_never_holds_a_page_back() {
     use crate::config::ChannelType;
     use crate::escalation::{delivery, fixture, paging::Ctx};
     use crate::incident::{OutboxRow, Repo, State};
@@ -508,6 +508,7 @@ async fn a_notice_keeps_its_own_sms_beside_a_page_to_the_same_person() {
         secret: b"k",
         now,
     };
+    let window = roster.limits.sms_bundle_window.to_chrono();
     let m2 = &roster.people["m2"];
     let id = repo
         .insert(&new_incident("db down"), State::Triggered, now)
@@ -516,6 +517,7 @@ async fn a_notice_keeps_its_own_sms_beside_a_page_to_the_same_person() {
         incident: Some(id),
         ..OutboxRow::to_person(kind, m2, ChannelType::Sms, subject.into(), body.into(), now)
     };
+    // A notice queued first, then two pages, all due now.
     let notice = repo
         .insert_outbox(&row("notice", "handed over", "tocsin: lead handed you #1"))
         .expect("notice");
@@ -526,34 +528,36 @@ async fn a_notice_keeps_its_own_sms_beside_a_page_to_the_same_person() {
         .insert_outbox(&row("page", "#1 db down again", "page text"))
         .expect("page");
     let claimed = delivery::claim(&mut repo, &ctx, 10).expect("claim");
-    // The notice is due first and goes alone, in its own words; the pages
-    // wait out the SMS window and then go as one bundle.
-    assert_eq!(claimed.len(), 1, "{claimed:#?}");
-    assert_eq!(claimed[0].row.id, notice);
-    assert_eq!(claimed[0].row.body, "tocsin: lead handed you #1");
-    assert!(claimed[0].bundled.is_empty());
-    for p in [page, other_page] {
-        assert_eq!(repo.outbox(p).expect("row").status, "pending");
-    }
-    let later = Ctx {
-        now: now + roster.limits.sms_bundle_window.to_chrono(),
-        ..ctx
-    };
-    // A notice due with them is not folded into the pages' bundle.
-    let second_notice = repo
-        .insert_outbox(&OutboxRow {
-            due_at: later.now,
-            ..row("notice", "reminder", "tocsin: #1 needs a diagnosis")
-        })
-        .expect("notice");
-    let claimed = delivery::claim(&mut repo, &later, 10).expect("claim");
+    // The pages go at once, as one SMS; the notice is not folded into it
+    // and waits out the SMS window.
     assert_eq!(claimed.len(), 1, "{claimed:#?}");
     assert_eq!(claimed[0].row.id, page);
     assert_eq!(
         claimed[0].bundled.iter().map(|b| b.id).collect::<Vec<_>>(),
         [other_page]
     );
-    let kept = repo.outbox(second_notice).expect("row");
+    let waiting = repo.outbox(notice).expect("row");
+    assert_eq!(
+        (waiting.status.as_str(), waiting.bundle_of, waiting.due_at),
+        ("pending", None, now + window)
+    );
+    // Then the notice goes alone, in its own words, and does not take a
+    // page due shortly after into its message.
+    let later = Ctx {
+        now: now + window,
+        ..ctx
+    };
+    let next_page = repo
+        .insert_outbox(&OutboxRow {
+            due_at: later.now + chrono::Duration::seconds(10),
+            ..row("page", "#1 still down", "page text")
+        })
+        .expect("page");
+    let claimed = delivery::claim(&mut repo, &later, 10).expect("claim");
+    assert_eq!(claimed.len(), 1, "{claimed:#?}");
+    assert_eq!(claimed[0].row.id, notice);
+    assert_eq!(claimed[0].row.body, "tocsin: lead handed you #1");
+    assert!(claimed[0].bundled.is_empty());
+    let kept = repo.outbox(next_page).expect("row");
     assert_eq!((kept.status.as_str(), kept.bundle_of), ("pending", None));
-    assert_eq!(kept.body, "tocsin: #1 needs a diagnosis");
 }
