@@ -313,15 +313,24 @@ pub fn report(
         return Ok(false);
     };
     let folded = repo.bundled_into(head.id)?;
-    report_row(repo, ctx, head, status, error_code, &["sent", "delivered"])?;
-    for row in folded {
-        report_row(repo, ctx, row, status, error_code, &["bundled"])?;
+    // Two pages of one incident to one person in a bundle (a re-page folded
+    // beside the first) fall back as one: one call, not two at once.
+    let mut fell_back = std::collections::HashSet::new();
+    for (row, live) in std::iter::once((head, &["sent", "delivered"][..]))
+        .chain(folded.into_iter().map(|r| (r, &["bundled"][..])))
+    {
+        let key = (row.incident, row.person.clone());
+        let may_fall_back = !fell_back.contains(&key);
+        if report_row(repo, ctx, row, status, error_code, live, may_fall_back)? {
+            fell_back.insert(key);
+        }
     }
     Ok(true)
 }
 
 /// Applies a report to one row; `live` are the statuses in which a failure
-/// report still fails the row (and so falls back, once).
+/// report still fails the row (and so falls back, once, when
+/// `may_fall_back`). Returns whether it failed the row.
 fn report_row(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
@@ -329,7 +338,8 @@ fn report_row(
     status: &str,
     error_code: Option<u32>,
     live: &[&str],
-) -> StoreResult<()> {
+    may_fall_back: bool,
+) -> StoreResult<bool> {
     use crate::notify::twilio::{Outcome, furthest, outcome};
     let previous = row.provider_status.clone().unwrap_or_default();
     let kept = furthest(&previous, status).to_string();
@@ -355,11 +365,15 @@ fn report_row(
                     .unwrap_or_default()
             ));
             repo.update_outbox(&row)?;
-            return fall_back(repo, ctx, &row);
+            if may_fall_back {
+                fall_back(repo, ctx, &row)?;
+            }
+            return Ok(true);
         }
         _ => {}
     }
-    repo.update_outbox(&row)
+    repo.update_outbox(&row)?;
+    Ok(false)
 }
 
 /// Rows claimed before `claimed_before` and still `sending` go back to the

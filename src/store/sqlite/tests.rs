@@ -561,3 +561,71 @@ async fn a_notice_keeps_its_own_sms_and_never_holds_a_page_back() {
     let kept = repo.outbox(next_page).expect("row");
     assert_eq!((kept.status.as_str(), kept.bundle_of), ("pending", None));
 }
+
+#[tokio::test]
+async fn an_undelivered_bundle_falls_back_once_per_incident_and_person() {
+    use crate::config::ChannelType;
+    use crate::escalation::{delivery, fixture, paging::Ctx};
+    use crate::incident::{OutboxRow, Repo, State};
+    let (_dir, path) = temp_db();
+    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+    let mut conn = open_conn(&path).expect("open");
+    migrations::migrate(&mut conn).expect("migrate");
+    let tx = conn.transaction().expect("tx");
+    let mut repo = incidents::TxRepo::new(&tx);
+    let roster = fixture::roster();
+    let now = fixture::utc("2026-11-25T10:00:00Z");
+    let ctx = Ctx {
+        roster: &roster,
+        secret: b"k",
+        now,
+    };
+    let m2 = &roster.people["m2"];
+    let first = repo
+        .insert(&new_incident("db down"), State::Triggered, now)
+        .expect("incident");
+    let second = repo
+        .insert(&new_incident("disk full"), State::Triggered, now)
+        .expect("incident");
+    let page = |id: i64| OutboxRow {
+        incident: Some(id),
+        fallback: vec!["voice".into()],
+        ..OutboxRow::to_person("page", m2, ChannelType::Sms, "s".into(), "b".into(), now)
+    };
+    // The first incident paged twice (a re-page folded beside the first).
+    for id in [first, first, second] {
+        repo.insert_outbox(&page(id)).expect("page");
+    }
+    let claimed = delivery::claim(&mut repo, &ctx, 10).expect("claim");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].bundled.len(), 2);
+    delivery::record(
+        &mut repo,
+        &ctx,
+        &claimed[0],
+        "twilio",
+        &Ok(Some("SM1".into())),
+        0.5,
+    )
+    .expect("record");
+    assert!(delivery::report(&mut repo, &ctx, "SM1", "undelivered", Some(30003)).expect("report"));
+    let calls = |id: i64| {
+        outbox::for_incident(&tx, id)
+            .expect("rows")
+            .into_iter()
+            .filter(|r| r.channel == "voice")
+            .count()
+    };
+    assert_eq!((calls(first), calls(second)), (1, 1));
+    // Every SMS row of the bundle is failed, and a repeated report changes nothing.
+    let failed = |id: i64| {
+        outbox::for_incident(&tx, id)
+            .expect("rows")
+            .into_iter()
+            .filter(|r| r.channel == "sms" && r.status == "failed")
+            .count()
+    };
+    assert_eq!((failed(first), failed(second)), (2, 1));
+    delivery::report(&mut repo, &ctx, "SM1", "undelivered", Some(30003)).expect("report");
+    assert_eq!((calls(first), calls(second)), (1, 1));
+}
