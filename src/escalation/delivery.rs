@@ -186,6 +186,13 @@ pub fn record(
                     json!({"outbox": b.id, "person": b.person, "channel": b.channel, "provider": provider, "bundled_into": row.id}),
                 )?;
             }
+            // A report that came before this record applies now.
+            if let Some(pid) = pid
+                && let Some((status, code)) = repo.early_report(pid)?
+            {
+                repo.drop_early_report(pid)?;
+                report(repo, ctx, pid, &status, code)?;
+            }
             Ok(())
         }
         Err(SendError::Transient {
@@ -310,6 +317,15 @@ pub fn report(
     error_code: Option<u32>,
 ) -> StoreResult<bool> {
     let Some(head) = repo.outbox_by_provider_id(provider_id)? else {
+        // The callback beat the commit that records this send (its answer
+        // was being recorded): keep it for `record`, furthest status first.
+        let (status, error_code) = match repo.early_report(provider_id)? {
+            Some((kept, code)) if crate::notify::twilio::furthest(&kept, status) == kept => {
+                (kept, code)
+            }
+            _ => (status.to_string(), error_code),
+        };
+        repo.keep_early_report(provider_id, &status, error_code, ctx.now)?;
         return Ok(false);
     };
     let folded = repo.bundled_into(head.id)?;

@@ -137,6 +137,17 @@ pub trait Repo {
     fn outbox_by_provider_id(&mut self, provider_id: &str) -> StoreResult<Option<OutboxRow>>;
     /// The rows folded into bundle `head` that went out with it.
     fn bundled_into(&mut self, head: i64) -> StoreResult<Vec<OutboxRow>>;
+    /// A delivery report kept for a provider id no row carries yet.
+    fn early_report(&mut self, provider_id: &str) -> StoreResult<Option<(String, Option<u32>)>>;
+    /// Keeps (or replaces) it; reports older than a day are dropped.
+    fn keep_early_report(
+        &mut self,
+        provider_id: &str,
+        status: &str,
+        error_code: Option<u32>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    fn drop_early_report(&mut self, provider_id: &str) -> StoreResult<()>;
     /// Rows `sending` since before `claimed_before` (left by a crash, or
     /// whose answer could not be recorded) go back to `pending`; returns them.
     fn requeue_in_flight(&mut self, claimed_before: DateTime<Utc>) -> StoreResult<Vec<OutboxRow>>;

@@ -553,6 +553,24 @@ impl Repo for TxRepo<'_> {
         outbox::bundled_into(self.conn, head)
     }
 
+    fn early_report(&mut self, provider_id: &str) -> StoreResult<Option<(String, Option<u32>)>> {
+        outbox::early_report(self.conn, provider_id)
+    }
+
+    fn keep_early_report(
+        &mut self,
+        provider_id: &str,
+        status: &str,
+        error_code: Option<u32>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        outbox::keep_early_report(self.conn, provider_id, status, error_code, at)
+    }
+
+    fn drop_early_report(&mut self, provider_id: &str) -> StoreResult<()> {
+        outbox::drop_early_report(self.conn, provider_id)
+    }
+
     fn requeue_in_flight(&mut self, claimed_before: DateTime<Utc>) -> StoreResult<Vec<OutboxRow>> {
         self.touched.outbox = true;
         outbox::requeue_in_flight(self.conn, claimed_before)

@@ -229,6 +229,15 @@ pub const MIGRATIONS: &[&str] = &[
     // delivery report) without scanning the outbox.
     "CREATE INDEX outbox_claimed ON outbox (due_at) WHERE status = 'sending';
     CREATE INDEX outbox_bundled ON outbox (bundle_of) WHERE status = 'bundled';",
+    // 11: a provider's delivery report that came before its send was
+    // recorded (the callback beat the record's commit), kept until then.
+    "CREATE TABLE early_reports (
+        provider_id TEXT PRIMARY KEY,
+        status      TEXT NOT NULL,
+        error_code  INTEGER,
+        at          INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    CREATE INDEX early_reports_by_age ON early_reports (at);",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

@@ -229,6 +229,52 @@ pub fn bundled_into(conn: &Connection, head: i64) -> StoreResult<Vec<OutboxRow>>
     query(conn, BUNDLED_INTO, [head])
 }
 
+pub fn early_report(
+    conn: &Connection,
+    provider_id: &str,
+) -> StoreResult<Option<(String, Option<u32>)>> {
+    Ok(super::row(
+        conn,
+        "SELECT status, error_code FROM early_reports WHERE provider_id = ?1",
+        [provider_id],
+        |r| Ok((r.get(0)?, r.get::<_, Option<i64>>(1)?)),
+    )
+    .optional()?
+    .map(|(s, c)| (s, c.and_then(|c| u32::try_from(c).ok()))))
+}
+
+pub fn keep_early_report(
+    conn: &Connection,
+    provider_id: &str,
+    status: &str,
+    error_code: Option<u32>,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    // A report nobody claimed within a day is for no row of ours (another
+    // application on the same account): bounded, not kept for ever.
+    super::exec(
+        conn,
+        "DELETE FROM early_reports WHERE at < ?1",
+        [ms(at - chrono::Duration::days(1))],
+    )?;
+    super::exec(
+        conn,
+        "INSERT INTO early_reports (provider_id, status, error_code, at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (provider_id) DO UPDATE SET status = ?2, error_code = ?3, at = ?4",
+        params![provider_id, status, error_code.map(i64::from), ms(at)],
+    )?;
+    Ok(())
+}
+
+pub fn drop_early_report(conn: &Connection, provider_id: &str) -> StoreResult<()> {
+    super::exec(
+        conn,
+        "DELETE FROM early_reports WHERE provider_id = ?1",
+        [provider_id],
+    )?;
+    Ok(())
+}
+
 pub fn requeue_in_flight(
     conn: &Connection,
     claimed_before: DateTime<Utc>,

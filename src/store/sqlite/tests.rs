@@ -629,3 +629,67 @@ async fn an_undelivered_bundle_falls_back_once_per_incident_and_person() {
     delivery::report(&mut repo, &ctx, "SM1", "undelivered", Some(30003)).expect("report");
     assert_eq!((calls(first), calls(second)), (1, 1));
 }
+
+#[tokio::test]
+async fn a_report_that_beats_the_record_of_its_send_still_falls_back() {
+    use crate::config::ChannelType;
+    use crate::escalation::{delivery, fixture, paging::Ctx};
+    use crate::incident::{OutboxRow, Repo, State};
+    let (_dir, path) = temp_db();
+    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+    let mut conn = open_conn(&path).expect("open");
+    migrations::migrate(&mut conn).expect("migrate");
+    let tx = conn.transaction().expect("tx");
+    let mut repo = incidents::TxRepo::new(&tx);
+    let roster = fixture::roster();
+    let now = fixture::utc("2026-11-25T10:00:00Z");
+    let ctx = Ctx {
+        roster: &roster,
+        secret: b"k",
+        now,
+    };
+    let m2 = &roster.people["m2"];
+    let id = repo
+        .insert(&new_incident("db down"), State::Triggered, now)
+        .expect("incident");
+    repo.insert_outbox(&OutboxRow {
+        incident: Some(id),
+        fallback: vec!["voice".into()],
+        ..OutboxRow::to_person("page", m2, ChannelType::Sms, "s".into(), "b".into(), now)
+    })
+    .expect("page");
+    let claimed = delivery::claim(&mut repo, &ctx, 10).expect("claim");
+    // Twilio's callbacks come before the worker records the send; an older
+    // status arriving last does not replace the furthest.
+    for status in ["sent", "undelivered", "queued"] {
+        let found = delivery::report(&mut repo, &ctx, "SM9", status, Some(30003)).expect("report");
+        assert!(!found);
+    }
+    assert_eq!(
+        repo.early_report("SM9").expect("kept"),
+        Some(("undelivered".to_string(), Some(30003)))
+    );
+    delivery::record(
+        &mut repo,
+        &ctx,
+        &claimed[0],
+        "twilio",
+        &Ok(Some("SM9".into())),
+        0.5,
+    )
+    .expect("record");
+    let rows = outbox::for_incident(&tx, id).expect("rows");
+    let sms = rows.iter().find(|r| r.channel == "sms").expect("sms row");
+    assert_eq!(sms.status, "failed");
+    assert_eq!(rows.iter().filter(|r| r.channel == "voice").count(), 1);
+    assert_eq!(repo.early_report("SM9").expect("gone"), None);
+    // Reports for ids no row ever carries are dropped after a day.
+    delivery::report(&mut repo, &ctx, "SMother", "delivered", None).expect("report");
+    let next_day = Ctx {
+        now: now + chrono::Duration::days(1) + chrono::Duration::seconds(1),
+        ..ctx
+    };
+    delivery::report(&mut repo, &next_day, "SMnew", "sent", None).expect("report");
+    assert_eq!(repo.early_report("SMother").expect("pruned"), None);
+    assert!(repo.early_report("SMnew").expect("kept").is_some());
+}
