@@ -15,8 +15,10 @@ fn stat_cpu(line: &str) -> Option<Duration> {
     // the last ')'. Field 3 (state) is index 0, so utime (14) is index 11.
     let rest = &line[line.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = f.get(11)?.parse::<u32>().ok()? + f.get(12)?.parse::<u32>().ok()?;
-    Some(TICK * ticks)
+    let ticks = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(
+        ticks.saturating_mul(TICK.as_millis() as u64),
+    ))
 }
 
 fn comm(line: &str) -> Option<&str> {

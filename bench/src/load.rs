@@ -38,13 +38,13 @@ impl Stats {
         self.ok as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    /// Server CPU per answered request, in µs.
+    /// Server CPU per request sent, in µs.
     pub fn cpu_us(&self) -> Option<f64> {
         self.server_cpu
             .map(|c| c.as_secs_f64() * 1e6 / (self.sent.max(1) as f64))
     }
 
-    /// Store writer CPU per answered request, in µs.
+    /// Store writer CPU per request sent, in µs.
     pub fn writer_us(&self) -> Option<f64> {
         self.writer_cpu
             .map(|c| c.as_secs_f64() * 1e6 / (self.sent.max(1) as f64))

@@ -339,17 +339,7 @@ async fn an_undelivered_sms_report_falls_back_and_reports_never_regress() {
     let sid = rig.twilio.accepted()[0].sid.clone().expect("sid");
     // Out of order: "delivered" would come last, but "sent" arriving after
     // "undelivered" must not undo the failure.
-    let (status, _) = rig
-        .twilio_webhook(
-            "/twilio/status",
-            &[
-                ("MessageSid", &sid),
-                ("MessageStatus", "undelivered"),
-                ("ErrorCode", "30003"),
-            ],
-        )
-        .await;
-    assert_eq!(status, 204);
+    assert_eq!(rig.sms_undelivered(&sid).await, 204);
     rig.d.settle().await;
     let (status, _) = rig
         .twilio_webhook(
@@ -431,17 +421,7 @@ async fn an_undelivered_bundle_falls_back_for_every_page_in_it() {
     assert_eq!(sent.len(), 2, "{sent:#?}");
     assert!(sent[1].text().contains("2 incidents need you"), "{sent:#?}");
     let sid = sent[1].sid.clone().expect("sid");
-    let (status, _) = rig
-        .twilio_webhook(
-            "/twilio/status",
-            &[
-                ("MessageSid", &sid),
-                ("MessageStatus", "undelivered"),
-                ("ErrorCode", "30003"),
-            ],
-        )
-        .await;
-    assert_eq!(status, 204);
+    assert_eq!(rig.sms_undelivered(&sid).await, 204);
     rig.d.settle().await;
     assert!(rig.events(a, "falling back").await.is_empty());
     for id in [b, c] {
@@ -491,17 +471,9 @@ async fn a_report_for_a_fast_sms_counts_while_a_slow_call_of_its_batch_is_in_fli
             .find(|m| m.resource == Resource::Messages && named(m.text()) == [b])
             .and_then(|m| m.sid)
             .expect("b's SMS reached the provider");
-        rig.twilio_webhook(
-            "/twilio/status",
-            &[
-                ("MessageSid", &sid),
-                ("MessageStatus", "undelivered"),
-                ("ErrorCode", "30003"),
-            ],
-        )
-        .await
+        rig.sms_undelivered(&sid).await
     };
-    let (_, (status, _)) = tokio::join!(rig.d.advance(Duration::minutes(1)), driver);
+    let (_, status) = tokio::join!(rig.d.advance(Duration::minutes(1)), driver);
     assert_eq!(status, 204);
     assert_eq!(
         rig.events(a, "page sent").await.len(),

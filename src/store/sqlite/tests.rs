@@ -155,6 +155,24 @@ fn new_incident(title: &str) -> crate::incident::NewIncident {
     }
 }
 
+/// A fresh database at the latest schema, opened as the writer opens it.
+fn migrated_db() -> (tempfile::TempDir, Connection) {
+    let (dir, path) = temp_db();
+    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+    let mut conn = open_conn(&path).expect("open");
+    migrations::migrate(&mut conn).expect("migrate");
+    (dir, conn)
+}
+
+/// What a paging decision needs, over `roster`, on a Wednesday morning.
+fn paging_ctx(roster: &crate::config::Roster) -> crate::escalation::paging::Ctx<'_> {
+    crate::escalation::paging::Ctx {
+        roster,
+        secret: b"k",
+        now: crate::escalation::fixture::utc("2026-11-25T10:00:00Z"),
+    }
+}
+
 #[tokio::test]
 async fn paged_to_counts_open_incidents_paged_or_assigned() {
     use crate::incident::{Actor, State};
@@ -441,10 +459,7 @@ async fn a_failed_sync_refuses_every_later_write_and_fails_readiness() {
 #[tokio::test]
 async fn a_job_reads_back_every_change_it_made_to_its_incident() {
     use crate::incident::{Diagnosis, Repo, State};
-    let (_dir, path) = temp_db();
-    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
-    let mut conn = open_conn(&path).expect("open");
-    migrations::migrate(&mut conn).expect("migrate");
+    let (_dir, mut conn) = migrated_db();
     let tx = conn.transaction().expect("tx");
     let mut repo = incidents::TxRepo::new(&tx);
     let at = |s: i64| chrono::DateTime::from_timestamp(1_800_000_000 + s, 0).expect("instant");
@@ -495,19 +510,12 @@ async fn a_notice_keeps_its_own_sms_and_never_holds_a_page_back() {
     use crate::config::ChannelType;
     use crate::escalation::{delivery, fixture, paging::Ctx};
     use crate::incident::{OutboxRow, Repo, State};
-    let (_dir, path) = temp_db();
-    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
-    let mut conn = open_conn(&path).expect("open");
-    migrations::migrate(&mut conn).expect("migrate");
+    let (_dir, mut conn) = migrated_db();
     let tx = conn.transaction().expect("tx");
     let mut repo = incidents::TxRepo::new(&tx);
     let roster = fixture::roster();
-    let now = fixture::utc("2026-11-25T10:00:00Z");
-    let ctx = Ctx {
-        roster: &roster,
-        secret: b"k",
-        now,
-    };
+    let ctx = paging_ctx(&roster);
+    let now = ctx.now;
     let window = roster.limits.sms_bundle_window.to_chrono();
     let m2 = &roster.people["m2"];
     let id = repo
@@ -565,21 +573,14 @@ async fn a_notice_keeps_its_own_sms_and_never_holds_a_page_back() {
 #[tokio::test]
 async fn an_undelivered_bundle_falls_back_once_per_incident_and_person() {
     use crate::config::ChannelType;
-    use crate::escalation::{delivery, fixture, paging::Ctx};
+    use crate::escalation::{delivery, fixture};
     use crate::incident::{OutboxRow, Repo, State};
-    let (_dir, path) = temp_db();
-    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
-    let mut conn = open_conn(&path).expect("open");
-    migrations::migrate(&mut conn).expect("migrate");
+    let (_dir, mut conn) = migrated_db();
     let tx = conn.transaction().expect("tx");
     let mut repo = incidents::TxRepo::new(&tx);
     let roster = fixture::roster();
-    let now = fixture::utc("2026-11-25T10:00:00Z");
-    let ctx = Ctx {
-        roster: &roster,
-        secret: b"k",
-        now,
-    };
+    let ctx = paging_ctx(&roster);
+    let now = ctx.now;
     let m2 = &roster.people["m2"];
     let first = repo
         .insert(&new_incident("db down"), State::Triggered, now)
@@ -635,19 +636,12 @@ async fn a_report_that_beats_the_record_of_its_send_still_falls_back() {
     use crate::config::ChannelType;
     use crate::escalation::{delivery, fixture, paging::Ctx};
     use crate::incident::{OutboxRow, Repo, State};
-    let (_dir, path) = temp_db();
-    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
-    let mut conn = open_conn(&path).expect("open");
-    migrations::migrate(&mut conn).expect("migrate");
+    let (_dir, mut conn) = migrated_db();
     let tx = conn.transaction().expect("tx");
     let mut repo = incidents::TxRepo::new(&tx);
     let roster = fixture::roster();
-    let now = fixture::utc("2026-11-25T10:00:00Z");
-    let ctx = Ctx {
-        roster: &roster,
-        secret: b"k",
-        now,
-    };
+    let ctx = paging_ctx(&roster);
+    let now = ctx.now;
     let m2 = &roster.people["m2"];
     let id = repo
         .insert(&new_incident("db down"), State::Triggered, now)

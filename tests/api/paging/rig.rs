@@ -304,6 +304,16 @@ impl Rig {
     }
 
     /// POSTs a form to a Twilio webhook, signed as Twilio signs it.
+    /// Twilio's status callback: SMS `sid` undelivered (unreachable, 30003).
+    pub(super) async fn sms_undelivered(&self, sid: &str) -> u16 {
+        let pairs = [
+            ("MessageSid", sid),
+            ("MessageStatus", "undelivered"),
+            ("ErrorCode", "30003"),
+        ];
+        self.twilio_webhook("/twilio/status", &pairs).await.0
+    }
+
     pub(super) async fn twilio_webhook(&self, path: &str, pairs: &[(&str, &str)]) -> (u16, String) {
         let params: Vec<(String, String)> = pairs
             .iter()
