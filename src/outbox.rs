@@ -110,7 +110,7 @@ async fn record(
     state
         .metrics
         .notification(&c.row.channel, provider, outcome);
-    if result.is_ok() && c.row.kind == "page" && c.row.attempts == 1 {
+    if result.is_ok() && c.row.kind == "page" && c.row.attempts == 1 && c.row.tried.is_empty() {
         let age = (state.clock.now() - c.row.created_at)
             .num_milliseconds()
             .max(0) as f64

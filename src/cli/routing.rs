@@ -50,7 +50,29 @@ pub fn render_route(v: &Value) -> String {
             text(first)
         )),
     }
+    for page in list_of(v, "first_step") {
+        out.push_str(&format!("step 1 pages {}: {}\n", text(&page["person"]), fires(page)));
+    }
     out
+}
+
+/// `sms + voice at once, then voice after 2m`: every message a page sends.
+fn fires(page: &Value) -> String {
+    let names = |v: &Value| {
+        list_of(v, "channels")
+            .iter()
+            .map(text)
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    let mut parts = Vec::new();
+    if !list_of(page, "channels").is_empty() {
+        parts.push(format!("{} at once", names(page)));
+    }
+    for l in list_of(page, "later") {
+        parts.push(format!("{} after {}", names(l), text(&l["after"])));
+    }
+    parts.join(", then ")
 }
 
 /// One row per schedule: who, until when, and the next hand-off.

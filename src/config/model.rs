@@ -181,6 +181,9 @@ pub struct Person {
     pub working_hours: WorkingHours,
     /// Fallback order for pages; defaults to the channels the person has.
     pub channels: Vec<ChannelType>,
+    /// What a step without `via` sends this person, and when; empty means
+    /// their first channel at once.
+    pub notify: Vec<NotifyRule>,
     pub token: Option<TokenHash>,
     pub calendar_token: Option<TokenHash>,
 }
@@ -194,6 +197,14 @@ impl Person {
             ChannelType::Chat => self.chat.as_deref(),
         }
     }
+}
+
+/// One rung of a person's notification ladder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyRule {
+    pub via: Vec<ChannelType>,
+    /// Seconds after the step reached the person (0: at once).
+    pub after_secs: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -270,6 +281,8 @@ pub enum Target {
 #[derive(Debug, Clone)]
 pub struct Step {
     pub notify: Target,
+    /// Channels fired at once for every person targeted; empty: each
+    /// person's own `notify` rules.
     pub via: Vec<ChannelType>,
     pub wait: Span,
 }

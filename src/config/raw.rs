@@ -152,12 +152,25 @@ pub struct Person {
     /// Channels in the order a page falls back through them.
     #[serde(default)]
     pub channels: Vec<S>,
+    /// Personal notification rules, used by steps without `via`.
+    #[serde(default)]
+    pub notify: Vec<Spanned<NotifyRule>>,
     pub token: Option<S>,
     pub token_file: Option<S>,
     pub token_sha256: Option<S>,
     pub calendar_token: Option<S>,
     pub calendar_token_file: Option<S>,
     pub calendar_token_sha256: Option<S>,
+}
+
+/// `{via: [sms, push], after: 2m}`: these channels, this long after a
+/// step reached the person, while the incident is unacknowledged.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyRule {
+    #[serde(default)]
+    pub via: Vec<S>,
+    pub after: Option<S>,
 }
 
 #[derive(Debug, Deserialize)]

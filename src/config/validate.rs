@@ -801,6 +801,7 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
         .filter(|c| has(*c))
         .collect();
     }
+    let notify = notify_rules(ctx, &id, &v.notify, &has);
     if phone.is_none() && email.is_none() && chat.is_none() {
         ctx.err(
             &v.id,
@@ -828,6 +829,7 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
         timezone,
         working_hours,
         channels,
+        notify,
         token,
         calendar_token,
     })
@@ -1131,6 +1133,47 @@ fn target(ctx: &mut Ctx<'_>, ids: &Ids, owner: &str, s: &S) -> Option<Target> {
     Some(out)
 }
 
+/// A person's `notify` ladder: each rule names channels the person has and
+/// an `after` of zero or more.
+fn notify_rules(
+    ctx: &mut Ctx<'_>,
+    id: &str,
+    rules: &[Spanned<raw::NotifyRule>],
+    has: &dyn Fn(ChannelType) -> bool,
+) -> Vec<NotifyRule> {
+    let mut out = Vec::new();
+    for r in rules {
+        let mut via = Vec::new();
+        if r.value.via.is_empty() {
+            ctx.err(r, format!("person {id:?}: notify rule has no via channels"));
+        }
+        for c in &r.value.via {
+            match c.value.parse::<ChannelType>() {
+                Ok(ch) if !has(ch) => ctx.err(
+                    c,
+                    format!("person {id:?}: notify rule uses {}, but they have no address for it", c.value),
+                ),
+                Ok(ch) if !via.contains(&ch) => via.push(ch),
+                Ok(_) => {}
+                Err(msg) => ctx.err(c, format!("person {id:?}: {msg}")),
+            }
+        }
+        let after_secs = match &r.value.after {
+            None => 0,
+            Some(a) if a.value.trim().trim_end_matches(['s', 'm', 'h']).trim() == "0" => 0,
+            Some(a) => match Span::parse(&a.value) {
+                Ok(s) => s.as_secs(),
+                Err(msg) => {
+                    ctx.err(a, format!("person {id:?}: notify rule after: {msg}"));
+                    0
+                }
+            },
+        };
+        out.push(NotifyRule { via, after_secs });
+    }
+    out
+}
+
 fn policy(ctx: &mut Ctx<'_>, p: &Spanned<raw::Policy>, ids: &Ids) -> Option<Policy> {
     let v = &p.value;
     let id = v.id.value.clone();
@@ -1144,11 +1187,8 @@ fn policy(ctx: &mut Ctx<'_>, p: &Spanned<raw::Policy>, ids: &Ids) -> Option<Poli
     for (n, st) in v.steps.iter().enumerate() {
         let so = format!("{owner} step {}", n + 1);
         let t = target(ctx, ids, &so, &st.value.notify);
+        // No `via`: each person's own notify rules decide.
         let mut via = Vec::new();
-        if st.value.via.is_empty() {
-            ctx.err(st, format!("{so} has no via channels"));
-            ok = false;
-        }
         for c in &st.value.via {
             match c.value.parse::<ChannelType>() {
                 Ok(ch) => via.push(ch),

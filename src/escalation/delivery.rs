@@ -269,7 +269,10 @@ pub fn fall_back(repo: &mut dyn Repo, ctx: &Ctx<'_>, row: &OutboxRow) -> StoreRe
     let Some(incident) = row.incident else {
         return Ok(());
     };
-    let Some(next) = paging::fallback_channel(person, row) else {
+    // Every page of this step to this person (siblings fired at once, later
+    // rungs, fallbacks): a channel serves a step once.
+    let step = repo.page_channels_since(incident, &person.id, row.created_at)?;
+    let Some(next) = paging::fallback_channel(person, row, &step) else {
         return event(
             repo,
             ctx.now,
@@ -293,6 +296,8 @@ pub fn fall_back(repo: &mut dyn Repo, ctx: &Ctx<'_>, row: &OutboxRow) -> StoreRe
             .cloned()
             .collect(),
         tried,
+        // The step's instant, so the fallback's own failure sees the step.
+        created_at: row.created_at,
         ..OutboxRow::to_person(&row.kind, person, next, subject, body, ctx.now)
     };
     let id = repo.insert_outbox(&new)?;

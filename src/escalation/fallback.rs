@@ -1,5 +1,6 @@
-//! Channels for one page: which to use first, which next after a permanent
-//! failure, and how long to wait before retrying a transient one.
+//! Channels for one page: which fire at once and which later (a person's
+//! `notify` ladder), which next after a permanent failure, and how long to
+//! wait before retrying a transient one.
 //!
 //! Owns SPEC "a permanent failure falls back to the next channel" and the
 //! outbox's retry schedule. Must not send anything, sleep or draw random
@@ -43,6 +44,70 @@ pub fn page_channels(person: &Person, via: &[ChannelType], call_first: bool) -> 
         out.extend(next_channel(person, &[], &[]));
     }
     out
+}
+
+/// Every channel a step fires for `person`: the channels at once (see
+/// [`page_channels`]) and the later rungs of the person's own `notify`
+/// ladder. A step with `via` fires exactly those; one without follows the
+/// person's rules (none: their first channel). A channel fires once per
+/// step, at its earliest rung.
+pub fn page_plan(
+    person: &Person,
+    via: &[ChannelType],
+    call_first: bool,
+) -> (Vec<ChannelType>, Vec<Later>) {
+    if !via.is_empty() || person.notify.is_empty() {
+        return (page_channels(person, via, call_first), Vec::new());
+    }
+    let now_rules: Vec<ChannelType> = person
+        .notify
+        .iter()
+        .filter(|r| r.after_secs == 0)
+        .flat_map(|r| r.via.iter().copied())
+        .collect();
+    let mut at_once = if now_rules.is_empty() {
+        // The first rung is later; nobody online still means a call now.
+        let call = call_first && can_receive(person, ChannelType::Voice);
+        call.then_some(ChannelType::Voice).into_iter().collect()
+    } else {
+        page_channels(person, &now_rules, call_first)
+    };
+    let mut used = at_once.clone();
+    let mut rules: Vec<&crate::config::NotifyRule> =
+        person.notify.iter().filter(|r| r.after_secs > 0).collect();
+    rules.sort_by_key(|r| r.after_secs);
+    let mut later: Vec<Later> = Vec::new();
+    for r in rules {
+        let channels: Vec<ChannelType> = r
+            .via
+            .iter()
+            .copied()
+            .filter(|c| can_receive(person, *c) && !used.contains(c))
+            .collect();
+        if channels.is_empty() {
+            continue;
+        }
+        used.extend(&channels);
+        match later.iter_mut().find(|l| l.after_secs == r.after_secs) {
+            Some(l) => l.channels.extend(channels),
+            None => later.push(Later {
+                after_secs: r.after_secs,
+                channels,
+            }),
+        }
+    }
+    if at_once.is_empty() && later.is_empty() {
+        at_once.extend(next_channel(person, &[], &[]));
+    }
+    (at_once, later)
+}
+
+/// A later rung of a person's notify ladder.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Later {
+    /// Seconds after the step reached the person.
+    pub after_secs: u64,
+    pub channels: Vec<ChannelType>,
 }
 
 /// The channel to try after a permanent failure, given every channel `tried`

@@ -142,6 +142,7 @@ pub fn person(id: &str, contacts: &str) -> Person {
         timezone: Berlin,
         working_hours: WorkingHours::always(),
         channels,
+        notify: Vec::new(),
         token: None,
         calendar_token: None,
     }

@@ -25,7 +25,9 @@ pub(crate) mod fixture;
 mod walk;
 
 pub use ack_timeout::ack_expired;
-pub use fallback::{MAX_ATTEMPTS, backoff, can_receive, gives_up, next_channel, page_channels};
+pub use fallback::{
+    Later, MAX_ATTEMPTS, backoff, can_receive, gives_up, next_channel, page_channels, page_plan,
+};
 pub use policy::{EscalationState, Outcome, Page, escalate_now, on_deadline, start};
 pub use targets::{RouteContext, decision, label, resolve, rotation};
 

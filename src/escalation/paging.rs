@@ -172,7 +172,9 @@ pub fn page_body(
     }
 }
 
-/// Queues one page: its first channel now, the rest kept for fallback.
+/// Queues one page: a message on every channel it fires at once, and one
+/// per later rung of the person's ladder, due when that rung comes (an
+/// acknowledgement cancels those still pending).
 pub fn enqueue_page(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
@@ -182,7 +184,7 @@ pub fn enqueue_page(
     let Some(person) = ctx.roster.people.get(&page.person) else {
         return Ok(());
     };
-    let Some((&first, rest)) = page.channels.split_first() else {
+    if page.channels.is_empty() && page.later.is_empty() {
         repo.append(
             inc.id,
             ctx.now,
@@ -191,26 +193,32 @@ pub fn enqueue_page(
             json!({"person": person.id, "reason": "no channel the person can receive"}),
         )?;
         return Ok(());
-    };
-    let (subject, body) = page_body(ctx, inc, person, first);
-    let row = OutboxRow {
-        incident: Some(inc.id),
-        fallback: rest.iter().map(|c| channel_name(*c).to_string()).collect(),
-        ..OutboxRow::to_person("page", person, first, subject, body, ctx.now)
-    };
-    let outbox = repo.insert_outbox(&row)?;
-    repo.append(
-        inc.id,
-        ctx.now,
-        &Actor::System,
-        "page queued",
-        json!({
+    }
+    let at_once = page.channels.iter().map(|c| (0, *c));
+    let later = page
+        .later
+        .iter()
+        .flat_map(|l| l.channels.iter().map(move |c| (l.after_secs, *c)));
+    for (after, channel) in at_once.chain(later) {
+        let (subject, body) = page_body(ctx, inc, person, channel);
+        let mut row = OutboxRow {
+            incident: Some(inc.id),
+            ..OutboxRow::to_person("page", person, channel, subject, body, ctx.now)
+        };
+        row.due_at = ctx.now + chrono::Duration::seconds(i64::try_from(after).unwrap_or(i64::MAX / 1000));
+        let outbox = repo.insert_outbox(&row)?;
+        let mut detail = json!({
             "person": person.id,
             "channel": row.channel,
             "reason": page.reason,
             "outbox": outbox,
-        }),
-    )
+        });
+        if after > 0 {
+            detail["due_at"] = json!(row.due_at);
+        }
+        repo.append(inc.id, ctx.now, &Actor::System, "page queued", detail)?;
+    }
+    Ok(())
 }
 
 /// The escalation deadline passed: the next step, unless paging stopped.
@@ -478,15 +486,21 @@ pub fn notice_row(
     }
 }
 
-/// The next channel for a page whose channel failed for good, if any.
-pub fn fallback_channel(person: &Person, row: &OutboxRow) -> Option<ChannelType> {
+/// The next channel for a page whose channel failed for good, if any: the
+/// person's next channel that the step neither used nor tried (`step`: the
+/// channels of every page the step queued for the person, fallbacks
+/// included).
+pub fn fallback_channel(person: &Person, row: &OutboxRow, step: &[String]) -> Option<ChannelType> {
     let parse = |s: &str| s.parse::<ChannelType>().ok();
     let tried: Vec<ChannelType> = row
         .tried
         .iter()
+        .chain(step)
         .chain(std::iter::once(&row.channel))
         .filter_map(|s| parse(s))
         .collect();
+    // Rows queued before every channel fired at once still list the rest
+    // of their step's `via` here.
     let via: Vec<ChannelType> = row.fallback.iter().filter_map(|s| parse(s)).collect();
     fallback::next_channel(person, &tried, &via)
 }

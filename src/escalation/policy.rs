@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ChannelType, Policy, Step, Target};
 use crate::escalation::after;
-use crate::escalation::fallback::page_channels;
+use crate::escalation::fallback::{Later, page_plan};
 use crate::escalation::targets::{RouteContext, decision, label, resolve};
 use crate::routing::FirstPage;
 
@@ -40,9 +40,13 @@ pub struct EscalationState {
 pub struct Page {
     /// Person id.
     pub person: String,
-    /// Channels in fallback order; the outbox tries the first and falls back
-    /// (see `fallback::next_channel`) on permanent failure.
+    /// Channels fired at once, each its own message; a permanent failure of
+    /// one falls back to the person's next channel the step does not use
+    /// (see `fallback::next_channel`).
     pub channels: Vec<ChannelType>,
+    /// Later rungs of the person's `notify` ladder (steps without `via`),
+    /// each fired only while the incident is still unacknowledged.
+    pub later: Vec<Later>,
     /// Why, for the timeline, e.g. `step 2 of policy default: next`.
     pub reason: String,
 }
@@ -220,8 +224,10 @@ fn pages(
         .into_iter()
         .filter_map(|id| {
             let person = ctx.roster.people.get(&id)?;
+            let (channels, later) = page_plan(person, &step.via, call_first);
             Some(Page {
-                channels: page_channels(person, &step.via, call_first),
+                channels,
+                later,
                 person: id,
                 reason: reason.clone(),
             })

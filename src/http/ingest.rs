@@ -307,11 +307,14 @@ pub async fn trigger(
         severity,
         dedup_key: b.dedup_key,
     };
-    let now = app.clock.now();
     app.metrics_alert("trigger", "firing");
+    // Routed and paged like any alert, in the same transaction.
     let out = app
-        .store
-        .transact(move |repo| apply::client_trigger(repo, &report, now))
+        .transact_paging(move |repo, ctx| {
+            let out = apply::client_trigger(repo, &report, ctx.now)?;
+            paging::sync(repo, ctx, &out, &format!("client:{}", report.client))?;
+            Ok(out)
+        })
         .await?;
     app.after_ingest(&out, "trigger");
     let id = out.opened.first().or(out.attached.first()).copied();

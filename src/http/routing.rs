@@ -160,21 +160,33 @@ pub async fn route(
         .as_ref()
         .and_then(|s| roster.schedules.get(s))
         .and_then(|s| targets::rotation(s).on_call(at));
-    let first_channel = match d.first_page {
-        routing::FirstPage::PhoneCall => "voice".to_string(),
-        routing::FirstPage::Normal => roster
-            .policies
-            .get(&p.escalation_policy)
-            .and_then(|pol| pol.steps.first())
-            .map(|st| {
-                st.via
-                    .iter()
-                    .map(|c| format!("{c:?}").to_lowercase())
-                    .collect::<Vec<_>>()
-                    .join("+")
-            })
-            .unwrap_or_default(),
-    };
+    // Exactly what step 1 would queue now: every channel fired at once, and
+    // the later rungs of each person's notify ladder.
+    let first_step: Vec<Value> = roster
+        .policies
+        .get(&p.escalation_policy)
+        .map(|pol| crate::escalation::policy::start(pol, &ctx, at).1)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|page| {
+            let later: Vec<Value> = page
+                .later
+                .iter()
+                .map(|l| json!({"after": crate::duration::Span::from_secs(l.after_secs).to_string(), "channels": l.channels}))
+                .collect();
+            json!({"person": page.person, "channels": page.channels, "later": later, "reason": page.reason})
+        })
+        .collect();
+    let first_channel = first_step
+        .first()
+        .and_then(|p| p["channels"].as_array())
+        .map(|cs| {
+            cs.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("+")
+        })
+        .unwrap_or_default();
     Ok(Json(json!({
         "project": project,
         "at": at,
@@ -184,6 +196,7 @@ pub async fn route(
         "picked": d.picked,
         "first_page": d.first_page,
         "first_channel": first_channel,
+        "first_step": first_step,
     })))
 }
 

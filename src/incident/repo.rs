@@ -132,6 +132,17 @@ pub trait Repo {
     ) -> StoreResult<i64>;
     /// Cancels the pending pages of an incident; returns how many.
     fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64>;
+    /// The channels of the incident's pages to `person` created at or after
+    /// `since`, whatever became of them.
+    fn page_channels_since(
+        &mut self,
+        incident: i64,
+        person: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<String>>;
+    /// The incident's pages that reached someone (sent, or folded into a
+    /// sent SMS), oldest first.
+    fn pages_sent(&mut self, incident: i64) -> StoreResult<Vec<OutboxRow>>;
     /// The row a provider's message or call id was recorded for: for a
     /// bundle, its head (the rows folded into it carry the same id).
     fn outbox_by_provider_id(&mut self, provider_id: &str) -> StoreResult<Option<OutboxRow>>;

@@ -5,6 +5,7 @@
 //! `rig` holds the harness; `crash` runs the real binary and kills it with
 //! SIGKILL.
 
+mod channels;
 mod crash;
 mod rig;
 

@@ -105,7 +105,8 @@ async fn nobody_online_means_a_phone_call_and_online_marks_win() {
     let r = route(&d, Some("2026-11-25T23:00:00Z")).await;
     assert_eq!(r["picked"], "bob");
     assert_eq!(r["first_page"], "phone_call");
-    assert_eq!(r["first_channel"], "voice");
+    // The call first, and the step's SMS with it.
+    assert_eq!(r["first_channel"], "voice+sms");
     // Dave says he is online for 24h: he is picked.
     let dave = presence(
         &d,

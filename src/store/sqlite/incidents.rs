@@ -545,6 +545,19 @@ impl Repo for TxRepo<'_> {
         outbox::cancel_pages(self.conn, incident)
     }
 
+    fn page_channels_since(
+        &mut self,
+        incident: i64,
+        person: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<String>> {
+        outbox::page_channels_since(self.conn, incident, person, since)
+    }
+
+    fn pages_sent(&mut self, incident: i64) -> StoreResult<Vec<OutboxRow>> {
+        outbox::pages_sent(self.conn, incident)
+    }
+
     fn outbox_by_provider_id(&mut self, provider_id: &str) -> StoreResult<Option<OutboxRow>> {
         outbox::by_provider_id(self.conn, provider_id)
     }

@@ -221,6 +221,27 @@ pub fn cancel_pages(conn: &Connection, incident: i64) -> StoreResult<i64> {
     )? as i64)
 }
 
+pub fn page_channels_since(
+    conn: &Connection,
+    incident: i64,
+    person: &str,
+    since: DateTime<Utc>,
+) -> StoreResult<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT channel FROM outbox WHERE incident = ?1 AND person = ?2 AND kind = 'page' AND created_at >= ?3",
+    )?;
+    let rows = stmt.query_map(params![incident, person, ms(since)], |r| r.get(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+pub fn pages_sent(conn: &Connection, incident: i64) -> StoreResult<Vec<OutboxRow>> {
+    query(
+        conn,
+        "incident = ?1 AND kind = 'page' AND sent_at IS NOT NULL AND status IN ('sent', 'delivered', 'bundled') ORDER BY id",
+        [incident],
+    )
+}
+
 pub fn by_provider_id(conn: &Connection, pid: &str) -> StoreResult<Option<OutboxRow>> {
     Ok(query(conn, BY_PROVIDER_ID, [pid])?.into_iter().next())
 }

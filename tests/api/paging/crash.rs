@@ -92,6 +92,7 @@ async fn kill_9_while_paging_loses_nothing_and_duplicates_at_most_once() {
         sms_per_hour: 20,
         // The system clock: everyone online whatever the time.
         hours: "always",
+        bob_notify: "",
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("tocsin.yaml");
@@ -198,6 +199,7 @@ async fn kill_9_under_steady_alerts_loses_no_accepted_alert() {
         repeat: 0,
         sms_per_hour: 10_000,
         hours: "always",
+        bob_notify: "",
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("tocsin.yaml");

@@ -29,6 +29,8 @@ pub(super) struct Shape<'a> {
     pub(super) sms_per_hour: u32,
     /// alice's and bob's working hours (online while inside them).
     pub(super) hours: &'a str,
+    /// bob's `notify` rules (YAML flow list), empty for none.
+    pub(super) bob_notify: &'a str,
 }
 
 pub(super) const SHAPE: Shape<'static> = Shape {
@@ -37,6 +39,7 @@ pub(super) const SHAPE: Shape<'static> = Shape {
     repeat: 1,
     sms_per_hour: 20,
     hours: "mon-fri 09:00-18:00",
+    bob_notify: "",
 };
 
 /// The roster: bob is the nearest at `t0`, then alice, then dave (offline
@@ -48,7 +51,13 @@ pub(super) fn roster(twilio: &str, smtp_port: u16, shape: &Shape<'_>) -> String 
         repeat,
         sms_per_hour,
         hours,
+        bob_notify,
     } = shape;
+    let bob_notify = if bob_notify.is_empty() {
+        String::new()
+    } else {
+        format!("\n    notify: {bob_notify}")
+    };
     format!(
         r##"timezone: Europe/Berlin
 server:
@@ -96,7 +105,7 @@ people:
     phone: "{BOB_PHONE}"
     email: bob@example.com
     working_hours: ["{hours}"]
-    token_sha256: {bob}
+    token_sha256: {bob}{bob_notify}
   - id: dave
     phone: "+12125550104"
     email: {DAVE_EMAIL}
@@ -109,6 +118,7 @@ teams:
 clients:
   - id: acme
     channel: {{ type: log, name: "#acme" }}
+    token_sha256: {client}
 projects:
   - id: shop
     client: acme
@@ -129,12 +139,13 @@ integrations:
         alice = sha(ADMIN_TOKEN),
         bob = sha(BOB_TOKEN),
         am = sha(AM_TOKEN),
+        client = sha(CLIENT_TOKEN),
     )
 }
 
-/// nearest by SMS (voice as fallback), next by voice, next by email, the
-/// team lead in chat; five minutes each.
-pub(super) const STEPS: &str = r#"      - { notify: nearest, via: [sms, voice], wait: 5m }
+/// nearest by SMS (voice, the person's next channel, as fallback), next by
+/// voice, next by email, the team lead in chat; five minutes each.
+pub(super) const STEPS: &str = r#"      - { notify: nearest, via: [sms], wait: 5m }
       - { notify: next, via: [voice], wait: 5m }
       - { notify: next, via: [email], wait: 5m }
       - { notify: team_lead, via: [chat], wait: 5m }"#;

@@ -1,0 +1,223 @@
+//! Which channels a step fires: every channel of `via` at once, a failure
+//! falling back to a channel the step does not use yet, a person's own
+//! `notify` ladder for steps without `via`, and a client's report paged like
+//! any alert. Each test checks every message every fake received.
+
+use chrono::Duration;
+use serde_json::{Value, json};
+
+use super::rig::*;
+use crate::fakes::{Reply, Resource};
+use crate::helpers::*;
+
+/// The newest incident's number, as a responder sees it.
+async fn newest(rig: &Rig) -> i64 {
+    let r = rig
+        .d
+        .http
+        .get(rig.d.url("/api/v1/incidents?state=all"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("list");
+    let v: Value = r.json().await.expect("json");
+    v["incidents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|i| i["id"].as_i64())
+        .max()
+        .expect("an incident")
+}
+
+#[tokio::test]
+async fn a_client_report_at_night_calls_the_nearest_at_once() {
+    let rig = rig().await;
+    // 23:00 in Berlin: nobody is inside their working hours.
+    rig.d.advance(Duration::hours(13)).await;
+    let r = rig
+        .d
+        .post_json(
+            "/api/v1/trigger",
+            CLIENT_TOKEN,
+            &json!({"summary": "Checkout returns 500"}),
+        )
+        .await;
+    assert_eq!(r.status(), 202, "{}", r.text().await.unwrap_or_default());
+    rig.d.settle().await;
+    let id = newest(&rig).await;
+    let routed = rig.events(id, "routed").await;
+    assert_eq!(routed.len(), 1, "the report is routed");
+    assert_eq!(routed[0]["detail"]["picked"], "bob");
+    assert_eq!(routed[0]["detail"]["first_page"], "phone_call");
+    // The call wakes bob; the step's SMS carries the link and the commands.
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(30), Duration::minutes(1)).await;
+    rig.finish(&[call(BOB_PHONE, id), sms(BOB_PHONE, &[id])], 2)
+        .await;
+}
+
+#[tokio::test]
+async fn a_client_report_escalates_like_an_alert() {
+    let rig = rig().await;
+    let r = rig
+        .d
+        .post_json("/api/v1/trigger", CLIENT_TOKEN, &json!({"summary": "Shop is down"}))
+        .await;
+    assert_eq!(r.status(), 202);
+    rig.d.settle().await;
+    let id = newest(&rig).await;
+    // Nobody acknowledges: step 2 calls the next person (alice).
+    pass(&rig.d, Duration::minutes(5), Duration::minutes(1)).await;
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(30), Duration::minutes(1)).await;
+    rig.finish(&[sms(BOB_PHONE, &[id]), call(ALICE_PHONE, id)], 2)
+        .await;
+}
+
+const ALL_AT_ONCE: &str = r#"      - { notify: nearest, via: [sms, voice, email], wait: 5m }
+      - { notify: next, via: [voice], wait: 5m }"#;
+
+#[tokio::test]
+async fn every_channel_of_via_fires_at_once() {
+    let rig = rig_with(&Shape {
+        steps: ALL_AT_ONCE,
+        ..SHAPE
+    })
+    .await;
+    let id = rig.open("DiskFull").await;
+    assert_eq!(rig.events(id, "page sent").await.len(), 3, "all three now");
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(30), Duration::minutes(1)).await;
+    rig.finish(
+        &[
+            sms(BOB_PHONE, &[id]),
+            call(BOB_PHONE, id),
+            email("bob@example.com", id),
+        ],
+        2,
+    )
+    .await;
+}
+
+const SMS_AND_VOICE: &str = r#"      - { notify: nearest, via: [sms, voice], wait: 5m }
+      - { notify: next, via: [voice], wait: 5m }"#;
+
+#[tokio::test]
+async fn two_failed_channels_fall_back_to_one_unused_channel_once() {
+    let rig = rig_with(&Shape {
+        steps: SMS_AND_VOICE,
+        ..SHAPE
+    })
+    .await;
+    rig.twilio
+        .script(Resource::Messages, Reply::error(400, 21211));
+    rig.twilio.script(Resource::Calls, Reply::error(400, 21211));
+    let id = rig.open("DiskFull").await;
+    let fell = rig.events(id, "falling back").await;
+    assert_eq!(fell.len(), 1, "one fallback for the two failures: {fell:#?}");
+    assert_eq!(fell[0]["detail"]["to"], "email");
+    assert_eq!(rig.events(id, "no channel left").await.len(), 1);
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    rig.finish(&[email("bob@example.com", id)], 2).await;
+}
+
+#[tokio::test]
+async fn a_failure_falls_back_past_the_channels_the_step_already_uses() {
+    let rig = rig_with(&Shape {
+        steps: SMS_AND_VOICE,
+        ..SHAPE
+    })
+    .await;
+    rig.twilio
+        .script(Resource::Messages, Reply::error(400, 21211));
+    let id = rig.open("DiskFull").await;
+    let fell = rig.events(id, "falling back").await;
+    assert_eq!(fell.len(), 1);
+    // Voice already rang for this step: the SMS falls back to email.
+    assert_eq!(
+        (&fell[0]["detail"]["from"], &fell[0]["detail"]["to"]),
+        (&json!("sms"), &json!("email"))
+    );
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    rig.finish(&[call(BOB_PHONE, id), email("bob@example.com", id)], 2)
+        .await;
+}
+
+const NO_VIA: &str = r#"      - { notify: nearest, wait: 10m }"#;
+
+#[tokio::test]
+async fn a_step_without_via_follows_the_persons_notify_rules() {
+    let rig = rig_with(&Shape {
+        steps: NO_VIA,
+        bob_notify: "[{via: [sms], after: 0s}, {via: [voice], after: 2m}]",
+        ..SHAPE
+    })
+    .await;
+    let first = rig.open("DiskFull").await;
+    rig.d
+        .advance(Duration::minutes(2) - Duration::seconds(1))
+        .await;
+    assert_eq!(rig.twilio.requests().len(), 1, "only the SMS so far");
+    rig.d.advance(Duration::seconds(1)).await;
+    assert_eq!(rig.twilio.requests().len(), 2, "the call at 2m");
+    assert_eq!(rig.act(first, "acknowledge", BOB_TOKEN).await, 200);
+    // An acknowledgement before the second rung stops it.
+    let second = rig.open("CpuHigh").await;
+    rig.d.advance(Duration::minutes(1)).await;
+    assert_eq!(rig.act(second, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    assert_eq!(rig.events(second, "page cancelled").await.len(), 0);
+    rig.finish(
+        &[
+            sms(BOB_PHONE, &[first]),
+            call(BOB_PHONE, first),
+            sms(BOB_PHONE, &[second]),
+        ],
+        3,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_person_without_rules_gets_their_first_channel() {
+    let rig = rig_with(&Shape {
+        steps: NO_VIA,
+        ..SHAPE
+    })
+    .await;
+    let id = rig.open("DiskFull").await;
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    // bob has a phone and an email: his channels start with sms.
+    rig.finish(&[sms(BOB_PHONE, &[id])], 1).await;
+}
+
+#[tokio::test]
+async fn route_shows_every_channel_that_fires() {
+    let rig = rig_with(&Shape {
+        steps: NO_VIA,
+        bob_notify: "[{via: [sms, email], after: 0s}, {via: [voice], after: 2m}]",
+        ..SHAPE
+    })
+    .await;
+    let r = rig
+        .d
+        .http
+        .get(rig.d.url("/api/v1/route?project=shop"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("route");
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["first_channel"], "sms+email");
+    assert_eq!(
+        v["first_step"][0]["later"],
+        json!([{"after": "2m", "channels": ["voice"]}])
+    );
+    let out = tocsin::cli::routing::render_route(&v);
+    assert!(
+        out.contains("step 1 pages bob: sms + email at once, then voice after 2m"),
+        "{out}"
+    );
+    rig.d.stop().await;
+}
