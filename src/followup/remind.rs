@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::actions::ActionItem;
-use super::postmortem::{PmState, Postmortem};
+use super::postmortem::{self, PmState, Postmortem};
 use super::{business_days, digest, lifecycle};
 use crate::config::{ChannelType, Person, Roster};
 use crate::escalation::paging::Ctx;
@@ -115,12 +115,13 @@ pub fn submitted(
 ) -> StoreResult<()> {
     let subject = format!("[tocsin] postmortem {} awaits your approval", pm.id);
     let body = format!(
-        "Postmortem {} of incident {} ({}) was submitted for review: {}\n(tocsin postmortems show {})",
+        "Postmortem {} of incident {} ({}) was submitted for review: {}\n(tocsin postmortems show {})\n\n{}",
         pm.id,
         pm.incident,
         pm.title,
         pm_url(ctx, pm.id),
-        pm.id
+        pm.id,
+        postmortem::on_publish(pm)
     );
     notify(
         repo,
