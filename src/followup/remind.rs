@@ -190,7 +190,8 @@ fn postmortem_timer(repo: &mut dyn Repo, ctx: &Ctx<'_>, kind: &str, id: i64) -> 
             format!(
                 "You are the author of postmortem {id} for incident {} ({}), due {due}. \
                  The facts are pre-filled under \"What happened?\"; answer the other three \
-                 questions and add action items, then submit it to {} for approval.\n{url}\n\
+                 questions, fill the [...] gaps of the client summary (the only part the \
+                 client reads) and add action items, then submit it to {} for approval.\n{url}\n\
                  (tocsin postmortems edit {id})",
                 pm.incident, pm.title, pm.approver
             ),
