@@ -1,7 +1,8 @@
 //! `tocsin postmortems list|show|submit|approve|publish|edit`. `edit` round-
-//! trips the four sections through Markdown in `$EDITOR`; the Markdown
-//! rendering and parsing are pure functions here. The review workflow itself
-//! (who may approve, what publishing sends) is the daemon's.
+//! trips the five sections (four internal, the client summary public)
+//! through Markdown in `$EDITOR`; the Markdown rendering and parsing are
+//! pure functions here. The review workflow itself (who may approve, what
+//! publishing sends) is the daemon's.
 
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -27,16 +28,20 @@ pub enum PostmortemsCmd {
 }
 
 /// The section keys the API uses, with their Markdown headings.
-const SECTIONS: [(&str, &str); 4] = [
+const SECTIONS: [(&str, &str); 5] = [
     ("what_happened", "What happened"),
     ("how_fixed", "How it was fixed"),
     ("cause", "Cause"),
     ("measures", "Measures"),
+    ("client_summary", PUBLIC_HEADING),
 ];
 
-/// The four editable sections, in [`SECTIONS`] order.
+/// The heading of the one section published to the client.
+const PUBLIC_HEADING: &str = "Client summary (public)";
+
+/// The five editable sections, in [`SECTIONS`] order.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Sections(pub [String; 4]);
+pub struct Sections(pub [String; 5]);
 
 impl Sections {
     /// From the API's postmortem object; absent sections are empty.
@@ -58,8 +63,9 @@ impl Sections {
 /// `## ` heading per section.
 pub fn to_markdown(title: &str, s: &Sections) -> String {
     let mut out = format!(
-        "# {title}\n\n<!-- Edit the text under each heading; keep the four \"## \" headings. \
-         Text above the first heading is ignored. -->\n"
+        "# {title}\n\n<!-- Edit the text under each heading; keep the five \"## \" headings. \
+         Text above the first heading is ignored. Only \"{PUBLIC_HEADING}\" is published \
+         to the client; the other sections stay internal. -->\n"
     );
     for ((_, heading), body) in SECTIONS.iter().zip(&s.0) {
         out.push_str(&format!("\n## {heading}\n\n"));
@@ -75,7 +81,7 @@ pub fn to_markdown(title: &str, s: &Sections) -> String {
 /// once; a heading may be the title or the API key, in any case. `## `
 /// lines inside ``` fences are text.
 pub fn from_markdown(md: &str) -> Result<Sections, String> {
-    let mut found: [Option<Vec<&str>>; 4] = Default::default();
+    let mut found: [Option<Vec<&str>>; SECTIONS.len()] = Default::default();
     let mut current: Option<usize> = None;
     let mut fenced = false;
     for line in md.lines() {
@@ -107,11 +113,18 @@ pub fn from_markdown(md: &str) -> Result<Sections, String> {
     Ok(out)
 }
 
+/// A heading is its title or its API key, in any case, with or without a
+/// trailing colon or "(public)".
 fn section_index(heading: &str) -> Option<usize> {
-    let h = heading.trim().trim_end_matches(':').trim().to_lowercase();
+    let bare = |t: &str| {
+        let t = t.trim().trim_end_matches(':').trim().to_lowercase();
+        t.strip_suffix("(public)")
+            .map_or(t.clone(), |s| s.trim().to_string())
+    };
+    let h = bare(heading);
     SECTIONS
         .iter()
-        .position(|(key, title)| h == *key || h == title.to_lowercase())
+        .position(|(key, title)| h == *key || h == bare(title))
 }
 
 fn expected_headings() -> String {
@@ -168,11 +181,12 @@ pub fn render_list(v: &Value) -> String {
     t.render()
 }
 
-/// One postmortem: state line, then its sections as Markdown.
+/// One postmortem: state line, what goes public, then its sections as
+/// Markdown.
 pub fn render_show(id: Number, v: &Value) -> String {
     let pm = unwrap_pm(v);
     let mut out = format!(
-        "state: {}  incident: {}  author: {}\n\n",
+        "state: {}  incident: {}  author: {}\npublic: only \"{PUBLIC_HEADING}\" is published to the client\n\n",
         text(&pm["state"]),
         text(&pm["incident"]),
         text(&pm["author"])
@@ -218,6 +232,11 @@ async fn step(api: &ApiClient, id: Number, verb: &str, done: &str) -> anyhow::Re
     match unwrap_pm(&v)["state"].as_str() {
         Some(state) => println!("postmortem {} {done} (now {state})", id.0),
         None => println!("postmortem {} {done}", id.0),
+    }
+    if verb != "publish"
+        && let Some(note) = v["on_publish"].as_str()
+    {
+        println!("{note}");
     }
     Ok(())
 }
@@ -270,25 +289,27 @@ fn edit_in_editor(id: Number, markdown: &str) -> anyhow::Result<Sections> {
 mod tests {
     use super::*;
 
-    fn sections(parts: [&str; 4]) -> Sections {
+    fn sections(parts: [&str; 5]) -> Sections {
         Sections(parts.map(str::to_string))
     }
 
     #[test]
     fn markdown_round_trips() {
         for s in [
-            sections(["", "", "", ""]),
+            sections(["", "", "", "", ""]),
             sections([
                 "The shop was down.",
                 "Restarted php-fpm.",
                 "OOM",
                 "Alert on memory.",
+                "The shop was down for an hour.",
             ]),
             sections([
                 "Line one.\n\nLine two, after a blank line.",
                 "  indented code\n### a sub-heading stays text",
                 "```\n## inside a fence is text\n```",
                 "- one\n- two",
+                "What we did: [what we did to fix it]",
             ]),
         ] {
             let md = to_markdown("Postmortem 3: Disk full", &s);
@@ -297,7 +318,7 @@ mod tests {
         }
     }
 
-    fn check(md: &str, expected: Result<[&str; 4], &str>) {
+    fn check(md: &str, expected: Result<[&str; 5], &str>) {
         let got = from_markdown(md).map_err(|e| e.to_string());
         match expected {
             Ok(parts) => assert_eq!(got, Ok(sections(parts)), "{md:?}"),
@@ -311,12 +332,20 @@ mod tests {
     #[test]
     fn edited_markdown_is_read_leniently_but_completely() {
         check(
-            "ignored preamble\n## what_happened\n  \nA\n\n## HOW IT WAS FIXED:\nB  \n## Cause\n## Measures\nD\n\n\n",
-            Ok(["A", "B", "", "D"]),
+            "ignored preamble\n## what_happened\n  \nA\n\n## HOW IT WAS FIXED:\nB  \n## Cause\n## Measures\nD\n\n\n## client summary\nE\n",
+            Ok(["A", "B", "", "D", "E"]),
         );
         check(
-            "## What happened\nA\n## Cause\nC\n## Measures\n",
+            "## What happened\n## How it was fixed\n## Cause\n## Measures\n## Client summary (PUBLIC):\nE",
+            Ok(["", "", "", "", "E"]),
+        );
+        check(
+            "## What happened\nA\n## Cause\nC\n## Measures\n## client_summary\n",
             Err("\"## How it was fixed\" is missing"),
+        );
+        check(
+            "## What happened\n## How it was fixed\n## Cause\n## Measures\n",
+            Err("\"## Client summary (public)\" is missing"),
         );
         check(
             "## What happened\n## How it was fixed\n## Cause\n## Measures\n## Lessons\n",
@@ -331,24 +360,34 @@ mod tests {
     #[test]
     fn json_sections_default_to_empty_and_go_back_by_key() {
         let s = Sections::from_json(&json!({"what_happened": "A", "cause": null}));
-        assert_eq!(s, sections(["A", "", "", ""]));
+        assert_eq!(s, sections(["A", "", "", "", ""]));
         assert_eq!(
             s.to_json(),
-            json!({"what_happened": "A", "how_fixed": "", "cause": "", "measures": ""})
+            json!({"what_happened": "A", "how_fixed": "", "cause": "", "measures": "",
+                   "client_summary": ""})
         );
     }
 
     #[test]
     fn show_and_list_render() {
         let v = json!({"postmortem": {"id": 3, "incident": 3, "state": "draft",
-                                      "title": "Disk full", "what_happened": "A"}});
+                                      "title": "Disk full", "what_happened": "A",
+                                      "client_summary": "Shop was down."}});
         let out = render_show(Number(3), &v);
         assert!(
-            out.starts_with("state: draft  incident: 3  author: -\n\n# Postmortem 3: Disk full\n"),
+            out.starts_with(
+                "state: draft  incident: 3  author: -\n\
+                 public: only \"Client summary (public)\" is published to the client\n\n\
+                 # Postmortem 3: Disk full\n"
+            ),
             "{out}"
         );
         assert!(
             out.contains("\n## What happened\n\nA\n\n## How it was fixed\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("\n## Measures\n\n\n## Client summary (public)\n\nShop was down.\n"),
             "{out}"
         );
         assert_eq!(render_list(&json!({"postmortems": []})), "no postmortems\n");

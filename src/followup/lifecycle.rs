@@ -11,7 +11,7 @@ use super::actions::{self, ActionItem, NewAction, Priority};
 use super::business_days;
 use super::postmortem::{self, NewPostmortem, PmState, Postmortem, Refusal, Sections, Verb};
 use super::remind;
-use crate::config::{Roster, Team};
+use crate::config::{Project, Roster, Team};
 use crate::escalation::paging::{Ctx, notice_row};
 use crate::incident::{Actor, Repo, Timer};
 use crate::store::{StoreError, StoreResult};
@@ -106,11 +106,10 @@ pub fn on_resolved(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<(
     }
 }
 
-fn team_of<'r>(roster: &'r Roster, project: &str) -> Option<&'r Team> {
-    roster
-        .projects
-        .get(project)
-        .and_then(|p| roster.teams.get(&p.team))
+/// The project of `project` and its team, when both are configured.
+fn project_and_team<'r>(roster: &'r Roster, project: &str) -> Option<(&'r Project, &'r Team)> {
+    let p = roster.projects.get(project)?;
+    Some((p, roster.teams.get(&p.team)?))
 }
 
 /// Creates the draft of incident `id`: author, approver, due date, the
@@ -129,7 +128,7 @@ pub fn create(
             existing.id
         )));
     }
-    let team = team_of(ctx.roster, &inc.project).ok_or_else(|| {
+    let (project, team) = project_and_team(ctx.roster, &inc.project).ok_or_else(|| {
         FlowError::Conflict(format!(
             "project {:?} of incident {id} is not configured: no team to write and approve a postmortem",
             inc.project
@@ -151,6 +150,7 @@ pub fn create(
         title: inc.title.clone(),
         sections: Sections {
             what_happened: postmortem::what_happened(&inc, &events, ctx.roster, tz),
+            client_summary: postmortem::client_summary(&inc, &project.name, tz),
             ..Sections::default()
         },
         due_at,
@@ -178,6 +178,7 @@ pub struct Edit {
     pub how_fixed: Option<String>,
     pub cause: Option<String>,
     pub measures: Option<String>,
+    pub client_summary: Option<String>,
     pub no_measures_needed: Option<bool>,
 }
 
@@ -203,6 +204,7 @@ pub fn edit(
         (&mut s.how_fixed, &e.how_fixed),
         (&mut s.cause, &e.cause),
         (&mut s.measures, &e.measures),
+        (&mut s.client_summary, &e.client_summary),
     ] {
         if let Some(v) = value {
             *field = v.clone();
@@ -279,7 +281,8 @@ pub fn step(
     Ok((pm, true))
 }
 
-/// Posts the approved text to the client's public channel (outbox).
+/// Posts the approved client summary, and nothing else of the postmortem,
+/// to the client's public channel (outbox).
 fn publish(repo: &mut dyn Repo, ctx: &Ctx<'_>, pm: &Postmortem) -> StoreResult<()> {
     let inc = repo.get(pm.incident)?;
     let Some(client) = ctx.roster.clients.get(&inc.client) else {
@@ -298,7 +301,7 @@ fn publish(repo: &mut dyn Repo, ctx: &Ctx<'_>, pm: &Postmortem) -> StoreResult<(
         Some(client.id.clone()),
         "channel",
         client.channel.name.clone(),
-        format!("Postmortem of incident {}: {}", inc.id, pm.title),
+        postmortem::PUBLICATION_SUBJECT.to_string(),
         postmortem::publication(pm),
     );
     let oid = repo.insert_outbox(&row)?;

@@ -1,7 +1,8 @@
-//! The postmortem record and its review workflow: the four sections of the
-//! guide, the states `draft` → `submitted` → `approved` → `published`, who
-//! may take each step, and the pre-filled "What happened?" facts. Pure: no
-//! storage, no clock (the caller passes `now` and the timeline).
+//! The postmortem record and its review workflow: the four internal sections
+//! of the guide and the client summary (the only text ever published), the
+//! states `draft` → `submitted` → `approved` → `published`, who may take
+//! each step, and the pre-filled "What happened?" facts and client summary.
+//! Pure: no storage, no clock (the caller passes `now` and the timeline).
 
 use std::fmt;
 use std::str::FromStr;
@@ -68,22 +69,42 @@ impl FromStr for PmState {
     }
 }
 
-/// The answers to [`QUESTIONS`].
+/// The section published to the client, by its API key, and what it is.
+pub const CLIENT_SUMMARY: (&str, &str) = (
+    "client_summary",
+    "What the client reads when the postmortem is published",
+);
+
+/// The gaps the client summary's pre-fill leaves for the author; approval
+/// waits until none is left.
+pub const PLACEHOLDERS: [&str; 3] = [
+    "[when it ended]",
+    "[what we did to fix it]",
+    "[what we will do so it does not happen again]",
+];
+
+/// Subject of the post that publishes a postmortem: the text is the client
+/// summary alone.
+pub const PUBLICATION_SUBJECT: &str = "Postmortem";
+
+/// The answers to [`QUESTIONS`], internal, and the client summary, public.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Sections {
     pub what_happened: String,
     pub how_fixed: String,
     pub cause: String,
     pub measures: String,
+    pub client_summary: String,
 }
 
 impl Sections {
-    fn all(&self) -> [(&'static str, &str); 4] {
+    fn all(&self) -> [(&'static str, &str); 5] {
         [
             (QUESTIONS[0].0, &self.what_happened),
             (QUESTIONS[1].0, &self.how_fixed),
             (QUESTIONS[2].0, &self.cause),
             (QUESTIONS[3].0, &self.measures),
+            (CLIENT_SUMMARY.0, &self.client_summary),
         ]
     }
 
@@ -213,7 +234,12 @@ pub fn transition(
         (Verb::Publish, s) => {
             lead_only("publish")?;
             match s {
-                Approved => Ok(Some(Published)),
+                Approved => match unwritten_summary(pm) {
+                    None => Ok(Some(Published)),
+                    Some(why) => conflict(&format!(
+                        "{why}; the lead reopens it, the author writes it, and it is approved again"
+                    )),
+                },
                 Published => Ok(None),
                 Draft | Submitted => conflict("only an approved postmortem is published"),
             }
@@ -225,13 +251,33 @@ pub fn transition(
     }
 }
 
-/// What approval still needs: every section written, and measures (action
-/// items, or the explicit "no measures needed").
+/// Why the client summary cannot go out yet: blank, or a gap of the
+/// pre-fill still unfilled. Facts the pre-fill wrote may stay as they are.
+fn unwritten_summary(pm: &Postmortem) -> Option<String> {
+    let text = &pm.sections.client_summary;
+    if text.trim().is_empty() {
+        return Some("client_summary is empty".into());
+    }
+    let left: Vec<&str> = PLACEHOLDERS
+        .into_iter()
+        .filter(|p| text.contains(p))
+        .collect();
+    (!left.is_empty()).then(|| format!("client_summary still has {}", left.join(" ")))
+}
+
+/// What approval still needs: every section written, the client summary's
+/// gaps filled, and measures (action items, or the explicit "no measures
+/// needed").
 pub fn missing_for_approval(pm: &Postmortem, actions: usize) -> Vec<String> {
     let mut out = Vec::new();
     let empty = pm.sections.empty();
     if !empty.is_empty() {
         out.push(format!("empty sections: {}", empty.join(", ")));
+    }
+    if !empty.contains(&CLIENT_SUMMARY.0)
+        && let Some(why) = unwritten_summary(pm)
+    {
+        out.push(why);
     }
     if actions == 0 && !pm.no_measures_needed {
         out.push(
@@ -401,18 +447,66 @@ pub fn what_happened(inc: &Incident, events: &[Event], roster: &Roster, tz: Tz) 
     out
 }
 
-/// The text published to the client channel.
-pub fn publication(pm: &Postmortem) -> String {
-    let mut out = format!("Postmortem of incident {}: {}\n", pm.incident, pm.title);
-    let s = &pm.sections;
-    for ((_, question), text) in
-        QUESTIONS
-            .iter()
-            .zip([&s.what_happened, &s.how_fixed, &s.cause, &s.measures])
-    {
-        out.push_str(&format!("\n{question}\n{}\n", text.trim()));
+/// A day and time for the client: `Wed 25 Nov 2026 10:00 CET`.
+fn readable(at: DateTime<Utc>, tz: Tz) -> String {
+    at.with_timezone(&tz)
+        .format("%a %-d %b %Y %H:%M %Z")
+        .to_string()
+}
+
+/// When it happened, in `tz`: one day named once, else both ends in full.
+fn client_interval(from: DateTime<Utc>, to: Option<DateTime<Utc>>, tz: Tz) -> String {
+    let Some(to) = to else {
+        return format!("from {} until {}", readable(from, tz), PLACEHOLDERS[0]);
+    };
+    let (a, b) = (from.with_timezone(&tz), to.with_timezone(&tz));
+    let length = duration(from, to);
+    if a.date_naive() == b.date_naive() && a.offset() == b.offset() {
+        format!(
+            "on {} from {} to {} {} ({length})",
+            a.format("%a %-d %b %Y"),
+            a.format("%H:%M"),
+            b.format("%H:%M"),
+            b.format("%Z")
+        )
+    } else {
+        format!(
+            "from {} to {} ({length})",
+            readable(from, tz),
+            readable(to, tz)
+        )
     }
-    out
+}
+
+/// The client summary's pre-fill, in plain words for the client: what was
+/// affected (the project's name) and when, in the team's zone, with gaps
+/// for what was done and what will be done. No numbers, handles, channels
+/// or pages: it is what gets published.
+pub fn client_summary(inc: &Incident, project_name: &str, tz: Tz) -> String {
+    format!(
+        "{project_name} was affected by an incident {}.\n\n\
+         What we did: {}\n\n\
+         What we will do: {}\n",
+        client_interval(inc.created_at, inc.resolved_at, tz),
+        PLACEHOLDERS[1],
+        PLACEHOLDERS[2],
+    )
+}
+
+/// The text published to the client channel: the client summary alone.
+pub fn publication(pm: &Postmortem) -> String {
+    pm.sections.client_summary.trim().to_string()
+}
+
+/// What a reviewer is told will go public, for the submit and approve
+/// messages and answers.
+pub fn on_publish(pm: &Postmortem) -> String {
+    match publication(pm) {
+        text if text.is_empty() => {
+            "On publish, the client reads: nothing yet (client_summary is empty).".into()
+        }
+        text => format!("On publish, the client reads:\n{text}"),
+    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use chrono_tz::Europe::Berlin;
+use chrono_tz::Tz;
 use serde_json::json;
 
 use super::*;
@@ -6,8 +7,8 @@ use crate::escalation::fixture::{roster, utc};
 use crate::incident::State;
 use crate::ingest::alert::{Severity, Source};
 
-fn pm(state: PmState, sections: [&str; 4], no_measures: bool) -> Postmortem {
-    let [w, h, c, m] = sections.map(String::from);
+fn pm(state: PmState, sections: [&str; 5], no_measures: bool) -> Postmortem {
+    let [w, h, c, m, client_summary] = sections.map(String::from);
     Postmortem {
         id: 7,
         incident: 3,
@@ -21,6 +22,7 @@ fn pm(state: PmState, sections: [&str; 4], no_measures: bool) -> Postmortem {
             how_fixed: h,
             cause: c,
             measures: m,
+            client_summary,
         },
         no_measures_needed: no_measures,
         due_at: utc("2026-11-26T22:59:59Z"),
@@ -33,12 +35,12 @@ fn pm(state: PmState, sections: [&str; 4], no_measures: bool) -> Postmortem {
     }
 }
 
-const FULL: [&str; 4] = ["w", "h", "c", "m"];
+const FULL: [&str; 5] = ["w", "h", "c", "m", "s"];
 
 /// (state, sections, no_measures, actions, verb, by) → expected.
 type Case = (
     PmState,
-    [&'static str; 4],
+    [&'static str; 5],
     bool,
     usize,
     Verb,
@@ -74,7 +76,7 @@ fn review_workflow() {
     check(&[
         (
             Draft,
-            ["", "", "", ""],
+            ["", "", "", "", ""],
             false,
             0,
             Submit,
@@ -116,12 +118,57 @@ fn review_workflow() {
         ),
         (
             Submitted,
-            ["w", "", "c", " "],
+            ["w", "", "c", " ", "s"],
             false,
             1,
             Approve,
             "lead",
             Err("how_fixed, measures"),
+        ),
+        // The client summary is a section like the others ...
+        (
+            Submitted,
+            ["w", "h", "c", "m", "\n"],
+            false,
+            1,
+            Approve,
+            "lead",
+            Err("empty sections: client_summary"),
+        ),
+        // ... and its pre-fill's gaps must be filled; its facts may stay.
+        (
+            Submitted,
+            [
+                "w",
+                "h",
+                "c",
+                "m",
+                "Shop was affected. What we did: [what we did to fix it]",
+            ],
+            false,
+            1,
+            Approve,
+            "lead",
+            Err("client_summary still has [what we did to fix it]"),
+        ),
+        (
+            Submitted,
+            ["w", "h", "c", "m", "Shop was affected. We restarted it."],
+            false,
+            1,
+            Approve,
+            "lead",
+            Ok(Some(Approved)),
+        ),
+        // Approved before the client summary existed: nothing to publish.
+        (
+            Approved,
+            ["w", "h", "c", "m", ""],
+            false,
+            1,
+            Publish,
+            "lead",
+            Err("client_summary is empty; the lead reopens it"),
         ),
         (Draft, FULL, false, 1, Approve, "lead", Err("submit it")),
         (Approved, FULL, false, 1, Approve, "lead", Ok(None)),
@@ -291,12 +338,104 @@ fn long_timelines_are_condensed() {
 }
 
 #[test]
-fn publication_has_the_four_questions() {
-    let text = publication(&pm(PmState::Approved, ["W", "H", "C", "M"], false));
-    assert_eq!(
-        text,
-        "Postmortem of incident 3: shop down\n\nWhat happened?\nW\n\n\
-         How was the problem fixed?\nH\n\nWhat caused the problem?\nC\n\n\
-         What have we done or are going to do to minimise these risks?\nM\n"
+fn only_the_client_summary_is_published() {
+    let p = pm(
+        PmState::Approved,
+        ["W", "H", "C", "M", "\nShop was down; we fixed it.\n\n"],
+        false,
     );
+    assert_eq!(publication(&p), "Shop was down; we fixed it.");
+    assert_eq!(
+        on_publish(&p),
+        "On publish, the client reads:\nShop was down; we fixed it."
+    );
+    let blank = pm(PmState::Draft, ["W", "H", "C", "M", " "], false);
+    assert_eq!(
+        on_publish(&blank),
+        "On publish, the client reads: nothing yet (client_summary is empty)."
+    );
+}
+
+fn at(created: &str, resolved: Option<&str>) -> Incident {
+    Incident {
+        created_at: utc(created),
+        resolved_at: resolved.map(utc),
+        ..incident()
+    }
+}
+
+/// (incident, zone) → the whole pre-fill.
+fn check_summary(cases: &[(Incident, Tz, &str)]) {
+    for (inc, tz, want) in cases {
+        assert_eq!(client_summary(inc, "Web shop", *tz), *want, "{inc:?}");
+    }
+}
+
+#[test]
+fn the_client_summary_is_pre_filled_in_plain_words() {
+    use chrono_tz::America::New_York;
+    let gaps = "\n\nWhat we did: [what we did to fix it]\n\n\
+                What we will do: [what we will do so it does not happen again]\n";
+    check_summary(&[
+        (
+            incident(),
+            Berlin,
+            &format!(
+                "Web shop was affected by an incident on Wed 25 Nov 2026 from 11:00 to 12:34 CET (1h34m).{gaps}"
+            ),
+        ),
+        // Over midnight: both ends in full.
+        (
+            at("2026-11-25T22:50:00Z", Some("2026-11-26T00:10:00Z")),
+            Berlin,
+            &format!(
+                "Web shop was affected by an incident from Wed 25 Nov 2026 23:50 CET to Thu 26 Nov 2026 01:10 CET (1h20m).{gaps}"
+            ),
+        ),
+        // Across a DST change (Berlin, 25 Oct 2026 03:00 CEST → 02:00 CET).
+        (
+            at("2026-10-25T00:30:00Z", Some("2026-10-25T01:30:00Z")),
+            Berlin,
+            &format!(
+                "Web shop was affected by an incident from Sun 25 Oct 2026 02:30 CEST to Sun 25 Oct 2026 02:30 CET (1h).{gaps}"
+            ),
+        ),
+        // In the team's zone, not the server's.
+        (
+            incident(),
+            New_York,
+            &format!(
+                "Web shop was affected by an incident on Wed 25 Nov 2026 from 05:00 to 06:34 EST (1h34m).{gaps}"
+            ),
+        ),
+        // Not resolved yet: the end is a gap too.
+        (
+            at("2026-11-25T10:00:00Z", None),
+            Berlin,
+            &format!(
+                "Web shop was affected by an incident from Wed 25 Nov 2026 11:00 CET until [when it ended].{gaps}"
+            ),
+        ),
+    ]);
+}
+
+#[test]
+fn the_client_summary_names_no_ids_handles_or_channels() {
+    let text = client_summary(&incident(), "Web shop", Berlin);
+    let internal = [
+        "incident 3",
+        "#3",
+        "shop down",
+        "acme",
+        "r1",
+        "person:",
+        "page",
+        "sms",
+        "outbox",
+        "critical",
+        "UTC",
+    ];
+    for word in internal {
+        assert!(!text.contains(word), "{word:?} in:\n{text}");
+    }
 }

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::actions::ActionItem;
-use super::postmortem::{PmState, Postmortem};
+use super::postmortem::{self, PmState, Postmortem};
 use super::{business_days, digest, lifecycle};
 use crate::config::{ChannelType, Person, Roster};
 use crate::escalation::paging::Ctx;
@@ -115,12 +115,13 @@ pub fn submitted(
 ) -> StoreResult<()> {
     let subject = format!("[tocsin] postmortem {} awaits your approval", pm.id);
     let body = format!(
-        "Postmortem {} of incident {} ({}) was submitted for review: {}\n(tocsin postmortems show {})",
+        "Postmortem {} of incident {} ({}) was submitted for review: {}\n(tocsin postmortems show {})\n\n{}",
         pm.id,
         pm.incident,
         pm.title,
         pm_url(ctx, pm.id),
-        pm.id
+        pm.id,
+        postmortem::on_publish(pm)
     );
     notify(
         repo,
@@ -189,7 +190,8 @@ fn postmortem_timer(repo: &mut dyn Repo, ctx: &Ctx<'_>, kind: &str, id: i64) -> 
             format!(
                 "You are the author of postmortem {id} for incident {} ({}), due {due}. \
                  The facts are pre-filled under \"What happened?\"; answer the other three \
-                 questions and add action items, then submit it to {} for approval.\n{url}\n\
+                 questions, fill the [...] gaps of the client summary (the only part the \
+                 client reads) and add action items, then submit it to {} for approval.\n{url}\n\
                  (tocsin postmortems edit {id})",
                 pm.incident, pm.title, pm.approver
             ),

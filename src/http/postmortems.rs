@@ -15,7 +15,7 @@ use crate::app::Shared;
 use crate::escalation::paging::Ctx;
 use crate::followup::actions::Filter;
 use crate::followup::lifecycle::{self, ActionRequest, Edit, FlowError};
-use crate::followup::postmortem::{QUESTIONS, Verb};
+use crate::followup::postmortem::{self, CLIENT_SUMMARY, QUESTIONS, Verb};
 use crate::incident::Actor;
 use crate::store::StoreError;
 
@@ -76,11 +76,14 @@ async fn full(app: &Shared, id: i64) -> Result<Value, ApiError> {
         );
         let questions: serde_json::Map<String, Value> = QUESTIONS
             .iter()
+            .chain([&CLIENT_SUMMARY])
             .map(|(k, q)| ((*k).to_string(), json!(q)))
             .collect();
         obj.insert("questions".into(), Value::Object(questions));
+        // Which section the client reads; the others stay internal.
+        obj.insert("public".into(), json!([CLIENT_SUMMARY.0]));
     }
-    Ok(json!({"postmortem": v}))
+    Ok(json!({"postmortem": v, "on_publish": postmortem::on_publish(&pm)}))
 }
 
 pub async fn list(State(app): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
@@ -130,6 +133,7 @@ pub struct PutBody {
     how_fixed: Option<String>,
     cause: Option<String>,
     measures: Option<String>,
+    client_summary: Option<String>,
     no_measures_needed: Option<bool>,
 }
 
@@ -149,6 +153,7 @@ pub async fn put(
         how_fixed: b.how_fixed,
         cause: b.cause,
         measures: b.measures,
+        client_summary: b.client_summary,
         no_measures_needed: b.no_measures_needed,
     };
     transact(&app, move |repo, ctx| {

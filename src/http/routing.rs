@@ -15,10 +15,11 @@ use serde_json::{Value, json};
 use super::auth;
 use super::error::ApiError;
 use crate::app::Shared;
-use crate::config::Roster;
+use crate::config::{Roster, Schedule};
 use crate::duration::Span;
 use crate::escalation::targets::{self, RouteContext};
-use crate::routing::{self, PresenceMark, Status};
+use crate::followup::channel::person_name;
+use crate::routing::{self, FeedShift, PresenceMark, Status};
 
 /// How far ahead the iCal feeds reach.
 const ICAL_WEEKS: i64 = 8;
@@ -255,13 +256,28 @@ fn calendar_person<'r>(
     found.ok_or_else(|| ApiError::Unauthorized("unknown calendar token".into()))
 }
 
-fn calendar(name: &str, shifts: &[(String, routing::Shift)], now: DateTime<Utc>) -> Response {
+fn calendar(name: &str, shifts: &[FeedShift], now: DateTime<Utc>) -> Response {
     (
         StatusCode::OK,
         [(header::CONTENT_TYPE, "text/calendar; charset=utf-8")],
         routing::ical::render(name, shifts, now),
     )
         .into_response()
+}
+
+/// The schedule's shifts of the feed window from `now`, the one in
+/// progress from its real start, with the names people read.
+fn feed_shifts(roster: &Roster, s: &Schedule, now: DateTime<Utc>) -> Vec<FeedShift> {
+    targets::rotation(s)
+        .shifts_overlapping(now, now + chrono::Duration::weeks(ICAL_WEEKS))
+        .into_iter()
+        .map(|shift| FeedShift {
+            schedule: s.id.clone(),
+            schedule_name: s.name.clone(),
+            person_name: person_name(roster, &shift.person).to_string(),
+            shift,
+        })
+        .collect()
 }
 
 /// `GET /api/v1/schedules/{id}/ical?token=`: the schedule's shifts.
@@ -277,11 +293,7 @@ pub async fn schedule_ical(
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("schedule {id:?}")))?;
     let now = app.clock.now();
-    let shifts: Vec<_> = targets::rotation(s)
-        .shifts(now, now + chrono::Duration::weeks(ICAL_WEEKS))
-        .into_iter()
-        .map(|sh| (s.id.clone(), sh))
-        .collect();
+    let shifts = feed_shifts(&roster, s, now);
     Ok(calendar(&format!("On call: {}", s.name), &shifts, now))
 }
 
@@ -299,14 +311,12 @@ pub async fn person_ical(
         ));
     }
     let now = app.clock.now();
-    let mut shifts = Vec::new();
-    for s in roster.schedules.values() {
-        for sh in targets::rotation(s).shifts(now, now + chrono::Duration::weeks(ICAL_WEEKS)) {
-            if sh.person == p.id {
-                shifts.push((s.id.clone(), sh));
-            }
-        }
-    }
-    shifts.sort_by_key(|(_, sh)| sh.start);
+    let mut shifts: Vec<FeedShift> = roster
+        .schedules
+        .values()
+        .flat_map(|s| feed_shifts(&roster, s, now))
+        .filter(|f| f.shift.person == p.id)
+        .collect();
+    shifts.sort_by_key(|f| f.shift.start);
     Ok(calendar(&format!("On call: {}", p.name), &shifts, now))
 }

@@ -25,13 +25,27 @@ pub struct ParsedEvent {
     pub end: DateTime<Utc>,
 }
 
-/// Renders `(schedule id, shift)` pairs as an iCalendar feed named `calendar_name`.
+/// One shift of the feed, with the names people read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedShift {
+    /// The schedule's id; with the person's id and the start, the UID.
+    pub schedule: String,
+    /// The schedule's name, for SUMMARY.
+    pub schedule_name: String,
+    /// The person's name, for SUMMARY.
+    pub person_name: String,
+    pub shift: Shift,
+}
+
+/// Renders shifts as an iCalendar feed named `calendar_name`, each
+/// `On call: <schedule name> (<person name>)`.
 ///
-/// UIDs are stable per (schedule, person, start), so calendar clients update
-/// rather than duplicate events when the feed is fetched again. `now` is the
+/// UIDs are stable per (schedule id, person id, start), so calendar clients
+/// update rather than duplicate events when the feed is fetched again (the
+/// caller passes each shift's real start, not the fetch time). `now` is the
 /// DTSTAMP. Shifts starting after year 9999 are left out and ends beyond it
 /// are clamped, since iCal dates have four-digit years.
-pub fn render(calendar_name: &str, shifts: &[(String, Shift)], now: DateTime<Utc>) -> String {
+pub fn render(calendar_name: &str, shifts: &[FeedShift], now: DateTime<Utc>) -> String {
     let mut out = String::new();
     let mut line = |text: &str| push_folded(&mut out, text);
     line("BEGIN:VCALENDAR");
@@ -41,14 +55,15 @@ pub fn render(calendar_name: &str, shifts: &[(String, Shift)], now: DateTime<Utc
     line("METHOD:PUBLISH");
     line(&format!("X-WR-CALNAME:{}", escape(calendar_name)));
     let last = far_end();
-    for (schedule, shift) in shifts {
+    for f in shifts {
+        let shift = &f.shift;
         if shift.start > last {
             continue;
         }
         let uid = format!(
             "{}/{}/{}@tocsin",
             shift.start.format(STAMP),
-            uid_part(schedule),
+            uid_part(&f.schedule),
             uid_part(&shift.person)
         );
         line("BEGIN:VEVENT");
@@ -56,7 +71,7 @@ pub fn render(calendar_name: &str, shifts: &[(String, Shift)], now: DateTime<Utc
         line(&format!("DTSTAMP:{}", now.min(last).format(STAMP)));
         line(&format!("DTSTART:{}", shift.start.format(STAMP)));
         line(&format!("DTEND:{}", shift.end.min(last).format(STAMP)));
-        let summary = format!("On call: {schedule} ({})", shift.person);
+        let summary = format!("On call: {} ({})", f.schedule_name, f.person_name);
         line(&format!("SUMMARY:{}", escape(&summary)));
         line("END:VEVENT");
     }
@@ -224,11 +239,18 @@ mod tests {
         }
     }
 
+    /// A feed shift whose names are its ids.
+    fn feed(schedule: &str, shift: Shift) -> FeedShift {
+        FeedShift {
+            schedule: schedule.to_string(),
+            schedule_name: schedule.to_string(),
+            person_name: shift.person.clone(),
+            shift,
+        }
+    }
+
     fn check(shifts: &[(&str, Shift)], expected: &[(&str, &str, &str)]) {
-        let shifts: Vec<(String, Shift)> = shifts
-            .iter()
-            .map(|(s, sh)| (s.to_string(), sh.clone()))
-            .collect();
+        let shifts: Vec<FeedShift> = shifts.iter().map(|(s, sh)| feed(s, sh.clone())).collect();
         let text = render("Team, on call", &shifts, utc("2026-11-25T12:00:00Z"));
         for line in text.split("\r\n") {
             assert!(line.len() <= LINE_OCTETS, "line too long: {line:?}");
@@ -316,8 +338,8 @@ mod tests {
         let name = "é".repeat(60);
         let text = render(
             "x",
-            &[(
-                name.clone(),
+            &[feed(
+                &name,
                 shift("p", "2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"),
             )],
             utc("2026-01-01T00:00:00Z"),
@@ -339,10 +361,7 @@ mod tests {
         let uid = |schedule: &str, person: &str, start: &str| {
             let text = render(
                 "x",
-                &[(
-                    schedule.to_string(),
-                    shift(person, start, "2027-01-01T00:00:00Z"),
-                )],
+                &[feed(schedule, shift(person, start, "2027-01-01T00:00:00Z"))],
                 utc("2026-01-01T00:00:00Z"),
             );
             parse_events(&text).expect("parses")[0].uid.clone()
@@ -358,6 +377,20 @@ mod tests {
         for ((s, p, t), same) in cases {
             assert_eq!(uid(s, p, t) == base, same, "{s} {p} {t}");
         }
+    }
+
+    #[test]
+    fn summary_names_the_schedule_and_person_and_uid_keeps_their_ids() {
+        let f = FeedShift {
+            schedule: "web-primary".into(),
+            schedule_name: "Web primary on-call".into(),
+            person_name: "Bob Baker".into(),
+            shift: shift("bob", "2026-11-23T08:00:00Z", "2026-11-30T08:00:00Z"),
+        };
+        let text = render("x", &[f], utc("2026-11-25T12:00:00Z"));
+        let event = &parse_events(&text).expect("parses")[0];
+        assert_eq!(event.summary, "On call: Web primary on-call (Bob Baker)");
+        assert_eq!(event.uid, "20261123T080000Z/web-primary/bob@tocsin");
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub mod schedule;
 
 pub use handoff::Handoff;
 pub use hours::{HoursError, HoursErrorReason, WorkingHours};
-pub use ical::{ParsedEvent, parse_events, render};
+pub use ical::{FeedShift, ParsedEvent, parse_events, render};
 pub use nearest::{Candidate, Decision, FirstPage, choose, next_after, proximity_order};
 pub use presence::{Online, PresenceMark, Reason, Status, online};
 pub use schedule::{Override, Rotation, Shift};

@@ -116,6 +116,22 @@ impl Rotation {
         out
     }
 
+    /// The shifts overlapping `[from, to)` as a calendar shows them: like
+    /// [`Rotation::shifts`], but the shift in progress at `from` keeps its
+    /// real start (the hand-off that began it, or its override's start), so
+    /// it is the same event whenever it is looked at.
+    pub fn shifts_overlapping(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Shift> {
+        let mut out = self.shifts(from, to);
+        if let (Some(first), Some(current)) = (out.first_mut(), self.on_call(from))
+            && first.start == from
+            && first.person == current.person
+            && first.is_override == current.is_override
+        {
+            first.start = current.start;
+        }
+        out
+    }
+
     /// The next rotation hand-off strictly after `t` (overrides aside; a hand-off to the
     /// same person still counts). Before `start`, the first hand-off after `start`.
     pub fn next_handoff(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {

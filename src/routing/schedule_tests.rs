@@ -499,6 +499,116 @@ fn shifts_are_contiguous_clipped_and_merged() {
 }
 
 #[test]
+fn the_shift_in_progress_keeps_its_real_start() {
+    let r = overridden();
+    // Berlin switched to CET on Sunday 25 October 2026.
+    let dst = rotation(
+        Berlin,
+        &["alice", "bob"],
+        "0 9 * * MON",
+        "2026-10-05T07:00:00Z",
+    );
+    let solo = rotation(Berlin, &["solo"], "0 9 * * MON", "2026-06-01T07:00:00Z");
+    type Case<'a> = (&'a Rotation, &'a str, (&'a str, &'a str, &'a str, bool));
+    let cases: &[Case] = &[
+        // In a rotation stretch: from the hand-off that began it.
+        (
+            &r,
+            "2026-06-02T12:00:00Z",
+            (
+                "alice",
+                "2026-06-01T07:00:00Z",
+                "2026-06-03T10:00:00Z",
+                false,
+            ),
+        ),
+        (
+            &r,
+            "2026-06-01T07:00:00Z",
+            (
+                "alice",
+                "2026-06-01T07:00:00Z",
+                "2026-06-03T10:00:00Z",
+                false,
+            ),
+        ),
+        // In an override: from its start.
+        (
+            &r,
+            "2026-06-03T17:59:59Z",
+            (
+                "carol",
+                "2026-06-03T10:00:00Z",
+                "2026-06-03T18:00:00Z",
+                true,
+            ),
+        ),
+        // Nested overrides: from the start of the piece in progress.
+        (
+            &r,
+            "2026-06-10T12:00:00Z",
+            ("erin", "2026-06-10T00:00:00Z", "2026-06-11T00:00:00Z", true),
+        ),
+        // After an override: from its end, when the rotation took over again.
+        (
+            &r,
+            "2026-06-05T00:00:00Z",
+            (
+                "alice",
+                "2026-06-03T18:00:00Z",
+                "2026-06-08T07:00:00Z",
+                false,
+            ),
+        ),
+        // A week that spans the change back to CET.
+        (
+            &dst,
+            "2026-10-20T00:00:00Z",
+            (
+                "alice",
+                "2026-10-19T07:00:00Z",
+                "2026-10-26T08:00:00Z",
+                false,
+            ),
+        ),
+        (
+            &dst,
+            "2026-10-25T12:00:00Z",
+            (
+                "alice",
+                "2026-10-19T07:00:00Z",
+                "2026-10-26T08:00:00Z",
+                false,
+            ),
+        ),
+        // One member: the rotation's start.
+        (
+            &solo,
+            "2026-07-15T00:00:00Z",
+            (
+                "solo",
+                "2026-06-01T07:00:00Z",
+                "2026-07-29T00:00:00Z",
+                false,
+            ),
+        ),
+    ];
+    for &(r, at, first) in cases {
+        let (from, to) = (utc(at), utc(at) + TimeDelta::days(14));
+        let got = r.shifts_overlapping(from, to);
+        let mut want = r.shifts(from, to);
+        want[0] = shift_of(first);
+        assert_eq!(got[0], want[0], "at {at}");
+        assert_eq!(got[1..], want[1..], "only the first shift changes, at {at}");
+    }
+    assert_eq!(
+        r.shifts_overlapping(utc("2026-05-01T00:00:00Z"), utc("2026-05-02T00:00:00Z")),
+        vec![],
+        "nobody on call"
+    );
+}
+
+#[test]
 fn next_handoff() {
     let r = overridden();
     let cases = [

@@ -251,3 +251,48 @@ async fn usage_errors_exit_2_and_an_absent_daemon_exits_1() {
     assert!(user_error(&o).contains("cannot reach the daemon"));
     d.stop().await;
 }
+
+#[tokio::test]
+async fn postmortems_show_marks_the_public_section_and_edit_writes_it() {
+    let d = spawn_daemon().await;
+    let n = crate::postmortems::manual_pm(&d).await.to_string();
+    let o = as_bob(&d, &["postmortems", "show", &n]).await;
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert!(
+        out.contains("\npublic: only \"Client summary (public)\" is published to the client\n"),
+        "{out}"
+    );
+    let public = out
+        .split("\n## Client summary (public)\n\n")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        public.starts_with("shop was affected by an incident on Wed 25 Nov 2026 from 10:00 to 10:00 CET (0m).\n\nWhat we did: [what we did to fix it]\n"),
+        "{out}"
+    );
+
+    // The author fills the gaps in $EDITOR; the public section is sent back.
+    let editor = "sed -i -e 's/\\[what we did to fix it\\]/we restarted it./' \
+                  -e 's/\\[what we will do so it does not happen again\\]/we watch it now./'";
+    let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(["--url", d.base.as_str(), "postmortems", "edit", &n])
+        .current_dir(d.dir.path())
+        .env("TOCSIN_TOKEN", BOB_TOKEN)
+        .env("EDITOR", editor)
+        .output()
+        .await
+        .expect("run tocsin");
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), format!("postmortem {n} saved\n"));
+    let o = as_bob(&d, &["postmortems", "submit", &n]).await;
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "postmortem {n} submitted (now submitted)\nOn publish, the client reads:\n\
+             shop was affected by an incident on Wed 25 Nov 2026 from 10:00 to 10:00 CET (0m).\n\n\
+             What we did: we restarted it.\n\nWhat we will do: we watch it now.\n"
+        )
+    );
+}

@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use tocsin::incident::OutboxRow;
 
+use crate::fakes::FakeChat;
 use crate::helpers::*;
 use crate::ingest::{am_alert, am_payload};
 
@@ -333,8 +334,8 @@ async fn review_rules_only_the_lead_approves_a_complete_postmortem() {
         (409, true),
         "{v}"
     );
-    let edit =
-        json!({"how_fixed": "restarted the pool", "cause": "connection leak", "author": "bob"});
+    let edit = json!({"how_fixed": "restarted the pool", "cause": "connection leak", "author": "bob",
+                      "client_summary": "The shop was slow; we fixed it."});
     let (status, v) = call(&d, "PUT", &one, BOB_TOKEN, edit).await;
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["postmortem"]["author"], "bob");
@@ -413,13 +414,7 @@ async fn review_rules_only_the_lead_approves_a_complete_postmortem() {
         (posts[0].channel.as_str(), posts[0].target.as_str()),
         ("channel", "#acme")
     );
-    assert!(
-        posts[0]
-            .body
-            .contains("What caused the problem?\nconnection leak"),
-        "{}",
-        posts[0].body
-    );
+    assert_eq!(posts[0].body, "The shop was slow; we fixed it.");
     let (status, v) = call(&d, "POST", &at("publish"), ADMIN_TOKEN, Value::Null).await;
     assert_eq!(
         (status, v["changed"].clone()),
@@ -485,7 +480,8 @@ async fn overdue_postmortems_remind_the_author_then_the_lead() {
 async fn approved_in_time_means_no_overdue_reminders() {
     let d = spawn_daemon().await;
     serious_resolved(&d).await;
-    let all = json!({"how_fixed": "h", "cause": "c", "measures": "m", "no_measures_needed": true});
+    let all = json!({"how_fixed": "h", "cause": "c", "measures": "m", "client_summary": "s",
+                     "no_measures_needed": true});
     call(&d, "PUT", "/api/v1/postmortems/1", BOB_TOKEN, all).await;
     call(
         &d,
@@ -516,4 +512,116 @@ async fn approved_in_time_means_no_overdue_reminders() {
         notices(&d, "bob", "please write").await.is_empty(),
         "approved before the invitation"
     );
+}
+
+/// The standard roster with the client's channel a Slack webhook on `chat`.
+async fn spawn_client_chat(chat: &FakeChat) -> Daemon {
+    let yaml = roster_yaml("").replace(
+        r##"channel: { type: log, name: "#acme" }"##,
+        r##"channel: { type: slack, name: "#acme", url_file: acme.url }"##,
+    );
+    spawn_with_files(&yaml, &[("acme.url", &chat.url("hooks/acme"))]).await
+}
+
+/// The postmortem's review step `verb` by `token`: (status, answer).
+async fn review(d: &Daemon, verb: &str, token: &str) -> (u16, Value) {
+    let path = format!("/api/v1/postmortems/1/{verb}");
+    call(d, "POST", &path, token, Value::Null).await
+}
+
+/// What is internal to the team and must never reach the client channel.
+const INTERNAL: [&str; 8] = [
+    "page queued",
+    "person:",
+    "outbox",
+    "Responders",
+    "What happened?",
+    "connection leak in the pool",
+    "restarted the pool",
+    "alert on pool size",
+];
+
+#[tokio::test]
+async fn publishing_posts_only_the_approved_client_summary() {
+    let chat = FakeChat::start().await;
+    let d = spawn_client_chat(&chat).await;
+    serious_resolved(&d).await;
+    let pm = pm_of(&d, 1).await;
+    // Pre-filled for the client: the project and the interval in the team's
+    // zone, with gaps for the author; no ids, handles, channels or pages.
+    let prefill = "shop was affected by an incident on Wed 25 Nov 2026 from 10:00 to 11:34 CET \
+                   (1h34m).\n\nWhat we did: [what we did to fix it]\n\n\
+                   What we will do: [what we will do so it does not happen again]\n";
+    assert_eq!(pm["client_summary"], prefill);
+    assert_eq!(pm["public"], json!(["client_summary"]), "{pm}");
+    assert!(
+        pm["what_happened"]
+            .as_str()
+            .is_some_and(|w| w.contains("page queued"))
+    );
+    let internal = json!({"how_fixed": "restarted the pool", "cause": "a connection leak in the pool",
+                          "measures": "alert on pool size", "no_measures_needed": true});
+    assert_eq!(
+        call(&d, "PUT", "/api/v1/postmortems/1", BOB_TOKEN, internal)
+            .await
+            .0,
+        200
+    );
+
+    // Submitting tells the lead what the client would read.
+    let (status, v) = review(&d, "submit", BOB_TOKEN).await;
+    assert_eq!(status, 200, "{v}");
+    let note = format!("On publish, the client reads:\n{}", prefill.trim());
+    assert_eq!(v["on_publish"], note.as_str());
+    let lead = notices(&d, "alice", "awaits your approval").await;
+    assert!(lead[0].body.ends_with(&note), "{}", lead[0].body);
+
+    // Approval waits for the gaps to be filled, and for a summary at all.
+    let (status, v) = review(&d, "approve", ADMIN_TOKEN).await;
+    assert_eq!(status, 409, "{v}");
+    let reason = v["error"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("client_summary still has [what we did to fix it] [what we will do so it does not happen again]"),
+        "{reason}"
+    );
+    let blank = json!({"client_summary": "  "});
+    call(&d, "PUT", "/api/v1/postmortems/1", BOB_TOKEN, blank).await;
+    let (status, v) = review(&d, "approve", ADMIN_TOKEN).await;
+    assert_eq!(status, 409, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("empty sections: client_summary")),
+        "{v}"
+    );
+    let summary = "The shop was unreachable on Wed 25 Nov 2026 from 10:00 to 11:34 CET.\n\n\
+                   What we did: we restarted the database pool.\n\n\
+                   What we will do: we now watch the pool and fix the leak.";
+    let written = json!({"client_summary": summary});
+    call(&d, "PUT", "/api/v1/postmortems/1", BOB_TOKEN, written).await;
+    let (status, v) = review(&d, "approve", ADMIN_TOKEN).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        v["on_publish"],
+        format!("On publish, the client reads:\n{summary}")
+    );
+
+    d.settle().await;
+    let before = chat.posts().len();
+    let (status, v) = review(&d, "publish", ADMIN_TOKEN).await;
+    assert_eq!(status, 200, "{v}");
+    d.settle().await;
+    let posts = chat.posts();
+    let published: Vec<&str> = posts[before..].iter().map(|p| p.text()).collect();
+    assert_eq!(published, [format!("*Postmortem*\n{summary}")]);
+    for post in &posts {
+        assert_eq!(post.path, "hooks/acme");
+        for word in INTERNAL {
+            assert!(
+                !post.text().contains(word),
+                "{word:?} reached the client:\n{}",
+                post.text()
+            );
+        }
+    }
 }

@@ -327,3 +327,54 @@ async fn shift_notices_before_and_at_the_start() {
     assert_eq!(dave.len(), 2, "{dave:?}");
     d.stop().await;
 }
+
+/// The schedule feed's events at the daemon's current time.
+async fn feed(d: &Daemon) -> Vec<tocsin::routing::ParsedEvent> {
+    let url = format!("/api/v1/schedules/web-primary/ical?token={ALICE_CALENDAR}");
+    let r = d.get(&url).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("text");
+    tocsin::routing::ical::parse_events(&text).expect("valid iCal")
+}
+
+#[tokio::test]
+async fn ical_shift_in_progress_keeps_its_start_and_uid_across_fetches() {
+    let yaml = roster_yaml(SCHEDULE).replace(
+        "  - id: bob\n    phone:",
+        "  - id: bob\n    name: Bob Baker\n    phone:",
+    );
+    let d = spawn_with(&yaml).await;
+    let utc = |s: &str| crate::postmortems::utc(s);
+    // (fetch instants inside one shift, its hand-off, the next hand-off, who)
+    let cases = [
+        // Wednesday and the next Sunday of dave's week from Monday 23 November.
+        (
+            ["2026-11-25T09:00:00Z", "2026-11-29T22:30:00Z"],
+            "2026-11-23T08:00:00Z",
+            "2026-11-30T08:00:00Z",
+            "On call: Web primary (dave)",
+        ),
+        // Bob's week over the change to CEST (Sunday 28 March 2027):
+        // fetched before and after it.
+        (
+            ["2027-03-24T12:00:00Z", "2027-03-28T12:00:00Z"],
+            "2027-03-22T08:00:00Z",
+            "2027-03-29T07:00:00Z",
+            "On call: Web primary (Bob Baker)",
+        ),
+    ];
+    for (fetches, start, end, summary) in cases {
+        let mut seen = Vec::new();
+        for at in fetches {
+            d.clock.set(utc(at));
+            let first = feed(&d).await.remove(0);
+            assert_eq!(
+                (first.start, first.end, first.summary.as_str()),
+                (utc(start), utc(end), summary),
+                "fetched at {at}"
+            );
+            seen.push(first.uid);
+        }
+        assert_eq!(seen[0], seen[1], "one UID for the shift, {start}");
+    }
+}

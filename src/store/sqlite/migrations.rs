@@ -238,6 +238,10 @@ pub const MIGRATIONS: &[&str] = &[
         at          INTEGER NOT NULL
     ) STRICT, WITHOUT ROWID;
     CREATE INDEX early_reports_by_age ON early_reports (at);",
+    // 12: the postmortem's client summary, the only text published to the
+    // client; empty for postmortems written before it, which approval and
+    // publishing then ask for.
+    "ALTER TABLE postmortems ADD COLUMN client_summary TEXT NOT NULL DEFAULT '';",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

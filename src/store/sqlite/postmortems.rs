@@ -12,7 +12,7 @@ use crate::store::{StoreError, StoreResult};
 const PM_COLUMNS: &str =
     "id, incident, team, state, author, approver, title, what_happened, how_fixed,
     cause, measures, no_measures_needed, due_at, created_at, updated_at, submitted_at, approved_at,
-    approved_by, published_at";
+    approved_by, published_at, client_summary";
 
 const ACTION_COLUMNS: &str = "id, postmortem, incident, team, title, assignee, deadline, priority,
     created_by, created_at, done_at, done_by";
@@ -32,6 +32,7 @@ fn pm_row(r: &Row<'_>) -> rusqlite::Result<Postmortem> {
             how_fixed: r.get(8)?,
             cause: r.get(9)?,
             measures: r.get(10)?,
+            client_summary: r.get(19)?,
         },
         no_measures_needed: r.get::<_, i64>(11)? != 0,
         due_at: from_ms(r.get(12)?),
@@ -66,8 +67,8 @@ pub fn insert(conn: &Connection, n: &NewPostmortem, now: DateTime<Utc>) -> Store
     let inserted = super::exec(
         conn,
         "INSERT INTO postmortems (incident, team, state, author, approver, title, what_happened,
-            how_fixed, cause, measures, due_at, created_at, updated_at)
-         VALUES (?1, ?2, 'draft', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+            how_fixed, cause, measures, client_summary, due_at, created_at, updated_at)
+         VALUES (?1, ?2, 'draft', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
         params![
             n.incident,
             n.team,
@@ -78,6 +79,7 @@ pub fn insert(conn: &Connection, n: &NewPostmortem, now: DateTime<Utc>) -> Store
             s.how_fixed,
             s.cause,
             s.measures,
+            s.client_summary,
             ms(n.due_at),
             ms(now)
         ],
@@ -131,7 +133,8 @@ pub fn update(conn: &Connection, pm: &Postmortem) -> StoreResult<()> {
         conn,
         "UPDATE postmortems SET state = ?2, author = ?3, title = ?4, what_happened = ?5,
             how_fixed = ?6, cause = ?7, measures = ?8, no_measures_needed = ?9, updated_at = ?10,
-            submitted_at = ?11, approved_at = ?12, approved_by = ?13, published_at = ?14
+            submitted_at = ?11, approved_at = ?12, approved_by = ?13, published_at = ?14,
+            client_summary = ?15
          WHERE id = ?1",
         params![
             pm.id,
@@ -148,6 +151,7 @@ pub fn update(conn: &Connection, pm: &Postmortem) -> StoreResult<()> {
             pm.approved_at.map(ms),
             pm.approved_by,
             pm.published_at.map(ms),
+            s.client_summary,
         ],
     )?;
     if n == 0 {
