@@ -64,6 +64,8 @@ pub struct Limits {
     pub flap_window: Span,
     pub sms_bundle_window: Span,
     pub sms_per_hour: u32,
+    /// Most segments one SMS may take (a bundle names fewer incidents).
+    pub sms_max_segments: usize,
     pub shift_notice_before: Span,
     /// After acknowledgement, how long until (and how often) the assignee is
     /// reminded to record a diagnosis.
@@ -339,5 +341,10 @@ impl Roster {
 
     pub fn is_admin(&self, person: &str) -> bool {
         self.server.admins.contains(person)
+    }
+
+    /// A project's display name, or its id when it is not configured.
+    pub fn project_name<'a>(&'a self, id: &'a str) -> &'a str {
+        self.projects.get(id).map_or(id, |p| p.name.as_str())
     }
 }

@@ -75,6 +75,7 @@ pub struct Limits {
     pub flap_window: Option<S>,
     pub sms_bundle_window: Option<S>,
     pub sms_per_hour: Option<Spanned<u32>>,
+    pub sms_max_segments: Option<Spanned<u32>>,
     pub shift_notice_before: Option<S>,
     /// First response: remind the assignee to record a diagnosis after this.
     pub diagnosis_reminder: Option<S>,

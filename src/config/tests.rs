@@ -183,6 +183,20 @@ fn durations_are_checked() {
 }
 
 #[test]
+fn sms_max_segments_is_one_to_ten() {
+    let (_d, r) = load_text(BASE);
+    assert_eq!(r.expect("valid").limits.sms_max_segments, 3, "the default");
+    let (_d, r) = load_text(&format!("{BASE}limits:\n  sms_max_segments: 10\n"));
+    assert_eq!(r.expect("valid").limits.sms_max_segments, 10);
+    for bad in ["0", "11"] {
+        check(
+            &format!("{BASE}limits:\n  sms_max_segments: {bad}\n"),
+            &[(32, 21, "limits.sms_max_segments must be between 1 and 10")],
+        );
+    }
+}
+
+#[test]
 fn duplicate_ids_are_errors() {
     check(
         &base_with(

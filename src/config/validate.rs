@@ -411,6 +411,7 @@ fn limits(ctx: &mut Ctx<'_>, l: Option<&Spanned<raw::Limits>>) -> Limits {
         sms_per_hour: l
             .and_then(|l| l.sms_per_hour.as_ref())
             .map_or(20, |v| v.value.max(1)),
+        sms_max_segments: sms_max_segments(ctx, l.and_then(|l| l.sms_max_segments.as_ref())),
         shift_notice_before: span(
             ctx,
             "limits.shift_notice_before",
@@ -441,6 +442,19 @@ fn limits(ctx: &mut Ctx<'_>, l: Option<&Spanned<raw::Limits>>) -> Limits {
             get(|l| l.action_reminder_before.as_ref()),
             Span::from_secs(86_400),
         ),
+    }
+}
+
+/// Segments one SMS may take: 1 to 10 (Twilio takes at most 1,600
+/// characters, which ten GSM-7 segments stay under), 3 when absent.
+fn sms_max_segments(ctx: &mut Ctx<'_>, v: Option<&Spanned<u32>>) -> usize {
+    match v {
+        None => 3,
+        Some(v) if (1..=10).contains(&v.value) => v.value as usize,
+        Some(v) => {
+            ctx.err(v, "limits.sms_max_segments must be between 1 and 10");
+            3
+        }
     }
 }
 

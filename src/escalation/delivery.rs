@@ -125,11 +125,13 @@ pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Ve
                 bundled.push(other);
             }
             if !bundled.is_empty() {
-                let mut heads = vec![row.subject.clone()];
-                heads.extend(bundled.iter().map(|b| b.subject.clone()));
-                let mut ids = vec![row.incident.unwrap_or_default()];
-                ids.extend(bundled.iter().map(|b| b.incident.unwrap_or_default()));
-                row.body = message::sms_bundle(&heads, &ids);
+                let pages: Vec<(i64, &str)> = std::iter::once(&row)
+                    .chain(&bundled)
+                    .map(|r| (r.incident.unwrap_or_default(), r.subject.as_str()))
+                    .collect();
+                let ack = |id| paging::ack_url(ctx, id, &person, crate::notify::Action::Ack);
+                let cap = ctx.roster.limits.sms_max_segments;
+                row.body = message::sms_bundle(&pages, cap, ack);
             }
         }
         row.status = "sending".into();
@@ -183,7 +185,7 @@ pub fn record(
                     now,
                     &b,
                     "page sent",
-                    json!({"outbox": b.id, "person": b.person, "channel": b.channel, "provider": provider, "bundled_into": row.id}),
+                    json!({"outbox": b.id, "person": b.person, "channel": b.channel, "provider": provider, "provider_id": pid, "bundled_into": row.id}),
                 )?;
             }
             // A report that came before this record applies now.

@@ -161,9 +161,16 @@ pub fn page_body(
     channel: ChannelType,
 ) -> (String, String) {
     let url = ack_url(ctx, inc.id, &person.id, crate::notify::Action::Ack);
+    let segments = ctx.roster.limits.sms_max_segments;
     match channel {
-        ChannelType::Sms => (message::headline(inc), message::sms_page(inc, &url)),
-        ChannelType::Voice => (message::headline(inc), message::voice(inc)),
+        ChannelType::Sms => (
+            message::headline(inc),
+            message::sms_page(inc, &url, segments),
+        ),
+        ChannelType::Voice => (
+            message::headline(inc),
+            message::voice(inc, ctx.roster.project_name(&inc.project)),
+        ),
         ChannelType::Email => (message::email_subject(inc), message::email_text(inc, &url)),
         ChannelType::Chat => (
             message::headline(inc),

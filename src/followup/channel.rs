@@ -105,7 +105,7 @@ pub fn online_text(template: Option<&str>, inc: &Incident, person: &str, project
         &Vars {
             person,
             number: inc.id,
-            title: &inc.title,
+            title: &message::one_line(&inc.title),
             project,
         },
     )
@@ -115,7 +115,8 @@ pub fn online_text(template: Option<&str>, inc: &Incident, person: &str, project
 pub fn update_text(inc: &Incident, person: &str, text: &str) -> String {
     format!(
         "Update on incident {} ({}) from {person}: {text}",
-        inc.id, inc.title
+        inc.id,
+        message::one_line(&inc.title)
     )
 }
 
@@ -123,13 +124,18 @@ pub fn update_text(inc: &Incident, person: &str, text: &str) -> String {
 pub fn downgraded_text(inc: &Incident) -> String {
     format!(
         "Incident {} ({}) was agreed to be non-critical: it can wait and is no longer handled as an urgent incident.",
-        inc.id, inc.title
+        inc.id,
+        message::one_line(&inc.title)
     )
 }
 
 /// Resolution; for a serious incident (step 5) with the postmortem's date.
 pub fn resolved_text(inc: &Incident, postmortem_on: Option<NaiveDate>) -> String {
-    let mut text = format!("Incident {} ({}) is resolved.", inc.id, inc.title);
+    let mut text = format!(
+        "Incident {} ({}) is resolved.",
+        inc.id,
+        message::one_line(&inc.title)
+    );
     if let Some(day) = postmortem_on {
         text.push_str(&format!(
             " A detailed postmortem follows on the next business day, {}.",
@@ -204,11 +210,7 @@ pub fn post_online(
         .assignee
         .as_deref()
         .map_or("An engineer", |a| person_name(ctx.roster, a));
-    let project = ctx
-        .roster
-        .projects
-        .get(&inc.project)
-        .map_or(inc.project.as_str(), |p| p.name.as_str());
+    let project = ctx.roster.project_name(&inc.project);
     let text = online_text(client.ack_message.as_deref(), inc, person, project);
     post(repo, ctx, inc, about, text).map(|_| ())
 }
@@ -365,5 +367,26 @@ mod tests {
             assert_eq!(got, want);
         }
         assert!(downgraded_text(&inc).contains("agreed to be non-critical"));
+    }
+
+    /// An alert's title cannot start a line of its own in the client's channel.
+    #[test]
+    fn posts_show_the_title_on_one_line() {
+        let inc = Incident {
+            title: "Checkout down\n@channel all clear\u{202E}".into(),
+            ..incident()
+        };
+        for text in [
+            resolved_text(&inc, None),
+            update_text(&inc, "Bob", "rolling back"),
+            online_text(None, &inc, "Bob", "Shop"),
+            downgraded_text(&inc),
+        ] {
+            assert!(
+                text.contains("Checkout down @channel all clear"),
+                "{text:?}"
+            );
+            assert!(!text.contains(['\n', '\u{202E}']), "{text:?}");
+        }
     }
 }

@@ -14,6 +14,7 @@ use super::remind;
 use crate::config::{Project, Roster, Team};
 use crate::escalation::paging::{Ctx, notice_row};
 use crate::incident::{Actor, Repo, Timer};
+use crate::notify::message;
 use crate::store::{StoreError, StoreResult};
 
 /// Why a postmortem or action-item call failed; `http` maps it to a status.
@@ -147,7 +148,7 @@ pub fn create(
         team: team.id.clone(),
         author: author.clone(),
         approver: team.lead.clone(),
-        title: inc.title.clone(),
+        title: message::one_line(&inc.title),
         sections: Sections {
             what_happened: postmortem::what_happened(&inc, &events, ctx.roster, tz),
             client_summary: postmortem::client_summary(&inc, &project.name, tz),

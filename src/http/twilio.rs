@@ -23,7 +23,7 @@ use crate::incident::apply::ActError;
 use crate::incident::transition::Action;
 use crate::incident::{Actor, Incident, Repo, SmsClaim};
 use crate::notify::reply::{self, Reply};
-use crate::notify::{twilio_sig, twiml};
+use crate::notify::{message, twilio_sig, twiml};
 use crate::store::{StoreError, StoreResult};
 
 /// A form POST from Twilio whose signature checked out.
@@ -442,16 +442,8 @@ async fn gather(app: &Shared, id: i64, url: &str) -> Result<Response, ApiError> 
         }
         Err(e) => return Err(e.into()),
     };
-    let project = app
-        .roster()
-        .projects
-        .get(&incident.project)
-        .map_or_else(|| incident.project.clone(), |p| p.name.clone());
-    let say = format!(
-        "tocsin incident {id} on project {project}, severity {}: {}. \
-         Press 1 to acknowledge, 2 to escalate, 3 to resolve.",
-        incident.severity, incident.title
-    );
+    let roster = app.roster();
+    let say = message::voice(&incident, roster.project_name(&incident.project));
     Ok(xml(twiml::gather_digit(&say, url)))
 }
 

@@ -3,9 +3,11 @@
 //! Owns: Twilio webhook signatures ([`twilio_sig`]), the SMS reply grammar
 //! ([`reply`]), signed acknowledge-link tokens ([`ack_token`]), TwiML
 //! ([`twiml`]), the Twilio REST client and its status callbacks ([`twilio`]),
-//! chat webhooks ([`chat`]) and SMTP email ([`email`]). Every provider
-//! failure is reported as one [`SendError`], shaped by what the outbox does
-//! next: retry later, or give up on this channel and fall back to the next.
+//! chat webhooks ([`chat`]), SMTP email ([`email`]), the words of every
+//! message ([`message`]) and what an SMS costs ([`sms_segments`]). Every
+//! provider failure is reported as one [`SendError`], shaped by what the
+//! outbox does next: retry later, or give up on this channel and fall back
+//! to the next.
 //!
 //! Must not: read the clock (`now` is a parameter), touch the store, decide
 //! who gets paged, or treat anything but an explicit Digits/SMS/HTTP reply as
@@ -18,6 +20,7 @@ pub mod email;
 pub mod message;
 pub mod notifier;
 pub mod reply;
+pub mod sms_segments;
 #[cfg(test)]
 mod test_server;
 pub mod twilio;
@@ -101,6 +104,8 @@ mod invariants {
             ("ack_token.rs", include_str!("ack_token.rs")),
             ("twiml.rs", include_str!("twiml.rs")),
             ("twilio/status.rs", include_str!("twilio/status.rs")),
+            ("sms_segments.rs", include_str!("sms_segments.rs")),
+            ("message.rs", include_str!("message.rs")),
         ];
         let forbidden = [
             "reqwest",

@@ -3,11 +3,12 @@
 //! comparing what the fakes delivered with exactly the pages it expects, so
 //! a duplicate or a stray page fails it. Time moves by hand (`advance`);
 //! `rig` holds the harness; `crash` runs the real binary and kills it with
-//! SIGKILL.
+//! SIGKILL; `sms_text` checks what an SMS says under load and hostile text.
 
 mod channels;
 mod crash;
 mod rig;
+mod sms_text;
 
 use chrono::Duration;
 use serde_json::json;

@@ -135,11 +135,16 @@ integrations:
     type: alertmanager
     token_sha256: {am}
     project: shop
+  - id: pd
+    type: events_v2
+    token_sha256: {pd}
+    project: shop
 "##,
         alice = sha(ADMIN_TOKEN),
         bob = sha(BOB_TOKEN),
         am = sha(AM_TOKEN),
         client = sha(CLIENT_TOKEN),
+        pd = sha(PD_TOKEN),
     )
 }
 
