@@ -359,13 +359,7 @@ pub fn sync(repo: &mut dyn Repo, ctx: &Ctx<'_>, out: &Outcome, by: &str) -> Stor
         stop(repo, ctx, id, "downgraded")?;
         repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
         let inc = repo.get(id)?;
-        channel::post(
-            repo,
-            ctx,
-            &inc,
-            "downgraded",
-            channel::downgraded_text(&inc),
-        )?;
+        channel::post_downgraded(repo, ctx, &inc)?;
         reminders::on_ended(repo, ctx, id, "downgraded")?;
     }
     Ok(())

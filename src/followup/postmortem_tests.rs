@@ -168,6 +168,7 @@ fn approved_and_published_are_not_editable() {
 fn incident() -> Incident {
     Incident {
         id: 3,
+        reference: "ACME-1".into(),
         project: "shop".into(),
         client: "acme".into(),
         title: "shop down".into(),
@@ -183,6 +184,7 @@ fn incident() -> Incident {
         links: vec![],
         details: json!({}),
         alert_count: 1,
+        started_at: utc("2026-11-25T10:00:00Z"),
         created_at: utc("2026-11-25T10:00:00Z"),
         last_seen_at: utc("2026-11-25T10:00:00Z"),
         acknowledged_at: Some(utc("2026-11-25T10:04:00Z")),
@@ -194,6 +196,7 @@ fn incident() -> Incident {
         serious: true,
         serious_reason: Some("long outage".into()),
         provider_ticket: None,
+        announced: true,
     }
 }
 
@@ -267,6 +270,24 @@ fn what_happened_has_the_facts() {
     }
     assert!(!text.contains("page sent"), "deliveries are noise:\n{text}");
     assert!(!text.contains("routed"), "routing is noise:\n{text}");
+    assert!(!text.contains("Started"), "started on arrival:\n{text}");
+}
+
+#[test]
+fn what_happened_starts_at_the_alerts_own_start() {
+    let inc = Incident {
+        started_at: utc("2026-11-25T09:53:00Z"),
+        ..incident()
+    };
+    let text = what_happened(&inc, &[], &roster(), Berlin);
+    for expected in [
+        "- Started: 2026-11-25 09:53 UTC (2026-11-25 10:53 CET) (by the alert's own start)\n",
+        "- First alert received: 2026-11-25 10:00 UTC (2026-11-25 11:00 CET) (after 7m)\n",
+        "- Acknowledged: 2026-11-25 10:04 UTC (2026-11-25 11:04 CET) (after 4m)\n",
+        "- Resolved: 2026-11-25 11:34 UTC (2026-11-25 12:34 CET) (after 1h41m)\n",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
 }
 
 #[test]

@@ -355,7 +355,7 @@ pub fn tell_assignee(
 pub fn acknowledged(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
     let inc = repo.get(id)?;
     if inc.critical {
-        channel::post_online(repo, ctx, &inc, "acknowledged")?;
+        channel::post_online(repo, ctx, &inc, channel::About::Acknowledged)?;
     }
     on_acknowledged(repo, ctx, id)
 }

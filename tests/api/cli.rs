@@ -114,7 +114,7 @@ async fn list_show_ack_and_resolve_through_the_binary() {
     assert_exit(&o, 0);
     let out = stdout(&o);
     for needle in [
-        format!("Incident {id}: DiskFull on a"),
+        format!("Incident {id} (ACME-1): DiskFull on a"),
         "state          triggered".into(),
         "\nAlerts\n".into(),
         "\nTimeline\n".into(),

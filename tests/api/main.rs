@@ -7,6 +7,7 @@ mod action_items;
 mod alertmanager_e2e;
 mod architecture;
 mod cli;
+mod client_channel;
 mod fakes;
 mod first_response;
 mod full_disk;

@@ -122,9 +122,11 @@ async fn resolving_a_serious_incident_creates_the_postmortem_and_invites_the_aut
     assert_eq!(pm["due_at"], "2026-11-26T22:59:59Z");
     let what = pm["what_happened"].as_str().expect("text");
     for fact in [
-        "First alert: 2026-11-25 09:00 UTC (2026-11-25 10:00 CET)",
+        // The alert's own start is a minute before it arrived.
+        "Started: 2026-11-25 08:59 UTC (2026-11-25 09:59 CET) (by the alert's own start)",
+        "First alert received: 2026-11-25 09:00 UTC (2026-11-25 10:00 CET) (after 1m)",
         "Acknowledged: 2026-11-25 09:04 UTC (2026-11-25 10:04 CET) (after 4m)",
-        "Resolved: 2026-11-25 10:34 UTC (2026-11-25 11:34 CET) (after 1h34m)",
+        "Resolved: 2026-11-25 10:34 UTC (2026-11-25 11:34 CET) (after 1h35m)",
         "Project: shop (shop); client: acme (acme)",
         "Severity: critical",
         "Serious: long outage",
@@ -296,16 +298,20 @@ async fn due_dates_follow_the_calendar_and_the_team_time_zone() {
     }
 }
 
+/// A postmortem made by hand for an incident acknowledged (so the client
+/// heard of it and may read its postmortem) and resolved by alice.
 pub(crate) async fn manual_pm(d: &Daemon) -> i64 {
     let id = open_incident(d).await;
-    call(
-        d,
-        "POST",
-        &format!("/api/v1/incidents/{id}/resolve"),
-        BOB_TOKEN,
-        json!({}),
-    )
-    .await;
+    for verb in ["acknowledge", "resolve"] {
+        call(
+            d,
+            "POST",
+            &format!("/api/v1/incidents/{id}/{verb}"),
+            ADMIN_TOKEN,
+            json!({}),
+        )
+        .await;
+    }
     let (status, v) = call(
         d,
         "POST",
