@@ -4,6 +4,7 @@
 mod helpers;
 
 mod action_items;
+mod alert_start;
 mod alertmanager_e2e;
 mod architecture;
 mod cli;
