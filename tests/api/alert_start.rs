@@ -95,7 +95,8 @@ async fn an_events_v2_alert_keeps_its_payload_timestamp() {
         ("k1", json!("2026-11-25T09:53:00+01:00")),
         ("k2", Value::Null),
     ] {
-        let mut payload = json!({"summary": "API latency high", "source": "api-1", "severity": "error"});
+        let mut payload =
+            json!({"summary": "API latency high", "source": "api-1", "severity": "error"});
         if !timestamp.is_null() {
             payload["timestamp"] = timestamp;
         }
@@ -145,7 +146,14 @@ async fn the_postmortem_says_when_the_problem_started() {
     let id = post_am(&d, vec![am_starting("Down", "a", SEVEN_BEFORE)]).await;
     let inc = format!("/api/v1/incidents/{id}");
     d.advance(Duration::minutes(4)).await;
-    let ack = call(&d, "POST", &format!("{inc}/acknowledge"), BOB_TOKEN, json!({})).await;
+    let ack = call(
+        &d,
+        "POST",
+        &format!("{inc}/acknowledge"),
+        BOB_TOKEN,
+        json!({}),
+    )
+    .await;
     assert_eq!(ack.0, 200);
     let flag = json!({"serious": true, "serious_reason": "long outage"});
     assert_eq!(call(&d, "PATCH", &inc, BOB_TOKEN, flag).await.0, 200);

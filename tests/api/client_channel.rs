@@ -146,6 +146,13 @@ async fn a_heartbeat_missed_acknowledged_and_recovered_tells_the_client_nothing(
     assert_eq!(act(&d, "1", "acknowledge", json!({})).await, 200);
     let update = json!({"text": "restarting the exporter"});
     assert_eq!(act(&d, "1", "updates", update).await, 200);
+    // Nobody is reminded to tell the client about it either.
+    d.advance(chrono::Duration::minutes(31)).await;
+    let reminders = events(&d, 1, "reminder queued").await;
+    assert!(
+        reminders.iter().all(|r| r["about"] != "status update"),
+        "{reminders:?}"
+    );
     assert_eq!(ping().await, 200);
     d.settle().await;
     assert_eq!(show(&d, "1").await.1["state"], "resolved");
