@@ -293,7 +293,7 @@ fn publish(repo: &mut dyn Repo, ctx: &Ctx<'_>, pm: &Postmortem) -> StoreResult<(
         );
     }
     let title = format!("Postmortem of {}: {}", inc.reference, pm.title);
-    let body = postmortem::publication(pm);
+    let body = postmortem::publication(pm, &inc.reference);
     channel::post_titled(repo, ctx, &inc, channel::About::Postmortem, title, body).map(|_| ())
 }
 

@@ -415,9 +415,10 @@ pub fn what_happened(inc: &Incident, events: &[Event], roster: &Roster, tz: Tz) 
     out
 }
 
-/// The text published to the client channel.
-pub fn publication(pm: &Postmortem) -> String {
-    let mut out = format!("Postmortem of incident {}: {}\n", pm.incident, pm.title);
+/// The text published to the client channel; `reference` is the client's
+/// name of the incident (`ACME-7`).
+pub fn publication(pm: &Postmortem, reference: &str) -> String {
+    let mut out = format!("Postmortem of incident {reference}: {}\n", pm.title);
     let s = &pm.sections;
     for ((_, question), text) in
         QUESTIONS

@@ -313,10 +313,13 @@ fn long_timelines_are_condensed() {
 
 #[test]
 fn publication_has_the_four_questions() {
-    let text = publication(&pm(PmState::Approved, ["W", "H", "C", "M"], false));
+    let text = publication(
+        &pm(PmState::Approved, ["W", "H", "C", "M"], false),
+        "ACME-1",
+    );
     assert_eq!(
         text,
-        "Postmortem of incident 3: shop down\n\nWhat happened?\nW\n\n\
+        "Postmortem of incident ACME-1: shop down\n\nWhat happened?\nW\n\n\
          How was the problem fixed?\nH\n\nWhat caused the problem?\nC\n\n\
          What have we done or are going to do to minimise these risks?\nM\n"
     );

@@ -415,6 +415,12 @@ async fn review_rules_only_the_lead_approves_a_complete_postmortem() {
         .filter(|r| r.kind == "client" && r.subject.starts_with("Postmortem"))
         .collect();
     assert_eq!(posts.len(), 1, "published once to the client channel");
+    // Named by the client's reference, never the global number.
+    assert!(
+        posts[0].subject.starts_with("Postmortem of ACME-1: ")
+            && posts[0].body.starts_with("Postmortem of incident ACME-1: "),
+        "{posts:?}"
+    );
     assert_eq!(
         (posts[0].channel.as_str(), posts[0].target.as_str()),
         ("channel", "#acme")
