@@ -237,6 +237,8 @@ pub fn post_titled(
     let Some(client) = ctx.roster.clients.get(&inc.client) else {
         return Ok(None);
     };
+    // Decided on the incident as stored now, whatever copy the caller holds.
+    let inc = &repo.get(inc.id)?;
     if let Some(reason) = withheld(inc, about) {
         let detail = json!({"about": about.as_str(), "reason": reason});
         repo.append(
