@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 
 use super::client::ApiClient;
 use super::table::{Table, age, timestamp, truncate};
+use crate::incident::reference::{self, Key};
 
 /// The incident subcommands.
 #[derive(Debug, Subcommand)]
@@ -18,19 +19,19 @@ pub enum IncidentsCmd {
         state: StateArg,
     },
     /// Show one incident with its alerts and timeline.
-    Show { id: Number },
+    Show { id: IncidentId },
     /// Acknowledge: stop paging, take it on.
-    Ack { id: Number },
+    Ack { id: IncidentId },
     /// Resolve.
-    Resolve { id: Number },
+    Resolve { id: IncidentId },
     /// Downgrade to non-urgent: stop paging without resolving.
-    Downgrade { id: Number },
+    Downgrade { id: IncidentId },
     /// Bring in the next escalation step now.
-    Escalate { id: Number },
+    Escalate { id: IncidentId },
     /// Post a status update to the client channel.
-    Update { id: Number, text: String },
+    Update { id: IncidentId, text: String },
     /// Hand the incident to another person (by roster id).
-    Assign { id: Number, person: String },
+    Assign { id: IncidentId, person: String },
     /// Record the diagnosis: layer, reproducibility, seriousness, ticket.
     Diagnose(DiagnoseArgs),
 }
@@ -75,6 +76,30 @@ impl std::str::FromStr for Number {
     }
 }
 
+/// An incident as the daemon accepts it: its number (`42`, `#42`) or the
+/// client's reference (`ACME-7`, any case), passed through as typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentId(String);
+
+impl std::str::FromStr for IncidentId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match Key::parse(s) {
+            Some(Key::Number(n)) => Ok(IncidentId(n.to_string())),
+            Some(Key::Reference { prefix, seq }) => Ok(IncidentId(reference::format(&prefix, seq))),
+            None => Err(format!(
+                "{s:?} is not an incident number like 42 or a reference like ACME-7"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for IncidentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 #[derive(Debug, Args)]
 #[command(group(
     clap::ArgGroup::new("what")
@@ -83,7 +108,7 @@ impl std::str::FromStr for Number {
         .args(["layer", "reproducible", "serious", "reason", "ticket", "severity"])
 ))]
 pub struct DiagnoseArgs {
-    pub id: Number,
+    pub id: IncidentId,
     /// application, infrastructure, third_party, content or unknown.
     #[arg(long, value_parser = ["application", "infrastructure", "third_party", "content", "unknown"])]
     pub layer: Option<String>,
@@ -114,55 +139,54 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
             print!("{}", render_list(list_of(&v, "incidents"), now));
         }
         IncidentsCmd::Show { id } => {
-            let v = api.get(&format!("/api/v1/incidents/{}", id.0), &[]).await?;
+            let v = api.get(&format!("/api/v1/incidents/{id}"), &[]).await?;
             print!("{}", render_show(&v, now));
         }
         IncidentsCmd::Ack { id } => act(api, id, "acknowledge", "acknowledged").await?,
         IncidentsCmd::Resolve { id } => act(api, id, "resolve", "resolved").await?,
         IncidentsCmd::Downgrade { id } => act(api, id, "downgrade", "downgraded").await?,
         IncidentsCmd::Escalate { id } => {
-            api.post(&path(id, "escalate"), &json!({"via": "cli"}))
+            api.post(&path(&id, "escalate"), &json!({"via": "cli"}))
                 .await?;
-            println!("incident {}: escalation requested", id.0);
+            println!("incident {id}: escalation requested");
         }
         IncidentsCmd::Update { id, text } => {
-            api.post(&path(id, "updates"), &json!({"text": text}))
+            api.post(&path(&id, "updates"), &json!({"text": text}))
                 .await?;
-            println!("incident {}: update posted", id.0);
+            println!("incident {id}: update posted");
         }
         IncidentsCmd::Assign { id, person } => {
-            api.post(&path(id, "assign"), &json!({"person": person}))
+            api.post(&path(&id, "assign"), &json!({"person": person}))
                 .await?;
-            println!("incident {}: assigned to {person}", id.0);
+            println!("incident {id}: assigned to {person}");
         }
         IncidentsCmd::Diagnose(args) => {
-            let id = args.id;
             let v = api
                 .patch(
-                    &format!("/api/v1/incidents/{}", id.0),
+                    &format!("/api/v1/incidents/{}", args.id),
                     &diagnosis_body(&args),
                 )
                 .await?;
-            println!("incident {}: diagnosis recorded", id.0);
+            println!("incident {}: diagnosis recorded", args.id);
             print!("{}", render_diagnosis(&v["incident"]));
         }
     }
     Ok(())
 }
 
-fn path(id: Number, verb: &str) -> String {
-    format!("/api/v1/incidents/{}/{verb}", id.0)
+fn path(id: &IncidentId, verb: &str) -> String {
+    format!("/api/v1/incidents/{id}/{verb}")
 }
 
-async fn act(api: &ApiClient, id: Number, verb: &str, done: &str) -> anyhow::Result<()> {
-    let v = api.post(&path(id, verb), &json!({"via": "cli"})).await?;
-    println!("{}", action_line(id.0, done, &v));
+async fn act(api: &ApiClient, id: IncidentId, verb: &str, done: &str) -> anyhow::Result<()> {
+    let v = api.post(&path(&id, verb), &json!({"via": "cli"})).await?;
+    println!("{}", action_line(&id, done, &v));
     Ok(())
 }
 
 /// `incident 3 acknowledged`, or `… was already acknowledged` when the
 /// daemon reports no change.
-pub fn action_line(id: u64, done: &str, answer: &Value) -> String {
+pub fn action_line(id: &IncidentId, done: &str, answer: &Value) -> String {
     if answer["changed"] == Value::Bool(false) {
         format!("incident {id} was already {done}")
     } else {
@@ -221,11 +245,12 @@ pub fn render_list(incidents: &[Value], now: DateTime<Utc>) -> String {
         return "no incidents\n".into();
     }
     let mut t = Table::new(&[
-        "#", "STATE", "SEVERITY", "PROJECT", "AGE", "ASSIGNEE", "TITLE",
+        "#", "REF", "STATE", "SEVERITY", "PROJECT", "AGE", "ASSIGNEE", "TITLE",
     ]);
     for i in incidents {
         t.row(vec![
             text(&i["id"]),
+            text(&i["reference"]),
             text(&i["state"]),
             text(&i["severity"]),
             text(&i["project"]),
@@ -240,12 +265,18 @@ pub fn render_list(incidents: &[Value], now: DateTime<Utc>) -> String {
 /// One incident for reading: its fields, then alerts, then the timeline.
 pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
     let i = &v["incident"];
-    let mut out = format!("Incident {}: {}\n", text(&i["id"]), text(&i["title"]));
+    let mut out = format!(
+        "Incident {} ({}): {}\n",
+        text(&i["id"]),
+        text(&i["reference"]),
+        text(&i["title"])
+    );
     let created = when(&i["created_at"]).map_or_else(
         || "-".into(),
         |c| format!("{} ({} ago)", timestamp(c), age(c, now)),
     );
     let mut fields = vec![
+        ("reference", text(&i["reference"])),
         ("state", text(&i["state"])),
         ("severity", text(&i["severity"])),
         (
@@ -253,6 +284,7 @@ pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
             format!("{} (client {})", text(&i["project"]), text(&i["client"])),
         ),
         ("source", text(&i["source"])),
+        ("started", when_text(&i["started_at"])),
         ("created", created),
         ("last seen", when_text(&i["last_seen_at"])),
         ("assignee", text(&i["assignee"])),
@@ -385,11 +417,11 @@ mod tests {
 
     fn incident() -> Value {
         json!({
-            "id": 3, "project": "shop", "client": "acme", "title": "DiskFull on a",
+            "id": 3, "reference": "ACME-1", "project": "shop", "client": "acme", "title": "DiskFull on a",
             "severity": "critical", "state": "acknowledged", "critical": true,
             "source": "alertmanager", "labels": {"alertname": "DiskFull"},
             "links": [{"href": "http://prom", "text": "graph"}],
-            "created_at": "2026-11-25T09:00:00Z", "last_seen_at": "2026-11-25T09:01:00Z",
+            "started_at": "2026-11-25T08:53:00Z", "created_at": "2026-11-25T09:00:00Z", "last_seen_at": "2026-11-25T09:01:00Z",
             "acknowledged_at": "2026-11-25T09:02:00Z", "resolved_at": null,
             "downgraded_at": null, "assignee": "bob", "layer": null,
             "reproducible": null, "serious": false, "serious_reason": null,
@@ -402,14 +434,15 @@ mod tests {
         assert_eq!(render_list(&[], now()), "no incidents\n");
         let mut other = incident();
         other["id"] = json!(12);
+        other["reference"] = json!("ACME-2");
         other["assignee"] = Value::Null;
         other["state"] = json!("triggered");
         other["title"] = json!("x".repeat(70));
         let out = render_list(&[incident(), other], now());
         let expected = format!(
-            "#   STATE         SEVERITY  PROJECT  AGE  ASSIGNEE  TITLE\n\
-             3   acknowledged  critical  shop     30m  bob       DiskFull on a\n\
-             12  triggered     critical  shop     30m  -         {}…\n",
+            "#   REF     STATE         SEVERITY  PROJECT  AGE  ASSIGNEE  TITLE\n\
+             3   ACME-1  acknowledged  critical  shop     30m  bob       DiskFull on a\n\
+             12  ACME-2  triggered     critical  shop     30m  -         {}…\n",
             "x".repeat(59)
         );
         assert_eq!(out, expected);
@@ -427,9 +460,11 @@ mod tests {
         });
         let out = render_show(&v, now());
         for needle in [
-            "Incident 3: DiskFull on a\n",
+            "Incident 3 (ACME-1): DiskFull on a\n",
+            "  reference      ACME-1\n",
             "  state          acknowledged\n",
             "  project        shop (client acme)\n",
+            "  started        2026-11-25 08:53 UTC\n",
             "  created        2026-11-25 09:00 UTC (30m ago)\n",
             "  acknowledged   2026-11-25 09:02 UTC\n",
             "  labels         alertname=DiskFull\n",
@@ -452,12 +487,33 @@ mod tests {
 
     #[test]
     fn action_lines_say_when_nothing_changed() {
+        let three = IncidentId("3".into());
         for (answer, expected) in [
             (json!({"changed": true}), "incident 3 resolved"),
             (json!({"changed": false}), "incident 3 was already resolved"),
             (json!({}), "incident 3 resolved"),
         ] {
-            assert_eq!(action_line(3, "resolved", &answer), expected, "{answer}");
+            assert_eq!(
+                action_line(&three, "resolved", &answer),
+                expected,
+                "{answer}"
+            );
+        }
+    }
+
+    #[test]
+    fn incidents_are_named_by_number_or_reference() {
+        for (input, expected) in [
+            ("42", Ok("42")),
+            ("#7", Ok("7")),
+            ("ACME-7", Ok("ACME-7")),
+            ("acme-7", Ok("ACME-7")),
+            ("0", Err(())),
+            ("acme", Err(())),
+            ("ACME-x", Err(())),
+        ] {
+            let got = input.parse::<IncidentId>().map(|i| i.to_string());
+            assert_eq!(got.as_deref().map_err(|_| ()), expected, "{input}");
         }
     }
 
@@ -477,7 +533,7 @@ mod tests {
     #[test]
     fn diagnosis_sends_only_what_was_given() {
         let mut a = DiagnoseArgs {
-            id: Number(1),
+            id: IncidentId("1".into()),
             layer: Some("third_party".into()),
             reproducible: Some(YesNo::No),
             serious: None,

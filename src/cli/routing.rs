@@ -51,7 +51,11 @@ pub fn render_route(v: &Value) -> String {
         )),
     }
     for page in list_of(v, "first_step") {
-        out.push_str(&format!("step 1 pages {}: {}\n", text(&page["person"]), fires(page)));
+        out.push_str(&format!(
+            "step 1 pages {}: {}\n",
+            text(&page["person"]),
+            fires(page)
+        ));
     }
     out
 }

@@ -230,6 +230,21 @@ pub struct Client {
     pub ack_message: Option<String>,
 }
 
+/// The prefix of a client's incident references (`acme` → `ACME`, as in
+/// `ACME-7`): the id upper-cased, anything but a letter or digit as `-`.
+pub fn reference_prefix(client: &str) -> String {
+    client
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone)]
 pub struct Project {
     pub id: String,

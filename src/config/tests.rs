@@ -378,3 +378,18 @@ fn missing_main_file_is_an_error() {
         "{e}"
     );
 }
+
+#[test]
+fn two_clients_cannot_share_a_reference_prefix() {
+    check(
+        &base_with(
+            "clients:\n",
+            "clients:\n  - id: big-co\n    channel: { type: log, name: \"#b\" }\n  - id: big_co\n    channel: { type: log, name: \"#c\" }\n",
+        ),
+        &[(
+            15,
+            9,
+            "client \"big_co\" has the incident reference prefix BIG-CO of client \"big-co\"",
+        )],
+    );
+}

@@ -152,8 +152,10 @@ impl Ids {
         };
         let mut integrations = BTreeSet::new();
         let mut heartbeats = BTreeSet::new();
+        let mut prefixes = BTreeMap::new();
         for (i, f) in files.iter().enumerate() {
             ctx.file = i;
+            reference_prefixes(ctx, &mut prefixes, f.clients.iter().map(|c| &c.value.id));
             add(
                 ctx,
                 "person",
@@ -204,6 +206,30 @@ impl Ids {
             );
         }
         ids
+    }
+}
+
+/// Two clients must not share an incident reference prefix (`big-co` and
+/// `big_co` are both `BIG-CO`), or their references would mix.
+fn reference_prefixes<'a>(
+    ctx: &mut Ctx<'_>,
+    seen: &mut BTreeMap<String, String>,
+    ids: impl Iterator<Item = &'a S>,
+) {
+    for id in ids {
+        let prefix = super::reference_prefix(&id.value);
+        match seen.get(&prefix) {
+            Some(other) if *other != id.value => ctx.err(
+                id,
+                format!(
+                    "client {:?} has the incident reference prefix {prefix} of client {other:?}",
+                    id.value
+                ),
+            ),
+            _ => {
+                seen.insert(prefix, id.value.clone());
+            }
+        }
     }
 }
 
@@ -1165,7 +1191,10 @@ fn notify_rules(
             match c.value.parse::<ChannelType>() {
                 Ok(ch) if !has(ch) => ctx.err(
                     c,
-                    format!("person {id:?}: notify rule uses {}, but they have no address for it", c.value),
+                    format!(
+                        "person {id:?}: notify rule uses {}, but they have no address for it",
+                        c.value
+                    ),
                 ),
                 Ok(ch) if !via.contains(&ch) => via.push(ch),
                 Ok(_) => {}

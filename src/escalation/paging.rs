@@ -212,7 +212,8 @@ pub fn enqueue_page(
             incident: Some(inc.id),
             ..OutboxRow::to_person("page", person, channel, subject, body, ctx.now)
         };
-        row.due_at = ctx.now + chrono::Duration::seconds(i64::try_from(after).unwrap_or(i64::MAX / 1000));
+        row.due_at =
+            ctx.now + chrono::Duration::seconds(i64::try_from(after).unwrap_or(i64::MAX / 1000));
         let outbox = repo.insert_outbox(&row)?;
         let mut detail = json!({
             "person": person.id,
@@ -374,13 +375,7 @@ pub fn sync(repo: &mut dyn Repo, ctx: &Ctx<'_>, out: &Outcome, by: &str) -> Stor
         stop(repo, ctx, id, "downgraded")?;
         repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
         let inc = repo.get(id)?;
-        channel::post(
-            repo,
-            ctx,
-            &inc,
-            "downgraded",
-            channel::downgraded_text(&inc),
-        )?;
+        channel::post_downgraded(repo, ctx, &inc)?;
         reminders::on_ended(repo, ctx, id, "downgraded")?;
     }
     Ok(())

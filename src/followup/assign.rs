@@ -61,7 +61,7 @@ pub fn assign(
     // an acknowledge they were told nothing, and the acknowledge names the
     // assignee then.
     if inc.critical && inc.state == State::Acknowledged {
-        super::channel::post_online(repo, ctx, &inc, "assigned")?;
+        super::channel::post_online(repo, ctx, &inc, super::channel::About::Assigned)?;
     }
     Ok((inc, true))
 }

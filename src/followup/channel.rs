@@ -1,8 +1,14 @@
 //! The client's public channel (guide steps 1, 4 and 5): the wording of
-//! each post and queueing it as an outbox row (kind `client`, channel
-//! `channel`) with a `client post queued` event, inside the caller's
-//! transaction. Delivery, retries and the `notification sent` event are the
-//! outbox's; nothing here talks to a provider.
+//! each post, what the client may hear, and queueing it as an outbox row
+//! (kind `client`, channel `channel`) with a `client post queued` event,
+//! inside the caller's transaction. Delivery, retries and the `notification
+//! sent` event are the outbox's; nothing here talks to a provider.
+//!
+//! Every client post goes through [`post`], which applies the one rule
+//! ([`withheld`]): heartbeats are internal, and the client hears how an
+//! incident ends only when it was told about it (its own report, the
+//! "online" post, a status update). Posts name the incident by the
+//! client's reference (`ACME-7`), never by the global number.
 
 use chrono::NaiveDate;
 use serde_json::json;
@@ -12,6 +18,7 @@ use crate::config::Roster;
 use crate::escalation::paging::{Ctx, notice_row};
 use crate::incident::apply::ActError;
 use crate::incident::{Actor, Incident, Repo, State};
+use crate::ingest::alert::Source;
 use crate::notify::message;
 use crate::store::StoreResult;
 
@@ -68,7 +75,8 @@ pub fn check_template(template: &str) -> Result<(), String> {
 #[derive(Debug, Clone)]
 pub struct Vars<'a> {
     pub person: &'a str,
-    pub number: i64,
+    /// The client's reference (`ACME-7`); the placeholder keeps its name.
+    pub number: &'a str,
     pub title: &'a str,
     pub project: &'a str,
 }
@@ -85,7 +93,7 @@ pub fn render(template: &str, v: &Vars<'_>) -> String {
             Piece::Text(t) => out.push_str(t),
             Piece::Brace(c) => out.push(c),
             Piece::Var("person") => out.push_str(v.person),
-            Piece::Var("number") => out.push_str(&v.number.to_string()),
+            Piece::Var("number") => out.push_str(v.number),
             Piece::Var("title") => out.push_str(v.title),
             Piece::Var(_) => out.push_str(v.project),
         }
@@ -104,7 +112,7 @@ pub fn online_text(template: Option<&str>, inc: &Incident, person: &str, project
         template.unwrap_or(DEFAULT_ACK_MESSAGE),
         &Vars {
             person,
-            number: inc.id,
+            number: &inc.reference,
             title: &message::one_line(&inc.title),
             project,
         },
@@ -115,7 +123,7 @@ pub fn online_text(template: Option<&str>, inc: &Incident, person: &str, project
 pub fn update_text(inc: &Incident, person: &str, text: &str) -> String {
     format!(
         "Update on incident {} ({}) from {person}: {text}",
-        inc.id,
+        inc.reference,
         message::one_line(&inc.title)
     )
 }
@@ -124,7 +132,7 @@ pub fn update_text(inc: &Incident, person: &str, text: &str) -> String {
 pub fn downgraded_text(inc: &Incident) -> String {
     format!(
         "Incident {} ({}) was agreed to be non-critical: it can wait and is no longer handled as an urgent incident.",
-        inc.id,
+        inc.reference,
         message::one_line(&inc.title)
     )
 }
@@ -133,7 +141,7 @@ pub fn downgraded_text(inc: &Incident) -> String {
 pub fn resolved_text(inc: &Incident, postmortem_on: Option<NaiveDate>) -> String {
     let mut text = format!(
         "Incident {} ({}) is resolved.",
-        inc.id,
+        inc.reference,
         message::one_line(&inc.title)
     );
     if let Some(day) = postmortem_on {
@@ -159,19 +167,99 @@ pub fn postmortem_date(ctx: &Ctx<'_>, inc: &Incident) -> NaiveDate {
     )
 }
 
-/// Queues `body` for the incident's client channel; `about` labels the post
-/// on the timeline. Returns the outbox row, or None when the incident's
-/// client is not configured.
+/// What a client post is about; its label on the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum About {
+    /// Step 1: an engineer is online and investigating.
+    Acknowledged,
+    /// Step 3: another engineer took the acknowledged incident over.
+    Assigned,
+    /// Step 4: a responder's status update.
+    Update,
+    Downgraded,
+    /// Resolved, with the postmortem's date when serious.
+    Resolved,
+    /// A published postmortem.
+    Postmortem,
+}
+
+impl About {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            About::Acknowledged => "acknowledged",
+            About::Assigned => "assigned",
+            About::Update => "update",
+            About::Downgraded => "downgraded",
+            About::Resolved => "resolved",
+            About::Postmortem => "postmortem",
+        }
+    }
+
+    /// Whether the post itself tells the client about the incident.
+    fn announces(self) -> bool {
+        matches!(self, About::Acknowledged | About::Update)
+    }
+}
+
+/// Why a post about `inc` must not reach its client, or None when it may.
+/// The only place that decides what a client hears.
+pub fn withheld(inc: &Incident, about: About) -> Option<&'static str> {
+    if inc.source == Source::Heartbeat {
+        Some("heartbeat incidents are internal")
+    } else if !inc.announced && !about.announces() {
+        Some("the client was never told about this incident")
+    } else {
+        None
+    }
+}
+
+/// The title of a client post: the reference and the incident's title.
+pub fn headline(inc: &Incident) -> String {
+    format!("{}: {}", inc.reference, inc.title)
+}
+
+/// Queues `body` for the incident's client channel, unless [`withheld`]
+/// (then a `client post withheld` event says why). A post that announces
+/// the incident marks it announced in the same transaction. Returns the
+/// outbox row, or None when withheld or the client is not configured.
 pub fn post(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
     inc: &Incident,
-    about: &str,
+    about: About,
+    body: String,
+) -> StoreResult<Option<i64>> {
+    post_titled(repo, ctx, inc, about, headline(inc), body)
+}
+
+/// [`post`] with its own title (a postmortem's).
+pub fn post_titled(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    inc: &Incident,
+    about: About,
+    title: String,
     body: String,
 ) -> StoreResult<Option<i64>> {
     let Some(client) = ctx.roster.clients.get(&inc.client) else {
         return Ok(None);
     };
+    // Decided on the incident as stored now, whatever copy the caller holds.
+    let inc = &repo.get(inc.id)?;
+    if let Some(reason) = withheld(inc, about) {
+        let detail = json!({"about": about.as_str(), "reason": reason});
+        repo.append(
+            inc.id,
+            ctx.now,
+            &Actor::System,
+            "client post withheld",
+            detail,
+        )?;
+        return Ok(None);
+    }
+    if !inc.announced {
+        repo.mark_announced(inc.id)?;
+    }
     let row = notice_row(
         inc,
         ctx,
@@ -179,7 +267,7 @@ pub fn post(
         Some(client.id.clone()),
         "channel",
         client.channel.name.clone(),
-        message::headline(inc),
+        title,
         body,
     );
     let oid = repo.insert_outbox(&row)?;
@@ -188,7 +276,7 @@ pub fn post(
         ctx.now,
         &Actor::System,
         "client post queued",
-        json!({"channel": client.channel.name, "outbox": oid, "about": about, "text": row.body}),
+        json!({"channel": client.channel.name, "outbox": oid, "about": about.as_str(), "text": row.body}),
     )?;
     Ok(Some(oid))
 }
@@ -201,7 +289,7 @@ pub fn post_online(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
     inc: &Incident,
-    about: &str,
+    about: About,
 ) -> StoreResult<()> {
     let Some(client) = ctx.roster.clients.get(&inc.client) else {
         return Ok(());
@@ -219,8 +307,8 @@ pub fn post_online(
 /// the postmortem's date.
 pub fn post_resolved(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> StoreResult<()> {
     let day = inc.serious.then(|| postmortem_date(ctx, inc));
-    post(repo, ctx, inc, "resolved", resolved_text(inc, day))?;
-    if let Some(day) = day {
+    let posted = post(repo, ctx, inc, About::Resolved, resolved_text(inc, day))?;
+    if let (Some(day), Some(_)) = (day, posted) {
         repo.append(
             inc.id,
             ctx.now,
@@ -230,6 +318,11 @@ pub fn post_resolved(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> Stor
         )?;
     }
     Ok(())
+}
+
+/// Step 4, on downgrade: the client and we agreed it can wait.
+pub fn post_downgraded(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> StoreResult<()> {
+    post(repo, ctx, inc, About::Downgraded, downgraded_text(inc)).map(|_| ())
 }
 
 /// Step 4: a responder's status update goes to the client channel, is
@@ -248,7 +341,7 @@ pub fn post_update(
     let actor = Actor::Person(person.to_string());
     repo.append(id, ctx.now, &actor, "status update", json!({"text": text}))?;
     let body = update_text(&inc, person_name(ctx.roster, person), text);
-    post(repo, ctx, &inc, "update", body)?;
+    post(repo, ctx, &inc, About::Update, body)?;
     super::reminders::restart_update_clock(repo, ctx, &inc)?;
     Ok(repo.get(id)?)
 }
@@ -260,7 +353,7 @@ mod tests {
     fn check(template: &str, expected: Result<&str, &str>) {
         let vars = Vars {
             person: "Alice",
-            number: 42,
+            number: "ACME-42",
             title: "Disk full",
             project: "Shop",
         };
@@ -275,14 +368,14 @@ mod tests {
     fn templates() {
         check(
             DEFAULT_ACK_MESSAGE,
-            Ok("Alice is online and investigating incident 42: Disk full."),
+            Ok("Alice is online and investigating incident ACME-42: Disk full."),
         );
         check(
             "{person} looks at #{number} ({title}) on {project}",
-            Ok("Alice looks at #42 (Disk full) on Shop"),
+            Ok("Alice looks at #ACME-42 (Disk full) on Shop"),
         );
         check("no placeholders", Ok("no placeholders"));
-        check("{{literal}} {number}", Ok("{literal} 42"));
+        check("{{literal}} {number}", Ok("{literal} ACME-42"));
         check("", Ok(""));
         check("{name} is here", Err("unknown placeholder {name}"));
         check("{Person}", Err("unknown placeholder {Person}"));
@@ -295,20 +388,21 @@ mod tests {
     fn render_of_a_bad_template_uses_the_default() {
         let vars = Vars {
             person: "Bob",
-            number: 1,
+            number: "ACME-1",
             title: "t",
             project: "p",
         };
         assert_eq!(
             render("{oops}", &vars),
-            "Bob is online and investigating incident 1: t."
+            "Bob is online and investigating incident ACME-1: t."
         );
     }
 
     fn incident() -> Incident {
         let at = chrono::DateTime::UNIX_EPOCH;
         Incident {
-            id: 7,
+            id: 70,
+            reference: "ACME-7".into(),
             project: "shop".into(),
             client: "acme".into(),
             title: "Checkout down".into(),
@@ -324,6 +418,7 @@ mod tests {
             links: vec![],
             details: serde_json::Value::Null,
             alert_count: 1,
+            started_at: at,
             created_at: at,
             last_seen_at: at,
             acknowledged_at: None,
@@ -335,6 +430,7 @@ mod tests {
             serious: false,
             serious_reason: None,
             provider_ticket: None,
+            announced: false,
         }
     }
 
@@ -345,19 +441,19 @@ mod tests {
         for (got, want) in [
             (
                 resolved_text(&inc, None),
-                "Incident 7 (Checkout down) is resolved.",
+                "Incident ACME-7 (Checkout down) is resolved.",
             ),
             (
                 resolved_text(&inc, Some(monday)),
-                "Incident 7 (Checkout down) is resolved. A detailed postmortem follows on the next business day, Monday 2026-11-30.",
+                "Incident ACME-7 (Checkout down) is resolved. A detailed postmortem follows on the next business day, Monday 2026-11-30.",
             ),
             (
                 update_text(&inc, "Bob", "rolling back"),
-                "Update on incident 7 (Checkout down) from Bob: rolling back",
+                "Update on incident ACME-7 (Checkout down) from Bob: rolling back",
             ),
             (
                 online_text(None, &inc, "Bob", "Shop"),
-                "Bob is online and investigating incident 7: Checkout down.",
+                "Bob is online and investigating incident ACME-7: Checkout down.",
             ),
             (
                 online_text(Some("{person} @ {project}"), &inc, "Bob", "Shop"),
@@ -367,6 +463,48 @@ mod tests {
             assert_eq!(got, want);
         }
         assert!(downgraded_text(&inc).contains("agreed to be non-critical"));
+        assert_eq!(headline(&inc), "ACME-7: Checkout down");
+    }
+
+    #[test]
+    fn what_the_client_hears() {
+        use About::*;
+        const NEVER_TOLD: Option<&str> = Some("the client was never told about this incident");
+        const INTERNAL: Option<&str> = Some("heartbeat incidents are internal");
+        let all = [
+            Acknowledged,
+            Assigned,
+            Update,
+            Downgraded,
+            Resolved,
+            Postmortem,
+        ];
+        // (source, announced) → what each post gets, in the order of `all`.
+        let cases = [
+            (
+                Source::Alertmanager,
+                false,
+                [None, NEVER_TOLD, None, NEVER_TOLD, NEVER_TOLD, NEVER_TOLD],
+            ),
+            (Source::Alertmanager, true, [None; 6]),
+            (Source::Trigger, true, [None; 6]),
+            (Source::Heartbeat, false, [INTERNAL; 6]),
+            (Source::Heartbeat, true, [INTERNAL; 6]),
+        ];
+        for (source, announced, expected) in cases {
+            let inc = Incident {
+                source,
+                announced,
+                ..incident()
+            };
+            for (about, want) in all.into_iter().zip(expected) {
+                assert_eq!(
+                    withheld(&inc, about),
+                    want,
+                    "{source:?} announced={announced} {about:?}"
+                );
+            }
+        }
     }
 
     /// An alert's title cannot start a line of its own in the client's channel.

@@ -9,10 +9,11 @@ use serde_json::json;
 
 use super::actions::{self, ActionItem, NewAction, Priority};
 use super::business_days;
+use super::channel;
 use super::postmortem::{self, NewPostmortem, PmState, Postmortem, Refusal, Sections, Verb};
 use super::remind;
 use crate::config::{Project, Roster, Team};
-use crate::escalation::paging::{Ctx, notice_row};
+use crate::escalation::paging::Ctx;
 use crate::incident::{Actor, Repo, Timer};
 use crate::notify::message;
 use crate::store::{StoreError, StoreResult};
@@ -286,7 +287,7 @@ pub fn step(
 /// to the client's public channel (outbox).
 fn publish(repo: &mut dyn Repo, ctx: &Ctx<'_>, pm: &Postmortem) -> StoreResult<()> {
     let inc = repo.get(pm.incident)?;
-    let Some(client) = ctx.roster.clients.get(&inc.client) else {
+    if !ctx.roster.clients.contains_key(&inc.client) {
         return repo.append(
             inc.id,
             ctx.now,
@@ -294,25 +295,11 @@ fn publish(repo: &mut dyn Repo, ctx: &Ctx<'_>, pm: &Postmortem) -> StoreResult<(
             "postmortem not posted",
             json!({"postmortem": pm.id, "reason": format!("client {:?} is not configured", inc.client)}),
         );
-    };
-    let row = notice_row(
-        &inc,
-        ctx,
-        None,
-        Some(client.id.clone()),
-        "channel",
-        client.channel.name.clone(),
-        postmortem::PUBLICATION_SUBJECT.to_string(),
-        postmortem::publication(pm),
-    );
-    let oid = repo.insert_outbox(&row)?;
-    repo.append(
-        inc.id,
-        ctx.now,
-        &Actor::System,
-        "client post queued",
-        json!({"channel": client.channel.name, "outbox": oid, "about": "postmortem", "postmortem": pm.id}),
-    )
+    }
+    // The client summary alone, named by the client's own reference.
+    let title = format!("{} of {}", postmortem::PUBLICATION_SUBJECT, inc.reference);
+    let body = postmortem::publication(pm);
+    channel::post_titled(repo, ctx, &inc, channel::About::Postmortem, title, body).map(|_| ())
 }
 
 /// `POST /api/v1/postmortems/{id}/actions`, unparsed.

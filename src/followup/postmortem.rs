@@ -410,7 +410,21 @@ pub fn what_happened(inc: &Incident, events: &[Event], roster: &Roster, tz: Tz) 
     let mut out = format!("Incident {}: {}\n\n", inc.id, inc.title);
     out.push_str(&format!("- Project: {project}; client: {client}\n"));
     out.push_str(&format!("- Severity: {}\n", inc.severity.as_str()));
-    out.push_str(&format!("- First alert: {}\n", both(inc.created_at, tz)));
+    // The interval starts when the problem did, by the alert's own clock;
+    // the acknowledgement counts from when we heard of it.
+    if inc.started_at < inc.created_at {
+        out.push_str(&format!(
+            "- Started: {} (by the alert's own start)\n",
+            both(inc.started_at, tz)
+        ));
+        out.push_str(&format!(
+            "- First alert received: {} (after {})\n",
+            both(inc.created_at, tz),
+            duration(inc.started_at, inc.created_at)
+        ));
+    } else {
+        out.push_str(&format!("- First alert: {}\n", both(inc.created_at, tz)));
+    }
     if let Some(a) = inc.acknowledged_at {
         out.push_str(&format!(
             "- Acknowledged: {} (after {})\n",
@@ -422,7 +436,7 @@ pub fn what_happened(inc: &Incident, events: &[Event], roster: &Roster, tz: Tz) 
         out.push_str(&format!(
             "- Resolved: {} (after {})\n",
             both(r, tz),
-            duration(inc.created_at, r)
+            duration(inc.started_at, r)
         ));
     }
     if let Some(reason) = &inc.serious_reason {
@@ -487,7 +501,7 @@ pub fn client_summary(inc: &Incident, project_name: &str, tz: Tz) -> String {
         "{project_name} was affected by an incident {}.\n\n\
          What we did: {}\n\n\
          What we will do: {}\n",
-        client_interval(inc.created_at, inc.resolved_at, tz),
+        client_interval(inc.started_at, inc.resolved_at, tz),
         PLACEHOLDERS[1],
         PLACEHOLDERS[2],
     )

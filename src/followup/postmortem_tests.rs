@@ -215,6 +215,7 @@ fn approved_and_published_are_not_editable() {
 fn incident() -> Incident {
     Incident {
         id: 3,
+        reference: "ACME-1".into(),
         project: "shop".into(),
         client: "acme".into(),
         title: "shop down".into(),
@@ -230,6 +231,7 @@ fn incident() -> Incident {
         links: vec![],
         details: json!({}),
         alert_count: 1,
+        started_at: utc("2026-11-25T10:00:00Z"),
         created_at: utc("2026-11-25T10:00:00Z"),
         last_seen_at: utc("2026-11-25T10:00:00Z"),
         acknowledged_at: Some(utc("2026-11-25T10:04:00Z")),
@@ -241,6 +243,7 @@ fn incident() -> Incident {
         serious: true,
         serious_reason: Some("long outage".into()),
         provider_ticket: None,
+        announced: true,
     }
 }
 
@@ -314,6 +317,24 @@ fn what_happened_has_the_facts() {
     }
     assert!(!text.contains("page sent"), "deliveries are noise:\n{text}");
     assert!(!text.contains("routed"), "routing is noise:\n{text}");
+    assert!(!text.contains("Started"), "started on arrival:\n{text}");
+}
+
+#[test]
+fn what_happened_starts_at_the_alerts_own_start() {
+    let inc = Incident {
+        started_at: utc("2026-11-25T09:53:00Z"),
+        ..incident()
+    };
+    let text = what_happened(&inc, &[], &roster(), Berlin);
+    for expected in [
+        "- Started: 2026-11-25 09:53 UTC (2026-11-25 10:53 CET) (by the alert's own start)\n",
+        "- First alert received: 2026-11-25 10:00 UTC (2026-11-25 11:00 CET) (after 7m)\n",
+        "- Acknowledged: 2026-11-25 10:04 UTC (2026-11-25 11:04 CET) (after 4m)\n",
+        "- Resolved: 2026-11-25 11:34 UTC (2026-11-25 12:34 CET) (after 1h41m)\n",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
 }
 
 #[test]
@@ -359,6 +380,7 @@ fn only_the_client_summary_is_published() {
 fn at(created: &str, resolved: Option<&str>) -> Incident {
     Incident {
         created_at: utc(created),
+        started_at: utc(created),
         resolved_at: resolved.map(utc),
         ..incident()
     }

@@ -77,8 +77,9 @@ pub fn on_acknowledged(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResu
 }
 
 /// The client heard from us now: the update reminder counts from here.
+/// None for an incident the client may never hear about (a heartbeat's).
 pub fn restart_update_clock(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> StoreResult<()> {
-    if !open(inc) {
+    if !open(inc) || channel::withheld(inc, channel::About::Update).is_some() {
         return Ok(());
     }
     let every = ctx
@@ -355,7 +356,7 @@ pub fn tell_assignee(
 pub fn acknowledged(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
     let inc = repo.get(id)?;
     if inc.critical {
-        channel::post_online(repo, ctx, &inc, "acknowledged")?;
+        channel::post_online(repo, ctx, &inc, channel::About::Acknowledged)?;
     }
     on_acknowledged(repo, ctx, id)
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use super::auth;
 use super::error::ApiError;
-use super::incidents::{act_error, parse_id};
+use super::incidents::{act_error, incident_id};
 use crate::app::Shared;
 use crate::followup::{assign as assigning, channel};
 use crate::incident::Actor;
@@ -43,7 +43,7 @@ pub async fn assign(
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let by = auth::person(&app.roster(), &headers)?.id.clone();
-    let id = parse_id(&id)?;
+    let id = incident_id(&app, &id).await?;
     let b: AssignBody = body(&bytes)?;
     if !app.roster().people.contains_key(&b.person) {
         return Err(ApiError::NotFound(format!("person {:?}", b.person)));
@@ -87,7 +87,7 @@ pub async fn updates(
     bytes: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let person = auth::person(&app.roster(), &headers)?.id.clone();
-    let id = parse_id(&id)?;
+    let id = incident_id(&app, &id).await?;
     let b: UpdateBody = body(&bytes)?;
     let text = update_text(&b.text)?;
     let incident = app

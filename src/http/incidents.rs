@@ -14,8 +14,10 @@ use crate::app::Shared;
 use crate::escalation::paging::{self, Ctx};
 use crate::followup::reminders;
 use crate::incident::apply::{self, ActError};
+use crate::incident::reference::{self, Key};
 use crate::incident::transition::Action;
 use crate::incident::{Actor, Diagnosis, StateFilter};
+use crate::store::StoreError;
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
@@ -48,12 +50,26 @@ pub async fn list(
     Ok(Json(json!({"incidents": incidents})))
 }
 
-pub(super) fn parse_id(id: &str) -> Result<i64, ApiError> {
-    id.trim_start_matches('#')
-        .parse::<i64>()
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ApiError::bad("id", format!("{id:?} is not an incident number")))
+/// The incident a path names: its number (`42`, `#42`) or a client's
+/// reference (`ACME-7`, any case; 404 when no incident has it).
+pub(super) async fn incident_id(app: &Shared, id: &str) -> Result<i64, ApiError> {
+    match Key::parse(id) {
+        Some(Key::Number(n)) => Ok(n),
+        Some(Key::Reference { prefix, seq }) => {
+            let shown = reference::format(&prefix, seq);
+            app.store
+                .query(move |r| r.by_reference(&prefix, seq))
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound => ApiError::NotFound(format!("incident {shown}")),
+                    other => other.into(),
+                })
+        }
+        None => Err(ApiError::bad(
+            "id",
+            format!("{id:?} is not an incident number or reference"),
+        )),
+    }
 }
 
 pub async fn show(
@@ -62,7 +78,7 @@ pub async fn show(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     auth::person(&app.roster(), &headers)?;
-    let id = parse_id(&id)?;
+    let id = incident_id(&app, &id).await?;
     let (incident, alerts, timeline) = app
         .store
         .query(move |r| Ok((r.get(id)?, r.alerts(id)?, r.timeline(id)?)))
@@ -121,7 +137,7 @@ pub async fn action(
 ) -> Result<Json<Value>, ApiError> {
     let roster = app.roster();
     let person = auth::person(&roster, &headers)?.id.clone();
-    let id = parse_id(&id)?;
+    let id = incident_id(&app, &id).await?;
     let action = match verb.as_str() {
         "acknowledge" => Action::Acknowledge,
         "resolve" => Action::Resolve,
@@ -186,7 +202,7 @@ pub async fn patch(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let person = auth::person(&app.roster(), &headers)?.id.clone();
-    let id = parse_id(&id)?;
+    let id = incident_id(&app, &id).await?;
     let b: PatchBody =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
     let d = Diagnosis {

@@ -309,18 +309,21 @@ pub async fn trigger(
     };
     app.metrics_alert("trigger", "firing");
     // Routed and paged like any alert, in the same transaction.
-    let out = app
+    let (out, reference) = app
         .transact_paging(move |repo, ctx| {
             let out = apply::client_trigger(repo, &report, ctx.now)?;
             paging::sync(repo, ctx, &out, &format!("client:{}", report.client))?;
-            Ok(out)
+            let id = out.opened.first().or(out.attached.first()).copied();
+            let reference = id.map(|id| repo.get(id)).transpose()?;
+            Ok((out, reference.map(|i| i.reference)))
         })
         .await?;
     app.after_ingest(&out, "trigger");
-    let id = out.opened.first().or(out.attached.first()).copied();
+    // The client hears its own reference, never the global number (which
+    // would tell it how many incidents other clients had).
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"status": "ok", "incident": id, "outcome": out})),
+        Json(json!({"status": "ok", "reference": reference})),
     )
         .into_response())
 }

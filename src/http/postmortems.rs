@@ -106,7 +106,7 @@ pub async fn create(
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let person = auth::person(&app.roster(), &headers)?.id.clone();
-    let id = parse_id("incident", &id)?;
+    let id = super::incidents::incident_id(&app, &id).await?;
     let pm = transact(&app, move |repo, ctx| {
         lifecycle::create(repo, ctx, id, &Actor::Person(person))
     })

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::model::{Actor, Incident, NewIncident, State};
+use super::model::{Actor, Incident, NewIncident, State, own_start};
 use super::repo::{Diagnosis, Repo};
 use super::transition::{self, Action, Transition};
 use crate::config::{Integration, Roster};
@@ -94,6 +94,7 @@ fn new_incident(
     routed: &Routed,
     key: &str,
     title: String,
+    started_at: DateTime<Utc>,
 ) -> NewIncident {
     let client = roster
         .projects
@@ -114,6 +115,7 @@ fn new_incident(
         annotations: alert.annotations.clone(),
         links: alert.links.clone(),
         details: alert.details.clone(),
+        started_at,
     }
 }
 
@@ -149,6 +151,7 @@ fn open_or_attach(
         integration,
         key,
         first,
+        first.starts_at,
         title,
         now,
         out,
@@ -157,7 +160,8 @@ fn open_or_attach(
 }
 
 /// No incident of `key` is open: reopens one resolved within the flap
-/// window, or opens a new one.
+/// window, or opens a new one that started at `started` (the alerts' own
+/// start, if they said).
 #[allow(clippy::too_many_arguments)]
 fn open_or_reopen(
     repo: &mut dyn Repo,
@@ -165,6 +169,7 @@ fn open_or_reopen(
     integration: &Integration,
     key: &str,
     first: &Alert,
+    started: Option<DateTime<Utc>>,
     title: String,
     now: DateTime<Utc>,
     out: &mut Outcome,
@@ -196,7 +201,8 @@ fn open_or_reopen(
         return repo.get(prev.id);
     }
     let routed = route(integration, first);
-    let new = new_incident(roster, integration, first, &routed, key, title);
+    let started_at = own_start(started, now);
+    let new = new_incident(roster, integration, first, &routed, key, title, started_at);
     let state = initial_state(routed.critical);
     let id = repo.insert(&new, state, now)?;
     repo.append(
@@ -211,6 +217,7 @@ fn open_or_reopen(
             "project": routed.project,
             "source": first.source,
             "title": new.title,
+            "started_at": started_at,
         }),
     )?;
     out.opened.push(id);
@@ -258,12 +265,14 @@ pub fn ingest_group(
         None if firing.is_empty() => return Ok(out), // resolved alerts of no open incident
         None => {
             let title = title_for(&firing);
+            let started = firing.iter().filter_map(|a| a.starts_at).min();
             open_or_reopen(
                 repo,
                 roster,
                 integration,
                 &webhook.group_key,
                 firing[0],
+                started,
                 title,
                 now,
                 &mut out,
@@ -483,6 +492,7 @@ pub fn client_trigger(
         annotations: BTreeMap::new(),
         links: Vec::new(),
         details: report.details.clone(),
+        started_at: now,
     };
     let id = repo.insert(&new, State::Triggered, now)?;
     repo.append(
@@ -496,6 +506,7 @@ pub fn client_trigger(
             "client_reported": true,
             "project": report.project,
             "title": report.summary,
+            "started_at": now,
         }),
     )?;
     out.opened.push(id);

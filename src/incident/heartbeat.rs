@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::apply::{self, Outcome};
-use super::model::{Actor, NewIncident, State};
+use super::model::{Actor, NewIncident, State, own_start};
 use super::repo::{Repo, Timer};
 use super::transition::Action;
 use crate::config::{Heartbeat, Roster};
@@ -84,6 +84,9 @@ pub fn missed(
         .get(&hb.project)
         .map(|p| p.client.clone())
         .unwrap_or_default();
+    // The problem started when the deadline passed (earlier than now when
+    // the daemon was down at that time).
+    let started_at = own_start(Some(due), now);
     let new = NewIncident {
         project: hb.project.clone(),
         client,
@@ -98,6 +101,7 @@ pub fn missed(
         annotations: Default::default(),
         links: Vec::new(),
         details: json!({"interval": hb.interval.to_string(), "grace": hb.grace.to_string()}),
+        started_at,
     };
     let id = repo.insert(&new, State::Triggered, now)?;
     repo.append(id, now, &Actor::Heartbeat(hb.id.clone()), "opened", json!({
@@ -105,6 +109,7 @@ pub fn missed(
         "reason": format!("no ping from heartbeat {} since its deadline {}", hb.id, due.to_rfc3339()),
         "project": hb.project,
         "title": hb.summary,
+        "started_at": started_at,
     }))?;
     out.opened.push(id);
     Ok(out)

@@ -124,6 +124,9 @@ impl Layer {
 pub struct Incident {
     /// The incident number people say aloud ("incident 42").
     pub id: i64,
+    /// The client's own name for it (`ACME-7`): every client-channel post
+    /// uses it, never `id`.
+    pub reference: String,
     pub project: String,
     pub client: String,
     pub title: String,
@@ -140,6 +143,9 @@ pub struct Incident {
     pub links: Vec<Link>,
     pub details: serde_json::Value,
     pub alert_count: i64,
+    /// When the problem started: the alert's own start, else its arrival.
+    pub started_at: DateTime<Utc>,
+    /// When the first alert (or report) arrived here.
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub acknowledged_at: Option<DateTime<Utc>>,
@@ -151,6 +157,9 @@ pub struct Incident {
     pub serious: bool,
     pub serious_reason: Option<String>,
     pub provider_ticket: Option<String>,
+    /// The client was told about it (its own report, or a post to its
+    /// channel): only then does the channel hear how it ends.
+    pub announced: bool,
 }
 
 /// What opening an incident needs; the store assigns the number.
@@ -169,6 +178,14 @@ pub struct NewIncident {
     pub annotations: BTreeMap<String, String>,
     pub links: Vec<Link>,
     pub details: serde_json::Value,
+    /// See [`own_start`].
+    pub started_at: DateTime<Utc>,
+}
+
+/// When an incident started: the sender's own start of the alert, never
+/// later than its arrival (a clock ahead of ours), else the arrival.
+pub fn own_start(claimed: Option<DateTime<Utc>>, arrival: DateTime<Utc>) -> DateTime<Utc> {
+    claimed.map_or(arrival, |t| t.min(arrival))
 }
 
 /// One line of the append-only timeline.
@@ -190,4 +207,27 @@ pub struct AttachedAlert {
     pub summary: String,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_start_is_never_after_arrival() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
+        let arrival = at("2026-11-25T10:00:00Z");
+        for (claimed, expected) in [
+            (None, "2026-11-25T10:00:00Z"),
+            (Some("2026-11-25T09:53:00Z"), "2026-11-25T09:53:00Z"),
+            (Some("2026-11-25T10:00:00Z"), "2026-11-25T10:00:00Z"),
+            (Some("2026-11-25T10:05:00Z"), "2026-11-25T10:00:00Z"),
+        ] {
+            assert_eq!(
+                own_start(claimed.map(at), arrival),
+                at(expected),
+                "{claimed:?}"
+            );
+        }
+    }
 }

@@ -52,6 +52,8 @@ pub trait Repo {
         assignee: Option<&str>,
     ) -> StoreResult<()>;
     fn set_diagnosis(&mut self, id: i64, d: &Diagnosis) -> StoreResult<()>;
+    /// Records that the client was told about the incident.
+    fn mark_announced(&mut self, id: i64) -> StoreResult<()>;
     /// Replaces the assignee, leaving the state as it is.
     fn set_assignee(&mut self, id: i64, person: &str) -> StoreResult<()>;
     fn append(
@@ -337,6 +339,8 @@ pub trait ReadRepo {
     fn timeline(&self, id: i64) -> StoreResult<Vec<Event>>;
     fn alerts(&self, id: i64) -> StoreResult<Vec<AttachedAlert>>;
     fn get(&self, id: i64) -> StoreResult<Incident>;
+    /// The number of the incident a client reference (`ACME`, 7) names.
+    fn by_reference(&self, prefix: &str, seq: i64) -> StoreResult<i64>;
     fn count_by_state(&self) -> StoreResult<Vec<(State, i64)>>;
     /// The earliest timer deadline, if any.
     fn next_timer(&self) -> StoreResult<Option<DateTime<Utc>>>;

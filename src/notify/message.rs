@@ -197,6 +197,7 @@ mod tests {
         let at = chrono::DateTime::UNIX_EPOCH;
         Incident {
             id,
+            reference: format!("ACME-{id}"),
             project: "shop".into(),
             client: "acme".into(),
             title: title.into(),
@@ -213,6 +214,7 @@ mod tests {
             details: serde_json::Value::Null,
             alert_count: 1,
             created_at: at,
+            started_at: at,
             last_seen_at: at,
             acknowledged_at: None,
             resolved_at: None,
@@ -223,6 +225,7 @@ mod tests {
             serious: false,
             serious_reason: None,
             provider_ticket: None,
+            announced: false,
         }
     }
 

@@ -114,7 +114,7 @@ async fn list_show_ack_and_resolve_through_the_binary() {
     assert_exit(&o, 0);
     let out = stdout(&o);
     for needle in [
-        format!("Incident {id}: DiskFull on a"),
+        format!("Incident {id} (ACME-1): DiskFull on a"),
         "state          triggered".into(),
         "\nAlerts\n".into(),
         "\nTimeline\n".into(),
@@ -268,7 +268,7 @@ async fn postmortems_show_marks_the_public_section_and_edit_writes_it() {
         .nth(1)
         .unwrap_or_default();
     assert!(
-        public.starts_with("shop was affected by an incident on Wed 25 Nov 2026 from 10:00 to 10:00 CET (0m).\n\nWhat we did: [what we did to fix it]\n"),
+        public.starts_with("shop was affected by an incident on Wed 25 Nov 2026 from 09:59 to 10:00 CET (1m).\n\nWhat we did: [what we did to fix it]\n"),
         "{out}"
     );
 
@@ -291,7 +291,7 @@ async fn postmortems_show_marks_the_public_section_and_edit_writes_it() {
         stdout(&o),
         format!(
             "postmortem {n} submitted (now submitted)\nOn publish, the client reads:\n\
-             shop was affected by an incident on Wed 25 Nov 2026 from 10:00 to 10:00 CET (0m).\n\n\
+             shop was affected by an incident on Wed 25 Nov 2026 from 09:59 to 10:00 CET (1m).\n\n\
              What we did: we restarted it.\n\nWhat we will do: we watch it now.\n"
         )
     );

@@ -102,6 +102,14 @@ async fn show(d: &Daemon, id: i64) -> Value {
     r.json().await.expect("json")
 }
 
+/// The client's reference of the incident (`ACME-1`).
+async fn reference(d: &Daemon, id: i64) -> String {
+    show(d, id).await["incident"]["reference"]
+        .as_str()
+        .expect("reference")
+        .to_string()
+}
+
 /// Timeline events of `kind`, their details.
 async fn events(d: &Daemon, id: i64, kind: &str) -> Vec<Value> {
     show(d, id).await["timeline"]
@@ -159,7 +167,10 @@ async fn acknowledge_posts_online_to_the_client_channel() {
     assert!(client_posts(&d, id).await.is_empty());
     let (status, _) = post(&d, id, "acknowledge", BOB_TOKEN, json!({})).await;
     assert_eq!(status, 200);
-    let want = format!("bob is on it: incident {id} (DiskFull on a) of shop");
+    let want = format!(
+        "bob is on it: incident {} (DiskFull on a) of shop",
+        reference(&d, id).await
+    );
     assert_eq!(
         client_posts(&d, id).await,
         vec![("acknowledged".to_string(), want.clone())]
@@ -183,7 +194,10 @@ async fn default_online_wording() {
         client_posts(&d, id).await,
         vec![(
             "acknowledged".to_string(),
-            format!("alice is online and investigating incident {id}: DiskFull on a.")
+            format!(
+                "alice is online and investigating incident {}: DiskFull on a.",
+                reference(&d, id).await
+            )
         )]
     );
 }
@@ -350,7 +364,8 @@ async fn status_updates_reach_the_client_channel() {
         vec![json!({"text": "Rolling back the last deploy."})]
     );
     let want = format!(
-        "Update on incident {id} (DiskFull on a) from alice: Rolling back the last deploy."
+        "Update on incident {} (DiskFull on a) from alice: Rolling back the last deploy.",
+        reference(&d, id).await
     );
     assert_eq!(
         client_posts(&d, id).await[1],
@@ -466,7 +481,8 @@ async fn serious_by_hand_announces_the_postmortem_day() {
     assert_eq!(
         last,
         format!(
-            "Incident {id} (DiskFull on a) is resolved. A detailed postmortem follows on the next business day, Thursday 2026-11-26."
+            "Incident {} (DiskFull on a) is resolved. A detailed postmortem follows on the next business day, Thursday 2026-11-26.",
+            reference(&d, id).await
         )
     );
     let announced = events(&d, id, "postmortem announced").await;
@@ -594,8 +610,9 @@ async fn handing_over_an_acknowledged_incident_tells_the_client_who_took_over() 
     post(&d, id, "acknowledge", BOB_TOKEN, json!({})).await;
     let (status, body) = post(&d, id, "assign", BOB_TOKEN, json!({"person": "dave"})).await;
     assert_eq!(status, 200, "{body}");
-    let ack = format!("bob is on it: incident {id} (CpuHigh on a) of shop");
-    let handover = format!("dave is on it: incident {id} (CpuHigh on a) of shop");
+    let r = reference(&d, id).await;
+    let ack = format!("bob is on it: incident {r} (CpuHigh on a) of shop");
+    let handover = format!("dave is on it: incident {r} (CpuHigh on a) of shop");
     assert_eq!(
         client_posts(&d, id).await,
         vec![

@@ -4,9 +4,11 @@
 mod helpers;
 
 mod action_items;
+mod alert_start;
 mod alertmanager_e2e;
 mod architecture;
 mod cli;
+mod client_channel;
 mod fakes;
 mod first_response;
 mod full_disk;

@@ -123,9 +123,11 @@ async fn resolving_a_serious_incident_creates_the_postmortem_and_invites_the_aut
     assert_eq!(pm["due_at"], "2026-11-26T22:59:59Z");
     let what = pm["what_happened"].as_str().expect("text");
     for fact in [
-        "First alert: 2026-11-25 09:00 UTC (2026-11-25 10:00 CET)",
+        // The alert's own start is a minute before it arrived.
+        "Started: 2026-11-25 08:59 UTC (2026-11-25 09:59 CET) (by the alert's own start)",
+        "First alert received: 2026-11-25 09:00 UTC (2026-11-25 10:00 CET) (after 1m)",
         "Acknowledged: 2026-11-25 09:04 UTC (2026-11-25 10:04 CET) (after 4m)",
-        "Resolved: 2026-11-25 10:34 UTC (2026-11-25 11:34 CET) (after 1h34m)",
+        "Resolved: 2026-11-25 10:34 UTC (2026-11-25 11:34 CET) (after 1h35m)",
         "Project: shop (shop); client: acme (acme)",
         "Severity: critical",
         "Serious: long outage",
@@ -297,16 +299,20 @@ async fn due_dates_follow_the_calendar_and_the_team_time_zone() {
     }
 }
 
+/// A postmortem made by hand for an incident acknowledged (so the client
+/// heard of it and may read its postmortem) and resolved by alice.
 pub(crate) async fn manual_pm(d: &Daemon) -> i64 {
     let id = open_incident(d).await;
-    call(
-        d,
-        "POST",
-        &format!("/api/v1/incidents/{id}/resolve"),
-        BOB_TOKEN,
-        json!({}),
-    )
-    .await;
+    for verb in ["acknowledge", "resolve"] {
+        call(
+            d,
+            "POST",
+            &format!("/api/v1/incidents/{id}/{verb}"),
+            ADMIN_TOKEN,
+            json!({}),
+        )
+        .await;
+    }
     let (status, v) = call(
         d,
         "POST",
@@ -410,6 +416,8 @@ async fn review_rules_only_the_lead_approves_a_complete_postmortem() {
         .filter(|r| r.kind == "client" && r.subject.starts_with("Postmortem"))
         .collect();
     assert_eq!(posts.len(), 1, "published once to the client channel");
+    // Named by the client's reference, never the global number.
+    assert_eq!(posts[0].subject, "Postmortem of ACME-1", "{posts:?}");
     assert_eq!(
         (posts[0].channel.as_str(), posts[0].target.as_str()),
         ("channel", "#acme")
@@ -549,8 +557,9 @@ async fn publishing_posts_only_the_approved_client_summary() {
     let pm = pm_of(&d, 1).await;
     // Pre-filled for the client: the project and the interval in the team's
     // zone, with gaps for the author; no ids, handles, channels or pages.
-    let prefill = "shop was affected by an incident on Wed 25 Nov 2026 from 10:00 to 11:34 CET \
-                   (1h34m).\n\nWhat we did: [what we did to fix it]\n\n\
+    // It starts at the alert's own start, a minute before it arrived.
+    let prefill = "shop was affected by an incident on Wed 25 Nov 2026 from 09:59 to 11:34 CET \
+                   (1h35m).\n\nWhat we did: [what we did to fix it]\n\n\
                    What we will do: [what we will do so it does not happen again]\n";
     assert_eq!(pm["client_summary"], prefill);
     assert_eq!(pm["public"], json!(["client_summary"]), "{pm}");
@@ -613,7 +622,7 @@ async fn publishing_posts_only_the_approved_client_summary() {
     d.settle().await;
     let posts = chat.posts();
     let published: Vec<&str> = posts[before..].iter().map(|p| p.text()).collect();
-    assert_eq!(published, [format!("*Postmortem*\n{summary}")]);
+    assert_eq!(published, [format!("*Postmortem of ACME-1*\n{summary}")]);
     for post in &posts {
         assert_eq!(post.path, "hooks/acme");
         for word in INTERNAL {

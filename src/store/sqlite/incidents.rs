@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::incident::OutboxRow;
 use crate::incident::model::Actor;
+use crate::incident::reference;
 use crate::incident::{
     AttachedAlert, Diagnosis, Event, Incident, NewIncident, ReadRepo, Repo, SmsClaim, State,
     StateFilter, Timer,
@@ -43,7 +44,7 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 const COLUMNS: &str = "id, project, client, title, severity, state, critical, source, integration, dedup_key,
     client_reported, labels, annotations, links, details, alert_count, created_at, last_seen_at,
     acknowledged_at, resolved_at, downgraded_at, assignee, layer, reproducible, serious, serious_reason,
-    provider_ticket";
+    provider_ticket, ref_prefix, ref_seq, started_at, announced";
 
 fn incident_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
     let text = |i: usize| r.get::<_, String>(i);
@@ -78,6 +79,9 @@ fn incident_row(r: &Row<'_>) -> rusqlite::Result<Incident> {
         serious: r.get::<_, i64>(24)? != 0,
         serious_reason: r.get(25)?,
         provider_ticket: r.get(26)?,
+        reference: reference::format(&text(27)?, r.get(28)?),
+        started_at: from_ms(r.get(29)?),
+        announced: r.get::<_, i64>(30)? != 0,
     })
 }
 
@@ -209,11 +213,14 @@ impl Repo for TxRepo<'_> {
     fn insert(&mut self, n: &NewIncident, state: State, now: DateTime<Utc>) -> StoreResult<i64> {
         self.changed();
         let t = ms(now);
+        // The client's sequence is taken in this transaction (the writer is
+        // the only one), and the unique index makes any slip an error.
         super::exec(self.conn,
             "INSERT INTO incidents (project, client, title, severity, state, critical, source, integration,
                 dedup_key, client_reported, labels, annotations, links, details, alert_count, created_at,
-                last_seen_at, downgraded_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, ?15, ?15, ?16)",
+                last_seen_at, downgraded_at, started_at, ref_prefix, ref_seq, announced)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, ?15, ?15, ?16, ?17, ?18,
+                (SELECT coalesce(max(ref_seq), 0) + 1 FROM incidents WHERE ref_prefix = ?18), ?10)",
             params![
                 n.project,
                 n.client,
@@ -231,6 +238,8 @@ impl Repo for TxRepo<'_> {
                 to_json(&n.details),
                 t,
                 (state == State::Downgraded).then_some(t),
+                ms(n.started_at),
+                reference::prefix(&n.client),
             ],
         )?;
         Ok(self.conn.last_insert_rowid())
@@ -282,6 +291,16 @@ impl Repo for TxRepo<'_> {
                 d.provider_ticket,
                 id
             ],
+        )?;
+        Ok(())
+    }
+
+    fn mark_announced(&mut self, id: i64) -> StoreResult<()> {
+        self.changed();
+        super::exec(
+            self.conn,
+            "UPDATE incidents SET announced = 1 WHERE id = ?1",
+            [id],
         )?;
         Ok(())
     }
@@ -745,6 +764,15 @@ impl ReadRepo for Reader<'_> {
 
     fn get(&self, id: i64) -> StoreResult<Incident> {
         get(self.conn, id)
+    }
+
+    fn by_reference(&self, prefix: &str, seq: i64) -> StoreResult<i64> {
+        Ok(super::row(
+            self.conn,
+            "SELECT id FROM incidents WHERE ref_prefix = ?1 AND ref_seq = ?2",
+            params![prefix, seq],
+            |r| r.get(0),
+        )?)
     }
 
     fn next_timer(&self) -> StoreResult<Option<DateTime<Utc>>> {

@@ -242,6 +242,26 @@ pub const MIGRATIONS: &[&str] = &[
     // client; empty for postmortems written before it, which approval and
     // publishing then ask for.
     "ALTER TABLE postmortems ADD COLUMN client_summary TEXT NOT NULL DEFAULT '';",
+    // 13: the client's own reference of each incident (`ACME-7`: a sequence
+    // per reference prefix, so per client), whether the client was told
+    // about it, and when the problem started by the alert's own clock.
+    // Existing incidents are numbered in the order they were opened, are
+    // announced when they were reported by the client or posted about, and
+    // started when they arrived.
+    "ALTER TABLE incidents ADD COLUMN ref_prefix TEXT NOT NULL DEFAULT '';
+    ALTER TABLE incidents ADD COLUMN ref_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE incidents ADD COLUMN announced INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE incidents ADD COLUMN started_at INTEGER NOT NULL DEFAULT 0;
+    UPDATE incidents SET
+        ref_prefix = replace(replace(upper(client), '_', '-'), '.', '-'),
+        started_at = created_at,
+        announced = client_reported OR id IN
+            (SELECT incident FROM timeline WHERE kind = 'client post queued');
+    UPDATE incidents SET ref_seq = numbered.seq FROM
+        (SELECT id, row_number() OVER (PARTITION BY ref_prefix ORDER BY id) AS seq
+         FROM incidents) AS numbered
+        WHERE incidents.id = numbered.id;
+    CREATE UNIQUE INDEX incidents_by_reference ON incidents (ref_prefix, ref_seq);",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

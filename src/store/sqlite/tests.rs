@@ -152,6 +152,7 @@ fn new_incident(title: &str) -> crate::incident::NewIncident {
         annotations: Default::default(),
         links: Vec::new(),
         details: serde_json::Value::Null,
+        started_at: chrono::DateTime::UNIX_EPOCH,
     }
 }
 
@@ -291,6 +292,83 @@ async fn migration_8_keeps_each_groups_last_snapshot_and_the_recent_ones() {
         recent,
         [("g2".into(), "a".into()), ("g2".into(), "c".into())]
     );
+}
+
+#[tokio::test]
+async fn migration_13_numbers_each_clients_incidents_and_keeps_what_they_were_told() {
+    let (_dir, path) = temp_db();
+    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+    let mut conn = open_conn(&path).expect("open");
+    migrate_to(&mut conn, 12).expect("to 12");
+    for (id, client, reported) in [
+        (1, "acme", 0),
+        (2, "big_co", 0),
+        (3, "acme", 1),
+        (4, "acme", 0),
+        (5, "big_co", 0),
+    ] {
+        conn.execute(
+            "INSERT INTO incidents (id, project, client, title, severity, state, critical, source,
+                client_reported, labels, annotations, links, details, created_at, last_seen_at)
+             VALUES (?1, 'shop', ?2, 't', 'critical', 'resolved', 1, 'alertmanager', ?3,
+                '{}', '{}', '[]', 'null', ?1 * 1000, ?1 * 1000)",
+            rusqlite::params![id, client, reported],
+        )
+        .expect("insert incident");
+    }
+    conn.execute(
+        "INSERT INTO timeline (incident, at, actor, kind, detail)
+         VALUES (4, 0, 'system', 'client post queued', '{}'), (5, 0, 'system', 'page queued', '{}')",
+        [],
+    )
+    .expect("insert events");
+    migrate_to(&mut conn, 13).expect("to 13");
+    let mut stmt = conn
+        .prepare("SELECT ref_prefix, ref_seq, announced, started_at FROM incidents ORDER BY id")
+        .expect("prepare");
+    let rows: Vec<(String, i64, i64, i64)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    assert_eq!(
+        rows,
+        [
+            ("ACME".into(), 1, 0, 1000),
+            ("BIG-CO".into(), 1, 0, 2000),
+            ("ACME".into(), 2, 1, 3000),
+            ("ACME".into(), 3, 1, 4000),
+            ("BIG-CO".into(), 2, 0, 5000),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn each_client_counts_its_own_incidents() {
+    use crate::incident::{ReadRepo, Repo, State};
+    let (_dir, conn) = migrated_db();
+    let mut repo = incidents::TxRepo::new(&conn);
+    let now = chrono::DateTime::UNIX_EPOCH;
+    let mut refs = Vec::new();
+    for client in ["acme", "globex", "acme", "big_co", "acme"] {
+        let new = crate::incident::NewIncident {
+            client: client.into(),
+            ..new_incident("t")
+        };
+        let id = repo.insert(&new, State::Triggered, now).expect("insert");
+        refs.push((id, repo.get(id).expect("get").reference));
+    }
+    let names: Vec<&str> = refs.iter().map(|(_, r)| r.as_str()).collect();
+    assert_eq!(
+        names,
+        ["ACME-1", "GLOBEX-1", "ACME-2", "BIG-CO-1", "ACME-3"]
+    );
+    let reader = incidents::Reader { conn: &conn };
+    assert_eq!(reader.by_reference("ACME", 2).expect("found"), refs[2].0);
+    assert!(matches!(
+        reader.by_reference("ACME", 4),
+        Err(StoreError::NotFound)
+    ));
 }
 
 #[tokio::test]
@@ -497,6 +575,8 @@ async fn a_job_reads_back_every_change_it_made_to_its_incident() {
     repo.set_state(id, State::Acknowledged, at(3), None)
         .expect("ack");
     assert_eq!(agree(&mut repo, "acknowledge")["state"], "acknowledged");
+    repo.mark_announced(id).expect("announce");
+    assert_eq!(agree(&mut repo, "announce")["announced"], true);
     // Another incident read in between replaces the kept one.
     let other = repo
         .insert(&new_incident("other"), State::Triggered, at(4))

@@ -62,7 +62,11 @@ async fn a_client_report_escalates_like_an_alert() {
     let rig = rig().await;
     let r = rig
         .d
-        .post_json("/api/v1/trigger", CLIENT_TOKEN, &json!({"summary": "Shop is down"}))
+        .post_json(
+            "/api/v1/trigger",
+            CLIENT_TOKEN,
+            &json!({"summary": "Shop is down"}),
+        )
         .await;
     assert_eq!(r.status(), 202);
     rig.d.settle().await;
@@ -115,7 +119,11 @@ async fn two_failed_channels_fall_back_to_one_unused_channel_once() {
     rig.twilio.script(Resource::Calls, Reply::error(400, 21211));
     let id = rig.open("DiskFull").await;
     let fell = rig.events(id, "falling back").await;
-    assert_eq!(fell.len(), 1, "one fallback for the two failures: {fell:#?}");
+    assert_eq!(
+        fell.len(),
+        1,
+        "one fallback for the two failures: {fell:#?}"
+    );
     assert_eq!(fell[0]["detail"]["to"], "email");
     assert_eq!(rig.events(id, "no channel left").await.len(), 1);
     assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
