@@ -323,9 +323,16 @@ pub async fn start_with(
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(tokio::sync::Notify::new()),
     );
+    let snapshots = crate::incident::snapshots::Snapshots::default();
+    let mirror = snapshots.clone();
     store.set_wakers(crate::store::sqlite::Wakers {
         timers: wake.clone(),
         outbox: outbox_wake.clone(),
+        forgotten: Arc::new(move |groups| {
+            for (integration, group_key) in groups {
+                mirror.forget(integration, group_key);
+            }
+        }),
     });
     let state: Shared = Arc::new(AppState {
         roster: RwLock::new(Arc::new(roster)),
@@ -342,7 +349,7 @@ pub async fn start_with(
         notifiers: RwLock::new(Arc::new(notifiers)),
         http,
         metrics: crate::metrics::Metrics::new(),
-        snapshots: Default::default(),
+        snapshots,
         secret,
         me: std::sync::OnceLock::new(),
     });

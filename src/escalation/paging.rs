@@ -15,6 +15,7 @@ use crate::followup::{channel, reminders};
 use crate::incident::apply::{self, ActError, Outcome};
 use crate::incident::transition::Action;
 use crate::incident::{Actor, Incident, OutboxRow, Repo, State, Timer};
+use crate::ingest::alert::Source;
 use crate::notify::{ack_token, message};
 use crate::routing::PresenceMark;
 use crate::store::{StoreError, StoreResult};
@@ -113,6 +114,8 @@ pub fn start(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
         project: &inc.project,
         presence: &presence,
         client_reported: inc.client_reported,
+        // Fresh routing: whoever is nearest now.
+        assignee: None,
     };
     let decision = targets::decision(&rctx, ctx.now);
     repo.append(
@@ -266,6 +269,8 @@ fn advance(
         project: &inc.project,
         presence: &presence,
         client_reported: inc.client_reported,
+        // Handed over: the policy goes on from the assignee.
+        assignee: inc.assignee.as_deref(),
     };
     let (next, pages, outcome) = match by {
         Some(person) => policy::escalate_now(pol, &state, &rctx, ctx.now, person),
@@ -363,9 +368,11 @@ pub fn sync(repo: &mut dyn Repo, ctx: &Ctx<'_>, out: &Outcome, by: &str) -> Stor
             })?;
         }
         reminders::acknowledged(repo, ctx, id)?;
+        tell_taken(repo, ctx, id, by)?;
     }
     for &id in &out.resolved {
         stop(repo, ctx, id, "resolved")?;
+        forget_if_by_hand(repo, id, by)?;
         repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
         resolved_notices(repo, ctx, id, by)?;
         reminders::on_ended(repo, ctx, id, "resolved")?;
@@ -379,6 +386,121 @@ pub fn sync(repo: &mut dyn Repo, ctx: &Ctx<'_>, out: &Outcome, by: &str) -> Stor
         reminders::on_ended(repo, ctx, id, "downgraded")?;
     }
     Ok(())
+}
+
+/// Everyone a page of the incident reached, but whoever took it, hears who
+/// did: once each, on the channel of the last page that reached them (an
+/// SMS instead of a call).
+fn tell_taken(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, by: &str) -> StoreResult<()> {
+    let inc = repo.get(id)?;
+    let taker = inc.assignee.as_deref();
+    let who = match taker {
+        Some(p) => channel::person_name(ctx.roster, p).to_string(),
+        None => by.to_string(),
+    };
+    let mut told = BTreeSet::new();
+    for page in repo.pages_sent(id)?.into_iter().rev() {
+        let Some(pid) = page.person else { continue };
+        if taker == Some(pid.as_str()) || !told.insert(pid.clone()) {
+            continue;
+        }
+        let Some(person) = ctx.roster.people.get(&pid) else {
+            continue;
+        };
+        let channel = match page.channel.parse::<ChannelType>() {
+            Ok(ChannelType::Voice) => ChannelType::Sms,
+            Ok(c) => c,
+            Err(_) => continue,
+        };
+        if !fallback::can_receive(person, channel) {
+            continue;
+        }
+        let row = notice_row(
+            &inc,
+            ctx,
+            Some(pid.clone()),
+            None,
+            channel_name(channel),
+            target_of(person, channel),
+            message::headline(&inc),
+            message::taken_notice(&inc, &who),
+        );
+        let oid = repo.insert_outbox(&row)?;
+        repo.append(
+            id,
+            ctx.now,
+            &Actor::System,
+            "notice queued",
+            json!({"person": pid, "channel": row.channel, "outbox": oid, "about": "taken"}),
+        )?;
+    }
+    Ok(())
+}
+
+/// A triggered incident handed to `person` before anyone acknowledged: the
+/// pages still pending (the previous person's retries and later rungs) are
+/// cancelled, `person` is paged now on the current step's channels, and the
+/// step's wait starts again, so the policy goes on from them (its `nearest`
+/// is the assignee from now on).
+pub fn hand_over(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    inc: &Incident,
+    person: &str,
+) -> StoreResult<()> {
+    stop(repo, ctx, inc.id, "handed over")?;
+    let (Some(pol), Some(p)) = (policy_of(ctx.roster, inc), ctx.roster.people.get(person)) else {
+        return Ok(());
+    };
+    let mut state = repo.escalation(inc.id)?.unwrap_or(super::EscalationState {
+        policy: pol.id.clone(),
+        step: 0,
+        round: 0,
+        paged: vec![],
+        round_start: 0,
+        next_at: None,
+    });
+    let Some(step) = pol.steps.get(state.step).or(pol.steps.first()) else {
+        return Ok(());
+    };
+    let (channels, later) = fallback::page_plan(p, &step.via, false);
+    let page = policy::Page {
+        person: person.to_string(),
+        channels,
+        later,
+        reason: format!("handed over (step {} of policy {})", state.step + 1, pol.id),
+    };
+    let start = state.round_start.min(state.paged.len());
+    if !state.paged[start..].iter().any(|x| x == person) {
+        state.paged.push(person.to_string());
+    }
+    state.next_at = super::after(ctx.now, step.wait).or(Some(DateTime::<Utc>::MAX_UTC));
+    save(repo, inc.id, &state)?;
+    enqueue_page(repo, ctx, inc, &page)
+}
+
+fn policy_of<'r>(roster: &'r Roster, inc: &Incident) -> Option<&'r crate::config::Policy> {
+    roster
+        .projects
+        .get(&inc.project)
+        .and_then(|p| roster.policies.get(&p.escalation_policy))
+}
+
+/// An alert group's incident resolved by a person (not by its alerts
+/// resolving): Alertmanager keeps re-sending the same firing snapshot, and
+/// once the HA copy window has passed that re-send is a new alert.
+fn forget_if_by_hand(repo: &mut dyn Repo, id: i64, by: &str) -> StoreResult<()> {
+    if by.starts_with("integration:") {
+        return Ok(());
+    }
+    let inc = repo.get(id)?;
+    if !matches!(inc.source, Source::Alertmanager | Source::Grafana) {
+        return Ok(());
+    }
+    match (&inc.integration, &inc.dedup_key) {
+        (Some(integration), Some(group_key)) => repo.forget_delivery(integration, group_key),
+        _ => Ok(()),
+    }
 }
 
 /// An action with its paging consequences, in one transaction.

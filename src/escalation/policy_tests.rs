@@ -439,6 +439,7 @@ fn a_shrunken_policy_does_not_panic() {
         project: "shop",
         presence: &ctx_presence,
         client_reported: false,
+        assignee: None,
     };
     let now = utc(DAY);
     let state = EscalationState {

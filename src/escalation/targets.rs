@@ -28,6 +28,8 @@ pub struct RouteContext<'a> {
     /// Whether a client (not monitoring) reported the incident; it only
     /// changes the wording of the first page's reason.
     pub client_reported: bool,
+    /// The person the incident was handed to: `nearest` means them.
+    pub assignee: Option<&'a str>,
 }
 
 /// The routing rotation of a configured schedule.
@@ -105,7 +107,10 @@ pub fn resolve(
     now: DateTime<Utc>,
 ) -> Vec<String> {
     let mut people: Vec<String> = match target {
-        Target::Nearest => decision(ctx, now).picked.into_iter().collect(),
+        Target::Nearest => match ctx.assignee {
+            Some(a) => vec![a.to_string()],
+            None => decision(ctx, now).picked.into_iter().collect(),
+        },
         Target::Next => next_after(&order(ctx, now), paged).into_iter().collect(),
         Target::Team => team(ctx, now),
         Target::TeamLead => team_lead(ctx).into_iter().collect(),
@@ -179,6 +184,7 @@ mod tests {
             project,
             presence: &presence,
             client_reported: false,
+            assignee: None,
         };
         let got = resolve(&target, &ctx, &names(paged), utc(at));
         assert_eq!(
@@ -299,6 +305,7 @@ mod tests {
             project: "shop",
             presence: &presence,
             client_reported: true,
+            assignee: None,
         };
         let cases: &[(&str, Option<&str>, FirstPage)] = &[
             (DAY, Some("oc"), FirstPage::Normal),

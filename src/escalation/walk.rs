@@ -74,6 +74,7 @@ pub fn check(walk: &Walk<'_>, events: &[Expect]) -> EscalationState {
         project: walk.project,
         presence: &presence,
         client_reported: walk.client_reported,
+        assignee: None,
     };
     let t0 = utc(walk.at);
     let at = |m: i64| t0 + TimeDelta::minutes(m);

@@ -1,6 +1,7 @@
 //! Step 3, who can fix it: hand the incident to another person, recorded on
-//! the timeline, and tell them (chat, else email, else SMS; never voice) and,
-//! once the incident is acknowledged, the client's channel, inside the
+//! the timeline. Before anyone acknowledged, the new assignee is paged and
+//! escalation goes on from them; after, they are told (chat, else email,
+//! else SMS; never voice) and so is the client's channel. Inside the
 //! caller's transaction.
 
 use serde_json::json;
@@ -37,6 +38,12 @@ pub fn assign(
         json!({"from": before.assignee, "to": person}),
     )?;
     let inc = repo.get(id)?;
+    if inc.critical && inc.state == State::Triggered {
+        // Nobody took it yet: the new assignee is paged (the page says all
+        // the notice would) and the policy goes on from them.
+        paging::hand_over(repo, ctx, &inc, person)?;
+        return Ok((repo.get(id)?, true));
+    }
     let who = match by {
         Actor::Person(p) => super::channel::person_name(ctx.roster, p).to_string(),
         other => other.to_string(),

@@ -154,6 +154,7 @@ pub async fn route(
         project: &project,
         presence: &presence,
         client_reported: false,
+        assignee: None,
     };
     let d = targets::decision(&ctx, at);
     let on_call = p

@@ -182,6 +182,12 @@ fn open_or_reopen(
     } else {
         None
     };
+    // A flap is the alerts resolving and firing again; an incident a person
+    // ended stays ended, and what fires now is a new incident.
+    let flapped = match flapped {
+        Some(prev) if resolved_by_hand(repo, prev.id)? => None,
+        other => other,
+    };
     if let Some(prev) = flapped {
         let routed = route(integration, first);
         let state = initial_state(routed.critical);
@@ -222,6 +228,17 @@ fn open_or_reopen(
     )?;
     out.opened.push(id);
     repo.get(id)
+}
+
+/// Whether the incident's last resolution was a person's (or anyone's but
+/// its integration's).
+fn resolved_by_hand(repo: &mut dyn Repo, id: i64) -> StoreResult<bool> {
+    Ok(repo
+        .timeline(id)?
+        .iter()
+        .rev()
+        .find(|e| e.kind == "resolved")
+        .is_some_and(|e| !e.actor.starts_with("integration:")))
 }
 
 fn title_for(alerts: &[&Alert]) -> String {

@@ -90,6 +90,10 @@ pub trait Repo {
         now: DateTime<Utc>,
         recent: chrono::Duration,
     ) -> StoreResult<bool>;
+    /// Forgets the group's last snapshot (kept for the HA copy window):
+    /// after its incident was ended by hand, the same snapshot re-sent once
+    /// the copy window has passed is a new alert.
+    fn forget_delivery(&mut self, integration: &str, group_key: &str) -> StoreResult<()>;
     /// Schedules (or moves) the durable timer `(kind, key)`.
     fn set_timer(&mut self, timer: &Timer) -> StoreResult<()>;
     /// Schedules the timer only when none exists under `(kind, key)`.

@@ -91,6 +91,8 @@ struct State {
     latest: Option<DateTime<Utc>>,
 }
 
+/// Cheap to clone: clones share one map.
+#[derive(Clone)]
 pub struct Snapshots {
     state: Arc<Mutex<State>>,
     capacity: usize,
@@ -162,6 +164,23 @@ impl Snapshots {
             at,
             window,
             counted,
+        }
+    }
+
+    /// The store forgot the group's deliveries (its incident was ended by
+    /// hand): forget them too, and so do requests of the group in flight,
+    /// whose commits may have come before the store forgot.
+    pub fn forget(&self, integration: &str, group_key: &str) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        let key = (integration.to_string(), group_key.to_string());
+        if let Some(g) = state.groups.get_mut(&key) {
+            g.forget();
+            g.mixed |= g.in_flight > 0;
+            if g.idle_and_empty() {
+                state.groups.remove(&key);
+            }
         }
     }
 

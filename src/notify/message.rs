@@ -185,6 +185,11 @@ pub fn resolved_notice(i: &Incident, by: &str) -> String {
     format!("tocsin: {} was resolved by {by}.", headline(i))
 }
 
+/// Told to everyone else a page reached, once somebody acknowledged.
+pub fn taken_notice(i: &Incident, who: &str) -> String {
+    format!("tocsin: {who} took {}. Nothing to do.", headline(i))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

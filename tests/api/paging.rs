@@ -7,6 +7,7 @@
 
 mod channels;
 mod crash;
+mod handling;
 mod rig;
 mod sms_text;
 
@@ -84,8 +85,16 @@ async fn unacknowledged_escalates_at_the_deadline_and_a_keypress_acks() {
     assert_eq!(s["incident"]["state"], "acknowledged");
     assert_eq!(s["incident"]["assignee"], "alice");
     pass(&rig.d, Duration::minutes(45), Duration::minutes(5)).await;
-    rig.finish(&[sms(BOB_PHONE, &[id]), call(ALICE_PHONE, id)], 2)
-        .await;
+    // bob, paged first, hears that alice took it.
+    rig.finish(
+        &[
+            sms(BOB_PHONE, &[id]),
+            call(ALICE_PHONE, id),
+            sms(BOB_PHONE, &[id]),
+        ],
+        3,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -330,8 +339,16 @@ async fn a_page_survives_a_restart_between_queueing_and_sending() {
     rig.d.advance(Duration::minutes(5)).await;
     assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
     pass(&rig.d, Duration::minutes(10), Duration::minutes(1)).await;
-    rig.finish(&[sms(BOB_PHONE, &[id]), call(ALICE_PHONE, id)], 3)
-        .await;
+    // alice, called at step 2, hears by SMS that bob took it.
+    rig.finish(
+        &[
+            sms(BOB_PHONE, &[id]),
+            call(ALICE_PHONE, id),
+            sms(ALICE_PHONE, &[id]),
+        ],
+        4,
+    )
+    .await;
 }
 
 #[tokio::test]

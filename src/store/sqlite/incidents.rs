@@ -153,10 +153,12 @@ impl<'a> TxRepo<'a> {
 }
 
 /// Which waiting tasks a committed transaction must wake.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct Touched {
     pub timers: bool,
     pub outbox: bool,
+    /// Alert groups whose last snapshot was forgotten (`forget_delivery`).
+    pub forgotten: Vec<(String, String)>,
 }
 
 impl Repo for TxRepo<'_> {
@@ -431,6 +433,18 @@ impl Repo for TxRepo<'_> {
             )?;
         }
         Ok(duplicate)
+    }
+
+    fn forget_delivery(&mut self, integration: &str, group_key: &str) -> StoreResult<()> {
+        super::exec(
+            self.conn,
+            "DELETE FROM delivery_last WHERE integration = ?1 AND group_key = ?2",
+            params![integration, group_key],
+        )?;
+        self.touched
+            .forgotten
+            .push((integration.to_string(), group_key.to_string()));
+        Ok(())
     }
 
     fn set_timer(&mut self, t: &Timer) -> StoreResult<()> {

@@ -70,7 +70,13 @@ struct Inner {
 pub struct Wakers {
     pub timers: Arc<tokio::sync::Notify>,
     pub outbox: Arc<tokio::sync::Notify>,
+    /// Told the alert groups a commit forgot, so an in-memory copy of
+    /// their deliveries forgets them too.
+    pub forgotten: Arc<Forgotten>,
 }
+
+/// Called with the `(integration, group key)` pairs a commit forgot.
+pub type Forgotten = dyn Fn(&[(String, String)]) + Send + Sync;
 
 /// The WAL file beside the database (SQLite's naming).
 fn wal_path(db: &Path) -> PathBuf {
@@ -258,6 +264,9 @@ impl SqliteStore {
                         }
                         if touched.outbox {
                             w.outbox.notify_one();
+                        }
+                        if !touched.forgotten.is_empty() {
+                            (w.forgotten)(&touched.forgotten);
                         }
                     }
                 },

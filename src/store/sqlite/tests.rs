@@ -417,6 +417,7 @@ async fn a_commit_wakes_only_the_tasks_whose_rows_it_stored() {
     let wakers = Wakers {
         timers: Arc::new(tokio::sync::Notify::new()),
         outbox: Arc::new(tokio::sync::Notify::new()),
+        forgotten: Arc::new(|_: &[(String, String)]| {}),
     };
     store.set_wakers(wakers.clone());
     // A stored permit makes `notified()` ready at once; none, and it waits.
@@ -493,6 +494,7 @@ async fn a_commit_wakes_its_task_even_when_the_caller_has_gone() {
     let wakers = Wakers {
         timers: Arc::new(tokio::sync::Notify::new()),
         outbox: Arc::new(tokio::sync::Notify::new()),
+        forgotten: Arc::new(|_: &[(String, String)]| {}),
     };
     store.set_wakers(wakers.clone());
     let due = chrono::Utc::now();

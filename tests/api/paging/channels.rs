@@ -75,8 +75,15 @@ async fn a_client_report_escalates_like_an_alert() {
     pass(&rig.d, Duration::minutes(5), Duration::minutes(1)).await;
     assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
     pass(&rig.d, Duration::minutes(30), Duration::minutes(1)).await;
-    rig.finish(&[sms(BOB_PHONE, &[id]), call(ALICE_PHONE, id)], 2)
-        .await;
+    rig.finish(
+        &[
+            sms(BOB_PHONE, &[id]),
+            call(ALICE_PHONE, id),
+            sms(ALICE_PHONE, &[id]),
+        ],
+        3,
+    )
+    .await;
 }
 
 const ALL_AT_ONCE: &str = r#"      - { notify: nearest, via: [sms, voice, email], wait: 5m }
