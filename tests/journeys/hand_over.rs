@@ -1,0 +1,53 @@
+//! Handing an incident over before anyone acknowledged: the new assignee is
+//! paged at once, escalation goes on from them, and when they acknowledge
+//! (a bare `ack` by SMS) everyone paged before hears it.
+
+use chrono::Duration;
+use serde_json::json;
+
+use crate::helpers::*;
+use crate::world::*;
+
+#[tokio::test]
+async fn handed_over_before_acknowledge_pages_the_new_assignee() {
+    let mut w = world().await;
+    let id = w.alert("DiskFull", "shop").await["opened"][0]
+        .as_i64()
+        .expect("opened");
+    w.expect("the alert", &[("chat", ONCALL, "@bob"), ("sms", BOB, "#1 ")]);
+    w.advance(Duration::minutes(1)).await;
+    // alice (the lead) hands it to dave, who knows the disk layout.
+    let (status, v) = w
+        .post(
+            &format!("/api/v1/incidents/{id}/assign"),
+            ADMIN_TOKEN,
+            json!({"person": "dave"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    // dave has no chat handle: the step's SMS alone.
+    w.expect("the hand-over", &[("sms", DAVE, "#1 [critical] shop")]);
+    // Five minutes after the hand-over (not after the alert), step 2 calls
+    // the next person not yet paged: alice.
+    w.advance(Duration::minutes(5) - Duration::seconds(1)).await;
+    w.expect("step 2 waits", &[]);
+    w.advance(Duration::seconds(1)).await;
+    w.expect("step 2", &[("voice", ALICE, "incident 1 on project")]);
+    let answer = w.reply(DAVE, "ack").await;
+    assert!(answer.contains("Incident 1 acknowledged"), "{answer}");
+    w.expect(
+        "dave acknowledges",
+        &[
+            ("sms", BOB, "Dave took #1"),
+            ("sms", ALICE, "Dave took #1"),
+            (
+                "chat",
+                ACME,
+                "Dave is online and investigating incident ACME-1",
+            ),
+        ],
+    );
+    w.advance(Duration::minutes(20)).await;
+    w.expect("quiet", &[]);
+    w.stop().await;
+}
