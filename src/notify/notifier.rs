@@ -141,12 +141,22 @@ impl Notifier for Chat {
                 &self.http,
                 &self.kind,
                 &self.url,
-                &row.body,
+                &mention(row),
                 Some(&row.subject),
             )
             .await?;
             Ok(None)
         })
+    }
+}
+
+/// A message to one person in a shared chat names them (their handle
+/// first), unless its text already does.
+fn mention(row: &OutboxRow) -> std::borrow::Cow<'_, str> {
+    if row.person.is_some() && !row.target.is_empty() && !row.body.contains(row.target.as_str()) {
+        format!("{} {}", row.target, row.body).into()
+    } else {
+        row.body.as_str().into()
     }
 }
 

@@ -14,7 +14,10 @@ async fn handed_over_before_acknowledge_pages_the_new_assignee() {
     let id = w.alert("DiskFull", "shop").await["opened"][0]
         .as_i64()
         .expect("opened");
-    w.expect("the alert", &[("chat", ONCALL, "@bob"), ("sms", BOB, "#1 ")]);
+    w.expect(
+        "the alert",
+        &[("chat", ONCALL, "@bob"), ("sms", BOB, "#1 ")],
+    );
     w.advance(Duration::minutes(1)).await;
     // alice (the lead) hands it to dave, who knows the disk layout.
     let (status, v) = w

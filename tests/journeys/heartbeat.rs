@@ -21,7 +21,11 @@ async fn a_missed_heartbeat_pages_the_team_and_no_client_hears_of_it() {
         ],
     );
     let (status, _) = w
-        .post("/api/v1/incidents/1/acknowledge", BOB_TOKEN, serde_json::json!({}))
+        .post(
+            "/api/v1/incidents/1/acknowledge",
+            BOB_TOKEN,
+            serde_json::json!({}),
+        )
         .await;
     assert_eq!(status, 200);
     w.expect("acknowledged", &[]);

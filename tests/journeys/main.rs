@@ -13,6 +13,7 @@ mod helpers;
 mod world;
 
 mod alert_in_hours;
+mod client_report;
 
 mod hand_over;
 mod heartbeat;

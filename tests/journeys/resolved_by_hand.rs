@@ -16,7 +16,10 @@ async fn resolved_by_hand_while_firing_pages_again_after_the_copy_window() {
         .expect("opened");
     w.expect(
         "the alert",
-        &[("chat", ONCALL, "@bob"), ("sms", BOB, &format!("#{first} "))],
+        &[
+            ("chat", ONCALL, "@bob"),
+            ("sms", BOB, &format!("#{first} ")),
+        ],
     );
     let (status, _) = w
         .post(
@@ -38,11 +41,20 @@ async fn resolved_by_hand_while_firing_pages_again_after_the_copy_window() {
     assert!(second > first, "{out}");
     w.expect(
         "the re-send",
-        &[("chat", ONCALL, "@bob"), ("sms", BOB, &format!("#{second} "))],
+        &[
+            ("chat", ONCALL, "@bob"),
+            ("sms", BOB, &format!("#{second} ")),
+        ],
     );
     // bob acknowledges from the command line.
     let o = tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
-        .args(["--url", w.d.base.as_str(), "incidents", "ack", &second.to_string()])
+        .args([
+            "--url",
+            w.d.base.as_str(),
+            "incidents",
+            "ack",
+            &second.to_string(),
+        ])
         .env("TOCSIN_TOKEN", BOB_TOKEN)
         .output()
         .await

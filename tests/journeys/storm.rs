@@ -37,8 +37,15 @@ async fn two_hundred_alerts_in_a_minute_every_sms_fits_and_counts_them_all() {
             .captures(&m.text)
             .map_or(0, |c| c[1].parse::<usize>().expect("count"));
     }
-    assert!(got.iter().all(|m| m.kind == "chat" || m.kind == "sms"), "{got:#?}");
-    assert_eq!(named.len() + counted, 200, "named {named:?}, counted {counted}");
+    assert!(
+        got.iter().all(|m| m.kind == "chat" || m.kind == "sms"),
+        "{got:#?}"
+    );
+    assert_eq!(
+        named.len() + counted,
+        200,
+        "named {named:?}, counted {counted}"
+    );
     assert!(named.iter().all(|n| opened.contains(n)));
     w.stop().await;
 }

@@ -251,6 +251,12 @@ impl World {
     /// kind, to that recipient, whose text contains the given piece.
     pub fn expect(&mut self, step: &str, want: &[Want<'_>]) -> Vec<Msg> {
         let got = self.take();
+        if std::env::var_os("JOURNEY_PRINT").is_some() {
+            eprintln!("== {step}");
+            for m in &got {
+                eprintln!("{} to {}: {}", m.kind, m.to, m.text.replace('\n', " / "));
+            }
+        }
         let mut left: Vec<&Msg> = got.iter().collect();
         let mut missing = Vec::new();
         for (kind, to, has) in want {
@@ -317,7 +323,12 @@ impl World {
 
     pub async fn incident(&self, id: &str) -> Value {
         let (status, v) = self
-            .call("GET", &format!("/api/v1/incidents/{id}"), BOB_TOKEN, Value::Null)
+            .call(
+                "GET",
+                &format!("/api/v1/incidents/{id}"),
+                BOB_TOKEN,
+                Value::Null,
+            )
             .await;
         assert_eq!(status, 200, "{v}");
         v
