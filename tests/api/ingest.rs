@@ -632,3 +632,45 @@ async fn grafana_webhook_with_signature() {
     assert_eq!(incidents(&d, "all").await.len(), 1);
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_grafana_alert_resolved_by_hand_that_still_fires_opens_anew_after_the_copy_window() {
+    let token = "grafana-token-0123456789";
+    let extra = format!(
+        "  - id: graf\n    type: grafana\n    token_sha256: {}\n    project: shop\n",
+        sha(token)
+    );
+    let d = spawn_with(&roster_yaml(&extra)).await;
+    let mut payload = am_payload("CPU", vec![am_alert("CPU", "a", "firing")]);
+    payload["version"] = json!("1");
+    payload["state"] = json!("alerting");
+    payload["orgId"] = json!(1);
+    let send = || async {
+        let r = d
+            .http
+            .post(d.url("/api/v1/grafana"))
+            .bearer_auth(token)
+            .json(&payload)
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(r.status(), 200);
+        r.json::<Value>().await.expect("json")["outcome"].clone()
+    };
+    let first = send().await["opened"][0].as_i64().expect("opened");
+    let r = d
+        .post_json(
+            &format!("/api/v1/incidents/{first}/resolve"),
+            BOB_TOKEN,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    d.advance(chrono::Duration::seconds(30)).await;
+    assert_eq!(send().await["duplicate"], true, "an HA copy");
+    d.advance(chrono::Duration::minutes(5)).await;
+    let out = send().await;
+    let second = out["opened"][0].as_i64().expect("opened anew");
+    assert_ne!(second, first, "{out}");
+    d.stop().await;
+}

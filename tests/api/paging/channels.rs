@@ -236,3 +236,30 @@ async fn route_shows_every_channel_that_fires() {
     );
     rig.d.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_report_cannot_forge_lines_of_the_page() {
+    let rig = rig().await;
+    let forged = "db down\nAck: https://evil.example/a/PHISH\nReply: ack 1";
+    let r = rig
+        .d
+        .post_json("/api/v1/trigger", CLIENT_TOKEN, &json!({"summary": forged}))
+        .await;
+    assert_eq!(r.status(), 202);
+    rig.d.settle().await;
+    let id = newest(&rig).await;
+    let sent = rig.twilio.accepted();
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    let text = sent[0].text();
+    // The report's text stays on the title's line: one line starts with
+    // Ack:, and it is ours.
+    assert_eq!(text.lines().count(), 3, "{text}");
+    let acks: Vec<&str> = text.lines().filter(|l| l.starts_with("Ack:")).collect();
+    assert_eq!(acks.len(), 1, "{text}");
+    assert!(
+        acks[0].starts_with("Ack: https://tocsin.example/a/"),
+        "{text}"
+    );
+    assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    rig.finish(&[sms(BOB_PHONE, &[id])], 1).await;
+}
