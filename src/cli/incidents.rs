@@ -21,11 +21,28 @@ pub enum IncidentsCmd {
     /// Show one incident with its alerts and timeline.
     Show { id: IncidentId },
     /// Acknowledge: stop paging, take it on.
-    Ack { id: IncidentId },
+    Ack {
+        id: IncidentId,
+        /// A note kept on the timeline.
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Resolve.
-    Resolve { id: IncidentId },
+    Resolve {
+        id: IncidentId,
+        /// How it was fixed, kept on the timeline (the postmortem starts from it).
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Downgrade to non-urgent: stop paging without resolving.
-    Downgrade { id: IncidentId },
+    Downgrade {
+        id: IncidentId,
+        /// Why it can wait, kept on the timeline.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Write a note on the timeline (nobody is sent anything).
+    Note { id: IncidentId, text: String },
     /// Bring in the next escalation step now.
     Escalate { id: IncidentId },
     /// Post a status update to the client channel.
@@ -142,9 +159,16 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
             let v = api.get(&format!("/api/v1/incidents/{id}"), &[]).await?;
             print!("{}", render_show(&v, now));
         }
-        IncidentsCmd::Ack { id } => act(api, id, "acknowledge", "acknowledged").await?,
-        IncidentsCmd::Resolve { id } => act(api, id, "resolve", "resolved").await?,
-        IncidentsCmd::Downgrade { id } => act(api, id, "downgrade", "downgraded").await?,
+        IncidentsCmd::Ack { id, note } => act(api, id, "acknowledge", "acknowledged", note).await?,
+        IncidentsCmd::Resolve { id, note } => act(api, id, "resolve", "resolved", note).await?,
+        IncidentsCmd::Downgrade { id, note } => {
+            act(api, id, "downgrade", "downgraded", note).await?
+        }
+        IncidentsCmd::Note { id, text } => {
+            api.post(&path(&id, "notes"), &json!({"text": text}))
+                .await?;
+            println!("incident {id}: note kept");
+        }
         IncidentsCmd::Escalate { id } => {
             api.post(&path(&id, "escalate"), &json!({"via": "cli"}))
                 .await?;
@@ -178,8 +202,18 @@ fn path(id: &IncidentId, verb: &str) -> String {
     format!("/api/v1/incidents/{id}/{verb}")
 }
 
-async fn act(api: &ApiClient, id: IncidentId, verb: &str, done: &str) -> anyhow::Result<()> {
-    let v = api.post(&path(&id, verb), &json!({"via": "cli"})).await?;
+async fn act(
+    api: &ApiClient,
+    id: IncidentId,
+    verb: &str,
+    done: &str,
+    note: Option<String>,
+) -> anyhow::Result<()> {
+    let mut body = json!({"via": "cli"});
+    if let Some(note) = note {
+        body["note"] = json!(note);
+    }
+    let v = api.post(&path(&id, verb), &body).await?;
     println!("{}", action_line(&id, done, &v));
     Ok(())
 }

@@ -152,6 +152,7 @@ pub fn create(
         title: message::one_line(&inc.title),
         sections: Sections {
             what_happened: postmortem::what_happened(&inc, &events, ctx.roster, tz),
+            how_fixed: postmortem::how_fixed(&events, ctx.roster, tz),
             client_summary: postmortem::client_summary(&inc, &project.name, tz),
             ..Sections::default()
         },

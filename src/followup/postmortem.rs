@@ -398,6 +398,45 @@ pub fn condensed_timeline(events: &[Event], tz: Tz) -> Vec<String> {
 
 /// The facts for "What happened?": interval in UTC and the team's zone,
 /// project, client, severity, responders, and the condensed timeline.
+/// "How was the problem fixed?" starts from the incident's notes, the
+/// resolution note first (how the fix is remembered), then every other note
+/// in order with when and who; empty when nobody wrote one.
+pub fn how_fixed(events: &[Event], roster: &Roster, tz: Tz) -> String {
+    let notes = crate::incident::notes::of(events);
+    let who = |e: &Event| {
+        e.actor
+            .strip_prefix("person:")
+            .map_or(e.actor.clone(), |p| {
+                crate::followup::channel::person_name(roster, p).to_string()
+            })
+    };
+    let line = |e: &Event, text: &str| {
+        format!(
+            "- {} {}: {}\n",
+            e.at.with_timezone(&tz).format("%a %H:%M"),
+            who(e),
+            text.trim()
+        )
+    };
+    let mut out = String::new();
+    if let Some((e, text)) = notes.iter().rev().find(|(e, _)| e.kind == "resolved") {
+        out.push_str(&format!("Resolution note ({}): {}\n", who(e), text.trim()));
+    }
+    let others: Vec<String> = notes
+        .iter()
+        .filter(|(e, _)| e.kind != "resolved")
+        .map(|(e, t)| line(e, t))
+        .collect();
+    if !others.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str("Notes:\n");
+        out.extend(others);
+    }
+    out
+}
+
 pub fn what_happened(inc: &Incident, events: &[Event], roster: &Roster, tz: Tz) -> String {
     let project = roster
         .projects

@@ -1,5 +1,6 @@
-//! The guide's first response over HTTP: `POST .../assign` (step 3) and
-//! `POST .../updates` (step 4). Parse, call `followup`, map the result.
+//! The guide's first response over HTTP: `POST .../assign` (step 3),
+//! `POST .../updates` (step 4) and `POST .../notes`. Parse, call the
+//! domain, map the result.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -98,4 +99,36 @@ pub async fn updates(
         .map_err(|e| act_error(e, id))?;
     app.after_action(id);
     Ok(Json(json!({"incident": incident})))
+}
+
+/// `POST /api/v1/incidents/{id}/notes` `{"text": "..."}`: kept on the
+/// timeline, never sent to anyone.
+pub async fn notes(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    bytes: Bytes,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let person = auth::person(&app.roster(), &headers)?.id.clone();
+    let id = incident_id(&app, &id).await?;
+    let b: UpdateBody = body(&bytes)?;
+    let text = update_text(&b.text)?;
+    let now = app.clock.now();
+    let incident = app
+        .store
+        .transact(move |repo| {
+            ActError::in_job(crate::incident::notes::add(
+                repo,
+                id,
+                &Actor::Person(person),
+                &text,
+                now,
+            ))
+        })
+        .await?
+        .map_err(|e| act_error(e, id))?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(json!({"incident": incident})),
+    ))
 }

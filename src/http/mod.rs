@@ -61,6 +61,7 @@ pub fn router(app: Shared) -> Router {
             "/api/v1/incidents/{id}/updates",
             post(first_response::updates),
         )
+        .route("/api/v1/incidents/{id}/notes", post(first_response::notes))
         .route("/api/v1/incidents/{id}/{action}", post(incidents::action))
         .route(
             "/api/v1/incidents/{id}/postmortem",

@@ -5,6 +5,7 @@
 pub mod apply;
 pub mod heartbeat;
 pub mod model;
+pub mod notes;
 pub mod reference;
 pub mod repo;
 pub mod snapshots;
