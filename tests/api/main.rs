@@ -16,6 +16,7 @@ mod health;
 mod heartbeat;
 mod incidents;
 mod ingest;
+mod logs;
 mod paging;
 mod postmortems;
 mod reload;
