@@ -9,6 +9,8 @@ mod alertmanager_e2e;
 mod architecture;
 mod cli;
 mod client_channel;
+mod deploy;
+mod docs_examples;
 mod fakes;
 mod first_response;
 mod full_disk;
