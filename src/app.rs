@@ -391,7 +391,7 @@ pub async fn start_with(
 
 /// `tocsin serve`: logging, config, signals, systemd readiness and watchdog.
 pub fn serve_blocking(config_path: &Path) -> anyhow::Result<()> {
-    init_logging();
+    crate::logging::init();
     let roster = config::load(config_path).map_err(|errors| {
         eprintln!("{errors}");
         anyhow::anyhow!("{} configuration error(s); nothing started", errors.0.len())
@@ -439,19 +439,4 @@ async fn wait_for_signals(
             }
         }
     }
-}
-
-fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=info"));
-    let json = std::env::var("TOCSIN_LOG_FORMAT").is_ok_and(|v| v == "json");
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
 }

@@ -18,6 +18,7 @@ pub mod followup;
 pub mod http;
 pub mod incident;
 pub mod ingest;
+pub mod logging;
 pub mod metrics;
 pub mod notify;
 pub mod outbox;

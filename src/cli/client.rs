@@ -80,6 +80,25 @@ pub fn error_line(status: StatusCode, body: &str, request: &str) -> String {
     )
 }
 
+/// `GET /readyz` of the daemon at `base`: Ok on 200, else why not ready.
+pub async fn check_ready(base: &str) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let resp = http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .with_context(|| format!("no answer from {base}"))?;
+    let status = resp.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let body = resp.text().await.unwrap_or_default();
+    bail!("not ready: {}", error_line(status, &body, "GET /readyz"))
+}
+
 impl ApiClient {
     pub fn new(base: String, token: String) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()

@@ -1,6 +1,7 @@
 //! The `tocsin` command line: argument parsing and the verbs. `serve` runs
-//! the daemon; `check-config` validates; the other verbs talk to a running
-//! daemon over its HTTP API (`client`) and never open the store themselves.
+//! the daemon; `check-config` validates; `check-ready` asks `/readyz`; the
+//! other verbs talk to a running daemon over its HTTP API (`client`) and
+//! never open the store themselves.
 //! Exit codes: 0 success, 1 user error (one-line reason on stderr), 2 usage
 //! error (clap's own).
 
@@ -52,6 +53,8 @@ pub enum Command {
     Serve,
     /// Validate the configuration and print every problem as file:line:column.
     CheckConfig,
+    /// Exit 0 when the daemon answers ready on /readyz (container health checks).
+    CheckReady,
     /// List, show, acknowledge, resolve, downgrade, escalate, update, diagnose.
     #[command(subcommand)]
     Incidents(IncidentsCmd),
@@ -81,6 +84,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Serve => crate::app::serve_blocking(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
+        Command::CheckReady => check_ready(cli.url.as_deref(), &cli.config),
         command => run_client(
             command,
             cli.url.as_deref(),
@@ -117,8 +121,8 @@ fn run_client(
             Command::Route { project, at } => routing::route(&api, &project, at.as_deref()).await,
             Command::Oncall { at } => routing::oncall(&api, at.as_deref()).await,
             Command::Postmortems(cmd) => postmortems::run(&api, cmd).await,
-            Command::Serve | Command::CheckConfig => {
-                anyhow::bail!("serve and check-config do not call the API")
+            Command::Serve | Command::CheckConfig | Command::CheckReady => {
+                anyhow::bail!("serve, check-config and check-ready do not call the API")
             }
         }
     })
@@ -135,6 +139,17 @@ fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
             anyhow::bail!("{} configuration error(s)", errors.0.len())
         }
     }
+}
+
+/// Needs no token: `/readyz` is public, and a health check has none.
+fn check_ready(url: Option<&str>, config: &std::path::Path) -> anyhow::Result<()> {
+    let base = client::base_url(url, config);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(client::check_ready(&base))?;
+    println!("ready");
+    Ok(())
 }
 
 #[cfg(test)]
@@ -156,6 +171,7 @@ mod tests {
         for (args, ok) in [
             (&["serve"][..], true),
             (&["--config", "x.yaml", "check-config"], true),
+            (&["--url", "http://h:1", "check-ready"], true),
             (&["incidents", "list"], true),
             (&["incidents", "list", "--state", "all"], true),
             (&["incidents", "list", "--state", "sleeping"], false),

@@ -41,6 +41,16 @@ impl<'a> Ctx<'a> {
         });
     }
 
+    /// An error about the file as a whole, reported at its first line.
+    pub fn error_at_start(&mut self, message: impl Into<String>) {
+        self.errors.push(ConfigError {
+            file: self.files.get(self.file).cloned().unwrap_or_default(),
+            line: 1,
+            column: 1,
+            message: message.into(),
+        });
+    }
+
     pub fn err<T>(&mut self, at: &Spanned<T>, message: impl Into<String>) {
         let loc = at.referenced;
         self.error_at(&loc, message);

@@ -117,22 +117,56 @@ fn read(
     match raw::parse(&text) {
         Ok(f) => Some(f),
         Err(e) => {
-            let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
-            let msg = e.without_snippet().to_string();
-            // The parser appends its own position; ours leads the line already.
-            let msg = match msg.rfind(" at line ") {
-                Some(i) => msg[..i].to_string(),
-                None => msg,
-            };
+            let (line, column, message) = parse_error(&e, &text);
             let file = ctx.files[ctx.file].clone();
             ctx.errors.push(ConfigError {
                 file,
                 line,
                 column,
-                message: msg,
+                message,
             });
             None
         }
+    }
+}
+
+/// Whether `text` reads as one configuration file: YAML, known keys, value
+/// types; values and references are not checked, so a documentation
+/// example (a fragment) can be tested. The error is `line:column: message`.
+pub fn parse_fragment(text: &str) -> Result<(), String> {
+    raw::parse(text).map(drop).map_err(|e| {
+        let (line, column, message) = parse_error(&e, text);
+        format!("{line}:{column}: {message}")
+    })
+}
+
+/// Position and message of a parse error, without the parser's own
+/// trailing position (ours leads the line).
+fn parse_error(e: &serde_saphyr::Error, text: &str) -> (u64, u64, String) {
+    let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+    let msg = e.without_snippet().to_string();
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    };
+    (line, column, with_quoting_hint(msg, text, line))
+}
+
+/// `{ url: ${X} }` is not YAML: inside `{ }` or `[ ]` the braces of `${X}`
+/// end the value. The parser's message does not say so; this one does.
+fn with_quoting_hint(message: String, text: &str, line: u64) -> String {
+    let at = |n: u64| {
+        usize::try_from(n)
+            .ok()
+            .and_then(|n| text.lines().nth(n.checked_sub(1)?))
+            .unwrap_or("")
+    };
+    // The parser may point at the line after the one that broke.
+    let near_variable = at(line).contains("${") || at(line.saturating_sub(1)).contains("${");
+    if near_variable && message.contains("flow") {
+        format!("{message}: quote a ${{VAR}} inside {{ }} or [ ], as in {{ url: \"${{VAR}}\" }}")
+    } else {
+        message
     }
 }
 

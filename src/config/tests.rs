@@ -42,6 +42,7 @@ fn env(k: &str) -> Option<String> {
         "TWILIO_TOKEN" => Some("tw-secret".into()),
         "INTEGRATION_TOKEN" => Some("a-long-enough-integration-token".into()),
         "LISTEN" => Some("127.0.0.1:9999".into()),
+        "ACME_HOOK" => Some("https://hooks.example/acme".into()),
         _ => None,
     }
 }
@@ -392,4 +393,52 @@ fn two_clients_cannot_share_a_reference_prefix() {
             "client \"big_co\" has the incident reference prefix BIG-CO of client \"big-co\"",
         )],
     );
+}
+
+#[test]
+fn a_configuration_without_people_or_integrations_is_refused() {
+    let no_people = "no people configured";
+    let no_integrations = "no integrations configured";
+    let cut_before_integrations = &BASE[..BASE.find("integrations:").expect("integrations")];
+    let cut_before_people = &BASE[..BASE.find("people:").expect("people")];
+    for (text, expected) in [
+        ("", &[no_people, no_integrations][..]),
+        ("# nothing yet\n", &[no_people, no_integrations]),
+        (cut_before_integrations, &[no_integrations]),
+        (cut_before_people, &[no_people, no_integrations]),
+    ] {
+        check(
+            text,
+            &expected.iter().map(|m| (1, 1, *m)).collect::<Vec<_>>(),
+        );
+    }
+}
+
+#[test]
+fn a_variable_inside_a_flow_mapping_suggests_quoting() {
+    for (from, to) in [
+        (
+            "    channel: { type: log, name: \"#acme\" }",
+            "    channel: { type: slack, url: ${ACME_HOOK}, name: \"#acme\" }",
+        ),
+        (
+            "working_hours: [\"mon-fri 09:00-18:00\"]",
+            "working_hours: [${HOURS}]",
+        ),
+    ] {
+        let text = base_with(from, to);
+        let (_d, result) = load_text(&text);
+        let errors = result.expect_err("not YAML").to_string();
+        assert!(
+            errors.contains("quote a ${VAR} inside { } or [ ]"),
+            "{to}: {errors}"
+        );
+    }
+    // Quoted, it loads.
+    let quoted = base_with(
+        "    channel: { type: log, name: \"#acme\" }",
+        "    channel: { type: slack, url: \"${ACME_HOOK}\", name: \"#acme\" }",
+    );
+    let (_d, result) = load_text(&quoted);
+    result.unwrap_or_else(|e| panic!("quoted variable: {e}"));
 }

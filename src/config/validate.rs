@@ -107,7 +107,29 @@ pub fn roster(ctx: &mut Ctx<'_>, files: &[raw::File]) -> Option<Roster> {
             );
         }
     }
+    people_and_integrations(ctx, files);
     ctx.errors.is_empty().then_some(r)
+}
+
+/// A configuration without people or without integrations answers every
+/// token with 401, and Alertmanager does not retry a 4xx: that is an empty
+/// or cut-off file, never an intent. Refused, so a reload keeps the running one.
+fn people_and_integrations(ctx: &mut Ctx<'_>, files: &[raw::File]) {
+    let none = |section: fn(&raw::File) -> bool| files.iter().all(section);
+    for (missing, message) in [
+        (
+            none(|f| f.people.is_empty()),
+            "no people configured: nobody can be paged or sign in",
+        ),
+        (
+            none(|f| f.integrations.is_empty()),
+            "no integrations configured: every alert would be refused",
+        ),
+    ] {
+        if missing {
+            ctx.error_at_start(format!("{message} (is the file empty or cut off?)"));
+        }
+    }
 }
 
 /// Sections that only the main file may hold.

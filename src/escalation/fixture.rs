@@ -76,6 +76,11 @@ escalation_policies:
         via: [voice]
         wait: 15m
     repeat: 1
+integrations:
+  - id: prom
+    type: alertmanager
+    token_sha256: 0000000000000000000000000000000000000000000000000000000000000000
+    project: shop
 "##;
 
 /// Wednesday 11:00 Berlin: everybody inside working hours.

@@ -20,7 +20,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 
 use crate::app::Shared;
 
@@ -88,7 +88,12 @@ pub fn router(app: Shared) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::from_fn_with_state(app.clone(), observe))
-        .layer(TraceLayer::new_for_http())
+        // Method and URI only: headers carry credentials (the log redacts
+        // the URI's tokens, see `logging`).
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().include_headers(false)),
+        )
         .with_state(app)
 }
 

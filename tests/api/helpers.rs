@@ -271,6 +271,48 @@ impl Process {
         }
     }
 
+    /// The real binary with its log written to `log`, a file, as under
+    /// systemd or docker; `env` adds to the environment (`RUST_LOG`...).
+    pub fn start_logging_to(config: &Path, log: &Path, env: &[(&str, &str)]) -> Process {
+        let file = std::fs::File::create(log).expect("create log file");
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+            .arg("--config")
+            .arg(config)
+            .arg("serve")
+            .env_remove("TOCSIN_LOG_FORMAT")
+            .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
+            .stderr(file)
+            .spawn()
+            .expect("spawn tocsin");
+        let mut process = Process {
+            child,
+            base: String::new(),
+        };
+        // The address from the "tocsin listening" line, text or JSON.
+        for _ in 0..400 {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let port = text
+                .lines()
+                .find(|l| l.contains("tocsin listening"))
+                .and_then(|l| l.split("127.0.0.1:").nth(1))
+                .map(|rest| {
+                    rest.chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect::<String>()
+                });
+            if let Some(port) = port {
+                process.base = format!("http://127.0.0.1:{port}");
+                return process;
+            }
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!("tocsin exited before listening ({status}):\n{text}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("tocsin did not log that it listens");
+    }
+
     pub fn signal(&self, sig: &str) {
         let status = std::process::Command::new("kill")
             .arg(format!("-{sig}"))

@@ -1,4 +1,5 @@
 use crate::helpers::*;
+use crate::ingest::{am_alert, am_payload};
 
 async fn ready(base: &str) -> serde_json::Value {
     reqwest::get(format!("{base}/readyz"))
@@ -47,6 +48,94 @@ async fn api_reload_with_a_broken_file_keeps_the_running_config() {
     assert_eq!(r.status(), 200);
     assert_eq!(self::ready(&d.base).await["config"]["generation"], 2);
     d.stop().await;
+}
+
+/// The running configuration still answers: an integration's and a person's
+/// token are accepted.
+async fn tokens_still_accepted(base: &str) {
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/api/v1/alertmanager"))
+        .bearer_auth(AM_TOKEN)
+        .json(&am_payload("Kept", vec![am_alert("Kept", "a", "firing")]))
+        .send()
+        .await
+        .expect("alert");
+    assert_eq!(r.status(), 200, "integration token refused");
+    let r = http
+        .get(format!("{base}/api/v1/whoami"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("whoami");
+    assert_eq!(r.status(), 200, "person token refused");
+}
+
+/// What a file being rewritten in place looks like to a reload: empty, or
+/// cut off before its integrations.
+fn empty_and_truncated() -> [(&'static str, String); 2] {
+    let full = roster_yaml("");
+    let cut = full[..full.find("integrations:").expect("integrations")].to_string();
+    [("empty", String::new()), ("truncated", cut)]
+}
+
+#[tokio::test]
+async fn api_reload_to_an_empty_or_truncated_file_keeps_the_running_config() {
+    let d = spawn_daemon().await;
+    for (what, text) in empty_and_truncated() {
+        std::fs::write(&d.config, text).expect("write");
+        let r = d
+            .http
+            .post(d.url("/api/v1/reload"))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 422, "{what} file accepted");
+        let body: serde_json::Value = r.json().await.expect("json");
+        assert!(
+            body["errors"]
+                .to_string()
+                .contains("no integrations configured"),
+            "{what}: {body}"
+        );
+        assert_eq!(ready(&d.base).await["config"]["generation"], 1, "{what}");
+        tokens_still_accepted(&d.base).await;
+    }
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn sighup_to_an_empty_file_keeps_the_running_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("tocsin.yaml");
+    std::fs::write(&config, roster_yaml("")).expect("write");
+    let p = Process::start(&config);
+    std::fs::write(&config, "").expect("empty the file");
+    p.signal("HUP");
+    let last = eventually("refused reload", || async {
+        let r = ready(&p.base).await;
+        (!r["last_reload"].is_null()).then_some(r)
+    })
+    .await;
+    assert_eq!(last["last_reload"]["ok"], false, "{last}");
+    assert_eq!(last["config"]["generation"], 1, "old config kept");
+    tokens_still_accepted(&p.base).await;
+}
+
+#[test]
+fn check_config_refuses_an_empty_file() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(["--config", "/dev/null", "check-config"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("/dev/null:1:1: no people configured")
+            && err.contains("/dev/null:1:1: no integrations configured"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,100 @@
+//! The daemon's log as an operator reads it: written to a file (systemd's
+//! journal, `docker logs`), at debug level, in both formats. No colour
+//! codes, one event per line, no credential.
+
+use crate::helpers::*;
+use crate::ingest::{am_alert, am_payload};
+
+const LINK_TOKEN: &str = "LinkTokenFromAPage-0123456789";
+
+/// What a busy debug log sees: a calendar feed, an acknowledge link opened
+/// and pressed, API calls with Bearer tokens, and a page (a multi-line SMS,
+/// which the `log` provider logs with its acknowledge link).
+async fn traffic(base: &str) {
+    let http = reqwest::Client::new();
+    let calendar = format!("{base}/api/v1/people/alice/ical?token={ALICE_CALENDAR}");
+    let r = http.get(calendar).send().await.expect("ical");
+    assert_eq!(r.status(), 200);
+    let link = format!("{base}/a/{LINK_TOKEN}");
+    http.get(&link).send().await.expect("link page");
+    http.post(&link).send().await.expect("link action");
+    let r = http
+        .get(format!("{base}/api/v1/incidents"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(r.status(), 200);
+    let mut alert = am_alert("DiskFull", "db-1", "firing");
+    alert["annotations"]["summary"] = "Disk full\non db-1".into();
+    let r = http
+        .post(format!("{base}/api/v1/alertmanager"))
+        .bearer_auth(AM_TOKEN)
+        .json(&am_payload("DiskFull", vec![alert]))
+        .send()
+        .await
+        .expect("alert");
+    assert_eq!(r.status(), 200);
+}
+
+/// One event starts every line: a JSON object, or a text line opening with
+/// its RFC 3339 timestamp and level.
+fn is_one_event(line: &str, format: &str) -> bool {
+    if format == "json" {
+        return serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| v.is_object());
+    }
+    let mut words = line.split_whitespace();
+    let stamp = words.next().unwrap_or("");
+    let level = words.next().unwrap_or("");
+    stamp.len() > 20
+        && stamp.as_bytes()[4] == b'-'
+        && stamp.ends_with('Z')
+        && ["TRACE", "DEBUG", "INFO", "WARN", "ERROR"].contains(&level)
+}
+
+#[tokio::test]
+async fn the_log_has_no_colour_one_event_per_line_and_no_token() {
+    for format in ["text", "json"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = dir.path().join("tocsin.yaml");
+        // Everyone online, so the first page is an SMS (with its link) at any hour.
+        let yaml = roster_yaml("").replace("mon-fri 09:00-18:00", "always");
+        std::fs::write(&config, yaml).expect("write config");
+        let log = dir.path().join("tocsin.log");
+        let mut p = Process::start_logging_to(
+            &config,
+            &log,
+            &[("RUST_LOG", "debug"), ("TOCSIN_LOG_FORMAT", format)],
+        );
+        traffic(&p.base).await;
+        eventually("the page in the log", || async {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            text.contains("log provider: not sent").then_some(())
+        })
+        .await;
+        p.signal("TERM");
+        p.child.wait().expect("stopped");
+
+        let text = std::fs::read_to_string(&log).expect("read log");
+        assert!(!text.contains('\x1b'), "{format}: colour codes in a file");
+        for line in text.lines() {
+            assert!(
+                is_one_event(line, format),
+                "{format}: not one event:\n{line}"
+            );
+        }
+        let page = text
+            .lines()
+            .find(|l| l.contains("log provider: not sent"))
+            .expect("page logged");
+        assert!(page.contains("Disk full on db-1"), "{format}: {page}");
+        assert!(page.contains("/a/…"), "{format}: {page}");
+        for secret in [ALICE_CALENDAR, LINK_TOKEN, BOB_TOKEN, AM_TOKEN] {
+            assert!(!text.contains(secret), "{format}: {secret} logged");
+        }
+        // The redacted requests were logged all the same.
+        for request in ["/api/v1/people/alice/ical?token=…", "/a/…"] {
+            assert!(text.contains(request), "{format}: no {request}");
+        }
+    }
+}
