@@ -1,5 +1,5 @@
-//! `tocsin presence online|offline [--for 4h] [--person ID]`: sets a
-//! person's presence for the router. The person defaults to the token's
+//! `tocsin presence online|offline|clear [--for 4h] [--person ID]`: sets or
+//! clears a person's presence mark for the router. The person defaults to the token's
 //! owner (`GET /api/v1/whoami`). No presentation beyond one line.
 
 use clap::{Args, ValueEnum};
@@ -13,6 +13,8 @@ use crate::duration::Span;
 pub enum Status {
     Online,
     Offline,
+    /// Remove the mark: working hours decide again.
+    Clear,
 }
 
 impl Status {
@@ -20,6 +22,7 @@ impl Status {
         match self {
             Status::Online => "online",
             Status::Offline => "offline",
+            Status::Clear => "clear",
         }
     }
 }
@@ -56,14 +59,20 @@ pub async fn run(api: &ApiClient, args: PresenceArgs) -> anyhow::Result<()> {
         Some(p) => p,
         None => whoami(api).await?,
     };
-    api.put(
-        &format!("/api/v1/presence/{person}"),
-        &body(args.status, args.ttl.as_deref()),
-    )
-    .await?;
+    let path = format!("/api/v1/presence/{person}");
+    if args.status == Status::Clear {
+        api.delete(&path).await?;
+        println!("{person}'s presence mark is cleared: working hours decide again");
+        return Ok(());
+    }
+    api.put(&path, &body(args.status, args.ttl.as_deref()))
+        .await?;
     match &args.ttl {
         Some(t) => println!("{person} is {} for {t}", args.status.as_str()),
-        None => println!("{person} is {}", args.status.as_str()),
+        None => println!(
+            "{person} is {} until cleared (tocsin presence clear)",
+            args.status.as_str()
+        ),
     }
     Ok(())
 }

@@ -42,7 +42,10 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/trigger", post(ingest::trigger))
         .route("/api/v1/heartbeat/{id}", post(ingest::heartbeat))
         .route("/api/v1/whoami", get(routing::whoami))
-        .route("/api/v1/presence/{person}", put(routing::put_presence))
+        .route(
+            "/api/v1/presence/{person}",
+            put(routing::put_presence).delete(routing::delete_presence),
+        )
         .route("/api/v1/route", get(routing::route))
         .route("/api/v1/oncall", get(routing::oncall))
         .route("/api/v1/schedules/{id}/ical", get(routing::schedule_ical))

@@ -82,30 +82,57 @@ pub async fn put_presence(
         }
         None => return Err(ApiError::bad("status", "required: online or offline")),
     };
-    let ttl_text = b
-        .ttl
-        .ok_or_else(|| ApiError::bad("ttl", "required: how long the mark holds, e.g. 4h"))?;
-    let ttl = Span::parse(&ttl_text).map_err(|e| ApiError::bad("ttl", e))?;
-    let max = roster.limits.presence_max_ttl;
-    if ttl > max {
-        return Err(ApiError::bad(
-            "ttl",
-            format!("{ttl} is longer than the maximum {max} (limits.presence_max_ttl)"),
-        ));
-    }
     let now = app.clock.now();
-    let mark = PresenceMark {
-        status,
-        until: now + ttl.to_chrono(),
+    // Without a ttl the mark holds until it is cleared or replaced.
+    let until = match b.ttl {
+        None => PresenceMark::until_cleared(),
+        Some(text) => {
+            let ttl = Span::parse(&text).map_err(|e| ApiError::bad("ttl", e))?;
+            let max = roster.limits.presence_max_ttl;
+            if ttl > max {
+                return Err(ApiError::bad(
+                    "ttl",
+                    format!("{ttl} is longer than the maximum {max} (limits.presence_max_ttl)"),
+                ));
+            }
+            now + ttl.to_chrono()
+        }
     };
+    let mark = PresenceMark { status, until };
     let stored = mark;
     let target = person.clone();
     app.store
         .transact(move |repo| repo.set_presence(&target, &stored, &caller, now))
         .await?;
+    let until = (!mark.is_open_ended()).then_some(mark.until);
     Ok(Json(
-        json!({"person": person, "status": status, "until": mark.until}),
+        json!({"person": person, "status": status, "until": until}),
     ))
+}
+
+/// `DELETE /api/v1/presence/{person}`: the mark goes, working hours decide
+/// again. Allowed to whoever may set it.
+pub async fn delete_presence(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(person): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let roster = app.roster();
+    let caller = auth::person(&roster, &headers)?.id.clone();
+    if !roster.people.contains_key(&person) {
+        return Err(ApiError::NotFound(format!("person {person:?}")));
+    }
+    if !may_set(&roster, &caller, &person) {
+        return Err(ApiError::Forbidden(format!(
+            "{caller} may not clear the presence of {person} (only themselves, their team lead or an admin)"
+        )));
+    }
+    let target = person.clone();
+    let cleared = app
+        .store
+        .transact(move |repo| repo.clear_presence(&target))
+        .await?;
+    Ok(Json(json!({"person": person, "cleared": cleared})))
 }
 
 #[derive(Debug, Deserialize)]

@@ -110,6 +110,8 @@ pub trait Repo {
         set_by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Removes a person's presence mark; false when there was none.
+    fn clear_presence(&mut self, person: &str) -> StoreResult<bool>;
     fn escalation(&mut self, id: i64) -> StoreResult<Option<crate::escalation::EscalationState>>;
     fn put_escalation(
         &mut self,

@@ -32,6 +32,17 @@ pub struct PresenceMark {
 }
 
 impl PresenceMark {
+    /// The `until` of a mark set without a duration: it holds until it is
+    /// cleared or replaced.
+    pub fn until_cleared() -> DateTime<Utc> {
+        DateTime::<Utc>::from_timestamp(253_402_300_799, 0).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    }
+
+    /// Whether the mark holds until cleared rather than for a time.
+    pub fn is_open_ended(&self) -> bool {
+        self.until >= Self::until_cleared()
+    }
+
     /// Whether the mark still holds at `t` (a mark expiring exactly at `t` does not).
     pub fn holds_at(&self, t: DateTime<Utc>) -> bool {
         t < self.until

@@ -296,3 +296,21 @@ async fn postmortems_show_marks_the_public_section_and_edit_writes_it() {
         )
     );
 }
+
+#[tokio::test]
+async fn presence_online_without_for_holds_until_cleared() {
+    let d = spawn_daemon().await;
+    let o = as_bob(&d, &["presence", "online"]).await;
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "bob is online until cleared (tocsin presence clear)\n"
+    );
+    let o = as_bob(&d, &["presence", "clear"]).await;
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "bob's presence mark is cleared: working hours decide again\n"
+    );
+    d.stop().await;
+}

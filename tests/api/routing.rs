@@ -147,7 +147,13 @@ async fn presence_and_route_reject_bad_input() {
         .0,
         404
     );
-    let (s, b) = presence(&d, BOB_TOKEN, "bob", json!({"status": "online"})).await;
+    let (s, b) = presence(
+        &d,
+        BOB_TOKEN,
+        "bob",
+        json!({"status": "online", "ttl": "soon"}),
+    )
+    .await;
     assert_eq!((s, b["field"].clone()), (400, json!("ttl")));
     let (s, b) = presence(
         &d,
@@ -377,4 +383,42 @@ async fn ical_shift_in_progress_keeps_its_start_and_uid_across_fetches() {
         }
         assert_eq!(seen[0], seen[1], "one UID for the shift, {start}");
     }
+}
+
+#[tokio::test]
+async fn presence_without_a_ttl_holds_until_cleared() {
+    let d = spawn_daemon().await;
+    // Midnight in Berlin: nobody in working hours; bob says he is online.
+    let night = "2026-11-25T23:00:00Z";
+    let (s, b) = presence(&d, BOB_TOKEN, "bob", json!({"status": "online"})).await;
+    assert_eq!((s, b["until"].clone()), (200, Value::Null), "{b}");
+    let r = route(&d, Some(night)).await;
+    assert_eq!(r["first_page"], "normal", "bob is online: {r}");
+    // A week later he still is.
+    let r = route(&d, Some("2026-12-02T23:00:00Z")).await;
+    assert_eq!(r["first_page"], "normal", "{r}");
+    // Only he, his lead or an admin may clear it.
+    let clear = |token: &'static str, person: &'static str| {
+        let d = &d;
+        async move {
+            d.http
+                .delete(d.url(&format!("/api/v1/presence/{person}")))
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("delete")
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(clear(BOB_TOKEN, "alice").await, 403);
+    assert_eq!(clear(BOB_TOKEN, "nobody").await, 404);
+    assert_eq!(clear("no-token", "bob").await, 401);
+    assert_eq!(clear(BOB_TOKEN, "bob").await, 200);
+    let r = route(&d, Some(night)).await;
+    assert_eq!(
+        r["first_page"], "phone_call",
+        "working hours decide again: {r}"
+    );
+    d.stop().await;
 }

@@ -507,6 +507,14 @@ impl Repo for TxRepo<'_> {
         .optional()?)
     }
 
+    fn clear_presence(&mut self, person: &str) -> StoreResult<bool> {
+        Ok(super::exec(
+            self.conn,
+            "DELETE FROM presence WHERE person = ?1",
+            [person],
+        )? > 0)
+    }
+
     fn set_presence(
         &mut self,
         person: &str,
