@@ -175,8 +175,9 @@ pub trait Repo {
     /// Open (triggered or acknowledged) incidents paged to `person`: a
     /// `page queued` event names them, or they are the assignee. By number.
     fn paged_to(&mut self, person: &str) -> StoreResult<Vec<i64>>;
-    /// Records an inbound SMS by its `MessageSid`; a sid seen before returns
-    /// what was answered then. Forgets sids older than [`SMS_SID_MEMORY`].
+    /// Records an inbound SMS by its `MessageSid` (a keypress by
+    /// `<CallSid>:<digit>`); a key seen before returns what was answered then.
+    /// Forgets keys older than [`SMS_SID_MEMORY`].
     fn claim_sms(&mut self, sid: &str, person: &str, now: DateTime<Utc>) -> StoreResult<SmsClaim>;
     /// Stores the answer given to a claimed SMS, for its repeated deliveries.
     fn set_sms_reply(&mut self, sid: &str, reply: &str) -> StoreResult<()>;
