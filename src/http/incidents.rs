@@ -17,6 +17,7 @@ use crate::incident::apply::{self, ActError};
 use crate::incident::reference::{self, Key};
 use crate::incident::transition::Action;
 use crate::incident::{Actor, Diagnosis, StateFilter};
+use crate::limits::{self, Cap};
 use crate::store::StoreError;
 
 #[derive(Debug, Deserialize)]
@@ -155,6 +156,11 @@ pub async fn action(
         Some("cli") => "cli",
         Some(other) => return Err(ApiError::bad("via", format!("{other:?} is not api or cli"))),
     };
+    if let Some(note) = &b.note {
+        limits::NOTE
+            .check(note)
+            .map_err(|reason| ApiError::bad("note", reason))?;
+    }
     let detail = json!({"note": b.note});
     let (incident, changed) = app
         .transact_paging(move |repo, ctx| {
@@ -187,11 +193,15 @@ pub struct PatchBody {
     provider_ticket: Option<String>,
 }
 
-/// A text field, trimmed; present but blank is a 400.
-fn non_empty(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
+/// A text field, trimmed; present but blank, or over `cap`, is a 400.
+fn non_empty(field: &str, v: Option<String>, cap: Cap) -> Result<Option<String>, ApiError> {
     match v.map(|s| s.trim().to_string()) {
         Some(s) if s.is_empty() => Err(ApiError::bad(field, "must not be empty")),
-        other => Ok(other),
+        Some(s) => match cap.check(&s) {
+            Ok(()) => Ok(Some(s)),
+            Err(reason) => Err(ApiError::bad(field, reason)),
+        },
+        None => Ok(None),
     }
 }
 
@@ -213,11 +223,11 @@ pub async fn patch(
             .map_err(|e: String| ApiError::bad("layer", e))?,
         reproducible: b.reproducible,
         serious: b.serious,
-        serious_reason: non_empty("serious_reason", b.serious_reason)?,
+        serious_reason: non_empty("serious_reason", b.serious_reason, limits::REASON)?,
         severity: b.severity.map(|s| s.parse()).transpose().map_err(
             |e: crate::ingest::alert::UnknownSeverity| ApiError::bad("severity", e.to_string()),
         )?,
-        provider_ticket: non_empty("provider_ticket", b.provider_ticket)?,
+        provider_ticket: non_empty("provider_ticket", b.provider_ticket, limits::PROVIDER_TICKET)?,
     };
     if d.layer.is_none()
         && d.reproducible.is_none()

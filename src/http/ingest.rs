@@ -20,6 +20,7 @@ use crate::incident::apply::{self, ClientReport};
 use crate::incident::snapshots::Check;
 use crate::ingest::alert::Severity;
 use crate::ingest::{alertmanager, change_event, events_v1, events_v2, grafana};
+use crate::limits;
 
 /// PagerDuty's own limit on an event body.
 const EVENTS_MAX_BYTES: usize = 512 * 1024;
@@ -252,8 +253,11 @@ pub async fn trigger(
         .filter(|s| !s.is_empty());
     let summary = summary
         .ok_or_else(|| ApiError::bad("summary", "required, a short description of the problem"))?;
-    if summary.chars().count() > 1024 {
-        return Err(ApiError::bad("summary", "longer than 1024 characters"));
+    limits::SUMMARY
+        .check(&summary)
+        .map_err(|reason| ApiError::bad("summary", reason))?;
+    if let Some(details) = &b.details {
+        limits::json(details, limits::DETAILS).map_err(|reason| ApiError::bad("details", reason))?;
     }
     let severity = match b.severity {
         Some(s) => s
@@ -293,9 +297,10 @@ pub async fn trigger(
     };
     if b.dedup_key
         .as_ref()
-        .is_some_and(|k| k.is_empty() || k.len() > 255)
+        .is_some_and(|k| k.is_empty() || limits::DEDUP_KEY.check(k).is_err())
     {
-        return Err(ApiError::bad("dedup_key", "must be 1 to 255 characters"));
+        let max = limits::DEDUP_KEY.max();
+        return Err(ApiError::bad("dedup_key", format!("must be 1 to {max} characters")));
     }
     let report = ClientReport {
         client: client.id.clone(),

@@ -15,6 +15,7 @@ mod full_disk;
 mod health;
 mod heartbeat;
 mod incidents;
+mod limits;
 mod ingest;
 mod paging;
 mod postmortems;
