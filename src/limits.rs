@@ -97,7 +97,9 @@ pub fn pairs(
     for (name, v) in map {
         NAME.check(name)
             .map_err(|reason| (None, format!("a name is {reason}")))?;
-        value.check(v).map_err(|reason| (Some(name.as_str()), reason))?;
+        value
+            .check(v)
+            .map_err(|reason| (Some(name.as_str()), reason))?;
     }
     Ok(())
 }
@@ -137,7 +139,11 @@ mod tests {
     #[test]
     fn caps() {
         fn check(cap: Cap, value: &str, expected: Result<(), &str>) {
-            assert_eq!(cap.check(value), expected.map_err(String::from), "{value:?}");
+            assert_eq!(
+                cap.check(value),
+                expected.map_err(String::from),
+                "{value:?}"
+            );
         }
         check(Cap::Bytes(3), "abc", Ok(()));
         check(Cap::Bytes(3), "abcd", Err("longer than 3 bytes"));

@@ -203,15 +203,27 @@ pub fn edit(
     let s = &mut pm.sections;
     for (name, field, value, cap) in [
         ("title", &mut pm.title, &e.title, limits::TITLE),
-        ("what_happened", &mut s.what_happened, &e.what_happened, limits::SECTION),
+        (
+            "what_happened",
+            &mut s.what_happened,
+            &e.what_happened,
+            limits::SECTION,
+        ),
         ("how_fixed", &mut s.how_fixed, &e.how_fixed, limits::SECTION),
         ("cause", &mut s.cause, &e.cause, limits::SECTION),
         ("measures", &mut s.measures, &e.measures, limits::SECTION),
-        ("client_summary", &mut s.client_summary, &e.client_summary, limits::SECTION),
+        (
+            "client_summary",
+            &mut s.client_summary,
+            &e.client_summary,
+            limits::SECTION,
+        ),
     ] {
         if let Some(v) = value {
-            cap.check(v)
-                .map_err(|reason| FlowError::Invalid { field: name, reason })?;
+            cap.check(v).map_err(|reason| FlowError::Invalid {
+                field: name,
+                reason,
+            })?;
             *field = v.clone();
         }
     }

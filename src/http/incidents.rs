@@ -18,12 +18,13 @@ use crate::incident::reference::{self, Key};
 use crate::incident::transition::Action;
 use crate::incident::{Actor, Diagnosis, StateFilter};
 use crate::limits::{self, Cap};
-use crate::store::StoreError;
+use crate::store::{Cursor, StoreError};
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     state: Option<String>,
-    limit: Option<usize>,
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
 fn parse_filter(s: Option<&str>) -> Result<StateFilter, ApiError> {
@@ -46,9 +47,15 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     auth::person(&app.roster(), &headers)?;
     let filter = parse_filter(q.state.as_deref())?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let incidents = app.store.query(move |r| r.list(filter, limit)).await?;
-    Ok(Json(json!({"incidents": incidents})))
+    let page = super::page::parse(q.limit.as_deref(), q.cursor.as_deref())?;
+    let fetched = app
+        .store
+        .query(move |r| r.list(filter, page.after, page.fetch()))
+        .await?;
+    let (incidents, next) = page.split(fetched, |i| Cursor::at(i.id));
+    Ok(Json(
+        json!({"incidents": incidents, "next_cursor": super::page::next(next)}),
+    ))
 }
 
 /// The incident a path names: its number (`42`, `#42`) or a client's
@@ -227,7 +234,11 @@ pub async fn patch(
         severity: b.severity.map(|s| s.parse()).transpose().map_err(
             |e: crate::ingest::alert::UnknownSeverity| ApiError::bad("severity", e.to_string()),
         )?,
-        provider_ticket: non_empty("provider_ticket", b.provider_ticket, limits::PROVIDER_TICKET)?,
+        provider_ticket: non_empty(
+            "provider_ticket",
+            b.provider_ticket,
+            limits::PROVIDER_TICKET,
+        )?,
     };
     if d.layer.is_none()
         && d.reproducible.is_none()

@@ -51,8 +51,14 @@ pub async fn grafana(
             .get("x-grafana-alerting-timestamp")
             .and_then(|v| v.to_str().ok());
         // The daemon's clock decides freshness, so a replay is refused in tests too.
-        grafana::check(secret.expose().as_bytes(), &body, header, ts, app.clock.now())
-            .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+        grafana::check(
+            secret.expose().as_bytes(),
+            &body,
+            header,
+            ts,
+            app.clock.now(),
+        )
+        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
     }
     let webhook = grafana::parse(&body).map_err(|e| ApiError::bad(e.field, e.reason))?;
     group(app, integration, webhook, "grafana").await
@@ -257,7 +263,8 @@ pub async fn trigger(
         .check(&summary)
         .map_err(|reason| ApiError::bad("summary", reason))?;
     if let Some(details) = &b.details {
-        limits::json(details, limits::DETAILS).map_err(|reason| ApiError::bad("details", reason))?;
+        limits::json(details, limits::DETAILS)
+            .map_err(|reason| ApiError::bad("details", reason))?;
     }
     let severity = match b.severity {
         Some(s) => s
@@ -300,7 +307,10 @@ pub async fn trigger(
         .is_some_and(|k| k.is_empty() || limits::DEDUP_KEY.check(k).is_err())
     {
         let max = limits::DEDUP_KEY.max();
-        return Err(ApiError::bad("dedup_key", format!("must be 1 to {max} characters")));
+        return Err(ApiError::bad(
+            "dedup_key",
+            format!("must be 1 to {max} characters"),
+        ));
     }
     let report = ClientReport {
         client: client.id.clone(),

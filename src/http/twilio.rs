@@ -224,9 +224,7 @@ pub async fn sms(State(app): State<Shared>, form: SignedForm) -> Result<Response
             }
             Ok(xml(twiml))
         }
-        Step::Escalate(id) => {
-            escalate_claimed(&app, id, person, "sms", sid, twiml::message).await
-        }
+        Step::Escalate(id) => escalate_claimed(&app, id, person, "sms", sid, twiml::message).await,
     }
 }
 

@@ -153,11 +153,24 @@ fn past_the_byte_budget_the_least_recently_used_idle_groups_are_forgotten() {
         assert!(check(&s, "hot", "A", 2).is_none(), "after {i} groups");
     }
     assert!(s.bytes() > BUDGET / 2, "the budget is used");
-    assert!(s.len() <= BUDGET / crate::limits::GROUP_KEY.max() + 2, "{} groups", s.len());
-    assert!(check(&s, &key(1), "A", 3).is_some(), "an old group asks the store");
-    assert!(check(&s, &key(999), "A", 3).is_none(), "a recent one is known");
+    assert!(
+        s.len() <= BUDGET / crate::limits::GROUP_KEY.max() + 2,
+        "{} groups",
+        s.len()
+    );
+    assert!(
+        check(&s, &key(1), "A", 3).is_some(),
+        "an old group asks the store"
+    );
+    assert!(
+        check(&s, &key(999), "A", 3).is_none(),
+        "a recent one is known"
+    );
     busy.committed(false);
-    assert!(check(&s, &key(0), "A", 3).is_none(), "a busy group is never evicted");
+    assert!(
+        check(&s, &key(0), "A", 3).is_none(),
+        "a busy group is never evicted"
+    );
 }
 
 #[test]

@@ -305,7 +305,12 @@ fn convert_alert(
     let ends_at =
         time("endsAt", raw.ends_at.as_deref())?.filter(|_| status == AlertStatus::Resolved);
     let annotations = raw.annotations.unwrap_or_default();
-    check_pairs(&labels, limits::LABELS, limits::LABEL_VALUE, &field("labels"))?;
+    check_pairs(
+        &labels,
+        limits::LABELS,
+        limits::LABEL_VALUE,
+        &field("labels"),
+    )?;
     check_pairs(
         &annotations,
         limits::ANNOTATIONS,

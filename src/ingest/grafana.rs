@@ -51,7 +51,9 @@ pub enum SignatureError {
     #[error("X-Grafana-Alerting-Signature does not match the body")]
     Mismatch,
     /// Grafana sent no timestamp header: a signature alone could be replayed forever.
-    #[error("X-Grafana-Alerting-Timestamp is missing: set it as the HMAC timestamp header in Grafana")]
+    #[error(
+        "X-Grafana-Alerting-Timestamp is missing: set it as the HMAC timestamp header in Grafana"
+    )]
     NoTimestamp,
     /// The timestamp is not Unix seconds.
     #[error("X-Grafana-Alerting-Timestamp is not a Unix time in seconds")]
@@ -235,7 +237,11 @@ mod tests {
     #[test]
     fn signed_timestamps_must_be_fresh() {
         let now = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
-        fn check_at(ts: Option<&str>, signed_with: Option<&str>, now: DateTime<Utc>) -> Result<(), SignatureError> {
+        fn check_at(
+            ts: Option<&str>,
+            signed_with: Option<&str>,
+            now: DateTime<Utc>,
+        ) -> Result<(), SignatureError> {
             let sig = sign(b"k", b"body", signed_with);
             check(b"k", b"body", Some(&sig), ts, now)
         }
