@@ -76,6 +76,11 @@ pub const TITLE: Cap = Cap::Chars(1024);
 pub const SECTION: Cap = Cap::Chars(50_000);
 /// A link's address or text; a longer link is dropped, never the alert.
 pub const LINK: Cap = Cap::Bytes(8 * 1024);
+/// Links kept of one alert; the ones past it are dropped, never the alert.
+pub const LINKS: usize = 32;
+
+/// A PagerDuty event body (PagerDuty's own limit; 413 above).
+pub const EVENT_BODY_BYTES: usize = 512 * 1024;
 
 /// Items in one page of a list when `limit` is not given.
 pub const PAGE_DEFAULT: usize = 100;
@@ -177,6 +182,40 @@ mod tests {
             &[(long.as_str(), "1")],
             Err((None, "a name is longer than 256 bytes")),
         );
+    }
+
+    /// README's table says what the code enforces.
+    #[test]
+    fn the_readme_lists_every_cap() {
+        let readme = include_str!("../README.md");
+        let table = readme
+            .split("## Limits")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .unwrap_or_default();
+        let caps = [
+            GROUP_KEY,
+            DEDUP_KEY,
+            NAME,
+            LABEL_VALUE,
+            ANNOTATION_VALUE,
+            SUMMARY,
+            NOTE,
+            PROVIDER_TICKET,
+            REASON,
+            TITLE,
+            SECTION,
+            LINK,
+        ];
+        for cap in caps {
+            let words = format!("{} {}", cap.max(), cap.unit());
+            assert!(table.contains(&words), "README's Limits lack {words:?}");
+        }
+        let details = format!("{} bytes of JSON", DETAILS.max());
+        assert!(table.contains(&details), "README's Limits lack {details:?}");
+        for count in [LABELS, ANNOTATIONS, LINKS] {
+            assert!(table.contains(&format!("{count}")), "{count}");
+        }
     }
 
     #[test]

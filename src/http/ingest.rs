@@ -22,9 +22,6 @@ use crate::ingest::alert::Severity;
 use crate::ingest::{alertmanager, change_event, events_v1, events_v2, grafana};
 use crate::limits;
 
-/// PagerDuty's own limit on an event body.
-const EVENTS_MAX_BYTES: usize = 512 * 1024;
-
 pub async fn alertmanager(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -149,7 +146,7 @@ fn new_key() -> String {
 
 /// `POST /v2/enqueue`: PagerDuty Events API v2.
 pub async fn events_v2(State(app): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
-    if body.len() > EVENTS_MAX_BYTES {
+    if body.len() > limits::EVENT_BODY_BYTES {
         return Ok(pd_too_large());
     }
     let event = match events_v2::parse(&body, new_key) {
@@ -161,7 +158,7 @@ pub async fn events_v2(State(app): State<Shared>, body: Bytes) -> Result<Respons
 
 /// `POST /generic/2010-04-15/create_event.json`: the legacy Events v1.
 pub async fn events_v1(State(app): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
-    if body.len() > EVENTS_MAX_BYTES {
+    if body.len() > limits::EVENT_BODY_BYTES {
         return Ok(pd_too_large());
     }
     let event = match events_v1::parse(&body, new_key) {
@@ -204,7 +201,7 @@ async fn events(
 
 /// `POST /v2/change/enqueue`: change events are recorded, never paged.
 pub async fn change(State(app): State<Shared>, body: Bytes) -> Result<Response, ApiError> {
-    if body.len() > EVENTS_MAX_BYTES {
+    if body.len() > limits::EVENT_BODY_BYTES {
         return Ok(pd_too_large());
     }
     let ev = match change_event::parse(&body) {

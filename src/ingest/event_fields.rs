@@ -113,7 +113,8 @@ impl Checker {
     }
 }
 
-/// `links: [{href, text}]`; malformed entries are skipped — decorations never cost a page.
+/// `links: [{href, text}]`; malformed entries and those past [`limits::LINKS`] are
+/// skipped — decorations never cost a page.
 pub(crate) fn links(obj: &Map<String, Value>, key: &str) -> Vec<Link> {
     let Some(Value::Array(items)) = obj.get(key) else {
         return Vec::new();
@@ -125,6 +126,7 @@ pub(crate) fn links(obj: &Map<String, Value>, key: &str) -> Vec<Link> {
             let text = item.get("text").and_then(Value::as_str).unwrap_or_default();
             Link::new(href, text)
         })
+        .take(limits::LINKS)
         .collect()
 }
 

@@ -99,7 +99,8 @@ fn trigger_alert(obj: &Map<String, Value>, dedup_key: &str, summary: String) -> 
     }
 }
 
-/// v1 `contexts` of `type: "link"`; images and malformed entries are skipped.
+/// v1 `contexts` of `type: "link"`; images, malformed entries and those past
+/// [`limits::LINKS`] are skipped.
 fn contexts(obj: &Map<String, Value>) -> Vec<Link> {
     let Some(Value::Array(items)) = obj.get("contexts") else {
         return Vec::new();
@@ -114,6 +115,7 @@ fn contexts(obj: &Map<String, Value>) -> Vec<Link> {
                 item.get("text").and_then(Value::as_str).unwrap_or_default(),
             )
         })
+        .take(limits::LINKS)
         .collect()
 }
 
