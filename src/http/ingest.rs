@@ -55,7 +55,10 @@ pub async fn grafana(
             ts,
             app.clock.now(),
         )
-        .map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+        .map_err(|e| {
+            tracing::warn!(integration = %integration.id, "Grafana webhook refused: {e}");
+            ApiError::Unauthorized(e.to_string())
+        })?;
     }
     let webhook = grafana::parse(&body).map_err(|e| ApiError::bad(e.field, e.reason))?;
     group(app, integration, webhook, "grafana").await
