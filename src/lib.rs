@@ -4,7 +4,8 @@
 //! (`routing`) → escalation (`escalation`) → notify (`notify`) → acknowledge
 //! → client channel and postmortem (`followup`). `config` reads the YAML
 //! roster, `store` keeps everything durable, `http` is the only place that
-//! speaks HTTP, `app` wires it together. See ARCHITECTURE.md.
+//! speaks HTTP, `app` wires it together; `limits` caps every field that comes
+//! in. See ARCHITECTURE.md.
 #![forbid(unsafe_code)]
 
 pub mod app;
@@ -18,6 +19,7 @@ pub mod followup;
 pub mod http;
 pub mod incident;
 pub mod ingest;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

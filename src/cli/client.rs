@@ -118,6 +118,32 @@ impl ApiClient {
         self.send(Method::GET, path, &pairs, None).await
     }
 
+    /// Every item of the list `key` at `path`, following `next_cursor`
+    /// page by page (the largest pages the server gives).
+    pub async fn get_all(
+        &self,
+        path: &str,
+        query: &[(&str, Option<&str>)],
+        key: &str,
+    ) -> anyhow::Result<Vec<Value>> {
+        let max = crate::limits::PAGE_MAX.to_string();
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut q = query.to_vec();
+            q.push(("limit", Some(max.as_str())));
+            q.push(("cursor", cursor.as_deref()));
+            let mut page = self.get(path, &q).await?;
+            if let Some(Value::Array(list)) = page.get_mut(key).map(Value::take) {
+                items.extend(list);
+            }
+            match page.get("next_cursor").and_then(Value::as_str) {
+                Some(next) if cursor.as_deref() != Some(next) => cursor = Some(next.to_string()),
+                _ => return Ok(items),
+            }
+        }
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
         self.send(Method::POST, path, &[], Some(body)).await
     }

@@ -150,10 +150,14 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
     match cmd {
         IncidentsCmd::List { state } => {
             let name = state.to_possible_value().map(|v| v.get_name().to_string());
-            let v = api
-                .get("/api/v1/incidents", &[("state", name.as_deref())])
+            let list = api
+                .get_all(
+                    "/api/v1/incidents",
+                    &[("state", name.as_deref())],
+                    "incidents",
+                )
                 .await?;
-            print!("{}", render_list(list_of(&v, "incidents"), now));
+            print!("{}", render_list(&list, now));
         }
         IncidentsCmd::Show { id } => {
             let v = api.get(&format!("/api/v1/incidents/{id}"), &[]).await?;

@@ -199,8 +199,10 @@ pub async fn run(api: &ApiClient, cmd: PostmortemsCmd) -> anyhow::Result<()> {
     let one = |id: Number| format!("/api/v1/postmortems/{}", id.0);
     match cmd {
         PostmortemsCmd::List => {
-            let v = api.get("/api/v1/postmortems", &[]).await?;
-            print!("{}", render_list(&v));
+            let list = api
+                .get_all("/api/v1/postmortems", &[], "postmortems")
+                .await?;
+            print!("{}", render_list(&json!({ "postmortems": list })));
         }
         PostmortemsCmd::Show { id } => {
             let v = api.get(&one(id), &[]).await?;

@@ -15,6 +15,7 @@ use super::remind;
 use crate::config::{Project, Roster, Team};
 use crate::escalation::paging::Ctx;
 use crate::incident::{Actor, Repo, Timer};
+use crate::limits;
 use crate::notify::message;
 use crate::store::{StoreError, StoreResult};
 
@@ -201,15 +202,29 @@ pub fn edit(
         pm.author = a.clone();
     }
     let s = &mut pm.sections;
-    for (field, value) in [
-        (&mut pm.title, &e.title),
-        (&mut s.what_happened, &e.what_happened),
-        (&mut s.how_fixed, &e.how_fixed),
-        (&mut s.cause, &e.cause),
-        (&mut s.measures, &e.measures),
-        (&mut s.client_summary, &e.client_summary),
+    for (name, field, value, cap) in [
+        ("title", &mut pm.title, &e.title, limits::TITLE),
+        (
+            "what_happened",
+            &mut s.what_happened,
+            &e.what_happened,
+            limits::SECTION,
+        ),
+        ("how_fixed", &mut s.how_fixed, &e.how_fixed, limits::SECTION),
+        ("cause", &mut s.cause, &e.cause, limits::SECTION),
+        ("measures", &mut s.measures, &e.measures, limits::SECTION),
+        (
+            "client_summary",
+            &mut s.client_summary,
+            &e.client_summary,
+            limits::SECTION,
+        ),
     ] {
         if let Some(v) = value {
+            cap.check(v).map_err(|reason| FlowError::Invalid {
+                field: name,
+                reason,
+            })?;
             *field = v.clone();
         }
     }
@@ -328,6 +343,12 @@ pub fn add_action(
             reason: "must not be empty".into(),
         });
     }
+    limits::TITLE
+        .check(title)
+        .map_err(|reason| FlowError::Invalid {
+            field: "title",
+            reason,
+        })?;
     let priority = match &req.priority {
         Some(p) => p.parse::<Priority>().map_err(|reason| FlowError::Invalid {
             field: "priority",

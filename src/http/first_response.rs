@@ -16,9 +16,7 @@ use crate::app::Shared;
 use crate::followup::{assign as assigning, channel};
 use crate::incident::Actor;
 use crate::incident::apply::ActError;
-
-/// Longest status update relayed to a client channel, in characters.
-pub const MAX_UPDATE_CHARS: usize = 2000;
+use crate::limits;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -65,18 +63,15 @@ pub async fn assign(
     Ok(Json(json!({"incident": incident, "changed": changed})))
 }
 
-/// The update's text, trimmed: present and at most [`MAX_UPDATE_CHARS`].
+/// The update's text, trimmed: present and within [`limits::NOTE`].
 fn update_text(text: &str) -> Result<String, ApiError> {
     let t = text.trim();
     if t.is_empty() {
         return Err(ApiError::bad("text", "must not be empty"));
     }
-    if t.chars().count() > MAX_UPDATE_CHARS {
-        return Err(ApiError::bad(
-            "text",
-            format!("longer than {MAX_UPDATE_CHARS} characters"),
-        ));
-    }
+    limits::NOTE
+        .check(t)
+        .map_err(|reason| ApiError::bad("text", reason))?;
     Ok(t.to_string())
 }
 

@@ -17,12 +17,14 @@ use crate::incident::apply::{self, ActError};
 use crate::incident::reference::{self, Key};
 use crate::incident::transition::Action;
 use crate::incident::{Actor, Diagnosis, StateFilter};
-use crate::store::StoreError;
+use crate::limits::{self, Cap};
+use crate::store::{Cursor, StoreError};
 
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     state: Option<String>,
-    limit: Option<usize>,
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
 fn parse_filter(s: Option<&str>) -> Result<StateFilter, ApiError> {
@@ -45,9 +47,15 @@ pub async fn list(
 ) -> Result<Json<Value>, ApiError> {
     auth::person(&app.roster(), &headers)?;
     let filter = parse_filter(q.state.as_deref())?;
-    let limit = q.limit.unwrap_or(100).clamp(1, 1000);
-    let incidents = app.store.query(move |r| r.list(filter, limit)).await?;
-    Ok(Json(json!({"incidents": incidents})))
+    let page = super::page::parse(q.limit.as_deref(), q.cursor.as_deref())?;
+    let fetched = app
+        .store
+        .query(move |r| r.list(filter, page.after, page.fetch()))
+        .await?;
+    let (incidents, next) = page.split(fetched, |i| Cursor::at(i.id));
+    Ok(Json(
+        json!({"incidents": incidents, "next_cursor": super::page::next(next)}),
+    ))
 }
 
 /// The incident a path names: its number (`42`, `#42`) or a client's
@@ -155,6 +163,11 @@ pub async fn action(
         Some("cli") => "cli",
         Some(other) => return Err(ApiError::bad("via", format!("{other:?} is not api or cli"))),
     };
+    if let Some(note) = &b.note {
+        limits::NOTE
+            .check(note)
+            .map_err(|reason| ApiError::bad("note", reason))?;
+    }
     let detail = json!({"note": b.note});
     let (incident, changed) = app
         .transact_paging(move |repo, ctx| {
@@ -187,11 +200,15 @@ pub struct PatchBody {
     provider_ticket: Option<String>,
 }
 
-/// A text field, trimmed; present but blank is a 400.
-fn non_empty(field: &str, v: Option<String>) -> Result<Option<String>, ApiError> {
+/// A text field, trimmed; present but blank, or over `cap`, is a 400.
+fn non_empty(field: &str, v: Option<String>, cap: Cap) -> Result<Option<String>, ApiError> {
     match v.map(|s| s.trim().to_string()) {
         Some(s) if s.is_empty() => Err(ApiError::bad(field, "must not be empty")),
-        other => Ok(other),
+        Some(s) => match cap.check(&s) {
+            Ok(()) => Ok(Some(s)),
+            Err(reason) => Err(ApiError::bad(field, reason)),
+        },
+        None => Ok(None),
     }
 }
 
@@ -213,11 +230,15 @@ pub async fn patch(
             .map_err(|e: String| ApiError::bad("layer", e))?,
         reproducible: b.reproducible,
         serious: b.serious,
-        serious_reason: non_empty("serious_reason", b.serious_reason)?,
+        serious_reason: non_empty("serious_reason", b.serious_reason, limits::REASON)?,
         severity: b.severity.map(|s| s.parse()).transpose().map_err(
             |e: crate::ingest::alert::UnknownSeverity| ApiError::bad("severity", e.to_string()),
         )?,
-        provider_ticket: non_empty("provider_ticket", b.provider_ticket)?,
+        provider_ticket: non_empty(
+            "provider_ticket",
+            b.provider_ticket,
+            limits::PROVIDER_TICKET,
+        )?,
     };
     if d.layer.is_none()
         && d.reproducible.is_none()

@@ -10,6 +10,7 @@ mod first_response;
 mod health;
 mod incidents;
 mod ingest;
+mod page;
 mod postmortems;
 mod routing;
 mod twilio;

@@ -17,7 +17,7 @@ use crate::followup::actions::Filter;
 use crate::followup::lifecycle::{self, ActionRequest, Edit, FlowError};
 use crate::followup::postmortem::{self, CLIENT_SUMMARY, QUESTIONS, Verb};
 use crate::incident::Actor;
-use crate::store::StoreError;
+use crate::store::{Cursor, StoreError};
 
 impl From<FlowError> for ApiError {
     fn from(e: FlowError) -> Self {
@@ -86,9 +86,24 @@ async fn full(app: &Shared, id: i64) -> Result<Value, ApiError> {
     Ok(json!({"postmortem": v, "on_publish": postmortem::on_publish(&pm)}))
 }
 
-pub async fn list(State(app): State<Shared>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     auth::person(&app.roster(), &headers)?;
-    let pms = app.store.query(|r| r.postmortems(1000)).await?;
+    let page = super::page::parse(q.limit.as_deref(), q.cursor.as_deref())?;
+    let fetched = app
+        .store
+        .query(move |r| r.postmortems(page.after, page.fetch()))
+        .await?;
+    let (pms, next) = page.split(fetched, |p| Cursor::at(p.id));
     let items: Vec<Value> = pms
         .iter()
         .map(|p| {
@@ -96,7 +111,9 @@ pub async fn list(State(app): State<Shared>, headers: HeaderMap) -> Result<Json<
                    "approver": p.approver, "title": p.title, "due_at": p.due_at})
         })
         .collect();
-    Ok(Json(json!({"postmortems": items})))
+    Ok(Json(
+        json!({"postmortems": items, "next_cursor": super::page::next(next)}),
+    ))
 }
 
 /// `POST /api/v1/incidents/{id}/postmortem`: a postmortem for any incident.
@@ -235,6 +252,8 @@ pub async fn action_done(
 pub struct ActionsQuery {
     state: Option<String>,
     assignee: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
 }
 
 pub async fn list_actions(
@@ -255,12 +274,19 @@ pub async fn list_actions(
     {
         return Err(ApiError::NotFound(format!("person {a:?}")));
     }
+    let page = super::page::parse(q.limit.as_deref(), q.cursor.as_deref())?;
     let now = app.clock.now();
     let assignee = q.assignee.clone();
-    let items = app
+    let fetched = app
         .store
-        .query(move |r| r.actions(filter, assignee.as_deref(), now))
+        .query(move |r| r.actions(filter, assignee.as_deref(), now, page.after, page.fetch()))
         .await?;
+    let (items, next) = page.split(fetched, |i| Cursor {
+        key: i.deadline.timestamp_millis(),
+        id: i.id,
+    });
     let items: Vec<Value> = items.iter().map(|i| i.view(now)).collect();
-    Ok(Json(json!({"actions": items})))
+    Ok(Json(
+        json!({"actions": items, "next_cursor": super::page::next(next)}),
+    ))
 }

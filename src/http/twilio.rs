@@ -6,8 +6,9 @@
 //! without a Twilio provider the endpoints do not exist (404).
 //!
 //! Must not: trust the request's Host or scheme, change anything for a
-//! request whose signature fails, act twice on one `MessageSid`, or act on a
-//! call without a keypad digit (a `completed` call is no acknowledgement).
+//! request whose signature fails, act twice on one `MessageSid` or on one
+//! keypress of a call (`CallSid`, digit), or act on a call without a keypad
+//! digit (a `completed` call is no acknowledgement).
 
 use axum::extract::{FromRequest, Request, State};
 use axum::http::header::CONTENT_TYPE;
@@ -161,7 +162,7 @@ pub(super) fn outcome_words(
     }
 }
 
-/// What an SMS asks for once its target incident is known.
+/// What an SMS or a keypress asks for once its target incident is known.
 enum Step {
     /// Answer with this TwiML; `changed` names an incident that changed.
     Answer { twiml: String, changed: Option<i64> },
@@ -223,7 +224,7 @@ pub async fn sms(State(app): State<Shared>, form: SignedForm) -> Result<Response
             }
             Ok(xml(twiml))
         }
-        Step::Escalate(id) => escalate_by_sms(&app, id, person, sid).await,
+        Step::Escalate(id) => escalate_claimed(&app, id, person, "sms", sid, twiml::message).await,
     }
 }
 
@@ -354,32 +355,37 @@ pub(super) async fn escalate_words(
     }
 }
 
-async fn escalate_by_sms(
+/// Escalates for a claimed inbound message (`claim`: its key in the table
+/// of handled webhooks) and answers `render(words)`; the answer is stored for
+/// redeliveries, and a failure releases the claim so that a redelivery acts.
+async fn escalate_claimed(
     app: &Shared,
     id: i64,
     person: String,
-    sid: Option<String>,
+    via: &'static str,
+    claim: Option<String>,
+    render: fn(&str) -> String,
 ) -> Result<Response, ApiError> {
-    let words = escalate_words(app, id, person, "sms").await;
+    let words = escalate_words(app, id, person, via).await;
     let text = match words {
         Ok(text) => text,
         Err(e) => {
             // Nothing happened: let Twilio's redelivery act.
-            if let Some(sid) = sid {
-                let _ = app.store.transact(move |r| r.release_sms(&sid)).await;
+            if let Some(key) = claim {
+                let _ = app.store.transact(move |r| r.release_sms(&key)).await;
             }
             return Err(e);
         }
     };
-    let reply = twiml::message(&text);
-    if let Some(sid) = sid {
+    let reply = render(&text);
+    if let Some(key) = claim {
         let stored = reply.clone();
         if let Err(e) = app
             .store
-            .transact(move |r| r.set_sms_reply(&sid, &stored))
+            .transact(move |r| r.set_sms_reply(&key, &stored))
             .await
         {
-            tracing::error!(error = %e, incident = id, "cannot store the SMS answer");
+            tracing::error!(error = %e, incident = id, "cannot store the answer to a Twilio webhook");
         }
     }
     Ok(xml(reply))
@@ -401,35 +407,55 @@ pub async fn voice(State(app): State<Shared>, form: SignedForm) -> Result<Respon
             "Sorry, this call does not name an incident. Goodbye.",
         )));
     };
-    let action = match form.get("Digits") {
-        Some("1") => Action::Acknowledge,
-        Some("3") => Action::Resolve,
-        Some("2") => {
-            let text = escalate_words(&app, id, person, "voice").await?;
-            return Ok(xml(twiml::say_and_hangup(&format!("{text} Goodbye."))));
-        }
+    let digit = form.get("Digits").unwrap_or("");
+    let action = match digit {
+        "1" => Some(Action::Acknowledge),
+        "2" => None,
+        "3" => Some(Action::Resolve),
         // No digit yet (or a wrong one): read the incident and ask again.
         _ => return gather(&app, id, &form.url).await,
     };
-    let result = app
+    // A keypress acts once per call, as an SMS once per MessageSid: a
+    // replayed signed request answers the same and changes nothing. A
+    // CallSid never looks like a MessageSid, so they share the table.
+    let claim = form.get("CallSid").map(|call| format!("{call}:{digit}"));
+    let (who, key) = (person.clone(), claim.clone());
+    let step = app
         .transact_paging(move |repo, ctx| {
-            let actor = Actor::Person(person);
-            ActError::in_job(paging::act(
-                repo,
-                ctx,
-                id,
-                action,
-                &actor,
-                "voice",
-                json!({}),
-            ))
+            if let Some(key) = &key
+                && let SmsClaim::Seen { reply } = repo.claim_sms(key, &who, ctx.now)?
+            {
+                return Ok(Step::Repeat(reply));
+            }
+            let Some(action) = action else {
+                return Ok(Step::Escalate(id));
+            };
+            let actor = Actor::Person(who);
+            let result = paging::act(repo, ctx, id, action, &actor, "voice", json!({}));
+            let changed = matches!(result, Ok((_, true))).then_some(id);
+            let text = outcome_words(id, action, result)?;
+            let twiml = goodbye(&text);
+            if let Some(key) = &key {
+                repo.set_sms_reply(key, &twiml)?;
+            }
+            Ok(Step::Answer { twiml, changed })
         })
         .await?;
-    if matches!(result, Ok((_, true))) {
-        app.after_action(id);
+    match step {
+        Step::Repeat(reply) => Ok(xml(reply.unwrap_or_else(twiml::empty))),
+        Step::Answer { twiml, changed } => {
+            if let Some(id) = changed {
+                app.after_action(id);
+            }
+            Ok(xml(twiml))
+        }
+        Step::Escalate(id) => escalate_claimed(&app, id, person, "voice", claim, goodbye).await,
     }
-    let text = outcome_words(id, action, result)?;
-    Ok(xml(twiml::say_and_hangup(&format!("{text} Goodbye."))))
+}
+
+/// The spoken answer to a keypress, then the call ends.
+fn goodbye(text: &str) -> String {
+    twiml::say_and_hangup(&format!("{text} Goodbye."))
 }
 
 async fn gather(app: &Shared, id: i64, url: &str) -> Result<Response, ApiError> {

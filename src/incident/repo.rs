@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};
 use crate::followup::actions::{ActionItem, Filter as ActionFilter, NewAction};
 use crate::followup::postmortem::{NewPostmortem, Postmortem};
-use crate::store::StoreResult;
+use crate::store::{Cursor, StoreResult};
 
 /// Filter for listing incidents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,8 +181,9 @@ pub trait Repo {
     /// Open (triggered or acknowledged) incidents paged to `person`: a
     /// `page queued` event names them, or they are the assignee. By number.
     fn paged_to(&mut self, person: &str) -> StoreResult<Vec<i64>>;
-    /// Records an inbound SMS by its `MessageSid`; a sid seen before returns
-    /// what was answered then. Forgets sids older than [`SMS_SID_MEMORY`].
+    /// Records an inbound SMS by its `MessageSid` (a keypress by
+    /// `<CallSid>:<digit>`); a key seen before returns what was answered then.
+    /// Forgets keys older than [`SMS_SID_MEMORY`].
     fn claim_sms(&mut self, sid: &str, person: &str, now: DateTime<Utc>) -> StoreResult<SmsClaim>;
     /// Stores the answer given to a claimed SMS, for its repeated deliveries.
     fn set_sms_reply(&mut self, sid: &str, reply: &str) -> StoreResult<()>;
@@ -341,7 +342,13 @@ impl OutboxRow {
 
 /// Read-side queries (they run on reader connections, outside the writer).
 pub trait ReadRepo {
-    fn list(&self, filter: StateFilter, limit: usize) -> StoreResult<Vec<Incident>>;
+    /// The newest first: at most `limit` incidents numbered below `after`.
+    fn list(
+        &self,
+        filter: StateFilter,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> StoreResult<Vec<Incident>>;
     fn timeline(&self, id: i64) -> StoreResult<Vec<Event>>;
     fn alerts(&self, id: i64) -> StoreResult<Vec<AttachedAlert>>;
     fn get(&self, id: i64) -> StoreResult<Incident>;
@@ -362,15 +369,18 @@ pub trait ReadRepo {
     ) -> StoreResult<BTreeMap<String, crate::routing::PresenceMark>>;
     /// Every notification addressed to `person`, oldest first.
     fn outbox_to(&self, person: &str) -> StoreResult<Vec<OutboxRow>>;
-    /// The newest postmortems first.
-    fn postmortems(&self, limit: usize) -> StoreResult<Vec<Postmortem>>;
+    /// The newest postmortems first: at most `limit` numbered below `after`.
+    fn postmortems(&self, after: Option<Cursor>, limit: usize) -> StoreResult<Vec<Postmortem>>;
     fn postmortem(&self, id: i64) -> StoreResult<Postmortem>;
     fn actions_of(&self, postmortem: i64) -> StoreResult<Vec<ActionItem>>;
-    /// Items by status at `now`, optionally of one assignee, by deadline.
+    /// Items by status at `now`, optionally of one assignee, by deadline
+    /// then number: at most `limit` after `after` (key: the deadline in ms).
     fn actions(
         &self,
         filter: ActionFilter,
         assignee: Option<&str>,
         now: DateTime<Utc>,
+        after: Option<Cursor>,
+        limit: usize,
     ) -> StoreResult<Vec<ActionItem>>;
 }

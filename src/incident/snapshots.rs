@@ -12,6 +12,10 @@
 //! recording; so does a ticket dropped without [`Ticket::committed`] (store
 //! failure, cancelled request). A forgotten or evicted group is always safe:
 //! its next delivery asks the store again.
+//!
+//! Bounded in entries and in bytes (group keys are up to
+//! `limits::GROUP_KEY` long): past either, the least recently used idle
+//! groups are forgotten until half the budget is free.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +24,12 @@ use chrono::{DateTime, Duration, Utc};
 
 /// Groups remembered at most; past this, idle ones are forgotten.
 const CAPACITY: usize = 50_000;
+/// Bytes the remembered groups may take, keys and snapshots counted.
+pub const BUDGET_BYTES: usize = 16 << 20;
+/// What a group costs beside its strings: map entry, vectors, counters.
+const GROUP_OVERHEAD: usize = 160;
+/// What one remembered snapshot costs beside its text.
+const ENTRY_OVERHEAD: usize = 40;
 
 /// The pre-check's answer.
 pub enum Check {
@@ -40,6 +50,8 @@ struct Group {
     /// Two requests overlapped since the group was last idle: their commit
     /// order is unknown, so none of them may be recorded.
     mixed: bool,
+    /// When the group was last checked (a counter): eviction order.
+    used: u64,
 }
 
 /// How a ticket ended.
@@ -78,6 +90,19 @@ impl Group {
     fn idle_and_empty(&self) -> bool {
         self.in_flight == 0 && self.last.is_none() && self.recent.is_empty()
     }
+
+    /// Bytes the group takes under `key`, roughly but never less.
+    fn cost(&self, key: &Key) -> usize {
+        GROUP_OVERHEAD
+            + key.0.len()
+            + key.1.len()
+            + self.last.as_ref().map_or(0, String::len)
+            + self
+                .recent
+                .iter()
+                .map(|(s, _)| s.len() + ENTRY_OVERHEAD)
+                .sum::<usize>()
+    }
 }
 
 type Key = (String, String);
@@ -89,6 +114,49 @@ struct State {
     /// `now` of each delivery it records, so after the clock steps back a
     /// snapshot is a copy only within the window of this instant.
     latest: Option<DateTime<Utc>>,
+    /// The sum of the groups' costs.
+    bytes: usize,
+    /// Counts checks, to order groups by last use.
+    clock: u64,
+}
+
+impl State {
+    /// Changes the group of `key` (if kept) through `f`, keeping `bytes`
+    /// true and dropping the group when nothing is left of it.
+    fn update(&mut self, key: &Key, f: impl FnOnce(&mut Group)) {
+        let Some(g) = self.groups.get_mut(key) else {
+            return;
+        };
+        let before = g.cost(key);
+        f(g);
+        let after = if g.idle_and_empty() {
+            self.groups.remove(key);
+            0
+        } else {
+            g.cost(key)
+        };
+        self.bytes = self.bytes.saturating_sub(before) + after;
+    }
+
+    /// Forgets the least recently used idle groups until at most `entries`
+    /// groups taking at most `bytes` are left (or only busy ones are).
+    fn evict(&mut self, entries: usize, bytes: usize) {
+        let mut idle: Vec<(u64, Key)> = self
+            .groups
+            .iter()
+            .filter(|(_, g)| g.in_flight == 0)
+            .map(|(k, g)| (g.used, k.clone()))
+            .collect();
+        idle.sort_unstable();
+        for (_, key) in idle {
+            if self.groups.len() <= entries && self.bytes <= bytes {
+                break;
+            }
+            if let Some(g) = self.groups.remove(&key) {
+                self.bytes = self.bytes.saturating_sub(g.cost(&key));
+            }
+        }
+    }
 }
 
 /// Cheap to clone: clones share one map.
@@ -96,19 +164,22 @@ struct State {
 pub struct Snapshots {
     state: Arc<Mutex<State>>,
     capacity: usize,
+    budget: usize,
 }
 
 impl Default for Snapshots {
     fn default() -> Self {
-        Self::with_capacity(CAPACITY)
+        Self::with_limits(CAPACITY, BUDGET_BYTES)
     }
 }
 
 impl Snapshots {
-    pub fn with_capacity(capacity: usize) -> Self {
+    /// At most `capacity` groups taking at most `budget` bytes.
+    pub fn with_limits(capacity: usize, budget: usize) -> Self {
         Self {
             state: Arc::default(),
             capacity,
+            budget,
         }
     }
 
@@ -129,22 +200,31 @@ impl Snapshots {
         let latest = state.latest.map_or(now, |l| l.max(now));
         state.latest = Some(latest);
         let horizon = latest - window;
-        let groups = &mut state.groups;
-        if let Some(g) = groups.get(&key)
+        state.clock += 1;
+        let used = state.clock;
+        if let Some(g) = state.groups.get_mut(&key)
             && g.in_flight == 0
             && (g.last.as_deref() == Some(snapshot)
                 || g.recent
                     .iter()
                     .any(|(s, at)| s == snapshot && *at >= now - window && *at >= horizon))
         {
+            g.used = used;
             return Check::Duplicate;
         }
-        if groups.len() >= self.capacity && !groups.contains_key(&key) {
-            groups.retain(|_, g| g.in_flight > 0);
+        if !state.groups.contains_key(&key) {
+            let cost = Group::default().cost(&key);
+            if state.groups.len() >= self.capacity || state.bytes + cost > self.budget {
+                // Half the room at once, so that a flood of new groups
+                // does not scan the map on every request.
+                state.evict(self.capacity / 2, self.budget / 2);
+            }
+            state.bytes += cost;
         }
-        let g = groups.entry(key.clone()).or_default();
+        let g = state.groups.entry(key.clone()).or_default();
         g.in_flight += 1;
         g.mixed |= g.in_flight > 1;
+        g.used = used;
         drop(state);
         Check::Write(self.ticket(key, snapshot, now, window, true))
     }
@@ -189,6 +269,11 @@ impl Snapshots {
         self.state.lock().map(|s| s.groups.len()).unwrap_or(0)
     }
 
+    /// Bytes the remembered groups take, as counted against the budget.
+    pub fn bytes(&self) -> usize {
+        self.state.lock().map(|s| s.bytes).unwrap_or(0)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -224,12 +309,7 @@ impl Ticket {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
-        if let Some(g) = state.groups.get_mut(&self.key) {
-            g.release(done);
-            if g.idle_and_empty() {
-                state.groups.remove(&self.key);
-            }
-        }
+        state.update(&self.key, |g| g.release(done));
     }
 }
 

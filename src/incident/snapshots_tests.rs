@@ -108,7 +108,7 @@ fn a_duplicate_answered_by_the_store_changes_nothing() {
 
 #[test]
 fn past_capacity_idle_groups_are_forgotten() {
-    let s = Snapshots::with_capacity(2);
+    let s = Snapshots::with_limits(2, BUDGET_BYTES);
     deliver(&s, "g1", "A", 0, false);
     deliver(&s, "g2", "A", 0, false);
     let busy = check(&s, "g2", "B", 1).expect("new");
@@ -136,4 +136,52 @@ fn after_the_clock_steps_back_the_window_ends_where_the_store_pruned() {
     // The store records it as a re-fire.
     again.committed(false);
     assert!(check(&s, "g", "K", 46).is_none(), "now K is the last");
+}
+
+#[test]
+fn past_the_byte_budget_the_least_recently_used_idle_groups_are_forgotten() {
+    const BUDGET: usize = 1 << 20;
+    let s = Snapshots::with_limits(CAPACITY, BUDGET);
+    // Group keys as long as Alertmanager may send (`limits::GROUP_KEY`).
+    let key = |i: usize| format!("{i}:{}", "k".repeat(crate::limits::GROUP_KEY.max() - 8));
+    deliver(&s, "hot", "A", 0, false);
+    let busy = check(&s, &key(0), "A", 0).expect("new");
+    for i in 1..1000 {
+        deliver(&s, &key(i), "A", 1, false);
+        assert!(s.bytes() <= BUDGET, "{} bytes after {i} groups", s.bytes());
+        // A group in use stays.
+        assert!(check(&s, "hot", "A", 2).is_none(), "after {i} groups");
+    }
+    assert!(s.bytes() > BUDGET / 2, "the budget is used");
+    assert!(
+        s.len() <= BUDGET / crate::limits::GROUP_KEY.max() + 2,
+        "{} groups",
+        s.len()
+    );
+    assert!(
+        check(&s, &key(1), "A", 3).is_some(),
+        "an old group asks the store"
+    );
+    assert!(
+        check(&s, &key(999), "A", 3).is_none(),
+        "a recent one is known"
+    );
+    busy.committed(false);
+    assert!(
+        check(&s, &key(0), "A", 3).is_none(),
+        "a busy group is never evicted"
+    );
+}
+
+#[test]
+fn the_byte_count_follows_what_is_kept() {
+    let s = Snapshots::default();
+    assert_eq!(s.bytes(), 0);
+    deliver(&s, "g", "A", 0, false);
+    let one = s.bytes();
+    assert!(one >= "prom".len() + "g".len() + "A".len());
+    deliver(&s, "g", "B", 1, false);
+    assert!(s.bytes() > one, "two snapshots in the window");
+    drop(check(&s, "g", "C", 2).expect("new"));
+    assert_eq!((s.len(), s.bytes()), (0, 0), "forgotten entirely");
 }

@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Longest summary kept, in characters (PagerDuty's limit, applied to every source).
-pub const MAX_SUMMARY_CHARS: usize = 1024;
+pub const MAX_SUMMARY_CHARS: usize = crate::limits::SUMMARY.max();
 
 /// How bad an alert is. Declaration order is severity order: `Critical` sorts first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -161,10 +161,13 @@ pub struct Link {
 }
 
 impl Link {
-    /// A link, or `None` when `href` is empty (senders use `""` for "no URL").
+    /// A link, or `None` when `href` is empty (senders use `""` for "no URL")
+    /// or it or its text is over [`crate::limits::LINK`]: a decoration never
+    /// costs a page.
     pub fn new(href: &str, text: &str) -> Option<Self> {
         let href = href.trim();
-        if href.is_empty() {
+        let cap = crate::limits::LINK;
+        if href.is_empty() || cap.check(href).is_err() || cap.check(text).is_err() {
             return None;
         }
         let text = if text.trim().is_empty() { href } else { text };
@@ -386,5 +389,8 @@ mod tests {
         assert_eq!(Link::new("", "Source"), None);
         let link = Link::new("http://x", "");
         assert_eq!(link.map(|l| l.text), Some("http://x".to_string()));
+        let long = format!("http://x/{}", "a".repeat(crate::limits::LINK.max()));
+        assert_eq!(Link::new(&long, "Source"), None, "dropped, not kept");
+        assert_eq!(Link::new("http://x", &long), None);
     }
 }

@@ -8,7 +8,8 @@
 //! Decisions for hand-written payloads: an alert without `fingerprint` gets one computed from
 //! its sorted label set (SHA-256, first 16 hex digits) instead of being rejected — identity
 //! is then still stable across firing → resolved. Alerts without labels, without `status`,
-//! or with an unparseable timestamp are rejected, naming the field.
+//! with an unparseable timestamp, or with a key, label, annotation or extra over its
+//! `limits` cap are rejected, naming the field.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::ingest::IngestError;
 use crate::ingest::alert::{self, Alert, AlertStatus, Link, Source};
 use crate::ingest::grafana::GrafanaInfo;
+use crate::limits;
 
 /// The payload `version` Alertmanager sends.
 pub const VERSION: &str = "4";
@@ -151,6 +153,9 @@ fn build<A>(
         .group_key
         .filter(|k| !k.is_empty())
         .ok_or_else(|| IngestError::new("groupKey", "missing"))?;
+    limits::GROUP_KEY
+        .check(&group_key)
+        .map_err(|reason| IngestError::new("groupKey", reason))?;
     let raw_alerts = raw_alerts.ok_or_else(|| IngestError::new("alerts", "missing"))?;
     let alerts = raw_alerts
         .into_iter()
@@ -300,8 +305,25 @@ fn convert_alert(
     let ends_at =
         time("endsAt", raw.ends_at.as_deref())?.filter(|_| status == AlertStatus::Resolved);
     let annotations = raw.annotations.unwrap_or_default();
+    check_pairs(
+        &labels,
+        limits::LABELS,
+        limits::LABEL_VALUE,
+        &field("labels"),
+    )?;
+    check_pairs(
+        &annotations,
+        limits::ANNOTATIONS,
+        limits::ANNOTATION_VALUE,
+        &field("annotations"),
+    )?;
     let dedup_key = match raw.fingerprint.as_deref().map(str::trim) {
-        Some(fp) if !fp.is_empty() => fp.to_string(),
+        Some(fp) if !fp.is_empty() => {
+            limits::DEDUP_KEY
+                .check(fp)
+                .map_err(|reason| IngestError::new(field("fingerprint"), reason))?;
+            fp.to_string()
+        }
         _ => label_fingerprint(&labels),
     };
     let links = [
@@ -329,6 +351,8 @@ fn convert_alert(
             None | Some(Value::Null) => {}
             Some(Value::String(s)) if s.is_empty() => {}
             Some(v) => {
+                limits::json(&v, limits::DETAILS)
+                    .map_err(|reason| IngestError::new(field(key), reason))?;
                 details.insert(key.to_string(), v);
             }
         }
@@ -348,6 +372,20 @@ fn convert_alert(
         starts_at,
         ends_at,
         details: Value::Object(details),
+    })
+}
+
+/// A label or annotation map within its caps; the error names the entry
+/// (`alerts[0].labels.instance`) or the map.
+fn check_pairs(
+    map: &BTreeMap<String, String>,
+    count: usize,
+    value: limits::Cap,
+    path: &str,
+) -> Result<(), IngestError> {
+    limits::pairs(map, count, value).map_err(|(name, reason)| match name {
+        Some(name) => IngestError::new(format!("{path}.{name}"), reason),
+        None => IngestError::new(path, reason),
     })
 }
 

@@ -334,3 +334,59 @@ fn the_typed_pass_and_the_located_pass_agree() {
     assert!(serde_json::from_slice::<RawWebhook<RawAlert>>(repeated.as_bytes()).is_err());
     assert_eq!(ok(&repeated), slow(&repeated));
 }
+
+#[test]
+fn caps_name_the_field() {
+    fn check(edit: impl FnOnce(&mut Value), expected: Option<&str>) {
+        let body = captured_with(edit);
+        let got = parse(body.as_bytes()).err().map(|e| e.field);
+        assert_eq!(got.as_deref(), expected);
+    }
+    let x = |n: usize| json!("x".repeat(n));
+    let many = |n: usize| -> Value {
+        (0..n)
+            .map(|i| (format!("k{i}"), json!("v")))
+            .collect::<Map<_, _>>()
+            .into()
+    };
+    check(|v| v["groupKey"] = x(8192), None);
+    check(|v| v["groupKey"] = x(8193), Some("groupKey"));
+    check(|v| v["alerts"][0]["fingerprint"] = x(255), None);
+    check(
+        |v| v["alerts"][0]["fingerprint"] = x(256),
+        Some("alerts[0].fingerprint"),
+    );
+    check(|v| v["alerts"][0]["labels"] = many(128), None);
+    check(
+        |v| v["alerts"][0]["labels"] = many(129),
+        Some("alerts[0].labels"),
+    );
+    check(
+        |v| v["alerts"][0]["labels"]["x".repeat(257)] = json!("v"),
+        Some("alerts[0].labels"),
+    );
+    check(
+        |v| v["alerts"][0]["labels"]["instance"] = x(4097),
+        Some("alerts[0].labels.instance"),
+    );
+    check(
+        |v| v["alerts"][0]["annotations"] = many(129),
+        Some("alerts[0].annotations"),
+    );
+    check(
+        |v| v["alerts"][0]["annotations"]["description"] = x(16384),
+        None,
+    );
+    check(
+        |v| v["alerts"][0]["annotations"]["description"] = x(16385),
+        Some("alerts[0].annotations.description"),
+    );
+    check(
+        |v| v["alerts"][0]["values"] = json!({"A": "x".repeat(65536)}),
+        Some("alerts[0].values"),
+    );
+    check(
+        |v| v["alerts"][0]["generatorURL"] = x(8193),
+        None, // a link too long is dropped, the alert kept
+    );
+}

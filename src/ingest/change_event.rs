@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::ingest::alert::{self, Link};
 use crate::ingest::event_fields::{self, Checker};
 use crate::ingest::events_v2::EventsError;
+use crate::limits;
 
 /// A valid change event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,12 +47,15 @@ pub fn parse(body: &[u8]) -> Result<ChangeEvent, EventsError> {
     let (summary, source) = match payload {
         Some(p) => {
             let summary = c.required(p, "summary", "payload.summary");
-            c.max_len(
-                summary.as_deref(),
-                "payload.summary",
-                alert::MAX_SUMMARY_CHARS,
+            c.cap(summary.as_deref(), "payload.summary", limits::SUMMARY);
+            let source = c.optional(p, "source", "payload.source");
+            c.cap(source.as_deref(), "payload.source", limits::LABEL_VALUE);
+            c.json_cap(
+                p.get("custom_details"),
+                "payload.custom_details",
+                limits::DETAILS,
             );
-            (summary, c.optional(p, "source", "payload.source"))
+            (summary, source)
         }
         None => (None, None),
     };

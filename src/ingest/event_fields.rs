@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::ingest::alert::Link;
 use crate::ingest::events_v2::EventsError;
+use crate::limits::{self, Cap};
 
 /// A JSON object, or `EventsError::Malformed` for anything else (PagerDuty answers
 /// "Unrecognized object" for both bad JSON and non-object JSON).
@@ -66,11 +67,23 @@ impl Checker {
         }
     }
 
-    /// Records an error when `value` is longer than `max` characters.
-    pub(crate) fn max_len(&mut self, value: Option<&str>, path: &str, max: usize) {
-        if value.is_some_and(|v| v.chars().count() > max) {
+    /// Records an error when `value` is over `cap`.
+    pub(crate) fn cap(&mut self, value: Option<&str>, path: &str, cap: Cap) {
+        if value.is_some_and(|v| cap.check(v).is_err()) {
             self.push(format!(
-                "'{path}' is too long (maximum is {max} characters)"
+                "'{path}' is too long (maximum is {} {})",
+                cap.max(),
+                cap.unit()
+            ));
+        }
+    }
+
+    /// Records an error when the JSON `value` is larger than `cap`.
+    pub(crate) fn json_cap(&mut self, value: Option<&Value>, path: &str, cap: Cap) {
+        if value.is_some_and(|v| limits::json(v, cap).is_err()) {
+            self.push(format!(
+                "'{path}' is too large (maximum is {} bytes of JSON)",
+                cap.max()
             ));
         }
     }
@@ -100,7 +113,8 @@ impl Checker {
     }
 }
 
-/// `links: [{href, text}]`; malformed entries are skipped — decorations never cost a page.
+/// `links: [{href, text}]`; malformed entries and those past [`limits::LINKS`] are
+/// skipped — decorations never cost a page.
 pub(crate) fn links(obj: &Map<String, Value>, key: &str) -> Vec<Link> {
     let Some(Value::Array(items)) = obj.get(key) else {
         return Vec::new();
@@ -112,6 +126,7 @@ pub(crate) fn links(obj: &Map<String, Value>, key: &str) -> Vec<Link> {
             let text = item.get("text").and_then(Value::as_str).unwrap_or_default();
             Link::new(href, text)
         })
+        .take(limits::LINKS)
         .collect()
 }
 

@@ -9,9 +9,10 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::ingest::alert::{self, Alert, AlertStatus, Link, Source};
+use crate::ingest::alert::{Alert, AlertStatus, Link, Source};
 use crate::ingest::event_fields::{self, Checker};
-use crate::ingest::events_v2::{self, Action, Event, EventsError, MAX_DEDUP_KEY_CHARS};
+use crate::ingest::events_v2::{self, Action, Event, EventsError};
+use crate::limits;
 
 /// The 200 answer to an accepted v1 event.
 pub fn accepted(incident_key: &str) -> (u16, Value) {
@@ -38,7 +39,7 @@ pub fn parse(body: &[u8], new_key: impl FnOnce() -> String) -> Result<Event, Eve
         action
     });
     let incident_key = c.optional(&obj, "incident_key", "incident_key");
-    c.max_len(incident_key.as_deref(), "incident_key", MAX_DEDUP_KEY_CHARS);
+    c.cap(incident_key.as_deref(), "incident_key", limits::DEDUP_KEY);
     if incident_key.is_none() && matches!(action, Some(Action::Acknowledge | Action::Resolve)) {
         c.missing("incident_key");
     }
@@ -47,10 +48,12 @@ pub fn parse(body: &[u8], new_key: impl FnOnce() -> String) -> Result<Event, Eve
     } else {
         c.optional(&obj, "description", "description")
     };
-    c.max_len(
-        description.as_deref(),
-        "description",
-        alert::MAX_SUMMARY_CHARS,
+    c.cap(description.as_deref(), "description", limits::SUMMARY);
+    c.json_cap(obj.get("details"), "details", limits::DETAILS);
+    c.cap(
+        event_fields::text(&obj, "client").as_deref(),
+        "client",
+        limits::LABEL_VALUE,
     );
     let errors = c.into_errors();
     let (Some(routing_key), Some(action), true) = (service_key, action, errors.is_empty()) else {
@@ -96,7 +99,8 @@ fn trigger_alert(obj: &Map<String, Value>, dedup_key: &str, summary: String) -> 
     }
 }
 
-/// v1 `contexts` of `type: "link"`; images and malformed entries are skipped.
+/// v1 `contexts` of `type: "link"`; images, malformed entries and those past
+/// [`limits::LINKS`] are skipped.
 fn contexts(obj: &Map<String, Value>) -> Vec<Link> {
     let Some(Value::Array(items)) = obj.get("contexts") else {
         return Vec::new();
@@ -111,6 +115,7 @@ fn contexts(obj: &Map<String, Value>) -> Vec<Link> {
                 item.get("text").and_then(Value::as_str).unwrap_or_default(),
             )
         })
+        .take(limits::LINKS)
         .collect()
 }
 

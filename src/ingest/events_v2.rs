@@ -15,9 +15,10 @@ use serde_json::{Map, Value, json};
 
 use crate::ingest::alert::{self, Alert, AlertStatus, Link, Severity, Source};
 use crate::ingest::event_fields::{self, Checker};
+use crate::limits;
 
 /// Longest accepted `dedup_key`, in characters.
-pub const MAX_DEDUP_KEY_CHARS: usize = 255;
+pub const MAX_DEDUP_KEY_CHARS: usize = crate::limits::DEDUP_KEY.max();
 
 /// What an event asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -113,7 +114,13 @@ pub fn parse(body: &[u8], new_key: impl FnOnce() -> String) -> Result<Event, Eve
             action
         });
     let dedup_key = c.optional(&obj, "dedup_key", "dedup_key");
-    c.max_len(dedup_key.as_deref(), "dedup_key", MAX_DEDUP_KEY_CHARS);
+    c.cap(dedup_key.as_deref(), "dedup_key", limits::DEDUP_KEY);
+    c.json_cap(obj.get("images"), "images", limits::DETAILS);
+    c.cap(
+        event_fields::text(&obj, "client").as_deref(),
+        "client",
+        limits::LABEL_VALUE,
+    );
     if dedup_key.is_none() && matches!(action, Some(Action::Acknowledge | Action::Resolve)) {
         c.missing("dedup_key");
     }
@@ -153,12 +160,9 @@ struct Trigger {
 
 fn trigger_payload(p: &Map<String, Value>, c: &mut Checker) -> Option<Trigger> {
     let summary = c.required(p, "summary", "payload.summary");
-    c.max_len(
-        summary.as_deref(),
-        "payload.summary",
-        alert::MAX_SUMMARY_CHARS,
-    );
+    c.cap(summary.as_deref(), "payload.summary", limits::SUMMARY);
     let source = c.required(p, "source", "payload.source");
+    c.cap(source.as_deref(), "payload.source", limits::LABEL_VALUE);
     let severity_word = c.required(p, "severity", "payload.severity");
     let severity = severity_word.as_deref().and_then(|s| {
         let severity = severity_from_wire(s);
@@ -170,9 +174,16 @@ fn trigger_payload(p: &Map<String, Value>, c: &mut Checker) -> Option<Trigger> {
         }
         severity
     });
-    for key in ["component", "group", "class"] {
-        c.optional(p, key, &format!("payload.{key}"));
+    for key in ["component", "group", "class", "timestamp"] {
+        let path = format!("payload.{key}");
+        let value = c.optional(p, key, &path);
+        c.cap(value.as_deref(), &path, limits::LABEL_VALUE);
     }
+    c.json_cap(
+        p.get("custom_details"),
+        "payload.custom_details",
+        limits::DETAILS,
+    );
     Some(Trigger {
         summary: summary?,
         source: source?,

@@ -204,6 +204,26 @@ fn every_validation_rule() {
         &["'payload.component' is invalid (must be a string)"],
     );
     check(
+        |v| v["payload"]["source"] = json!("s".repeat(4097)),
+        &["'payload.source' is too long (maximum is 4096 bytes)"],
+    );
+    check(
+        |v| v["payload"]["class"] = json!("c".repeat(4097)),
+        &["'payload.class' is too long (maximum is 4096 bytes)"],
+    );
+    check(
+        |v| v["payload"]["custom_details"] = json!({"log": "x".repeat(65536)}),
+        &["'payload.custom_details' is too large (maximum is 65536 bytes of JSON)"],
+    );
+    check(
+        |v| v["images"] = json!([{"src": "x".repeat(65536)}]),
+        &["'images' is too large (maximum is 65536 bytes of JSON)"],
+    );
+    check(
+        |v| v["client"] = json!("c".repeat(4097)),
+        &["'client' is too long (maximum is 4096 bytes)"],
+    );
+    check(
         |v| v["payload"] = json!({}),
         &[
             "'payload.summary' is missing or blank",
@@ -235,6 +255,25 @@ fn limits_are_inclusive_and_routing_key_any_length() {
     check(|v| v["payload"]["summary"] = json!("é".repeat(1024)));
     check(|v| v["routing_key"] = json!("x"));
     check(|v| v["routing_key"] = json!("r".repeat(100)));
+    check(|v| v["payload"]["source"] = json!("s".repeat(4096)));
+    check(|v| v["payload"]["custom_details"] = json!("x".repeat(65534)));
+}
+
+#[test]
+fn links_past_the_cap_are_dropped_not_the_event() {
+    let body = sample_with(|v| {
+        let many: Vec<Value> = (0..100)
+            .map(|i| json!({"href": format!("https://x/{i}")}))
+            .collect();
+        v["links"] = json!(many);
+        v["client_url"] = Value::Null;
+    });
+    let alert = parse_ok(&body).alert;
+    assert_eq!(
+        alert.map(|a| a.links.len()),
+        Some(crate::limits::LINKS),
+        "the first ones kept"
+    );
 }
 
 #[test]

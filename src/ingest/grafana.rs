@@ -41,6 +41,58 @@ pub fn parse(body: &[u8]) -> Result<Webhook, IngestError> {
     alertmanager::parse_flavor(body, VERSION, Source::Grafana)
 }
 
+/// How far a signed timestamp may be from the daemon's clock.
+pub const MAX_SKEW: TimeDelta = TimeDelta::minutes(5);
+
+/// Why a signed webhook is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// No signature, or not the HMAC of this body.
+    #[error("X-Grafana-Alerting-Signature does not match the body")]
+    Mismatch,
+    /// Grafana sent no timestamp header: a signature alone could be replayed forever.
+    #[error(
+        "X-Grafana-Alerting-Timestamp is missing: set it as the HMAC timestamp header in Grafana"
+    )]
+    NoTimestamp,
+    /// The timestamp is not Unix seconds.
+    #[error("X-Grafana-Alerting-Timestamp is not a Unix time in seconds")]
+    BadTimestamp,
+    /// The timestamp is more than [`MAX_SKEW`] off `now`: a replay, or a wrong clock.
+    #[error("X-Grafana-Alerting-Timestamp is more than 5 minutes off this server's clock")]
+    Stale,
+}
+
+/// Checks a signed request: the signature must cover `<timestamp>:<body>` and the
+/// timestamp must lie within [`MAX_SKEW`] of `now`, so a captured request cannot be
+/// replayed later.
+pub fn check(
+    secret: &[u8],
+    body: &[u8],
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), SignatureError> {
+    let Some(ts) = timestamp else {
+        return Err(SignatureError::NoTimestamp);
+    };
+    if !verify_signature(secret, body, signature, Some(ts)) {
+        return Err(SignatureError::Mismatch);
+    }
+    let Some(sent) = ts
+        .trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|secs| DateTime::from_timestamp(secs, 0))
+    else {
+        return Err(SignatureError::BadTimestamp);
+    };
+    if (now - sent).abs() > MAX_SKEW {
+        return Err(SignatureError::Stale);
+    }
+    Ok(())
+}
+
 /// Checks the signature header: lower-case hex HMAC-SHA256(secret, body), or of
 /// `<timestamp>:<body>` when Grafana is configured with a timestamp header. Hex case is not
 /// significant; comparison is constant-time. A missing header never verifies.
@@ -70,18 +122,6 @@ fn digest(secret: &[u8], body: &[u8], timestamp: Option<&str>) -> Vec<u8> {
     }
     mac.update(body);
     mac.finalize().into_bytes().to_vec()
-}
-
-/// Whether a signed `<unix-seconds>` timestamp lies within `max_skew` of `now` (replay
-/// protection; only meaningful after [`verify_signature`] succeeded with it).
-pub fn timestamp_fresh(timestamp: &str, now: DateTime<Utc>, max_skew: TimeDelta) -> bool {
-    let Ok(secs) = timestamp.trim().parse::<i64>() else {
-        return false;
-    };
-    let Some(sent) = DateTime::from_timestamp(secs, 0) else {
-        return false;
-    };
-    (now - sent).abs() <= max_skew
 }
 
 #[cfg(test)]
@@ -195,18 +235,41 @@ mod tests {
     }
 
     #[test]
-    fn timestamp_freshness() {
+    fn signed_timestamps_must_be_fresh() {
         let now = DateTime::from_timestamp(1_767_225_600, 0).unwrap_or_default();
-        let skew = TimeDelta::minutes(5);
-        fn check(ts: &str, now: DateTime<Utc>, skew: TimeDelta, expected: bool) {
-            assert_eq!(timestamp_fresh(ts, now, skew), expected, "{ts}");
+        fn check_at(
+            ts: Option<&str>,
+            signed_with: Option<&str>,
+            now: DateTime<Utc>,
+        ) -> Result<(), SignatureError> {
+            let sig = sign(b"k", b"body", signed_with);
+            check(b"k", b"body", Some(&sig), ts, now)
         }
-        check("1767225600", now, skew, true);
-        check("1767225300", now, skew, true);
-        check("1767225299", now, skew, false);
-        check("1767225900", now, skew, true);
-        check("1767225901", now, skew, false);
-        check("soon", now, skew, false);
-        check("99999999999999999", now, skew, false);
+        use SignatureError::*;
+        let cases: [(Option<&str>, Result<(), SignatureError>); 10] = [
+            (Some("1767225600"), Ok(())),
+            (Some("1767225300"), Ok(())),
+            (Some("1767225900"), Ok(())),
+            (Some(" 1767225600 "), Ok(())),
+            (Some("1767225299"), Err(Stale)),
+            (Some("1767225901"), Err(Stale)),
+            (Some("1704067200"), Err(Stale)), // two years old
+            (Some("4102444800"), Err(Stale)), // 2100
+            (Some("soon"), Err(BadTimestamp)),
+            (Some("99999999999999999"), Err(BadTimestamp)),
+        ];
+        for (ts, expected) in cases {
+            assert_eq!(check_at(ts, ts, now), expected, "{ts:?}");
+        }
+        assert_eq!(check_at(None, None, now), Err(NoTimestamp), "unsigned time");
+        assert_eq!(
+            check_at(Some("1767225600"), Some("1767225601"), now),
+            Err(Mismatch),
+            "the time is covered by the signature"
+        );
+        assert_eq!(
+            check(b"k", b"body", None, Some("1767225600"), now),
+            Err(Mismatch)
+        );
     }
 }

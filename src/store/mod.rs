@@ -4,11 +4,13 @@
 //! gets domain types back; only `store::sqlite` knows SQL. A PostgreSQL
 //! backend would be a second implementation of the same operations.
 
+mod page;
 pub mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
 
+pub use page::{Cursor, Page};
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed, shaped by what the caller does next.

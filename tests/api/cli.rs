@@ -92,6 +92,19 @@ async fn show(d: &Daemon, id: i64) -> Value {
 }
 
 #[tokio::test]
+async fn incidents_list_shows_every_page() {
+    let d = spawn_daemon().await;
+    crate::limits::seed_incidents(&d, 0, 501).await;
+    let o = as_bob(&d, &["incidents", "list"]).await;
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1 + 501, "a header and every incident");
+    assert!(out.contains("report 0"), "the oldest, on the second page");
+    assert!(out.contains("report 500"));
+    d.stop().await;
+}
+
+#[tokio::test]
 async fn list_show_ack_and_resolve_through_the_binary() {
     let d = spawn_daemon().await;
     let id = open_one(&d).await;

@@ -50,7 +50,7 @@ fn bulky(name: &str) -> Value {
 
 async fn stored_titles(http: &reqwest::Client, base: &str) -> Vec<String> {
     let body: Value = http
-        .get(format!("{base}/api/v1/incidents?state=all&limit=1000"))
+        .get(format!("{base}/api/v1/incidents?state=all&limit=500"))
         .bearer_auth(BOB_TOKEN)
         .send()
         .await

@@ -608,27 +608,36 @@ async fn grafana_webhook_with_signature() {
     payload["title"] = json!("[FIRING:1] CPU");
     payload["orgId"] = json!(1);
     let body = serde_json::to_vec(&payload).expect("json");
-    let sig = tocsin::ingest::grafana::sign(b"grafana-hmac-secret", &body, None);
-    let r = d
-        .http
-        .post(d.url("/api/v1/grafana"))
-        .bearer_auth(token)
-        .header("X-Grafana-Alerting-Signature", "00ff")
-        .body(body.clone())
-        .send()
-        .await
-        .expect("req");
-    assert_eq!(r.status(), 401);
-    let r = d
-        .http
-        .post(d.url("/api/v1/grafana"))
-        .bearer_auth(token)
-        .header("X-Grafana-Alerting-Signature", sig)
-        .body(body)
-        .send()
-        .await
-        .expect("req");
-    assert_eq!(r.status(), 200);
+    let post = |sig: String, ts: Option<String>| {
+        let mut req = d
+            .http
+            .post(d.url("/api/v1/grafana"))
+            .bearer_auth(token)
+            .header("X-Grafana-Alerting-Signature", sig)
+            .body(body.clone());
+        if let Some(ts) = ts {
+            req = req.header("X-Grafana-Alerting-Timestamp", ts);
+        }
+        async move { req.send().await.expect("req").status() }
+    };
+    let signed = |at: chrono::DateTime<chrono::Utc>| {
+        let ts = at.timestamp().to_string();
+        let sig = tocsin::ingest::grafana::sign(b"grafana-hmac-secret", &body, Some(&ts));
+        (sig, Some(ts))
+    };
+    let now = tocsin::clock::Clock::now(&d.clock);
+    let (sig, ts) = signed(now);
+    assert_eq!(post("00ff".into(), ts.clone()).await, 401);
+    let untimed = tocsin::ingest::grafana::sign(b"grafana-hmac-secret", &body, None);
+    assert_eq!(post(untimed, None).await, 401, "no timestamp: replayable");
+    let (old, old_ts) = signed(now - chrono::Duration::days(730));
+    assert_eq!(post(old, old_ts).await, 401, "two years old");
+    let (future, future_ts) = signed(now + chrono::Duration::days(365 * 74));
+    assert_eq!(post(future, future_ts).await, 401, "from 2100");
+    assert!(incidents(&d, "all").await.is_empty(), "nothing stored");
+    assert_eq!(post(sig.clone(), ts.clone()).await, 200);
+    d.clock.advance(chrono::Duration::minutes(6));
+    assert_eq!(post(sig, ts).await, 401, "the same request replayed later");
     assert_eq!(incidents(&d, "all").await.len(), 1);
     d.stop().await;
 }

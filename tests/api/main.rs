@@ -18,6 +18,7 @@ mod health;
 mod heartbeat;
 mod incidents;
 mod ingest;
+mod limits;
 mod logs;
 mod notes;
 mod paging;

@@ -440,6 +440,44 @@ async fn escalate_by_sms_and_voice_is_recorded() {
     d.stop().await;
 }
 
+#[tokio::test]
+async fn a_replayed_keypress_acts_once_and_answers_the_same() {
+    let d = spawn().await;
+    let id = open(&d, "DiskFull").await;
+    let path = format!("/twilio/voice?incident={id}&person=bob");
+    let press = [("CallSid", "CAreplay"), ("Digits", "2")];
+    let escalations = |s: &Value| {
+        s["timeline"].as_array().map_or(0, |t| {
+            t.iter()
+                .filter(|e| e["kind"] == "escalation requested")
+                .count()
+        })
+    };
+    let first = post_signed(&d, &path, &press).await;
+    assert!(first.1.contains("escalated"), "{}", first.1);
+    let events = show(&d, id).await["timeline"]
+        .as_array()
+        .map_or(0, Vec::len);
+    let again = post_signed(&d, &path, &press).await;
+    assert_eq!(first, again, "the same answer");
+    let s = show(&d, id).await;
+    assert_eq!(escalations(&s), 1);
+    assert_eq!(s["timeline"].as_array().map_or(0, Vec::len), events);
+    // Acknowledge and resolve keypresses are applied once too.
+    let ack = [("CallSid", "CAreplay"), ("Digits", "1")];
+    let acked = post_signed(&d, &path, &ack).await;
+    assert_eq!(state(&d, id).await, "acknowledged");
+    let events = show(&d, id).await["timeline"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(post_signed(&d, &path, &ack).await, acked);
+    let after = show(&d, id).await["timeline"]
+        .as_array()
+        .map_or(0, Vec::len);
+    assert_eq!(events, after, "the replay appended nothing");
+    d.stop().await;
+}
+
 fn link(d: &Daemon, id: i64, action: Action, expires: chrono::DateTime<chrono::Utc>) -> String {
     let public: url::Url = PUBLIC.parse().expect("url");
     let claims = tocsin::notify::ack_token::Claims {

@@ -19,7 +19,7 @@ use super::outbox;
 use super::postmortems as pm;
 use crate::followup::actions::{ActionItem, Filter as ActionFilter, NewAction};
 use crate::followup::postmortem::{NewPostmortem, Postmortem};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Cursor, StoreError, StoreResult};
 
 pub fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -750,17 +750,26 @@ pub struct Reader<'a> {
 }
 
 impl ReadRepo for Reader<'_> {
-    fn list(&self, filter: StateFilter, limit: usize) -> StoreResult<Vec<Incident>> {
+    fn list(
+        &self,
+        filter: StateFilter,
+        after: Option<Cursor>,
+        limit: usize,
+    ) -> StoreResult<Vec<Incident>> {
         let (cond, arg) = match filter {
             StateFilter::Open => ("state IN ('triggered', 'acknowledged')", String::new()),
             StateFilter::Only(s) => ("state = ?2", s.as_str().to_string()),
             StateFilter::All => ("1", String::new()),
         };
         let sql = format!(
-            "SELECT {COLUMNS} FROM incidents WHERE {cond} AND (?2 = ?2 OR 1) ORDER BY id DESC LIMIT ?1"
+            "SELECT {COLUMNS} FROM incidents WHERE {cond} AND (?2 = ?2 OR 1)
+             AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?1"
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(params![limit as i64, arg], incident_row)?;
+        let rows = stmt.query_map(
+            params![limit as i64, arg, after.map(|c| c.id)],
+            incident_row,
+        )?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
@@ -855,8 +864,8 @@ impl ReadRepo for Reader<'_> {
         outbox::to_person(self.conn, person)
     }
 
-    fn postmortems(&self, limit: usize) -> StoreResult<Vec<Postmortem>> {
-        pm::list(self.conn, limit)
+    fn postmortems(&self, after: Option<Cursor>, limit: usize) -> StoreResult<Vec<Postmortem>> {
+        pm::list(self.conn, after, limit)
     }
 
     fn postmortem(&self, id: i64) -> StoreResult<Postmortem> {
@@ -872,8 +881,10 @@ impl ReadRepo for Reader<'_> {
         filter: ActionFilter,
         assignee: Option<&str>,
         now: DateTime<Utc>,
+        after: Option<Cursor>,
+        limit: usize,
     ) -> StoreResult<Vec<ActionItem>> {
-        pm::actions(self.conn, filter, assignee, now)
+        pm::actions(self.conn, filter, assignee, now, after, limit)
     }
 
     fn count_by_state(&self) -> StoreResult<Vec<(State, i64)>> {

@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::incidents::{from_ms, ms};
 use crate::followup::actions::{ActionItem, Filter, NewAction, Priority};
 use crate::followup::postmortem::{NewPostmortem, PmState, Postmortem, Sections};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Cursor, StoreError, StoreResult};
 
 const PM_COLUMNS: &str =
     "id, incident, team, state, author, approver, title, what_happened, how_fixed,
@@ -119,11 +119,16 @@ pub fn of_incident(conn: &Connection, incident: i64) -> StoreResult<Option<Postm
     .optional()?)
 }
 
-pub fn list(conn: &Connection, limit: usize) -> StoreResult<Vec<Postmortem>> {
+pub fn list(
+    conn: &Connection,
+    after: Option<Cursor>,
+    limit: usize,
+) -> StoreResult<Vec<Postmortem>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {PM_COLUMNS} FROM postmortems ORDER BY id DESC LIMIT ?1"
+        "SELECT {PM_COLUMNS} FROM postmortems WHERE ?2 IS NULL OR id < ?2
+         ORDER BY id DESC LIMIT ?1"
     ))?;
-    let rows = stmt.query_map([limit as i64], pm_row)?;
+    let rows = stmt.query_map(params![limit as i64, after.map(|c| c.id)], pm_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
@@ -225,12 +230,15 @@ pub fn open_actions_of_team(conn: &Connection, team: &str) -> StoreResult<Vec<Ac
     )
 }
 
-/// Items by status at `now`, optionally of one assignee, by deadline.
+/// Items by status at `now`, optionally of one assignee, by deadline then
+/// number, after `after` (key: the deadline in ms).
 pub fn actions(
     conn: &Connection,
     filter: Filter,
     assignee: Option<&str>,
     now: DateTime<Utc>,
+    after: Option<Cursor>,
+    limit: usize,
 ) -> StoreResult<Vec<ActionItem>> {
     let status = match filter {
         Filter::Open => "done_at IS NULL",
@@ -240,7 +248,16 @@ pub fn actions(
     };
     actions_where(
         conn,
-        &format!("{status} AND (?1 IS NULL OR assignee = ?1) AND ?2 = ?2 ORDER BY deadline, id"),
-        params![assignee, ms(now)],
+        &format!(
+            "{status} AND (?1 IS NULL OR assignee = ?1) AND ?2 = ?2
+             AND (?3 IS NULL OR (deadline, id) > (?3, ?4)) ORDER BY deadline, id LIMIT ?5"
+        ),
+        params![
+            assignee,
+            ms(now),
+            after.map(|c| c.key),
+            after.map(|c| c.id),
+            limit as i64
+        ],
     )
 }
