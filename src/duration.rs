@@ -64,6 +64,21 @@ impl Span {
         Ok(Self(total))
     }
 
+    /// Seconds of a duration that may be zero (`0s`, `0m`, `0`): a
+    /// notify rule's `after`.
+    pub fn parse_secs_or_zero(input: &str) -> Result<u64, String> {
+        let t = input.trim();
+        if !t.is_empty()
+            && t.trim_end_matches(['s', 'm', 'h', 'd', 'w'])
+                .chars()
+                .all(|c| c == '0')
+            && t.starts_with('0')
+        {
+            return Ok(0);
+        }
+        Self::parse(t).map(Self::as_secs)
+    }
+
     pub const fn as_secs(self) -> u64 {
         self.0
     }

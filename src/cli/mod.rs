@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod incidents;
+pub mod notify;
 pub mod postmortems;
 pub mod presence;
 pub mod routing;
@@ -60,6 +61,8 @@ pub enum Command {
     Incidents(IncidentsCmd),
     /// Set your presence (online or offline) for the router.
     Presence(PresenceArgs),
+    /// Show or set how you are notified by steps without via (your ladder).
+    Notify(notify::NotifyArgs),
     /// Explain who would be paged for a project, nearest first.
     Route {
         #[arg(long)]
@@ -118,6 +121,7 @@ fn run_client(
         match command {
             Command::Incidents(cmd) => incidents::run(&api, cmd).await,
             Command::Presence(args) => presence::run(&api, args).await,
+            Command::Notify(args) => notify::run(&api, args).await,
             Command::Route { project, at } => routing::route(&api, &project, at.as_deref()).await,
             Command::Oncall { at } => routing::oncall(&api, at.as_deref()).await,
             Command::Postmortems(cmd) => postmortems::run(&api, cmd).await,

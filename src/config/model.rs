@@ -148,7 +148,9 @@ pub struct Channel {
     pub base_url: Option<url::Url>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ChannelType {
     Chat,
@@ -202,11 +204,53 @@ impl Person {
 }
 
 /// One rung of a person's notification ladder.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NotifyRule {
     pub via: Vec<ChannelType>,
     /// Seconds after the step reached the person (0: at once).
     pub after_secs: u64,
+}
+
+/// Most rungs a person's ladder may have.
+pub const MAX_NOTIFY_RULES: usize = 10;
+
+impl NotifyRule {
+    /// One rung for `person` as written (`via: [sms, voice]`, `after: 2m`):
+    /// known channels the person has an address for, an `after` of zero or
+    /// more. The error names the key and says why.
+    pub fn parse(
+        person: &Person,
+        via: &[String],
+        after: Option<&str>,
+    ) -> Result<NotifyRule, (&'static str, String)> {
+        if via.is_empty() {
+            return Err(("via", "needs at least one channel".into()));
+        }
+        let mut channels = Vec::new();
+        for c in via {
+            let ch: ChannelType = c.parse().map_err(|e| ("via", e))?;
+            if person.address(ch).is_none() {
+                return Err((
+                    "via",
+                    format!(
+                        "{} has no address for {c} (phone, email or chat handle)",
+                        person.id
+                    ),
+                ));
+            }
+            if !channels.contains(&ch) {
+                channels.push(ch);
+            }
+        }
+        let after_secs = match after {
+            None => 0,
+            Some(a) => crate::duration::Span::parse_secs_or_zero(a).map_err(|e| ("after", e))?,
+        };
+        Ok(NotifyRule {
+            via: channels,
+            after_secs,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]

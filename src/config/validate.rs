@@ -1225,9 +1225,8 @@ fn notify_rules(
         }
         let after_secs = match &r.value.after {
             None => 0,
-            Some(a) if a.value.trim().trim_end_matches(['s', 'm', 'h']).trim() == "0" => 0,
-            Some(a) => match Span::parse(&a.value) {
-                Ok(s) => s.as_secs(),
+            Some(a) => match Span::parse_secs_or_zero(&a.value) {
+                Ok(s) => s,
                 Err(msg) => {
                     ctx.err(a, format!("person {id:?}: notify rule after: {msg}"));
                     0

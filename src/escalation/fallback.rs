@@ -47,20 +47,20 @@ pub fn page_channels(person: &Person, via: &[ChannelType], call_first: bool) -> 
 }
 
 /// Every channel a step fires for `person`: the channels at once (see
-/// [`page_channels`]) and the later rungs of the person's own `notify`
-/// ladder. A step with `via` fires exactly those; one without follows the
+/// [`page_channels`]) and the later rungs of the person's `notify` ladder
+/// (`rules`: set over the API, else their YAML one). A step with `via` fires exactly those; one without follows the
 /// person's rules (none: their first channel). A channel fires once per
 /// step, at its earliest rung.
 pub fn page_plan(
     person: &Person,
+    rules: &[crate::config::NotifyRule],
     via: &[ChannelType],
     call_first: bool,
 ) -> (Vec<ChannelType>, Vec<Later>) {
-    if !via.is_empty() || person.notify.is_empty() {
+    if !via.is_empty() || rules.is_empty() {
         return (page_channels(person, via, call_first), Vec::new());
     }
-    let now_rules: Vec<ChannelType> = person
-        .notify
+    let now_rules: Vec<ChannelType> = rules
         .iter()
         .filter(|r| r.after_secs == 0)
         .flat_map(|r| r.via.iter().copied())
@@ -73,11 +73,11 @@ pub fn page_plan(
         page_channels(person, &now_rules, call_first)
     };
     let mut used = at_once.clone();
-    let mut rules: Vec<&crate::config::NotifyRule> =
-        person.notify.iter().filter(|r| r.after_secs > 0).collect();
-    rules.sort_by_key(|r| r.after_secs);
+    let mut ladder: Vec<&crate::config::NotifyRule> =
+        rules.iter().filter(|r| r.after_secs > 0).collect();
+    ladder.sort_by_key(|r| r.after_secs);
     let mut later: Vec<Later> = Vec::new();
-    for r in rules {
+    for r in ladder {
         let channels: Vec<ChannelType> = r
             .via
             .iter()

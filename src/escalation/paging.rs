@@ -59,11 +59,48 @@ pub fn ack_url(
     ack_token::url(&ctx.roster.server.public_url, ctx.secret, &claims)
 }
 
+/// What routing reads from the store for the people of a project: their
+/// presence marks, and the notify ladders set over the API (read only when
+/// a step of `policy` has no `via`, the only steps that use them).
+struct People {
+    marks: BTreeMap<String, PresenceMark>,
+    rules: BTreeMap<String, Vec<crate::config::NotifyRule>>,
+}
+
+fn people_of(
+    repo: &mut dyn Repo,
+    roster: &Roster,
+    project: &str,
+    policy: &crate::config::Policy,
+) -> StoreResult<People> {
+    let marks = presence_of(repo, roster, project)?;
+    let mut rules = BTreeMap::new();
+    if policy.steps.iter().any(|s| s.via.is_empty()) {
+        for id in in_scope(roster, project) {
+            if let Some(r) = repo.notify_rules(id)? {
+                rules.insert(id.to_string(), r);
+            }
+        }
+    }
+    Ok(People { marks, rules })
+}
+
 fn presence_of(
     repo: &mut dyn Repo,
     roster: &Roster,
     project: &str,
 ) -> StoreResult<BTreeMap<String, PresenceMark>> {
+    let mut marks = BTreeMap::new();
+    for id in in_scope(roster, project) {
+        if let Some(m) = repo.presence(id)? {
+            marks.insert(id.to_string(), m);
+        }
+    }
+    Ok(marks)
+}
+
+/// The people `targets::order` can consider for this project.
+fn in_scope<'r>(roster: &'r Roster, project: &str) -> BTreeSet<&'r str> {
     // Only the people `targets::order` can consider for this project: one
     // read per person of the whole roster made every page cost O(roster).
     let mut people: BTreeSet<&str> = BTreeSet::new();
@@ -78,13 +115,7 @@ fn presence_of(
             people.extend(s.overrides.iter().map(|o| o.person.as_str()));
         }
     }
-    let mut marks = BTreeMap::new();
-    for id in people {
-        if let Some(m) = repo.presence(id)? {
-            marks.insert(id.to_string(), m);
-        }
-    }
-    Ok(marks)
+    people
 }
 
 /// Starts paging a triggered, critical incident: records the routing
@@ -107,8 +138,9 @@ pub fn start(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
     let Some(pol) = ctx.roster.policies.get(&project.escalation_policy) else {
         return Ok(());
     };
-    let marks = presence_of(repo, ctx.roster, &inc.project)?;
-    let presence = |p: &str| marks.get(p).copied();
+    let people = people_of(repo, ctx.roster, &inc.project, pol)?;
+    let presence = |p: &str| people.marks.get(p).copied();
+    let notify = |p: &str| people.rules.get(p).cloned();
     let rctx = targets::RouteContext {
         roster: ctx.roster,
         project: &inc.project,
@@ -116,6 +148,7 @@ pub fn start(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
         client_reported: inc.client_reported,
         // Fresh routing: whoever is nearest now.
         assignee: None,
+        notify: &notify,
     };
     let decision = targets::decision(&rctx, ctx.now);
     repo.append(
@@ -262,8 +295,9 @@ fn advance(
     else {
         return Ok(());
     };
-    let marks = presence_of(repo, ctx.roster, &inc.project)?;
-    let presence = |p: &str| marks.get(p).copied();
+    let people = people_of(repo, ctx.roster, &inc.project, pol)?;
+    let presence = |p: &str| people.marks.get(p).copied();
+    let notify = |p: &str| people.rules.get(p).cloned();
     let rctx = targets::RouteContext {
         roster: ctx.roster,
         project: &inc.project,
@@ -271,6 +305,7 @@ fn advance(
         client_reported: inc.client_reported,
         // Handed over: the policy goes on from the assignee.
         assignee: inc.assignee.as_deref(),
+        notify: &notify,
     };
     let (next, pages, outcome) = match by {
         Some(person) => policy::escalate_now(pol, &state, &rctx, ctx.now, person),
@@ -463,7 +498,9 @@ pub fn hand_over(
     let Some(step) = pol.steps.get(state.step).or(pol.steps.first()) else {
         return Ok(());
     };
-    let (channels, later) = fallback::page_plan(p, &step.via, false);
+    let own = repo.notify_rules(person)?;
+    let rules = own.as_deref().unwrap_or(&p.notify);
+    let (channels, later) = fallback::page_plan(p, rules, &step.via, false);
     let page = policy::Page {
         person: person.to_string(),
         channels,

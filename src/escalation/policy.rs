@@ -224,7 +224,9 @@ fn pages(
         .into_iter()
         .filter_map(|id| {
             let person = ctx.roster.people.get(&id)?;
-            let (channels, later) = page_plan(person, &step.via, call_first);
+            let own = (ctx.notify)(&id);
+            let rules = own.as_deref().unwrap_or(&person.notify);
+            let (channels, later) = page_plan(person, rules, &step.via, call_first);
             Some(Page {
                 channels,
                 later,

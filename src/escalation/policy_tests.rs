@@ -440,6 +440,7 @@ fn a_shrunken_policy_does_not_panic() {
         presence: &ctx_presence,
         client_reported: false,
         assignee: None,
+        notify: &crate::escalation::targets::yaml_rules,
     };
     let now = utc(DAY);
     let state = EscalationState {

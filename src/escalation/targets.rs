@@ -30,6 +30,13 @@ pub struct RouteContext<'a> {
     pub client_reported: bool,
     /// The person the incident was handed to: `nearest` means them.
     pub assignee: Option<&'a str>,
+    /// A person's notify ladder set over the API, overriding their YAML one.
+    pub notify: &'a dyn Fn(&str) -> Option<Vec<crate::config::NotifyRule>>,
+}
+
+/// No ladder set over the API: every person's YAML `notify` holds.
+pub fn yaml_rules(_: &str) -> Option<Vec<crate::config::NotifyRule>> {
+    None
 }
 
 /// The routing rotation of a configured schedule.
@@ -185,6 +192,7 @@ mod tests {
             presence: &presence,
             client_reported: false,
             assignee: None,
+            notify: &yaml_rules,
         };
         let got = resolve(&target, &ctx, &names(paged), utc(at));
         assert_eq!(
@@ -306,6 +314,7 @@ mod tests {
             presence: &presence,
             client_reported: true,
             assignee: None,
+            notify: &yaml_rules,
         };
         let cases: &[(&str, Option<&str>, FirstPage)] = &[
             (DAY, Some("oc"), FirstPage::Normal),

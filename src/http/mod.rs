@@ -51,6 +51,12 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/oncall", get(routing::oncall))
         .route("/api/v1/schedules/{id}/ical", get(routing::schedule_ical))
         .route("/api/v1/people/{id}/ical", get(routing::person_ical))
+        .route(
+            "/api/v1/people/{id}/notify",
+            get(routing::get_notify)
+                .put(routing::put_notify)
+                .delete(routing::delete_notify),
+        )
         .route("/api/v1/incidents", get(incidents::list))
         .route(
             "/api/v1/incidents/{id}",

@@ -176,12 +176,15 @@ pub async fn route(
     let at = parse_at(q.at.as_deref(), &roster, app.clock.now())?;
     let marks = marks(&app, at).await?;
     let presence = |id: &str| marks.get(id).cloned();
+    let rules = app.store.query(|r| r.all_notify_rules()).await?;
+    let notify = |id: &str| rules.get(id).cloned();
     let ctx = RouteContext {
         roster: &roster,
         project: &project,
         presence: &presence,
         client_reported: false,
         assignee: None,
+        notify: &notify,
     };
     let d = targets::decision(&ctx, at);
     let on_call = p
@@ -347,4 +350,128 @@ pub async fn person_ical(
         .collect();
     shifts.sort_by_key(|f| f.shift.start);
     Ok(calendar(&format!("On call: {}", p.name), &shifts, now))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleBody {
+    via: Vec<String>,
+    after: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyBody {
+    rules: Vec<RuleBody>,
+}
+
+fn rules_json(rules: &[crate::config::NotifyRule]) -> Value {
+    rules
+        .iter()
+        .map(|r| {
+            json!({"via": r.via, "after": if r.after_secs == 0 { "0s".to_string() } else { Span::from_secs(r.after_secs).to_string() }})
+        })
+        .collect()
+}
+
+/// The caller may see and change `person`'s rules (themselves, their lead,
+/// an admin); the person must exist.
+fn notify_target<'r>(
+    roster: &'r Roster,
+    headers: &HeaderMap,
+    person: &str,
+) -> Result<(&'r crate::config::Person, String), ApiError> {
+    let caller = auth::person(roster, headers)?.id.clone();
+    let p = roster
+        .people
+        .get(person)
+        .ok_or_else(|| ApiError::NotFound(format!("person {person:?}")))?;
+    if !may_set(roster, &caller, person) {
+        return Err(ApiError::Forbidden(format!(
+            "{caller} may not change how {person} is notified (only themselves, their team lead or an admin)"
+        )));
+    }
+    Ok((p, caller))
+}
+
+async fn notify_answer(app: &Shared, p: &crate::config::Person) -> Result<Json<Value>, ApiError> {
+    let id = p.id.clone();
+    let now = app.clock.now();
+    let (own, marks) = app
+        .store
+        .query(move |r| Ok((r.all_notify_rules()?.remove(&id), r.presence_marks(now)?)))
+        .await?;
+    let presence = marks
+        .get(&p.id)
+        .map(|m| json!({"status": m.status, "until": (!m.is_open_ended()).then_some(m.until)}));
+    let (rules, source) = match &own {
+        Some(r) => (r.as_slice(), "api"),
+        None => (p.notify.as_slice(), "yaml"),
+    };
+    Ok(Json(json!({
+        "person": p.id,
+        "rules": rules_json(rules),
+        "source": source,
+        "yaml_rules": rules_json(&p.notify),
+        "channels": p.channels,
+        "presence": presence,
+    })))
+}
+
+/// `GET /api/v1/people/{id}/notify`: the ladder in force (set over the API,
+/// else the YAML one), the YAML default, and the presence mark.
+pub async fn get_notify(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(person): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let roster = app.roster();
+    let (p, _) = notify_target(&roster, &headers, &person)?;
+    notify_answer(&app, p).await
+}
+
+/// `PUT /api/v1/people/{id}/notify` `{"rules": [{"via": [..], "after": "2m"}]}`:
+/// overrides the YAML ladder until deleted.
+pub async fn put_notify(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(person): Path<String>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let roster = app.roster();
+    let (p, caller) = notify_target(&roster, &headers, &person)?;
+    let b: NotifyBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    if b.rules.is_empty() || b.rules.len() > crate::config::MAX_NOTIFY_RULES {
+        return Err(ApiError::bad(
+            "rules",
+            format!("give 1 to {} rules", crate::config::MAX_NOTIFY_RULES),
+        ));
+    }
+    let mut rules = Vec::new();
+    for (i, r) in b.rules.iter().enumerate() {
+        let rule = crate::config::NotifyRule::parse(p, &r.via, r.after.as_deref())
+            .map_err(|(key, why)| ApiError::bad(format!("rules[{i}].{key}"), why))?;
+        rules.push(rule);
+    }
+    let (target, now) = (person.clone(), app.clock.now());
+    app.store
+        .transact(move |repo| repo.set_notify_rules(&target, Some(&rules), &caller, now))
+        .await?;
+    notify_answer(&app, p).await
+}
+
+/// `DELETE /api/v1/people/{id}/notify`: back to the YAML ladder.
+pub async fn delete_notify(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(person): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let roster = app.roster();
+    let (p, caller) = notify_target(&roster, &headers, &person)?;
+    let (target, now) = (person.clone(), app.clock.now());
+    app.store
+        .transact(move |repo| repo.set_notify_rules(&target, None, &caller, now))
+        .await?;
+    notify_answer(&app, p).await
 }

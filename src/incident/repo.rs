@@ -110,6 +110,18 @@ pub trait Repo {
         set_by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// A person's notify ladder set over the API (overriding the YAML one).
+    fn notify_rules(&mut self, person: &str)
+    -> StoreResult<Option<Vec<crate::config::NotifyRule>>>;
+    /// Sets (Some) or clears back to the YAML default (None) a person's
+    /// ladder; clearing returns whether there was one.
+    fn set_notify_rules(
+        &mut self,
+        person: &str,
+        rules: Option<&[crate::config::NotifyRule]>,
+        set_by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
     /// Removes a person's presence mark; false when there was none.
     fn clear_presence(&mut self, person: &str) -> StoreResult<bool>;
     fn escalation(&mut self, id: i64) -> StoreResult<Option<crate::escalation::EscalationState>>;
@@ -367,6 +379,8 @@ pub trait ReadRepo {
         &self,
         now: DateTime<Utc>,
     ) -> StoreResult<BTreeMap<String, crate::routing::PresenceMark>>;
+    /// Every notify ladder set over the API, by person.
+    fn all_notify_rules(&self) -> StoreResult<BTreeMap<String, Vec<crate::config::NotifyRule>>>;
     /// Every notification addressed to `person`, oldest first.
     fn outbox_to(&self, person: &str) -> StoreResult<Vec<OutboxRow>>;
     /// The newest postmortems first: at most `limit` numbered below `after`.

@@ -327,3 +327,26 @@ async fn presence_online_without_for_holds_until_cleared() {
     );
     d.stop().await;
 }
+
+#[tokio::test]
+async fn notify_set_show_and_reset() {
+    let d = spawn_daemon().await;
+    let o = as_bob(&d, &["notify", "set", "sms", "voice@2m"]).await;
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("  sms at once\n  voice after 2m, if nobody acknowledged\n"),
+        "{}",
+        stdout(&o)
+    );
+    let o = as_bob(&d, &["notify", "set", "chat"]).await;
+    let err = user_error(&o);
+    assert!(err.contains("chat"), "{err}");
+    let o = as_bob(&d, &["notify", "reset"]).await;
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).contains("(from the configuration)"),
+        "{}",
+        stdout(&o)
+    );
+    d.stop().await;
+}

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use crate::config::NotifyRule;
 use crate::incident::OutboxRow;
 use crate::incident::model::Actor;
 use crate::incident::reference;
@@ -507,6 +508,44 @@ impl Repo for TxRepo<'_> {
         .optional()?)
     }
 
+    fn notify_rules(&mut self, person: &str) -> StoreResult<Option<Vec<NotifyRule>>> {
+        let text: Option<String> = super::row(
+            self.conn,
+            "SELECT rules FROM notify_rules WHERE person = ?1",
+            [person],
+            |r| r.get(0),
+        )
+        .optional()?;
+        Ok(text.and_then(|t| serde_json::from_str(&t).ok()))
+    }
+
+    fn set_notify_rules(
+        &mut self,
+        person: &str,
+        rules: Option<&[NotifyRule]>,
+        set_by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let n = match rules {
+            Some(rules) => {
+                let text = serde_json::to_string(rules)
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                super::exec(
+                    self.conn,
+                    "INSERT INTO notify_rules (person, rules, set_by, set_at) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (person) DO UPDATE SET rules = ?2, set_by = ?3, set_at = ?4",
+                    params![person, text, set_by, ms(now)],
+                )?
+            }
+            None => super::exec(
+                self.conn,
+                "DELETE FROM notify_rules WHERE person = ?1",
+                [person],
+            )?,
+        };
+        Ok(n > 0)
+    }
+
     fn clear_presence(&mut self, person: &str) -> StoreResult<bool> {
         Ok(super::exec(
             self.conn,
@@ -837,6 +876,21 @@ impl ReadRepo for Reader<'_> {
             |r| r.get(0),
         )?;
         Ok(v.map(from_ms))
+    }
+
+    fn all_notify_rules(&self) -> StoreResult<BTreeMap<String, Vec<NotifyRule>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT person, rules FROM notify_rules")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (person, text) = row?;
+            if let Ok(rules) = serde_json::from_str(&text) {
+                out.insert(person, rules);
+            }
+        }
+        Ok(out)
     }
 
     fn presence_marks(&self, now: DateTime<Utc>) -> StoreResult<BTreeMap<String, PresenceMark>> {

@@ -262,6 +262,14 @@ pub const MIGRATIONS: &[&str] = &[
          FROM incidents) AS numbered
         WHERE incidents.id = numbered.id;
     CREATE UNIQUE INDEX incidents_by_reference ON incidents (ref_prefix, ref_seq);",
+    // 14: people's own notify ladders set over the API; a row overrides
+    // the YAML `notify` of that person until it is deleted.
+    "CREATE TABLE notify_rules (
+        person TEXT PRIMARY KEY,
+        rules  TEXT NOT NULL,
+        set_by TEXT NOT NULL,
+        set_at INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

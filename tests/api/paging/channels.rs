@@ -263,3 +263,80 @@ async fn a_client_report_cannot_forge_lines_of_the_page() {
     assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
     rig.finish(&[sms(BOB_PHONE, &[id])], 1).await;
 }
+
+async fn notify_call(
+    rig: &Rig,
+    method: &str,
+    token: &str,
+    person: &str,
+    body: Value,
+) -> (u16, Value) {
+    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+    let mut req = rig
+        .d
+        .http
+        .request(m, rig.d.url(&format!("/api/v1/people/{person}/notify")))
+        .bearer_auth(token);
+    if !body.is_null() {
+        req = req.json(&body);
+    }
+    let r = req.send().await.expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_person_sets_their_own_notify_ladder_and_clears_it_back_to_the_yaml_one() {
+    let rig = rig_with(&Shape {
+        steps: NO_VIA,
+        bob_notify: "[{via: [sms], after: 0s}]",
+        ..SHAPE
+    })
+    .await;
+    let (status, v) = notify_call(&rig, "GET", BOB_TOKEN, "bob", Value::Null).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["source"], "yaml");
+    assert_eq!(v["rules"], json!([{"via": ["sms"], "after": "0s"}]));
+    let mine = json!({"rules": [{"via": ["email"]}, {"via": ["voice"], "after": "1m"}]});
+    // Not someone else's: alice (admin) may, dave's lead would.
+    let (status, _) = notify_call(&rig, "PUT", BOB_TOKEN, "alice", mine.clone()).await;
+    assert_eq!(status, 403);
+    for (bad, field) in [
+        (json!({"rules": []}), "rules"),
+        (json!({"rules": [{"via": []}]}), "rules[0].via"),
+        (json!({"rules": [{"via": ["chat"]}]}), "rules[0].via"),
+        (json!({"rules": [{"via": ["pager"]}]}), "rules[0].via"),
+        (
+            json!({"rules": [{"via": ["sms"], "after": "soon"}]}),
+            "rules[0].after",
+        ),
+    ] {
+        let (status, v) = notify_call(&rig, "PUT", BOB_TOKEN, "bob", bad.clone()).await;
+        assert_eq!(
+            (status, v["field"].clone()),
+            (400, json!(field)),
+            "{bad}: {v}"
+        );
+    }
+    let (status, v) = notify_call(&rig, "PUT", BOB_TOKEN, "bob", mine).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["source"], "api");
+    // The next page follows bob's own ladder: email now, a call at 1m.
+    let first = rig.open("DiskFull").await;
+    rig.d.advance(Duration::minutes(1)).await;
+    assert_eq!(rig.act(first, "acknowledge", BOB_TOKEN).await, 200);
+    // Cleared: the YAML ladder again (an SMS).
+    let (status, v) = notify_call(&rig, "DELETE", ADMIN_TOKEN, "bob", Value::Null).await;
+    assert_eq!((status, v["source"].clone()), (200, json!("yaml")), "{v}");
+    let second = rig.open("CpuHigh").await;
+    assert_eq!(rig.act(second, "acknowledge", BOB_TOKEN).await, 200);
+    rig.finish(
+        &[
+            email("bob@example.com", first),
+            call(BOB_PHONE, first),
+            sms(BOB_PHONE, &[second]),
+        ],
+        2,
+    )
+    .await;
+}
