@@ -352,8 +352,13 @@ pub async fn start_with(
         .await
         .context("scheduling heartbeat deadlines")?;
     let addr = listener.local_addr()?;
-    let (tx, mut rx) = watch::channel(false);
+    let (tx, rx) = watch::channel(false);
     let router = crate::http::router(state.clone());
+    let server = &state.roster().server;
+    let limits = crate::http::serve::Limits {
+        max_connections: server.max_connections,
+        header_timeout: server.header_timeout.to_std(),
+    };
     crate::outbox::recover(&state)
         .await
         .context("re-queueing notifications in flight")?;
@@ -365,13 +370,7 @@ pub async fn start_with(
     } else {
         (tokio::spawn(async {}), tokio::spawn(async {}))
     };
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let server = tokio::spawn(crate::http::serve::serve(listener, router, limits, rx));
     Ok(Running {
         addr,
         state,

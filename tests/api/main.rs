@@ -9,6 +9,7 @@ mod alertmanager_e2e;
 mod architecture;
 mod cli;
 mod client_channel;
+mod connections;
 mod fakes;
 mod first_response;
 mod full_disk;
