@@ -206,6 +206,7 @@ impl AppState {
                         "server.listen and storage.sqlite changes take effect after a restart"
                     );
                 }
+                warn_world_writable(&new.files);
                 let notifiers = match crate::notify::notifier::Notifiers::from_roster(
                     &new, &self.http,
                 ) {
@@ -306,6 +307,7 @@ pub async fn start_with(
     clock: Arc<dyn Clock>,
     workers: bool,
 ) -> anyhow::Result<Running> {
+    warn_world_writable(&roster.files);
     let store = SqliteStore::open(&roster.storage.sqlite).context("opening the store")?;
     let now = clock.now();
     let http = crate::notify::notifier::http_client();
@@ -379,6 +381,17 @@ pub async fn start_with(
         engine,
         outbox,
     })
+}
+
+/// Anyone on the machine could rewrite who gets paged (and with which
+/// tokens): say so, naming the file.
+fn warn_world_writable(files: &[PathBuf]) {
+    use std::os::unix::fs::PermissionsExt;
+    for file in files {
+        if std::fs::metadata(file).is_ok_and(|m| m.permissions().mode() & 0o002 != 0) {
+            tracing::warn!(file = %file.display(), "configuration file is world-writable; run chmod o-w on it");
+        }
+    }
 }
 
 /// `tocsin serve`: logging, config, signals, systemd readiness and watchdog.

@@ -8,9 +8,62 @@ async fn healthz_and_readyz_answer() {
     let r = d.get("/readyz").await;
     assert_eq!(r.status(), 200);
     let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ready"}),
+        "no paths for anyone"
+    );
+    for token in [BOB_TOKEN, AM_TOKEN] {
+        let r = d
+            .http
+            .get(d.url("/readyz"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("readyz");
+        let body: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(body, serde_json::json!({"status": "ready"}), "{token}");
+    }
+    let r = d
+        .http
+        .get(d.url("/readyz"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("readyz");
+    let body: serde_json::Value = r.json().await.expect("json");
     assert_eq!(body["status"], "ready");
     assert_eq!(body["store"], "ok");
     assert_eq!(body["config"]["generation"], 1);
+    assert!(body["config"]["files"][0].is_string(), "{body}");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn readyz_fails_while_writes_fail_and_recovers_with_them() {
+    let d = spawn_daemon().await;
+    let payload = crate::ingest::am_payload("R", vec![crate::ingest::am_alert("R", "a", "firing")]);
+    d.state().store.set_fail_writes(true);
+    let r = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &payload)
+        .await;
+    assert_eq!(r.status(), 503);
+    assert_eq!(
+        d.get("/readyz").await.status(),
+        503,
+        "not ready while writes fail"
+    );
+    assert_eq!(d.get("/healthz").await.status(), 200, "but alive");
+    d.state().store.set_fail_writes(false);
+    assert_eq!(
+        d.get("/readyz").await.status(),
+        200,
+        "ready once writes work"
+    );
+    let r = d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, &payload)
+        .await;
+    assert_eq!(r.status(), 200);
     d.stop().await;
 }
 

@@ -11,6 +11,7 @@ mod cli;
 mod client_channel;
 mod connections;
 mod fakes;
+mod files;
 mod first_response;
 mod full_disk;
 mod health;

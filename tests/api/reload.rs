@@ -1,7 +1,11 @@
 use crate::helpers::*;
 
+/// `/readyz` as an admin sees it (with the configuration and last reload).
 async fn ready(base: &str) -> serde_json::Value {
-    reqwest::get(format!("{base}/readyz"))
+    reqwest::Client::new()
+        .get(format!("{base}/readyz"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
         .await
         .expect("readyz")
         .json()
