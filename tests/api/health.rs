@@ -80,6 +80,22 @@ async fn oversize_body_gets_413() {
         .await
         .expect("request");
     assert_eq!(r.status(), 413);
+    // Chunked: no length declared, the limit stops the read.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(d.base.trim_start_matches("http://"))
+        .await
+        .expect("connect");
+    let chunk = "x".repeat(100_000);
+    let request = format!(
+        "POST /api/v1/reload HTTP/1.1\r\nHost: tocsin\r\nAuthorization: Bearer {ADMIN_TOKEN}\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunk}\r\n0\r\n\r\n",
+        chunk.len()
+    );
+    let _ = s.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     d.stop().await;
 }
 
