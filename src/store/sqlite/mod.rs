@@ -44,7 +44,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
 pub use migrations::{MIGRATIONS, migrate_to};
-use sync::{Wal, WriteHealth, sync_loop};
+use sync::{Synced, Wal, WriteHealth, sync_loop};
 
 use super::{StoreError, StoreResult};
 
@@ -83,9 +83,11 @@ pub struct Wakers {
     pub outbox: Arc<tokio::sync::Notify>,
 }
 
-/// What the probe write of `ready` stores: room for an alert or two, so
-/// "ready" means there is space for real writes, not for a byte.
-const PROBE_BYTES: usize = 64 * 1024;
+/// What the probe write of `ready` stores: room for an alert or two (one
+/// with a few KB of text appends 100-150 KB to the WAL), so "ready" means
+/// space for real writes, not for a byte — nor only for the WAL space a
+/// failed commit already took.
+const PROBE_BYTES: usize = 256 * 1024;
 
 /// The WAL file beside the database (SQLite's naming).
 fn wal_path(db: &Path) -> PathBuf {
@@ -134,7 +136,7 @@ impl SqliteStore {
         let poisoned = Arc::new(AtomicBool::new(false));
         let health = WriteHealth::default();
         let fail = fail_writes.clone();
-        let (sync_tx, sync_rx) = mpsc::channel::<Vec<Completer>>();
+        let (sync_tx, sync_rx) = mpsc::channel::<Synced>();
         // The name SQLite itself uses (symbolic links resolved), not ours.
         let wal = wal_path(conn.path().map_or(path, Path::new));
         std::thread::Builder::new()
@@ -426,7 +428,7 @@ fn writer_loop(
     fail: Arc<AtomicBool>,
     poisoned: Arc<AtomicBool>,
     health: WriteHealth,
-    sync: mpsc::Sender<Vec<Completer>>,
+    sync: mpsc::Sender<Synced>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -439,14 +441,18 @@ fn writer_loop(
         // After a failed sync nothing more is committed: a commit would be
         // visible (a retried alert would look stored) without being durable.
         let refuse = fail.load(Ordering::SeqCst) || poisoned.load(Ordering::SeqCst);
+        let changes = conn.total_changes();
         let (committed, finish) = run_batch(&mut conn, batch, refuse);
+        // A batch that changed nothing wrote nothing: its success says
+        // nothing about whether writes work.
+        let wrote = conn.total_changes() > changes;
         let failed = if !committed {
             health.record(Err("a commit failed".into()));
             finish
         } else {
-            match sync.send(finish) {
+            match sync.send((finish, wrote)) {
                 Ok(()) => continue,
-                Err(mpsc::SendError(finish)) => {
+                Err(mpsc::SendError((finish, _))) => {
                     // No sync thread: the commit cannot be made durable here.
                     tracing::error!("store: sync thread stopped");
                     health.record(Err("the sync thread stopped".into()));

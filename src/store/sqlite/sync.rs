@@ -11,6 +11,9 @@ use std::sync::{Arc, Mutex, mpsc};
 
 use super::Completer;
 
+/// A committed batch's callers, and whether it changed any row.
+pub(super) type Synced = (Vec<Completer>, bool);
+
 /// Why the last batch failed to commit or sync; `None` once one succeeds.
 #[derive(Clone, Default)]
 pub(super) struct WriteHealth(Arc<Mutex<Option<String>>>);
@@ -29,13 +32,14 @@ impl WriteHealth {
 /// `fdatasync` covers every batch committed before it started.
 pub(super) fn sync_loop(
     mut wal: Wal,
-    rx: mpsc::Receiver<Vec<Completer>>,
+    rx: mpsc::Receiver<Synced>,
     poisoned: &AtomicBool,
     health: &WriteHealth,
 ) {
-    while let Ok(mut done) = rx.recv() {
-        while let Ok(more) = rx.try_recv() {
+    while let Ok((mut done, mut wrote)) = rx.recv() {
+        while let Ok((more, more_wrote)) = rx.try_recv() {
             done.extend(more);
+            wrote |= more_wrote;
         }
         let outcome = if poisoned.load(Ordering::SeqCst) {
             Err("a sync of the database failed".to_string())
@@ -58,7 +62,10 @@ pub(super) fn sync_loop(
             })
         };
         let ok = outcome.is_ok();
-        health.record(outcome);
+        // Only a batch that wrote shows that writes work again.
+        if wrote || !ok {
+            health.record(outcome);
+        }
         for f in done {
             f(ok);
         }

@@ -801,6 +801,14 @@ async fn readiness_fails_while_writes_fail_and_recovers_with_them() {
     assert!(store.ping().await.is_ok(), "but alive: no restart helps");
     store.set_fail_writes(false);
     store
+        .write(|_| Ok(()))
+        .await
+        .expect("a batch that changes nothing");
+    assert!(
+        store.inner.health.failure().is_some(),
+        "proves nothing about writes"
+    );
+    store
         .ready()
         .await
         .expect("the probe write succeeds: ready again");
