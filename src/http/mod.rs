@@ -86,8 +86,8 @@ pub fn router(app: Shared) -> Router {
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/status", post(twilio::status))
         .route("/a/{token}", get(ack_link::show).post(ack_link::act))
-        // Both: the layer refuses a declared oversize body before reading it,
-        // the extractor limit catches chunked bodies that grow past it.
+        // The outer layer refuses a declared oversize body before reading
+        // it; `read_body`, inside it, stops a chunked one that grows past it.
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(body_timeout, read_body))
         .layer(RequestBodyLimitLayer::new(limit))
