@@ -206,6 +206,7 @@ impl AppState {
                         "server.listen and storage.sqlite changes take effect after a restart"
                     );
                 }
+                warn_world_writable(&new.files);
                 let notifiers = match crate::notify::notifier::Notifiers::from_roster(
                     &new, &self.http,
                 ) {
@@ -306,6 +307,7 @@ pub async fn start_with(
     clock: Arc<dyn Clock>,
     workers: bool,
 ) -> anyhow::Result<Running> {
+    warn_world_writable(&roster.files);
     let store = SqliteStore::open(&roster.storage.sqlite).context("opening the store")?;
     let now = clock.now();
     let http = crate::notify::notifier::http_client();
@@ -359,8 +361,13 @@ pub async fn start_with(
         .await
         .context("scheduling heartbeat deadlines")?;
     let addr = listener.local_addr()?;
-    let (tx, mut rx) = watch::channel(false);
+    let (tx, rx) = watch::channel(false);
     let router = crate::http::router(state.clone());
+    let server = &state.roster().server;
+    let limits = crate::http::serve::Limits {
+        max_connections: server.max_connections,
+        header_timeout: server.header_timeout.to_std(),
+    };
     crate::outbox::recover(&state)
         .await
         .context("re-queueing notifications in flight")?;
@@ -372,13 +379,7 @@ pub async fn start_with(
     } else {
         (tokio::spawn(async {}), tokio::spawn(async {}))
     };
-    let server = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = rx.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
+    let server = tokio::spawn(crate::http::serve::serve(listener, router, limits, rx));
     Ok(Running {
         addr,
         state,
@@ -387,6 +388,17 @@ pub async fn start_with(
         engine,
         outbox,
     })
+}
+
+/// Anyone on the machine could rewrite who gets paged (and with which
+/// tokens): say so, naming the file.
+fn warn_world_writable(files: &[PathBuf]) {
+    use std::os::unix::fs::PermissionsExt;
+    for file in files {
+        if std::fs::metadata(file).is_ok_and(|m| m.permissions().mode() & 0o002 != 0) {
+            tracing::warn!(file = %file.display(), "configuration file is world-writable; run chmod o-w on it");
+        }
+    }
 }
 
 /// `tocsin serve`: logging, config, signals, systemd readiness and watchdog.

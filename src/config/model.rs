@@ -42,6 +42,13 @@ pub struct Server {
     /// Signs acknowledge links; generated and kept in the store when absent.
     pub secret: Option<Secret>,
     pub max_body_bytes: usize,
+    /// Open connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// A connection that has not sent a whole request head this long after
+    /// it opened or after its last response (idle keep-alive) is closed.
+    pub header_timeout: Span,
+    /// A request body not read whole within this gets 408.
+    pub body_timeout: Span,
     /// People allowed admin calls (reload, presence of others).
     pub admins: BTreeSet<String>,
 }

@@ -49,6 +49,9 @@ pub struct Server {
     pub secret: Option<S>,
     pub secret_file: Option<S>,
     pub max_body_bytes: Option<Spanned<u64>>,
+    pub max_connections: Option<Spanned<u64>>,
+    pub header_timeout: Option<S>,
+    pub body_timeout: Option<S>,
     #[serde(default)]
     pub admins: Vec<S>,
 }

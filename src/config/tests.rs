@@ -96,6 +96,52 @@ fn base_config_is_valid() {
     assert_eq!(r.people.len(), 2);
     assert_eq!(r.projects["shop"].escalation_policy, "default");
     assert_eq!(r.server.max_body_bytes, 1 << 20);
+    assert_eq!(r.server.max_connections, 512);
+    assert_eq!(r.server.header_timeout.as_secs(), 10);
+    assert_eq!(r.server.body_timeout.as_secs(), 30);
+}
+
+#[test]
+fn server_connection_limits_are_bounded() {
+    let (_d, r) = load_text(&format!(
+        "{BASE}server:\n  max_connections: 64\n  header_timeout: 2s\n  body_timeout: 1m\n"
+    ));
+    let r = r.expect("valid");
+    assert_eq!(r.server.max_connections, 64);
+    assert_eq!(r.server.header_timeout.as_secs(), 2);
+    assert_eq!(r.server.body_timeout.as_secs(), 60);
+    for (yaml, column, message) in [
+        (
+            "max_connections: 0",
+            20,
+            "server.max_connections must be between 1 and 100000",
+        ),
+        (
+            "max_connections: 100001",
+            20,
+            "server.max_connections must be between 1 and 100000",
+        ),
+        (
+            "header_timeout: 6m",
+            19,
+            "server.header_timeout must be at most 300s",
+        ),
+        (
+            "header_timeout: soon",
+            19,
+            "server.header_timeout: invalid duration",
+        ),
+        (
+            "body_timeout: 11m",
+            17,
+            "server.body_timeout must be at most 600s",
+        ),
+    ] {
+        check(
+            &format!("{BASE}server:\n  {yaml}\n"),
+            &[(32, column, message)],
+        );
+    }
 }
 
 #[test]

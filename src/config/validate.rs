@@ -322,6 +322,24 @@ fn span(ctx: &mut Ctx<'_>, what: &str, s: Option<&S>, default: Span) -> Span {
     }
 }
 
+/// A duration of at most `max_secs`.
+fn bounded_span(
+    ctx: &mut Ctx<'_>,
+    what: &str,
+    s: Option<&S>,
+    default: Span,
+    max_secs: u64,
+) -> Span {
+    let v = span(ctx, what, s, default);
+    match s {
+        Some(s) if v.as_secs() > max_secs => {
+            ctx.err(s, format!("{what} must be at most {max_secs}s"));
+            default
+        }
+        _ => v,
+    }
+}
+
 fn required<'s>(
     ctx: &mut Ctx<'_>,
     owner_at: &Spanned<impl Sized>,
@@ -342,6 +360,9 @@ fn server(ctx: &mut Ctx<'_>, s: Option<&Spanned<raw::Server>>) -> Server {
         public_url: url::Url::parse("http://127.0.0.1:8080/").expect("constant URL parses"),
         secret: None,
         max_body_bytes: 1 << 20,
+        max_connections: 512,
+        header_timeout: Span::from_secs(10),
+        body_timeout: Span::from_secs(30),
         admins: BTreeSet::new(),
     };
     let Some(s) = s else { return out };
@@ -378,6 +399,27 @@ fn server(ctx: &mut Ctx<'_>, s: Option<&Spanned<raw::Server>>) -> Server {
             out.max_body_bytes = b.value as usize;
         }
     }
+    if let Some(n) = &s.max_connections {
+        if (1..=100_000).contains(&n.value) {
+            out.max_connections = n.value as usize;
+        } else {
+            ctx.err(n, "server.max_connections must be between 1 and 100000");
+        }
+    }
+    out.header_timeout = bounded_span(
+        ctx,
+        "server.header_timeout",
+        s.header_timeout.as_ref(),
+        out.header_timeout,
+        300,
+    );
+    out.body_timeout = bounded_span(
+        ctx,
+        "server.body_timeout",
+        s.body_timeout.as_ref(),
+        out.body_timeout,
+        600,
+    );
     out.admins = s.admins.iter().map(|a| a.value.clone()).collect();
     out
 }

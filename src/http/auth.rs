@@ -81,6 +81,22 @@ pub fn integration<'r>(
     })
 }
 
+/// Whether `token` is any heartbeat's or any integration's (every entry is
+/// checked, so timing does not say which).
+pub fn heartbeat_or_integration(roster: &Roster, token: &str) -> bool {
+    let heartbeats = roster
+        .heartbeats
+        .values()
+        .filter(|h| h.token.is_some_and(|t| t.matches(token)))
+        .count();
+    let integrations = roster
+        .integrations
+        .values()
+        .filter(|i| i.token.matches(token))
+        .count();
+    heartbeats + integrations > 0
+}
+
 /// The client calling `POST /api/v1/trigger`.
 pub fn client<'r>(roster: &'r Roster, headers: &HeaderMap) -> Result<&'r Client, ApiError> {
     let token = bearer(headers)

@@ -25,6 +25,12 @@ pub enum ApiError {
     /// 409: the action is not legal in the incident's current state.
     #[error("incident {id} is {state}")]
     IllegalTransition { id: i64, state: String },
+    /// 408: the request body did not arrive in time (`server.body_timeout`).
+    #[error("request body too slow")]
+    TooSlow,
+    /// 413: the request body is over `server.max_body_bytes`.
+    #[error("request body too large")]
+    TooLarge,
     /// 503: nothing was stored; the sender should retry.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -66,6 +72,14 @@ impl IntoResponse for ApiError {
             ApiError::IllegalTransition { id, state } => (
                 StatusCode::CONFLICT,
                 json!({"error": format!("incident {id} is {state}"), "state": state}),
+            ),
+            ApiError::TooSlow => (
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"error": "request body too slow"}),
+            ),
+            ApiError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                json!({"error": "request body too large (server.max_body_bytes)"}),
             ),
             ApiError::Unavailable(cause) => {
                 tracing::error!(cause = %cause, "store unavailable; answering 503");

@@ -1,6 +1,7 @@
 //! Liveness, readiness and reload: `/healthz` says the process answers;
-//! `/readyz` says the configuration is loaded and the store answers, with
-//! the outcome of the last reload so a failed SIGHUP is visible.
+//! `/readyz` says the store answers and takes writes (it fails while writes
+//! fail), and shows an admin the configuration files and the outcome of the
+//! last reload, so a failed SIGHUP is visible.
 
 use axum::Json;
 use axum::extract::State;
@@ -16,12 +17,22 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "alive", "version": env!("CARGO_PKG_VERSION")}))
 }
 
-pub async fn readyz(State(app): State<Shared>) -> impl IntoResponse {
-    let store = app.store.ping().await;
+pub async fn readyz(State(app): State<Shared>, headers: HeaderMap) -> impl IntoResponse {
+    let store = app.store.ready().await;
+    let status = if store.is_ok() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let ready = if store.is_ok() { "ready" } else { "not ready" };
     let roster = app.roster();
+    // Paths and errors are for the people who run tocsin, not for anyone.
+    if auth::admin(&roster, &headers).is_err() {
+        return (status, Json(json!({ "status": ready })));
+    }
     let reload = app.reload_status();
     let body = json!({
-        "status": if store.is_ok() { "ready" } else { "not ready" },
+        "status": ready,
         "store": match &store { Ok(()) => "ok".to_string(), Err(e) => e.to_string() },
         "config": {
             "loaded_at": reload.loaded_at,
@@ -31,11 +42,6 @@ pub async fn readyz(State(app): State<Shared>) -> impl IntoResponse {
         },
         "last_reload": reload.last,
     });
-    let status = if store.is_ok() {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
     (status, Json(body))
 }
 

@@ -343,6 +343,7 @@ pub async fn trigger(
 
 /// `POST /api/v1/heartbeat/{id}`: a ping moves the deadline. Authenticated
 /// by the heartbeat's own token, or by any integration token when it has none.
+/// The token is checked before the id, so ids cannot be listed without one.
 pub async fn heartbeat(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -351,6 +352,9 @@ pub async fn heartbeat(
     let roster = app.roster();
     let token = auth::bearer(&headers)
         .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".into()))?;
+    if !auth::heartbeat_or_integration(&roster, &token) {
+        return Err(ApiError::Unauthorized("unknown token".into()));
+    }
     let hb = roster
         .heartbeats
         .get(&id)

@@ -13,20 +13,24 @@ mod ingest;
 mod page;
 mod postmortems;
 mod routing;
+pub mod serve;
 mod twilio;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 
 use crate::app::Shared;
+use error::ApiError;
 
 pub fn router(app: Shared) -> Router {
-    let limit = app.roster().server.max_body_bytes;
+    let roster = app.roster();
+    let limit = roster.server.max_body_bytes;
+    let body_timeout = roster.server.body_timeout.to_std();
     Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
@@ -93,9 +97,10 @@ pub fn router(app: Shared) -> Router {
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/status", post(twilio::status))
         .route("/a/{token}", get(ack_link::show).post(ack_link::act))
-        // Both: the layer refuses a declared oversize body before reading it,
-        // the extractor limit catches chunked bodies that grow past it.
+        // The outer layer refuses a declared oversize body before reading
+        // it; `read_body`, inside it, stops a chunked one that grows past it.
         .layer(DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn_with_state(body_timeout, read_body))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::from_fn_with_state(app.clone(), observe))
         // Method and URI only: headers carry credentials (the log redacts
@@ -105,6 +110,38 @@ pub fn router(app: Shared) -> Router {
                 .make_span_with(DefaultMakeSpan::new().include_headers(false)),
         )
         .with_state(app)
+}
+
+/// Reads the whole body within `server.body_timeout` (408 otherwise), so a
+/// client that trickles its body cannot hold a connection and its handler.
+/// Inside the size limit: what it buffers is bounded by `max_body_bytes`.
+async fn read_body(
+    State(timeout): State<std::time::Duration>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, usize::MAX)).await;
+    let bytes = match read {
+        Ok(Ok(bytes)) => bytes,
+        Ok(Err(e)) if too_large(&e) => return ApiError::TooLarge.into_response(),
+        Ok(Err(e)) => return ApiError::bad("body", format!("cannot be read: {e}")).into_response(),
+        Err(_) => return ApiError::TooSlow.into_response(),
+    };
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+/// Whether reading a body failed on the size limit.
+fn too_large(e: &axum::Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Counts every request by route pattern and status, and times it

@@ -1,7 +1,7 @@
 //! A real full disk: the database lives on a 2 MiB tmpfs that a filler
 //! file then fills. Webhooks get 503 and store nothing while the disk is
-//! full; everything answered 2xx is stored; once space is freed the same
-//! alerts are accepted. Needs the right to mount (root); prints a skip line
+//! full, and `/readyz` says so; everything answered 2xx is stored; once
+//! space is freed `/readyz` is ready and the same alerts are accepted. Needs the right to mount (root); prints a skip line
 //! otherwise, and the injected store failure (`ingest.rs`) still runs.
 
 use std::io::Write;
@@ -113,6 +113,19 @@ async fn a_full_disk_answers_503_stores_nothing_and_recovers() {
         }
     }
     assert!(!refused.is_empty(), "the disk never filled up");
+    let ready = || {
+        let (http, base) = (http.clone(), p.base.clone());
+        async move {
+            let r = http
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .expect("readyz");
+            r.status().as_u16()
+        }
+    };
+    assert_eq!(ready().await, 503, "not ready while the disk is full");
+    assert_eq!(ready().await, 503, "still not ready");
     let titles = stored_titles(&http, &p.base).await;
     for name in &accepted {
         let title = format!("{name} on db-1");
@@ -131,6 +144,7 @@ async fn a_full_disk_answers_503_stores_nothing_and_recovers() {
 
     // Space again: the refused alerts (Alertmanager retries them) go in.
     std::fs::remove_file(data.join("filler")).expect("free the disk");
+    assert_eq!(ready().await, 200, "ready once there is space");
     for name in &refused {
         assert_eq!(
             post(name.clone()).await,

@@ -29,8 +29,12 @@ async fn all(d: &Daemon) -> Vec<Value> {
 }
 
 async fn ping(d: &Daemon, token: &str) -> u16 {
+    ping_id(d, "watchdog", token).await
+}
+
+async fn ping_id(d: &Daemon, id: &str, token: &str) -> u16 {
     d.http
-        .post(d.url("/api/v1/heartbeat/watchdog"))
+        .post(d.url(&format!("/api/v1/heartbeat/{id}")))
         .bearer_auth(token)
         .send()
         .await
@@ -68,6 +72,31 @@ async fn missed_heartbeat_opens_and_ping_resolves() {
     // The next ping resolves it.
     assert_eq!(ping(&d, HB_TOKEN).await, 200);
     assert_eq!(all(&d).await[0]["state"], "resolved");
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn heartbeat_ids_cannot_be_listed_without_a_token() {
+    let d = spawn_with(&config()).await;
+    // (id, token, status): the token is checked before the id.
+    for (id, token, status) in [
+        ("nope", "wrong-token-0123456789", 401),
+        ("watchdog", "wrong-token-0123456789", 401),
+        ("nope", BOB_TOKEN, 401),
+        ("nope", HB_TOKEN, 404),
+        ("nope", AM_TOKEN, 404),
+        ("watchdog", PD_TOKEN, 401),
+        ("watchdog", HB_TOKEN, 200),
+    ] {
+        assert_eq!(ping_id(&d, id, token).await, status, "{id} with {token}");
+    }
+    let r = d
+        .http
+        .post(d.url("/api/v1/heartbeat/nope"))
+        .send()
+        .await
+        .expect("ping");
+    assert_eq!(r.status(), 401, "no token at all");
     d.stop().await;
 }
 

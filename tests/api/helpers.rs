@@ -233,15 +233,33 @@ impl Daemon {
 pub struct Process {
     pub child: std::process::Child,
     pub base: String,
+    /// The log lines written before "tocsin listening" (JSON).
+    pub startup_log: Vec<String>,
 }
 
 impl Process {
     pub fn start(config: &Path) -> Process {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"));
+        command.arg("--config").arg(config).arg("serve");
+        Self::spawn(command)
+    }
+
+    /// The binary under `ulimit -n files` (a shell that execs it).
+    pub fn start_with_open_files(config: &Path, files: u32) -> Process {
+        let mut command = std::process::Command::new("sh");
+        command
+            .arg("-c")
+            .arg(format!(
+                r#"ulimit -n {files} && exec "$0" --config "$1" serve"#
+            ))
+            .arg(env!("CARGO_BIN_EXE_tocsin"))
+            .arg(config);
+        Self::spawn(command)
+    }
+
+    fn spawn(mut command: std::process::Command) -> Process {
         use std::io::{BufRead, BufReader};
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
-            .arg("--config")
-            .arg(config)
-            .arg("serve")
+        let mut child = command
             .env("TOCSIN_LOG_FORMAT", "json")
             .env("RUST_LOG", "info")
             .stderr(std::process::Stdio::piped())
@@ -249,6 +267,7 @@ impl Process {
             .expect("spawn tocsin");
         let stderr = child.stderr.take().expect("stderr piped");
         let mut lines = BufReader::new(stderr).lines();
+        let mut startup_log = Vec::new();
         let addr = loop {
             let line = lines
                 .next()
@@ -262,12 +281,14 @@ impl Process {
                     .expect("addr field")
                     .to_string();
             }
+            startup_log.push(line);
         };
         // Keep draining so the child never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         Process {
             child,
             base: format!("http://{addr}"),
+            startup_log,
         }
     }
 
@@ -288,6 +309,7 @@ impl Process {
         let mut process = Process {
             child,
             base: String::new(),
+            startup_log: Vec::new(),
         };
         // The address from the "tocsin listening" line, text or JSON.
         for _ in 0..400 {

@@ -1,8 +1,12 @@
 use crate::helpers::*;
 use crate::ingest::{am_alert, am_payload};
 
+/// `/readyz` as an admin sees it (with the configuration and last reload).
 async fn ready(base: &str) -> serde_json::Value {
-    reqwest::get(format!("{base}/readyz"))
+    reqwest::Client::new()
+        .get(format!("{base}/readyz"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
         .await
         .expect("readyz")
         .json()

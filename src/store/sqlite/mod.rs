@@ -13,21 +13,29 @@
 //! a sync thread, which `fdatasync`s the WAL file and only then answers them,
 //! while the writer runs the next batch. A caller is answered after a sync
 //! that started after its commit was written, so an answered write survives
-//! power loss exactly as with `synchronous=FULL`. A failed sync poisons the
-//! store: the commits are visible already and later syncs would not report
-//! the lost pages, so from then on every write is refused and `ping` fails
-//! (readiness and the systemd watchdog with it, so the unit is restarted and
-//! recovers from what the disk holds). A new WAL file's directory entry is
-//! synced before the first answer that depends on it. (With `NORMAL`,
-//! SQLite still syncs the WAL before each checkpoint and the database file
-//! after it.)
+//! power loss exactly as with `synchronous=FULL`. The sync thread keeps the
+//! WAL open (reopened only when the file is replaced), so a commit never
+//! needs a new descriptor: running out of descriptors cannot fail it. A
+//! failed `fdatasync` poisons the store: the commits are visible already and
+//! later syncs would not report the lost pages, so from then on every write
+//! is refused and `ping` fails (readiness and the systemd watchdog with it,
+//! so the unit is restarted and recovers from what the disk holds). A failed
+//! open only fails that batch (nothing was lost; the next sync covers it). A
+//! new WAL file's directory entry is synced before the first answer that
+//! depends on it. (With `NORMAL`, SQLite still syncs the WAL before each
+//! checkpoint and the database file after it.)
+//!
+//! Readiness follows the writes: after a batch fails to commit or sync,
+//! `ready` fails until a write succeeds again (it tries a probe write itself).
 
 mod incidents;
 mod migrations;
 mod outbox;
 mod postmortems;
 mod sms;
+mod sync;
 
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -36,6 +44,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
 pub use migrations::{MIGRATIONS, migrate_to};
+use sync::{Synced, Wal, WriteHealth, sync_loop};
 
 use super::{StoreError, StoreResult};
 
@@ -61,6 +70,8 @@ struct Inner {
     fail_writes: Arc<AtomicBool>,
     /// Set when a sync failed: nothing may be written or answered any more.
     poisoned: Arc<AtomicBool>,
+    /// How the last batch ended, for readiness.
+    health: WriteHealth,
     /// Woken after a commit that stored a timer or an outbox row.
     wakers: std::sync::OnceLock<Wakers>,
 }
@@ -77,6 +88,12 @@ pub struct Wakers {
 
 /// Called with the `(integration, group key)` pairs a commit forgot.
 pub type Forgotten = dyn Fn(&[(String, String)]) + Send + Sync;
+
+/// What the probe write of `ready` stores: room for an alert or two (one
+/// with a few KB of text appends 100-150 KB to the WAL), so "ready" means
+/// space for real writes, not for a byte — nor only for the WAL space a
+/// failed commit already took.
+const PROBE_BYTES: usize = 256 * 1024;
 
 /// The WAL file beside the database (SQLite's naming).
 fn wal_path(db: &Path) -> PathBuf {
@@ -106,12 +123,10 @@ fn open_conn(path: &Path) -> rusqlite::Result<Connection> {
 
 impl SqliteStore {
     /// Opens (creating the file and its folder) and migrates to the latest schema.
+    /// The files are created private (0600, the folder 0700): they may hold
+    /// the link-signing key.
     pub fn open(path: &Path) -> StoreResult<Self> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
+        create_private(path)?;
         let mut conn = open_conn(path)
             .map_err(|e| StoreError::Unavailable(format!("cannot open {}: {e}", path.display())))?;
         let (from, to) = migrations::migrate(&mut conn)
@@ -125,22 +140,23 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| StoreError::Unavailable(format!("configuring {}: {e}", path.display())))?;
         let poisoned = Arc::new(AtomicBool::new(false));
+        let health = WriteHealth::default();
         let fail = fail_writes.clone();
-        let (sync_tx, sync_rx) = mpsc::channel::<Vec<Completer>>();
+        let (sync_tx, sync_rx) = mpsc::channel::<Synced>();
         // The name SQLite itself uses (symbolic links resolved), not ours.
         let wal = wal_path(conn.path().map_or(path, Path::new));
         std::thread::Builder::new()
             .name("tocsin-store-sync".into())
             .spawn({
-                let poisoned = poisoned.clone();
-                move || sync_loop(&wal, sync_rx, &poisoned)
+                let (poisoned, health) = (poisoned.clone(), health.clone());
+                move || sync_loop(Wal::new(wal), sync_rx, &poisoned, &health)
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start sync thread: {e}")))?;
         std::thread::Builder::new()
             .name("tocsin-store-writer".into())
             .spawn({
-                let poisoned = poisoned.clone();
-                move || writer_loop(conn, rx, fail, poisoned, sync_tx)
+                let (poisoned, health) = (poisoned.clone(), health.clone());
+                move || writer_loop(conn, rx, fail, poisoned, health, sync_tx)
             })
             .map_err(|e| StoreError::Unavailable(format!("cannot start writer thread: {e}")))?;
         Ok(Self {
@@ -150,6 +166,7 @@ impl SqliteStore {
                 readers: Mutex::new(Vec::new()),
                 fail_writes,
                 poisoned,
+                health,
                 wakers: std::sync::OnceLock::new(),
             }),
         })
@@ -298,6 +315,29 @@ impl SqliteStore {
         .await
     }
 
+    /// Readiness: `ping`, and writes work. After a batch failed to commit
+    /// or sync, a probe write must succeed first (only then: a healthy
+    /// store answers without writing).
+    pub async fn ready(&self) -> StoreResult<()> {
+        self.ping().await?;
+        let Some(why) = self.inner.health.failure() else {
+            return Ok(());
+        };
+        // Changed each time, so every probe writes its pages.
+        let value = format!("{} {}", now_nanos(), " ".repeat(PROBE_BYTES));
+        self.write(move |t| {
+            exec(
+                t,
+                "INSERT INTO meta (key, value) VALUES ('write_probe', ?1)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [&value],
+            )?;
+            Ok(())
+        })
+        .await
+        .map_err(|_| StoreError::Unavailable(format!("writes fail: {why}")))
+    }
+
     pub async fn schema_version(&self) -> StoreResult<usize> {
         self.read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))? as usize))
             .await
@@ -360,12 +400,44 @@ where
     conn.prepare_cached(sql)?.query_row(params, f)
 }
 
+/// Creates the database file 0600 (and its folder 0700) unless it exists;
+/// SQLite gives the -wal and -shm files the database file's mode.
+fn create_private(path: &Path) -> StoreResult<()> {
+    let cannot = |what: &Path, e: std::io::Error| {
+        StoreError::Unavailable(format!("cannot create {}: {e}", what.display()))
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| cannot(dir, e))?;
+    }
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(cannot(path, e)),
+    }
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
 fn writer_loop(
     mut conn: Connection,
     rx: mpsc::Receiver<Job>,
     fail: Arc<AtomicBool>,
     poisoned: Arc<AtomicBool>,
-    sync: mpsc::Sender<Vec<Completer>>,
+    health: WriteHealth,
+    sync: mpsc::Sender<Synced>,
 ) {
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
@@ -378,15 +450,21 @@ fn writer_loop(
         // After a failed sync nothing more is committed: a commit would be
         // visible (a retried alert would look stored) without being durable.
         let refuse = fail.load(Ordering::SeqCst) || poisoned.load(Ordering::SeqCst);
+        let changes = conn.total_changes();
         let (committed, finish) = run_batch(&mut conn, batch, refuse);
+        // A batch that changed nothing wrote nothing: its success says
+        // nothing about whether writes work.
+        let wrote = conn.total_changes() > changes;
         let failed = if !committed {
+            health.record(Err("a commit failed".into()));
             finish
         } else {
-            match sync.send(finish) {
+            match sync.send((finish, wrote)) {
                 Ok(()) => continue,
-                Err(mpsc::SendError(finish)) => {
+                Err(mpsc::SendError((finish, _))) => {
                     // No sync thread: the commit cannot be made durable here.
                     tracing::error!("store: sync thread stopped");
+                    health.record(Err("the sync thread stopped".into()));
                     finish
                 }
             }
@@ -395,48 +473,6 @@ fn writer_loop(
             f(false);
         }
     }
-}
-
-/// Answers committed batches once the WAL holding them is on disk. One
-/// `fdatasync` covers every batch committed before it started.
-fn sync_loop(wal: &Path, rx: mpsc::Receiver<Vec<Completer>>, poisoned: &AtomicBool) {
-    // The WAL file whose directory entry is known to be on disk.
-    let mut durable_inode = None;
-    while let Ok(mut done) = rx.recv() {
-        while let Ok(more) = rx.try_recv() {
-            done.extend(more);
-        }
-        let ok = !poisoned.load(Ordering::SeqCst)
-            && match sync_wal(wal, &mut durable_inode) {
-                Ok(()) => true,
-                Err(e) => {
-                    // Those commits are visible but may not be on disk, and
-                    // a later sync through a new descriptor would not report
-                    // the lost pages: nothing may be answered from here on.
-                    tracing::error!(error = %e, wal = %wal.display(), "store: syncing the WAL failed; refusing every write until a restart");
-                    poisoned.store(true, Ordering::SeqCst);
-                    false
-                }
-            };
-        for f in done {
-            f(ok);
-        }
-    }
-}
-
-fn sync_wal(wal: &Path, durable_inode: &mut Option<u64>) -> std::io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    let file = std::fs::File::open(wal)?;
-    file.sync_data()?;
-    let inode = file.metadata()?.ino();
-    if *durable_inode != Some(inode) {
-        // A new WAL file: its directory entry must be on disk too.
-        if let Some(dir) = wal.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::File::open(dir)?.sync_all()?;
-        }
-        *durable_inode = Some(inode);
-    }
-    Ok(())
 }
 
 /// Runs the jobs in one transaction; returns whether it committed and what

@@ -769,3 +769,50 @@ async fn a_report_that_beats_the_record_of_its_send_still_falls_back() {
     assert_eq!(repo.early_report("SMother").expect("pruned"), None);
     assert!(repo.early_report("SMnew").expect("kept").is_some());
 }
+
+#[tokio::test]
+async fn database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    store
+        .meta_get_or_insert("a", "1".into())
+        .await
+        .expect("write");
+    let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o777;
+    for file in [
+        path.clone(),
+        wal_path(&path),
+        PathBuf::from(format!("{}-shm", path.display())),
+    ] {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    let dir = path.parent().expect("folder");
+    assert_eq!(mode(dir), 0o700, "the folder tocsin created");
+    assert_eq!(mode(dir.parent().expect("nested")), 0o700, "and its parent");
+}
+
+#[tokio::test]
+async fn readiness_fails_while_writes_fail_and_recovers_with_them() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    store.ready().await.expect("ready");
+    store.set_fail_writes(true);
+    assert!(store.meta_get_or_insert("a", "1".into()).await.is_err());
+    assert!(store.ready().await.is_err(), "not ready while writes fail");
+    assert!(store.ping().await.is_ok(), "but alive: no restart helps");
+    store.set_fail_writes(false);
+    store
+        .write(|_| Ok(()))
+        .await
+        .expect("a batch that changes nothing");
+    assert!(
+        store.inner.health.failure().is_some(),
+        "proves nothing about writes"
+    );
+    store
+        .ready()
+        .await
+        .expect("the probe write succeeds: ready again");
+    store.ready().await.expect("still ready");
+}
