@@ -184,6 +184,7 @@ impl AppState {
         self.store
             .transact(move |repo| {
                 crate::incident::heartbeat::ensure_deadlines(repo, &roster, now)?;
+                crate::incident::maintenance::ensure_timers(repo, &roster, now)?;
                 crate::escalation::shifts::ensure(repo, &roster, now)?;
                 crate::followup::remind::ensure_digests(repo, &roster, now)
             })

@@ -23,6 +23,7 @@
 //! after it.)
 
 mod incidents;
+mod maintenance;
 mod migrations;
 mod outbox;
 mod postmortems;
