@@ -131,8 +131,6 @@ pub const DEFAULT_MAX: Span = Span::from_secs(7 * 86_400);
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     fn check(section: &str, expected: Result<(), &str>) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tocsin.yaml");
