@@ -178,6 +178,9 @@ mod tests {
         ] {
             assert!(out.contains(part), "{part:?} missing from\n{out}");
         }
-        assert_eq!(render_list(&json!({"maintenance": []})), "no maintenance windows\n");
+        assert_eq!(
+            render_list(&json!({"maintenance": []})),
+            "no maintenance windows\n"
+        );
     }
 }

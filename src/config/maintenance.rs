@@ -3,13 +3,12 @@
 //! optionally narrowed by label matchers. Checked after the roster's other
 //! sections, whose ids it references.
 
-
 use serde_saphyr::Spanned;
 
 use super::context::Ctx;
 use super::model::{ClientReports, Maintenance, Roster, Scope};
 use super::raw;
-use super::validate::{required, span, tz};
+use super::validate::{required, span, tz, valid_id};
 use crate::duration::Span;
 use crate::ingest::matcher::Matcher;
 use crate::routing::Handoff;
@@ -18,6 +17,16 @@ use crate::routing::Handoff;
 pub fn windows(ctx: &mut Ctx<'_>, windows: &[Spanned<raw::Maintenance>], r: &mut Roster) {
     for w in windows {
         let id = &w.value.id;
+        if !valid_id(&id.value) {
+            ctx.err(
+                id,
+                format!(
+                    "maintenance id {:?}: lower-case letters, digits, - _ . (at most 64)",
+                    id.value
+                ),
+            );
+            continue;
+        }
         if r.maintenance.contains_key(&id.value) {
             ctx.err(id, format!("duplicate maintenance id {:?}", id.value));
             continue;
@@ -52,7 +61,10 @@ fn window(ctx: &mut Ctx<'_>, w: &Spanned<raw::Maintenance>, r: &Roster) -> Optio
         let max = r.limits.maintenance_max;
         let s = span(ctx, &format!("{owner} duration"), Some(d), max);
         if s.to_chrono() > max.to_chrono() {
-            ctx.err(d, format!("{owner} duration {s} is longer than limits.maintenance_max ({max})"));
+            ctx.err(
+                d,
+                format!("{owner} duration {s} is longer than limits.maintenance_max ({max})"),
+            );
             return None;
         }
         Some(s)
@@ -88,7 +100,12 @@ fn window(ctx: &mut Ctx<'_>, w: &Spanned<raw::Maintenance>, r: &Roster) -> Optio
 }
 
 /// Exactly one of project, client and integration, naming a known one.
-fn scope(ctx: &mut Ctx<'_>, w: &Spanned<raw::Maintenance>, owner: &str, r: &Roster) -> Option<Scope> {
+fn scope(
+    ctx: &mut Ctx<'_>,
+    w: &Spanned<raw::Maintenance>,
+    owner: &str,
+    r: &Roster,
+) -> Option<Scope> {
     let v = &w.value;
     let given: Vec<(&raw::S, &str)> = [
         (v.project.as_ref(), "project"),
@@ -101,11 +118,17 @@ fn scope(ctx: &mut Ctx<'_>, w: &Spanned<raw::Maintenance>, owner: &str, r: &Rost
     let (s, kind) = match given.as_slice() {
         [one] => *one,
         [] => {
-            ctx.err(w, format!("{owner} needs one of project, client or integration"));
+            ctx.err(
+                w,
+                format!("{owner} needs one of project, client or integration"),
+            );
             return None;
         }
         [_, (second, _), ..] => {
-            ctx.err(*second, format!("{owner}: give one of project, client or integration, not several"));
+            ctx.err(
+                *second,
+                format!("{owner}: give one of project, client or integration, not several"),
+            );
             return None;
         }
     };
@@ -134,7 +157,10 @@ mod tests {
     fn check(section: &str, expected: Result<(), &str>) {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("tocsin.yaml");
-        let yaml = format!("{}\nmaintenance:\n{section}", crate::escalation::fixture::ROSTER);
+        let yaml = format!(
+            "{}\nmaintenance:\n{section}",
+            crate::escalation::fixture::ROSTER
+        );
         std::fs::write(&path, yaml).expect("write");
         match (crate::config::load_with_env(&path, &|_| None), expected) {
             (Ok(r), Ok(())) => assert_eq!(r.maintenance.len(), 1, "{section}"),
@@ -152,15 +178,50 @@ mod tests {
         let ok = "  - {id: backup, project: shop, cron: \"0 2 * * *\", duration: 1h}";
         check(ok, Ok(()));
         for (section, error) in [
-            ("  - {id: b, cron: \"0 2 * * *\", duration: 1h}", "needs one of project, client or integration"),
-            ("  - {id: b, project: shop, client: acme, cron: \"0 2 * * *\", duration: 1h}", "not several"),
-            ("  - {id: b, project: moon, cron: \"0 2 * * *\", duration: 1h}", "unknown project \"moon\""),
-            ("  - {id: b, project: shop, cron: \"0 25 * * *\", duration: 1h}", "cron"),
-            ("  - {id: b, project: shop, cron: \"0 2 * * *\", duration: 8d}", "longer than limits.maintenance_max"),
-            ("  - {id: b, project: shop, cron: \"0 2 * * *\"}", "missing duration"),
-            ("  - {id: b, project: shop, cron: \"0 2 * * *\", duration: 1h, matchers: [\"job\"]}", "matcher"),
-            ("  - {id: b, project: shop, cron: \"0 2 * * *\", duration: 1h, client_reports: drop}", "not page or hold"),
-            ("  - {id: b, project: shop, cron: \"0 2 * * *\", duration: 1h, timezone: Mars/Base}", "unknown time zone"),
+            (
+                "  - {id: b, cron: \"0 2 * * *\", duration: 1h}",
+                "needs one of project, client or integration",
+            ),
+            (
+                "  - {id: b, project: shop, client: acme, cron: \"0 2 * * *\", duration: 1h}",
+                "not several",
+            ),
+            (
+                "  - {id: b, project: moon, cron: \"0 2 * * *\", duration: 1h}",
+                "unknown project \"moon\"",
+            ),
+            (
+                "  - {id: b, project: shop, cron: \"0 25 * * *\", duration: 1h}",
+                "cron",
+            ),
+            (
+                "  - {id: b, project: shop, cron: \"0 2 * * *\", duration: 8d}",
+                "longer than limits.maintenance_max",
+            ),
+            (
+                "  - {id: b, project: shop, cron: \"0 2 * * *\"}",
+                "missing duration",
+            ),
+            (
+                "  - {id: b, project: shop, cron: \"0 2 * * *\", duration: 1h, matchers: [\"job\"]}",
+                "matcher",
+            ),
+            (
+                "  - {id: b, project: shop, cron: \"0 2 * * *\", duration: 1h, client_reports: drop}",
+                "not page or hold",
+            ),
+            (
+                "  - {id: b, project: shop, cron: \"0 2 * * *\", duration: 1h, timezone: Mars/Base}",
+                "unknown time zone",
+            ),
+            (
+                "  - {id: b, project: shop, cron: \"0 2 * * *\", duration: 1h}\n  - {id: b, client: acme, cron: \"0 3 * * *\", duration: 1h}",
+                "duplicate maintenance id \"b\"",
+            ),
+            (
+                "  - {id: \"Nightly Backup\", project: shop, cron: \"0 2 * * *\", duration: 1h}",
+                "maintenance id",
+            ),
         ] {
             check(section, Err(error));
         }

@@ -259,7 +259,7 @@ fn add<'a>(
     }
 }
 
-fn valid_id(s: &str) -> bool {
+pub(super) fn valid_id(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()

@@ -114,7 +114,12 @@ fn time(roster: &Roster, field: &str, s: &str) -> Result<DateTime<Utc>, ApiError
 }
 
 /// The body as a window, or a 400 naming the first bad field.
-fn parse(roster: &Roster, b: CreateBody, by: &str, now: DateTime<Utc>) -> Result<NewWindow, ApiError> {
+fn parse(
+    roster: &Roster,
+    b: CreateBody,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<NewWindow, ApiError> {
     let scope = scope(&b)?;
     if b.matchers.len() > MATCHERS_MAX {
         return Err(ApiError::bad("matchers", format!("at most {MATCHERS_MAX}")));
@@ -130,7 +135,11 @@ fn parse(roster: &Roster, b: CreateBody, by: &str, now: DateTime<Utc>) -> Result
     };
     let to = match (&b.to, &b.duration) {
         (Some(s), None) => time(roster, "to", s)?,
-        (None, Some(d)) => from + Span::parse(d).map_err(|e| ApiError::bad("for", e))?.to_chrono(),
+        (None, Some(d)) => {
+            from + Span::parse(d)
+                .map_err(|e| ApiError::bad("for", e))?
+                .to_chrono()
+        }
         (Some(_), Some(_)) => return Err(ApiError::bad("to", "give to or for, not both")),
         (None, None) => return Err(ApiError::bad("to", "required (or for, a duration)")),
     };
@@ -139,7 +148,10 @@ fn parse(roster: &Roster, b: CreateBody, by: &str, now: DateTime<Utc>) -> Result
         return Err(ApiError::bad("reason", "required: say why pages are held"));
     }
     if reason.chars().count() > REASON_MAX {
-        return Err(ApiError::bad("reason", format!("longer than {REASON_MAX} characters")));
+        return Err(ApiError::bad(
+            "reason",
+            format!("longer than {REASON_MAX} characters"),
+        ));
     }
     let client_reports = match &b.client_reports {
         Some(c) => c

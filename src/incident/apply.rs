@@ -246,7 +246,15 @@ fn open_or_reopen(
             }),
         )?;
         let (reopened, suppressed) = (&mut out.reopened, &mut out.suppressed);
-        opened(repo, prev.id, window.as_ref(), &actor, now, reopened, suppressed)?;
+        opened(
+            repo,
+            prev.id,
+            window.as_ref(),
+            &actor,
+            now,
+            reopened,
+            suppressed,
+        )?;
         return repo.get(prev.id);
     }
     let routed = route(integration, first);

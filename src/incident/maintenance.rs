@@ -166,7 +166,11 @@ pub fn configured(m: &Maintenance, from: DateTime<Utc>, to: DateTime<Utc>) -> Wi
 }
 
 /// Every window in force at `now`: stored ones and YAML occurrences.
-pub fn active(repo: &mut dyn Repo, roster: &Roster, now: DateTime<Utc>) -> StoreResult<Vec<Window>> {
+pub fn active(
+    repo: &mut dyn Repo,
+    roster: &Roster,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<Window>> {
     let mut all = repo.active_windows(now)?;
     for m in roster.maintenance.values() {
         if let Some((from, to)) = occurrence(m, now) {
@@ -329,7 +333,12 @@ pub fn end(
 
 /// A window's end timer fired: release what it held; a YAML window's next
 /// occurrence gets its own timer.
-pub fn fire(repo: &mut dyn Repo, roster: &Roster, t: &Timer, now: DateTime<Utc>) -> StoreResult<Outcome> {
+pub fn fire(
+    repo: &mut dyn Repo,
+    roster: &Roster,
+    t: &Timer,
+    now: DateTime<Utc>,
+) -> StoreResult<Outcome> {
     let Some(id) = WindowId::from_timer_key(&t.key) else {
         return Ok(Outcome::default());
     };
@@ -377,7 +386,10 @@ pub fn release(
             (Action::EndMaintenance, json!({"window": ended.to_json()}))
         } else {
             let why = "its alerts resolved during maintenance";
-            (Action::Resolve, json!({"window": ended.to_json(), "reason": why}))
+            (
+                Action::Resolve,
+                json!({"window": ended.to_json(), "reason": why}),
+            )
         };
         let how = "maintenance over";
         match apply::act(repo, inc.id, action, &Actor::System, how, now, detail) {

@@ -309,7 +309,18 @@ async fn maintenance_start_list_and_end() {
     let d = spawn_daemon().await;
     let o = as_alice(
         &d,
-        &["maintenance", "start", "--project", "shop", "--for", "2h", "--reason", "db migration", "--match", "job=backup"],
+        &[
+            "maintenance",
+            "start",
+            "--project",
+            "shop",
+            "--for",
+            "2h",
+            "--reason",
+            "db migration",
+            "--match",
+            "job=backup",
+        ],
     )
     .await;
     assert_exit(&o, 0);
@@ -320,22 +331,55 @@ async fn maintenance_start_list_and_end() {
     let o = as_bob(&d, &["maintenance", "list"]).await;
     assert_exit(&o, 0);
     let out = stdout(&o);
-    for part in ["ID", "1 ", "project shop {job=\"backup\"}", "2026-11-25T11:00:00Z (now)", "db migration", "page"] {
+    for part in [
+        "ID",
+        "1 ",
+        "project shop {job=\"backup\"}",
+        "2026-11-25T11:00:00Z (now)",
+        "db migration",
+        "page",
+    ] {
         assert!(out.contains(part), "{part:?} missing from\n{out}");
     }
     // Only a team lead or an admin may end it; bob hears why in one line.
     let err = user_error(&as_bob(&d, &["maintenance", "end", "1"]).await);
-    assert!(err.contains("403 Forbidden: bob may not manage maintenance of project shop"), "{err}");
+    assert!(
+        err.contains("403 Forbidden: bob may not manage maintenance of project shop"),
+        "{err}"
+    );
     let o = as_alice(&d, &["maintenance", "end", "1"]).await;
     assert_exit(&o, 0);
     assert_eq!(stdout(&o), "maintenance 1 ended; 0 paged now, 0 resolved\n");
-    assert_eq!(stdout(&as_bob(&d, &["maintenance", "list"]).await), "no maintenance windows\n");
+    assert_eq!(
+        stdout(&as_bob(&d, &["maintenance", "list"]).await),
+        "no maintenance windows\n"
+    );
     // Bad input names the field; a usage error is exit 2.
     let err = user_error(
-        &as_alice(&d, &["maintenance", "start", "--project", "moon", "--for", "1h", "--reason", "x"]).await,
+        &as_alice(
+            &d,
+            &[
+                "maintenance",
+                "start",
+                "--project",
+                "moon",
+                "--for",
+                "1h",
+                "--reason",
+                "x",
+            ],
+        )
+        .await,
     );
-    assert!(err.contains("400 Bad Request: project: not in the configuration"), "{err}");
-    let o = as_alice(&d, &["maintenance", "start", "--project", "shop", "--reason", "x"]).await;
+    assert!(
+        err.contains("400 Bad Request: project: not in the configuration"),
+        "{err}"
+    );
+    let o = as_alice(
+        &d,
+        &["maintenance", "start", "--project", "shop", "--reason", "x"],
+    )
+    .await;
     assert_exit(&o, 2);
     d.stop().await;
 }

@@ -119,13 +119,25 @@ async fn bad_windows_are_refused_naming_the_field_and_nothing_is_stored() {
         (with(json!({"project": null})), "project"),
         (with(json!({"client": "acme"})), "project"),
         (with(json!({"project": "moon"})), "project"),
-        (json!({"client": "moon", "for": "1h", "reason": "x"}), "client"),
-        (json!({"integration": "moon", "for": "1h", "reason": "x"}), "integration"),
+        (
+            json!({"client": "moon", "for": "1h", "reason": "x"}),
+            "client",
+        ),
+        (
+            json!({"integration": "moon", "for": "1h", "reason": "x"}),
+            "integration",
+        ),
         (with(json!({"for": null})), "to"),
         (with(json!({"for": "2 hours"})), "for"),
         (with(json!({"for": "8d"})), "to"),
-        (with(json!({"for": null, "from": "2026-11-25 12:00", "to": "2026-11-25 11:00"})), "to"),
-        (with(json!({"for": null, "from": "2026-11-24 08:00", "to": "2026-11-24 09:00"})), "to"),
+        (
+            with(json!({"for": null, "from": "2026-11-25 12:00", "to": "2026-11-25 11:00"})),
+            "to",
+        ),
+        (
+            with(json!({"for": null, "from": "2026-11-24 08:00", "to": "2026-11-24 09:00"})),
+            "to",
+        ),
         (with(json!({"for": null, "to": "tomorrow"})), "to"),
         (with(json!({"from": "noon"})), "from"),
         (with(json!({"reason": null})), "reason"),
@@ -148,11 +160,22 @@ async fn bad_windows_are_refused_naming_the_field_and_nothing_is_stored() {
 
 #[tokio::test]
 async fn a_window_limit_comes_from_the_configuration() {
-    let d = spawn_with(&roster_yaml("").replace("storage:", "limits:\n  maintenance_max: 3h\nstorage:")).await;
-    let r = start(&d, ADMIN_TOKEN, json!({"project": "shop", "for": "4h", "reason": "x"})).await;
+    let d = spawn_with(
+        &roster_yaml("").replace("storage:", "limits:\n  maintenance_max: 3h\nstorage:"),
+    )
+    .await;
+    let r = start(
+        &d,
+        ADMIN_TOKEN,
+        json!({"project": "shop", "for": "4h", "reason": "x"}),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     let err: Value = r.json().await.expect("json");
-    assert!(err["error"].as_str().unwrap_or_default().contains("3h"), "{err}");
+    assert!(
+        err["error"].as_str().unwrap_or_default().contains("3h"),
+        "{err}"
+    );
     d.stop().await;
 }
 
@@ -179,7 +202,12 @@ async fn a_heartbeat_missed_inside_a_window_opens_nothing_until_the_window_ends(
         sha(HB_TOKEN)
     )))
     .await;
-    let r = start(&d, ADMIN_TOKEN, json!({"project": "shop", "for": "1h", "reason": "reboot"})).await;
+    let r = start(
+        &d,
+        ADMIN_TOKEN,
+        json!({"project": "shop", "for": "1h", "reason": "reboot"}),
+    )
+    .await;
     assert_eq!(r.status(), 201);
     // The deadline (6m from start-up) passes inside the window.
     d.advance(Duration::minutes(59)).await;
@@ -200,7 +228,12 @@ async fn a_heartbeat_that_pings_again_inside_the_window_opens_nothing() {
         sha(HB_TOKEN)
     )))
     .await;
-    start(&d, ADMIN_TOKEN, json!({"project": "shop", "for": "1h", "reason": "reboot"})).await;
+    start(
+        &d,
+        ADMIN_TOKEN,
+        json!({"project": "shop", "for": "1h", "reason": "reboot"}),
+    )
+    .await;
     let ping = async || {
         let r = d
             .http
@@ -243,7 +276,10 @@ async fn state(d: &Daemon, id: i64) -> String {
         .await
         .expect("show");
     let v: Value = r.json().await.expect("json");
-    v["incident"]["state"].as_str().unwrap_or_default().to_string()
+    v["incident"]["state"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 const QUIET_TOKEN: &str = "quiet-token-0123456789ab";
@@ -257,7 +293,12 @@ async fn at_the_end_an_incident_whose_alerts_all_resolved_is_resolved_not_paged(
         sha(QUIET_TOKEN)
     )))
     .await;
-    start(&d, ADMIN_TOKEN, json!({"integration": "quiet", "for": "1h", "reason": "upgrade"})).await;
+    start(
+        &d,
+        ADMIN_TOKEN,
+        json!({"integration": "quiet", "for": "1h", "reason": "upgrade"}),
+    )
+    .await;
     let id = post_as(&d, QUIET_TOKEN, &group("Load", "firing")).await["suppressed"][0]
         .as_i64()
         .expect("suppressed");
@@ -284,12 +325,21 @@ async fn at_the_end_an_incident_whose_alerts_all_resolved_is_resolved_not_paged(
         .filter_map(|e| e["kind"].as_str())
         .collect();
     assert!(!kinds.contains(&"routed"), "{kinds:?}");
-    assert!(d.state().store.query(move |r| r.outbox_for(id)).await.expect("outbox").is_empty());
+    assert!(
+        d.state()
+            .store
+            .query(move |r| r.outbox_for(id))
+            .await
+            .expect("outbox")
+            .is_empty()
+    );
     d.stop().await;
 }
 
 fn at(y: i32, mo: u32, day: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(y, mo, day, h, mi, s).single().expect("instant")
+    Utc.with_ymd_and_hms(y, mo, day, h, mi, s)
+        .single()
+        .expect("instant")
 }
 
 /// Moves the daemon's clock to `to` and fires what became due.
@@ -316,8 +366,14 @@ async fn a_recurring_yaml_window_holds_alerts_at_its_exact_instants_across_dst()
         go(d, when).await;
         n += 1;
         let out = post_as(d, AM_TOKEN, &group(&format!("A{n}"), "firing")).await;
-        let key = if expected == "suppressed" { "suppressed" } else { "opened" };
-        let id = out[key][0].as_i64().unwrap_or_else(|| panic!("{when}: {out}"));
+        let key = if expected == "suppressed" {
+            "suppressed"
+        } else {
+            "opened"
+        };
+        let id = out[key][0]
+            .as_i64()
+            .unwrap_or_else(|| panic!("{when}: {out}"));
         assert_eq!(state(d, id).await, expected, "{when}");
         id
     };

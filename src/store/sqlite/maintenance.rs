@@ -34,7 +34,10 @@ fn window_row(r: &Row<'_>) -> rusqlite::Result<Window> {
     Ok(Window {
         id: WindowId::Stored(r.get(0)?),
         scope,
-        matchers: texts.iter().filter_map(|t| Matcher::parse(t).ok()).collect(),
+        matchers: texts
+            .iter()
+            .filter_map(|t| Matcher::parse(t).ok())
+            .collect(),
         from: from_ms(r.get(4)?),
         to: from_ms(r.get(5)?),
         reason: r.get(6)?,

@@ -16,14 +16,22 @@ async fn window(rig: &Rig, extra: Value, hours: i64) -> i64 {
     if let (Some(b), Value::Object(e)) = (body.as_object_mut(), extra) {
         b.extend(e);
     }
-    let r = rig.d.post_json("/api/v1/maintenance", ADMIN_TOKEN, &body).await;
+    let r = rig
+        .d
+        .post_json("/api/v1/maintenance", ADMIN_TOKEN, &body)
+        .await;
     assert_eq!(r.status(), 201);
-    r.json::<Value>().await.expect("json")["id"].as_i64().expect("id")
+    r.json::<Value>().await.expect("json")["id"]
+        .as_i64()
+        .expect("id")
 }
 
 /// Posts a group and returns the answer's outcome.
 async fn post(rig: &Rig, payload: &Value) -> Value {
-    let r = rig.d.post_json("/api/v1/alertmanager", AM_TOKEN, payload).await;
+    let r = rig
+        .d
+        .post_json("/api/v1/alertmanager", AM_TOKEN, payload)
+        .await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.expect("json");
     rig.d.settle().await;
@@ -55,7 +63,9 @@ async fn an_alert_inside_a_window_pages_once_when_the_window_ends_while_it_still
     assert!(rig.delivered().is_empty(), "{:?}", rig.delivered());
 
     // One second before the end: still held. At the end: paged as new.
-    rig.d.advance(Duration::hours(1) - Duration::seconds(1)).await;
+    rig.d
+        .advance(Duration::hours(1) - Duration::seconds(1))
+        .await;
     assert_eq!(rig.state(id).await, "suppressed");
     assert!(rig.delivered().is_empty(), "{:?}", rig.delivered());
     rig.d.advance(Duration::seconds(1)).await;
@@ -133,7 +143,12 @@ async fn ending_a_window_early_pages_what_still_fires_at_once_and_only_once() {
     rig.d.settle().await;
     assert_eq!(rig.state(id).await, "triggered");
     // Ending it again changes nothing, and its original end passes quietly.
-    let again: Value = end(ADMIN_TOKEN).await.expect("delete").json().await.expect("json");
+    let again: Value = end(ADMIN_TOKEN)
+        .await
+        .expect("delete")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(again["paged"], json!([]));
     assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
     rig.d.advance(Duration::hours(3)).await;
@@ -143,7 +158,11 @@ async fn ending_a_window_early_pages_what_still_fires_at_once_and_only_once() {
 async fn client_report(rig: &Rig) -> Value {
     let r = rig
         .d
-        .post_json("/api/v1/trigger", CLIENT_TOKEN, &json!({"summary": "Checkout is down"}))
+        .post_json(
+            "/api/v1/trigger",
+            CLIENT_TOKEN,
+            &json!({"summary": "Checkout is down"}),
+        )
         .await;
     assert_eq!(r.status(), 202);
     rig.d.settle().await;
@@ -170,7 +189,9 @@ async fn a_window_that_holds_client_reports_pages_them_when_it_ends() {
     assert_eq!(answer["reference"], "ACME-1");
     let id = 1;
     assert_eq!(rig.state(id).await, "suppressed");
-    rig.d.advance(Duration::hours(2) - Duration::seconds(1)).await;
+    rig.d
+        .advance(Duration::hours(2) - Duration::seconds(1))
+        .await;
     assert!(rig.delivered().is_empty(), "{:?}", rig.delivered());
     rig.d.advance(Duration::seconds(1)).await;
     assert_eq!(rig.state(id).await, "triggered");
