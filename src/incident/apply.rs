@@ -125,7 +125,7 @@ fn new_incident(
 
 /// Triggered, downgraded (`critical: false`), or suppressed by the
 /// maintenance window the alert falls in (recorded on the timeline by
-/// [`opened`]).
+/// [`file`]).
 fn initial_state(
     repo: &mut dyn Repo,
     roster: &Roster,
@@ -148,23 +148,24 @@ fn initial_state(
     maintenance::opening_state(repo, roster, &subject, routed.critical, now)
 }
 
-/// Files an incident that just opened (or reopened) as paging or as held
-/// by a maintenance window.
-fn opened(
+/// Files an incident that just opened (or reopened): paging, or held by
+/// a maintenance window.
+fn file(
     repo: &mut dyn Repo,
+    out: &mut Outcome,
     id: i64,
+    reopened: bool,
     window: Option<&maintenance::Window>,
     actor: &Actor,
     now: DateTime<Utc>,
-    paging: &mut Vec<i64>,
-    out_suppressed: &mut Vec<i64>,
 ) -> StoreResult<()> {
     match window {
         Some(w) => {
             maintenance::record(repo, id, w, actor, now)?;
-            out_suppressed.push(id);
+            out.suppressed.push(id);
         }
-        None => paging.push(id),
+        None if reopened => out.reopened.push(id),
+        None => out.opened.push(id),
     }
     Ok(())
 }
@@ -245,16 +246,7 @@ fn open_or_reopen(
                 "resolved_at": prev.resolved_at,
             }),
         )?;
-        let (reopened, suppressed) = (&mut out.reopened, &mut out.suppressed);
-        opened(
-            repo,
-            prev.id,
-            window.as_ref(),
-            &actor,
-            now,
-            reopened,
-            suppressed,
-        )?;
+        file(repo, out, prev.id, true, window.as_ref(), &actor, now)?;
         return repo.get(prev.id);
     }
     let routed = route(integration, first);
@@ -277,8 +269,7 @@ fn open_or_reopen(
             "started_at": started_at,
         }),
     )?;
-    let (paging, suppressed) = (&mut out.opened, &mut out.suppressed);
-    opened(repo, id, window.as_ref(), &actor, now, paging, suppressed)?;
+    file(repo, out, id, false, window.as_ref(), &actor, now)?;
     repo.get(id)
 }
 
@@ -589,8 +580,7 @@ pub fn client_trigger(
             "started_at": now,
         }),
     )?;
-    let (paging, suppressed) = (&mut out.opened, &mut out.suppressed);
-    opened(repo, id, window.as_ref(), &actor, now, paging, suppressed)?;
+    file(repo, &mut out, id, false, window.as_ref(), &actor, now)?;
     Ok(out)
 }
 

@@ -396,3 +396,23 @@ async fn a_recurring_yaml_window_holds_alerts_at_its_exact_instants_across_dst()
     assert_eq!(yaml, 409);
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_window_end_survives_a_restart() {
+    let mut d = spawn_daemon().await;
+    start(
+        &d,
+        ADMIN_TOKEN,
+        json!({"project": "shop", "for": "1h", "reason": "upgrade"}),
+    )
+    .await;
+    let id = post_as(&d, AM_TOKEN, &group("Load", "firing")).await["suppressed"][0]
+        .as_i64()
+        .expect("suppressed");
+    d.restart().await;
+    d.advance(Duration::minutes(59)).await;
+    assert_eq!(state(&d, id).await, "suppressed");
+    d.advance(Duration::minutes(1)).await;
+    assert_eq!(state(&d, id).await, "triggered");
+    d.stop().await;
+}
