@@ -157,10 +157,14 @@ impl AppState {
     /// After an ingest (committed, or answered as a known re-send): log and count.
     pub fn after_ingest(&self, out: &crate::incident::apply::Outcome, source: &str) {
         // A state change is worth a line at info; a re-send or a joined alert is not.
-        if out.opened.is_empty() && out.reopened.is_empty() && out.resolved.is_empty() {
+        if out.opened.is_empty()
+            && out.reopened.is_empty()
+            && out.resolved.is_empty()
+            && out.suppressed.is_empty()
+        {
             tracing::debug!(source, attached = ?out.attached, duplicate = out.duplicate, "alerts ingested");
         } else {
-            tracing::info!(source, opened = ?out.opened, reopened = ?out.reopened, resolved = ?out.resolved, "alerts ingested");
+            tracing::info!(source, opened = ?out.opened, reopened = ?out.reopened, resolved = ?out.resolved, suppressed = ?out.suppressed, "alerts ingested");
         }
         if out.duplicate {
             self.metrics.duplicate_alert(source);
@@ -184,6 +188,7 @@ impl AppState {
         self.store
             .transact(move |repo| {
                 crate::incident::heartbeat::ensure_deadlines(repo, &roster, now)?;
+                crate::incident::maintenance::ensure_timers(repo, &roster, now)?;
                 crate::escalation::shifts::ensure(repo, &roster, now)?;
                 crate::followup::remind::ensure_digests(repo, &roster, now)
             })

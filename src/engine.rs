@@ -14,7 +14,7 @@ use crate::escalation::paging::{self, Ctx};
 use crate::followup;
 use crate::followup::reminders;
 use crate::incident::apply::Outcome;
-use crate::incident::{Repo, Timer, heartbeat};
+use crate::incident::{Repo, Timer, heartbeat, maintenance};
 use crate::store::StoreResult;
 
 /// Most timers fired in one transaction.
@@ -33,6 +33,11 @@ fn fire_one(repo: &mut dyn Repo, ctx: &Ctx<'_>, t: &Timer, out: &mut Outcome) ->
         heartbeat::TIMER => {
             let o = heartbeat::missed(repo, ctx.roster, &t.key, t.due, ctx.now)?;
             paging::sync(repo, ctx, &o, &format!("heartbeat:{}", t.key))?;
+            o
+        }
+        maintenance::TIMER => {
+            let o = maintenance::fire(repo, ctx.roster, t, ctx.now)?;
+            paging::sync(repo, ctx, &o, "system")?;
             o
         }
         paging::ESCALATION_TIMER => {

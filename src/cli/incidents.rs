@@ -62,6 +62,7 @@ pub enum StateArg {
     Acknowledged,
     Resolved,
     Downgraded,
+    Suppressed,
 }
 
 /// `yes` or `no` on the command line, a boolean on the wire.

@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod incidents;
+pub mod maintenance;
 pub mod notify;
 pub mod postmortems;
 pub mod presence;
@@ -19,6 +20,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use self::incidents::IncidentsCmd;
+use self::maintenance::MaintenanceCmd;
 use self::postmortems::PostmortemsCmd;
 use self::presence::PresenceArgs;
 
@@ -80,6 +82,9 @@ pub enum Command {
     /// List, show, edit and move postmortems through review.
     #[command(subcommand)]
     Postmortems(PostmortemsCmd),
+    /// List, start and end maintenance windows (pages held while they last).
+    #[command(subcommand)]
+    Maintenance(MaintenanceCmd),
 }
 
 /// Runs the parsed command; errors become exit code 1 with one line.
@@ -125,6 +130,7 @@ fn run_client(
             Command::Route { project, at } => routing::route(&api, &project, at.as_deref()).await,
             Command::Oncall { at } => routing::oncall(&api, at.as_deref()).await,
             Command::Postmortems(cmd) => postmortems::run(&api, cmd).await,
+            Command::Maintenance(cmd) => maintenance::run(&api, cmd).await,
             Command::Serve | Command::CheckConfig | Command::CheckReady => {
                 anyhow::bail!("serve, check-config and check-ready do not call the API")
             }
@@ -207,6 +213,80 @@ mod tests {
             (&["oncall", "--token-file", "/t"], true),
             (&["postmortems", "edit", "3"], true),
             (&["postmortems", "burn", "3"], false),
+            (&["maintenance", "list"], true),
+            (
+                &[
+                    "maintenance",
+                    "start",
+                    "--project",
+                    "shop",
+                    "--for",
+                    "2h",
+                    "--reason",
+                    "db",
+                ],
+                true,
+            ),
+            (
+                &[
+                    "maintenance",
+                    "start",
+                    "--project",
+                    "shop",
+                    "--from",
+                    "2026-11-25 10:00",
+                    "--to",
+                    "2026-11-25 12:00",
+                    "--reason",
+                    "db",
+                ],
+                true,
+            ),
+            (
+                &[
+                    "maintenance",
+                    "start",
+                    "--project",
+                    "shop",
+                    "--reason",
+                    "db",
+                ],
+                false,
+            ),
+            (
+                &["maintenance", "start", "--for", "2h", "--reason", "db"],
+                false,
+            ),
+            (
+                &[
+                    "maintenance",
+                    "start",
+                    "--project",
+                    "shop",
+                    "--client",
+                    "acme",
+                    "--for",
+                    "2h",
+                    "--reason",
+                    "db",
+                ],
+                false,
+            ),
+            (
+                &[
+                    "maintenance",
+                    "start",
+                    "--project",
+                    "shop",
+                    "--for",
+                    "2 hours",
+                    "--reason",
+                    "x",
+                ],
+                false,
+            ),
+            (&["maintenance", "end", "3"], true),
+            (&["maintenance", "end", "three"], false),
         ] {
             assert_eq!(parses(args), ok, "{args:?}");
         }

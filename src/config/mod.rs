@@ -7,6 +7,7 @@
 
 mod context;
 mod errors;
+mod maintenance;
 pub mod model;
 mod raw;
 pub mod secret;

@@ -31,6 +31,8 @@ pub struct Roster {
     pub policies: BTreeMap<String, Policy>,
     pub integrations: BTreeMap<String, Integration>,
     pub heartbeats: BTreeMap<String, Heartbeat>,
+    /// Recurring maintenance windows, by id.
+    pub maintenance: BTreeMap<String, Maintenance>,
     /// The files read, main file first.
     pub files: Vec<PathBuf>,
 }
@@ -85,6 +87,8 @@ pub struct Limits {
     /// How long before an action item's deadline its assignee is reminded;
     /// whole days count business days (reminder at 09:00 team time).
     pub action_reminder_before: Span,
+    /// The longest a maintenance window may last.
+    pub maintenance_max: Span,
 }
 
 #[derive(Debug, Clone)]
@@ -390,6 +394,50 @@ pub struct Heartbeat {
     pub grace: Span,
     pub summary: String,
     pub token: Option<TokenHash>,
+}
+
+/// What a maintenance window covers: a project, every project of a
+/// client, or what one integration sends.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    Project(String),
+    Client(String),
+    Integration(String),
+}
+
+/// Whether a client's own report pages through a maintenance window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientReports {
+    #[default]
+    Page,
+    Hold,
+}
+
+impl std::str::FromStr for ClientReports {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "page" => Ok(Self::Page),
+            "hold" => Ok(Self::Hold),
+            _ => Err(format!("{s:?} is not page or hold")),
+        }
+    }
+}
+
+/// A recurring maintenance window: from each `cron` instant (on the wall
+/// clock of `timezone`, hand-off DST rules) for `duration`.
+#[derive(Debug, Clone)]
+pub struct Maintenance {
+    pub id: String,
+    pub scope: Scope,
+    pub matchers: Vec<Matcher>,
+    pub cron: Handoff,
+    pub timezone: Tz,
+    pub duration: Span,
+    pub reason: String,
+    pub client_reports: ClientReports,
 }
 
 impl Roster {

@@ -37,6 +37,8 @@ pub struct File {
     pub integrations: Vec<Spanned<Integration>>,
     #[serde(default)]
     pub heartbeats: Vec<Spanned<Heartbeat>>,
+    #[serde(default)]
+    pub maintenance: Vec<Spanned<Maintenance>>,
 }
 
 /// A secret or token: `${ENV}` in the value, a `*_file` path, or (tokens
@@ -87,6 +89,8 @@ pub struct Limits {
     /// A critical incident open this long becomes serious.
     pub serious_after: Option<S>,
     pub action_reminder_before: Option<S>,
+    /// The longest a maintenance window may last (default 7d).
+    pub maintenance_max: Option<S>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -299,6 +303,24 @@ pub struct Heartbeat {
     pub token: Option<S>,
     pub token_file: Option<S>,
     pub token_sha256: Option<S>,
+}
+
+/// A recurring maintenance window; exactly one of project, client and
+/// integration names its scope.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Maintenance {
+    pub id: S,
+    pub project: Option<S>,
+    pub client: Option<S>,
+    pub integration: Option<S>,
+    #[serde(default)]
+    pub matchers: Vec<S>,
+    pub cron: Option<S>,
+    pub duration: Option<S>,
+    pub timezone: Option<S>,
+    pub reason: Option<S>,
+    pub client_reports: Option<S>,
 }
 
 /// Parses one file's text. Keys are kept in a map only to report unknown

@@ -53,6 +53,7 @@ pub fn roster(ctx: &mut Ctx<'_>, files: &[raw::File]) -> Option<Roster> {
         policies: BTreeMap::new(),
         integrations: BTreeMap::new(),
         heartbeats: BTreeMap::new(),
+        maintenance: BTreeMap::new(),
         files: ctx.files.clone(),
     };
     for (i, f) in files.iter().enumerate() {
@@ -97,6 +98,10 @@ pub fn roster(ctx: &mut Ctx<'_>, files: &[raw::File]) -> Option<Roster> {
                 r.heartbeats.insert(v.id.clone(), v);
             }
         }
+    }
+    for (i, f) in files.iter().enumerate() {
+        ctx.file = i;
+        super::maintenance::windows(ctx, &f.maintenance, &mut r);
     }
     ctx.file = 0;
     for a in main.server.iter().flat_map(|s| &s.value.admins) {
@@ -276,7 +281,7 @@ fn add<'a>(
     }
 }
 
-fn valid_id(s: &str) -> bool {
+pub(super) fn valid_id(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()
@@ -295,7 +300,7 @@ fn reference(ctx: &mut Ctx<'_>, owner: &str, kind: &str, set: &BTreeSet<String>,
     false
 }
 
-fn tz(ctx: &mut Ctx<'_>, s: &S) -> Option<Tz> {
+pub(super) fn tz(ctx: &mut Ctx<'_>, s: &S) -> Option<Tz> {
     match Tz::from_str(s.value.trim()) {
         Ok(t) => Some(t),
         Err(_) => {
@@ -311,7 +316,7 @@ fn tz(ctx: &mut Ctx<'_>, s: &S) -> Option<Tz> {
     }
 }
 
-fn span(ctx: &mut Ctx<'_>, what: &str, s: Option<&S>, default: Span) -> Span {
+pub(super) fn span(ctx: &mut Ctx<'_>, what: &str, s: Option<&S>, default: Span) -> Span {
     let Some(s) = s else { return default };
     match Span::parse(&s.value) {
         Ok(v) => v,
@@ -340,7 +345,7 @@ fn bounded_span(
     }
 }
 
-fn required<'s>(
+pub(super) fn required<'s>(
     ctx: &mut Ctx<'_>,
     owner_at: &Spanned<impl Sized>,
     owner: &str,
@@ -531,6 +536,12 @@ fn limits(ctx: &mut Ctx<'_>, l: Option<&Spanned<raw::Limits>>) -> Limits {
             "limits.action_reminder_before",
             get(|l| l.action_reminder_before.as_ref()),
             Span::from_secs(86_400),
+        ),
+        maintenance_max: span(
+            ctx,
+            "limits.maintenance_max",
+            get(|l| l.maintenance_max.as_ref()),
+            super::maintenance::DEFAULT_MAX,
         ),
     }
 }

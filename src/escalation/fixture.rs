@@ -9,7 +9,7 @@ use crate::routing::{PresenceMark, WorkingHours};
 
 /// Everyone works mon-fri 09:00-18:00 Berlin. Proximity order for `shop` while
 /// `oc` holds `primary`: oc, r1, m1, m2, lead.
-const ROSTER: &str = r##"timezone: Europe/Berlin
+pub(crate) const ROSTER: &str = r##"timezone: Europe/Berlin
 people:
   - id: oc
     phone: "+4915110000001"

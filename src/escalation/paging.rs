@@ -558,7 +558,9 @@ pub fn act(
             Action::Acknowledge => out.acknowledged.push(id),
             Action::Resolve => out.resolved.push(id),
             Action::Downgrade => out.downgraded.push(id),
-            Action::Reopen | Action::Unacknowledge => out.reopened.push(id),
+            Action::Reopen | Action::Unacknowledge | Action::EndMaintenance => {
+                out.reopened.push(id)
+            }
         }
         sync(repo, ctx, &out, &actor.to_string())?;
     }

@@ -332,6 +332,8 @@ pub fn responders(inc: &Incident, events: &[Event]) -> Vec<String> {
 /// Timeline kinds that tell the story; deliveries and routing are noise.
 const STORY: &[&str] = &[
     "opened",
+    "suppressed",
+    "maintenance over",
     "reopened",
     "page queued",
     "acknowledged",

@@ -70,7 +70,13 @@ pub async fn reload(
 /// scraper needs no token; it exposes counts only, never ids or numbers.
 pub async fn metrics(State(app): State<Shared>) -> impl IntoResponse {
     if let Ok(counts) = app.store.query(|r| r.count_by_state()).await {
-        for state in ["triggered", "acknowledged", "resolved", "downgraded"] {
+        for state in [
+            "triggered",
+            "acknowledged",
+            "resolved",
+            "downgraded",
+            "suppressed",
+        ] {
             let n = counts
                 .iter()
                 .find(|(s, _)| s.as_str() == state)

@@ -34,7 +34,7 @@ fn parse_filter(s: Option<&str>) -> Result<StateFilter, ApiError> {
         other => other.parse().map(StateFilter::Only).map_err(|_| {
             ApiError::bad(
                 "state",
-                "expected open, all, triggered, acknowledged, resolved or downgraded",
+                "expected open, all, triggered, acknowledged, resolved, downgraded or suppressed",
             )
         }),
     }

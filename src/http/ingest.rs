@@ -324,9 +324,9 @@ pub async fn trigger(
     // Routed and paged like any alert, in the same transaction.
     let (out, reference) = app
         .transact_paging(move |repo, ctx| {
-            let out = apply::client_trigger(repo, &report, ctx.now)?;
+            let out = apply::client_trigger(repo, ctx.roster, &report, ctx.now)?;
             paging::sync(repo, ctx, &out, &format!("client:{}", report.client))?;
-            let id = out.opened.first().or(out.attached.first()).copied();
+            let id = out.incidents().first().copied();
             let reference = id.map(|id| repo.get(id)).transpose()?;
             Ok((out, reference.map(|i| i.reference)))
         })

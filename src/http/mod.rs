@@ -10,6 +10,7 @@ mod first_response;
 mod health;
 mod incidents;
 mod ingest;
+mod maintenance;
 mod page;
 mod postmortems;
 mod routing;
@@ -80,6 +81,14 @@ pub fn router(app: Shared) -> Router {
         .route(
             "/api/v1/incidents/{id}/postmortem",
             post(postmortems::create),
+        )
+        .route(
+            "/api/v1/maintenance",
+            get(maintenance::list).post(maintenance::create),
+        )
+        .route(
+            "/api/v1/maintenance/{id}",
+            axum::routing::delete(maintenance::end),
         )
         .route("/api/v1/postmortems", get(postmortems::list))
         .route(

@@ -137,6 +137,7 @@ fn done(action: Action) -> &'static str {
         Action::Downgrade => "downgraded",
         Action::Reopen => "reopened",
         Action::Unacknowledge => "unacknowledged",
+        Action::EndMaintenance => "paged after its maintenance",
     }
 }
 

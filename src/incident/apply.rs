@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::maintenance::{self, Subject};
 use super::model::{Actor, Incident, NewIncident, State, own_start};
 use super::repo::{Diagnosis, Repo};
 use super::transition::{self, Action, Transition};
@@ -28,6 +29,8 @@ pub struct Outcome {
     pub acknowledged: Vec<i64>,
     pub resolved: Vec<i64>,
     pub downgraded: Vec<i64>,
+    /// Opened inside a maintenance window: paging waits for its end.
+    pub suppressed: Vec<i64>,
 }
 
 impl Outcome {
@@ -38,6 +41,7 @@ impl Outcome {
             &self.attached,
             &self.acknowledged,
             &self.resolved,
+            &self.suppressed,
         ]
         .into_iter()
         .flatten()
@@ -119,12 +123,51 @@ fn new_incident(
     }
 }
 
-fn initial_state(critical: bool) -> State {
-    if critical {
-        State::Triggered
-    } else {
-        State::Downgraded
+/// Triggered, downgraded (`critical: false`), or suppressed by the
+/// maintenance window the alert falls in (recorded on the timeline by
+/// [`file`]).
+fn initial_state(
+    repo: &mut dyn Repo,
+    roster: &Roster,
+    integration: &Integration,
+    alert: &Alert,
+    routed: &Routed,
+    now: DateTime<Utc>,
+) -> StoreResult<(State, Option<maintenance::Window>)> {
+    let client = roster
+        .projects
+        .get(&routed.project)
+        .map_or("", |p| p.client.as_str());
+    let subject = Subject {
+        project: &routed.project,
+        client,
+        integration: Some(&integration.id),
+        labels: &alert.labels,
+        client_report: false,
+    };
+    maintenance::opening_state(repo, roster, &subject, routed.critical, now)
+}
+
+/// Files an incident that just opened (or reopened): paging, or held by
+/// a maintenance window.
+fn file(
+    repo: &mut dyn Repo,
+    out: &mut Outcome,
+    id: i64,
+    reopened: bool,
+    window: Option<&maintenance::Window>,
+    actor: &Actor,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    match window {
+        Some(w) => {
+            maintenance::record(repo, id, w, actor, now)?;
+            out.suppressed.push(id);
+        }
+        None if reopened => out.reopened.push(id),
+        None => out.opened.push(id),
     }
+    Ok(())
 }
 
 /// Finds the open incident for `key`, reopens a flapping one (when
@@ -190,7 +233,7 @@ fn open_or_reopen(
     };
     if let Some(prev) = flapped {
         let routed = route(integration, first);
-        let state = initial_state(routed.critical);
+        let (state, window) = initial_state(repo, roster, integration, first, &routed, now)?;
         repo.set_state(prev.id, state, now, None)?;
         repo.append(
             prev.id,
@@ -203,13 +246,13 @@ fn open_or_reopen(
                 "resolved_at": prev.resolved_at,
             }),
         )?;
-        out.reopened.push(prev.id);
+        file(repo, out, prev.id, true, window.as_ref(), &actor, now)?;
         return repo.get(prev.id);
     }
     let routed = route(integration, first);
     let started_at = own_start(started, now);
     let new = new_incident(roster, integration, first, &routed, key, title, started_at);
-    let state = initial_state(routed.critical);
+    let (state, window) = initial_state(repo, roster, integration, first, &routed, now)?;
     let id = repo.insert(&new, state, now)?;
     repo.append(
         id,
@@ -226,7 +269,7 @@ fn open_or_reopen(
             "started_at": started_at,
         }),
     )?;
-    out.opened.push(id);
+    file(repo, out, id, false, window.as_ref(), &actor, now)?;
     repo.get(id)
 }
 
@@ -473,8 +516,11 @@ pub struct ClientReport {
     pub dedup_key: Option<String>,
 }
 
+/// A client's report pages through a maintenance window unless the window
+/// says `client_reports: hold`.
 pub fn client_trigger(
     repo: &mut dyn Repo,
+    roster: &Roster,
     report: &ClientReport,
     now: DateTime<Utc>,
 ) -> StoreResult<Outcome> {
@@ -511,14 +557,22 @@ pub fn client_trigger(
         details: report.details.clone(),
         started_at: now,
     };
-    let id = repo.insert(&new, State::Triggered, now)?;
+    let subject = Subject {
+        project: &new.project,
+        client: &new.client,
+        integration: new.integration.as_deref(),
+        labels: &new.labels,
+        client_report: true,
+    };
+    let (state, window) = maintenance::opening_state(repo, roster, &subject, true, now)?;
+    let id = repo.insert(&new, state, now)?;
     repo.append(
         id,
         now,
         &actor,
         "opened",
         json!({
-            "state": State::Triggered,
+            "state": state,
             "severity": report.severity,
             "client_reported": true,
             "project": report.project,
@@ -526,7 +580,7 @@ pub fn client_trigger(
             "started_at": now,
         }),
     )?;
-    out.opened.push(id);
+    file(repo, &mut out, id, false, window.as_ref(), &actor, now)?;
     Ok(out)
 }
 
@@ -586,6 +640,7 @@ pub fn act(
                 Action::Downgrade => "downgraded",
                 Action::Reopen => "reopened",
                 Action::Unacknowledge => "acknowledgement timed out",
+                Action::EndMaintenance => "maintenance over",
             };
             let mut d = json!({"how": how, "from": incident.state});
             if let (Some(obj), serde_json::Value::Object(extra)) = (d.as_object_mut(), detail) {

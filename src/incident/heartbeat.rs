@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::apply::{self, Outcome};
+use super::maintenance;
 use super::model::{Actor, NewIncident, State, own_start};
 use super::repo::{Repo, Timer};
 use super::transition::Action;
@@ -63,7 +64,9 @@ pub fn ensure_deadlines(
     Ok(())
 }
 
-/// The deadline passed without a ping.
+/// The deadline passed without a ping. Inside a maintenance window of its
+/// project nothing opens: the deadline moves to the window's end, so a
+/// heartbeat still silent then opens its incident.
 pub fn missed(
     repo: &mut dyn Repo,
     roster: &Roster,
@@ -84,6 +87,21 @@ pub fn missed(
         .get(&hb.project)
         .map(|p| p.client.clone())
         .unwrap_or_default();
+    let integration_id = integration(hb);
+    let subject = maintenance::Subject {
+        project: &hb.project,
+        client: &client,
+        integration: Some(&integration_id),
+        labels: &Default::default(),
+        client_report: false,
+    };
+    if let Some(w) = maintenance::covering(repo, roster, &subject, now)? {
+        repo.set_timer(&Timer {
+            due: w.to,
+            ..deadline(hb, due)
+        })?;
+        return Ok(out);
+    }
     // The problem started when the deadline passed (earlier than now when
     // the daemon was down at that time).
     let started_at = own_start(Some(due), now);

@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod heartbeat;
+pub mod maintenance;
 pub mod model;
 pub mod notes;
 pub mod reference;

@@ -16,6 +16,9 @@ pub enum State {
     Acknowledged,
     Resolved,
     Downgraded,
+    /// Opened inside a maintenance window: recorded, pages nobody, until
+    /// the window ends.
+    Suppressed,
 }
 
 impl State {
@@ -25,6 +28,7 @@ impl State {
             State::Acknowledged => "acknowledged",
             State::Resolved => "resolved",
             State::Downgraded => "downgraded",
+            State::Suppressed => "suppressed",
         }
     }
 
@@ -53,6 +57,7 @@ impl FromStr for State {
             "acknowledged" => Ok(State::Acknowledged),
             "resolved" => Ok(State::Resolved),
             "downgraded" => Ok(State::Downgraded),
+            "suppressed" => Ok(State::Suppressed),
             _ => Err(format!("unknown state {s:?}")),
         }
     }

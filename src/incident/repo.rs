@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use super::maintenance::{NewWindow, Window};
 use super::model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};
 use crate::followup::actions::{ActionItem, Filter as ActionFilter, NewAction};
 use crate::followup::postmortem::{NewPostmortem, Postmortem};
@@ -229,6 +230,14 @@ pub trait Repo {
     fn actions_of(&mut self, postmortem: i64) -> StoreResult<Vec<ActionItem>>;
     /// Items of a team not yet done, by deadline (the digest).
     fn open_actions_of_team(&mut self, team: &str) -> StoreResult<Vec<ActionItem>>;
+    /// Stored maintenance windows in force at `now` (begun, not over, not ended).
+    fn active_windows(&mut self, now: DateTime<Utc>) -> StoreResult<Vec<Window>>;
+    fn insert_window(&mut self, w: &NewWindow, now: DateTime<Utc>) -> StoreResult<i64>;
+    fn window(&mut self, id: i64) -> StoreResult<Option<Window>>;
+    /// Records that `by` ended the window early at `now`.
+    fn end_window(&mut self, id: i64, by: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Incidents in state `suppressed`, by number.
+    fn suppressed(&mut self) -> StoreResult<Vec<Incident>>;
 }
 
 /// How long a `MessageSid` is remembered for deduplication.
@@ -397,4 +406,7 @@ pub trait ReadRepo {
         after: Option<Cursor>,
         limit: usize,
     ) -> StoreResult<Vec<ActionItem>>;
+    /// Stored maintenance windows not over at `now` (in force or to come),
+    /// by start.
+    fn windows(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Window>>;
 }

@@ -12,6 +12,9 @@ pub enum Action {
     Reopen,
     /// An acknowledgement that timed out (policy `ack_timeout`).
     Unacknowledge,
+    /// The maintenance window of a suppressed incident ended while its
+    /// alerts still fire.
+    EndMaintenance,
 }
 
 /// The outcome of applying an action to a state.
@@ -30,8 +33,13 @@ pub fn apply(from: State, action: Action) -> Result<Transition, State> {
     match (from, action) {
         (Triggered, Acknowledge) => Ok(Transition::To(Acknowledged)),
         (Acknowledged, Acknowledge) => Ok(Transition::Unchanged),
-        (Triggered | Acknowledged | Downgraded, Resolve) => Ok(Transition::To(Resolved)),
-        (Triggered | Acknowledged, Downgrade) => Ok(Transition::To(Downgraded)),
+        (Triggered | Acknowledged | Downgraded | Suppressed, Resolve) => {
+            Ok(Transition::To(Resolved))
+        }
+        // Nobody was paged, so there is nothing to take; a suppressed
+        // incident can be resolved, or downgraded so that it never pages.
+        (Triggered | Acknowledged | Suppressed, Downgrade) => Ok(Transition::To(Downgraded)),
+        (Suppressed, EndMaintenance) => Ok(Transition::To(Triggered)),
         (Downgraded, Downgrade) => Ok(Transition::Unchanged),
         (Resolved, Reopen) => Ok(Transition::To(Triggered)),
         (Acknowledged, Unacknowledge) => Ok(Transition::To(Triggered)),
@@ -67,5 +75,11 @@ mod tests {
         check(Triggered, Reopen, Err(Triggered));
         check(Acknowledged, Unacknowledge, Ok(Transition::To(Triggered)));
         check(Triggered, Unacknowledge, Err(Triggered));
+        check(Suppressed, Acknowledge, Err(Suppressed));
+        check(Suppressed, Resolve, Ok(Transition::To(Resolved)));
+        check(Suppressed, Downgrade, Ok(Transition::To(Downgraded)));
+        check(Suppressed, EndMaintenance, Ok(Transition::To(Triggered)));
+        check(Triggered, EndMaintenance, Err(Triggered));
+        check(Resolved, EndMaintenance, Err(Resolved));
     }
 }

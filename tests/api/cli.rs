@@ -350,3 +350,90 @@ async fn notify_set_show_and_reset() {
     );
     d.stop().await;
 }
+
+/// `tocsin --url <daemon> <args>` with Alice's token (team lead, admin).
+async fn as_alice(d: &Daemon, args: &[&str]) -> Output {
+    let mut all = vec!["--url", d.base.as_str()];
+    all.extend_from_slice(args);
+    tocsin(d, Some(ADMIN_TOKEN), &all).await
+}
+
+#[tokio::test]
+async fn maintenance_start_list_and_end() {
+    let d = spawn_daemon().await;
+    let o = as_alice(
+        &d,
+        &[
+            "maintenance",
+            "start",
+            "--project",
+            "shop",
+            "--for",
+            "2h",
+            "--reason",
+            "db migration",
+            "--match",
+            "job=backup",
+        ],
+    )
+    .await;
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "maintenance 1 on project shop {job=\"backup\"} until 2026-11-25T11:00:00Z\n"
+    );
+    let o = as_bob(&d, &["maintenance", "list"]).await;
+    assert_exit(&o, 0);
+    let out = stdout(&o);
+    for part in [
+        "ID",
+        "1 ",
+        "project shop {job=\"backup\"}",
+        "2026-11-25T11:00:00Z (now)",
+        "db migration",
+        "page",
+    ] {
+        assert!(out.contains(part), "{part:?} missing from\n{out}");
+    }
+    // Only a team lead or an admin may end it; bob hears why in one line.
+    let err = user_error(&as_bob(&d, &["maintenance", "end", "1"]).await);
+    assert!(
+        err.contains("403 Forbidden: bob may not manage maintenance of project shop"),
+        "{err}"
+    );
+    let o = as_alice(&d, &["maintenance", "end", "1"]).await;
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), "maintenance 1 ended; 0 paged now, 0 resolved\n");
+    assert_eq!(
+        stdout(&as_bob(&d, &["maintenance", "list"]).await),
+        "no maintenance windows\n"
+    );
+    // Bad input names the field; a usage error is exit 2.
+    let err = user_error(
+        &as_alice(
+            &d,
+            &[
+                "maintenance",
+                "start",
+                "--project",
+                "moon",
+                "--for",
+                "1h",
+                "--reason",
+                "x",
+            ],
+        )
+        .await,
+    );
+    assert!(
+        err.contains("400 Bad Request: project: not in the configuration"),
+        "{err}"
+    );
+    let o = as_alice(
+        &d,
+        &["maintenance", "start", "--project", "shop", "--reason", "x"],
+    )
+    .await;
+    assert_exit(&o, 2);
+    d.stop().await;
+}

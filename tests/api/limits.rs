@@ -301,6 +301,7 @@ async fn text_over_its_cap_is_refused_and_changes_nothing() {
 pub(crate) async fn seed_incidents(d: &Daemon, from: usize, n: usize) {
     use tocsin::incident::apply::{self, ClientReport};
     let now = d.state().clock.now();
+    let roster = d.state().roster();
     d.state()
         .store
         .transact(move |repo| {
@@ -313,7 +314,7 @@ pub(crate) async fn seed_incidents(d: &Daemon, from: usize, n: usize) {
                     severity: tocsin::ingest::Severity::Minor,
                     dedup_key: Some(format!("seed-{i}")),
                 };
-                apply::client_trigger(repo, &report, now)?;
+                apply::client_trigger(repo, &roster, &report, now)?;
             }
             Ok(())
         })

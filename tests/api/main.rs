@@ -22,6 +22,7 @@ mod incidents;
 mod ingest;
 mod limits;
 mod logs;
+mod maintenance;
 mod notes;
 mod paging;
 mod postmortems;

@@ -16,10 +16,12 @@ use crate::incident::{
 };
 use crate::routing::{PresenceMark, Status};
 
+use super::maintenance;
 use super::outbox;
 use super::postmortems as pm;
 use crate::followup::actions::{ActionItem, Filter as ActionFilter, NewAction};
 use crate::followup::postmortem::{NewPostmortem, Postmortem};
+use crate::incident::maintenance::{NewWindow, Window};
 use crate::store::{Cursor, StoreError, StoreResult};
 
 pub fn ms(t: DateTime<Utc>) -> i64 {
@@ -261,10 +263,10 @@ impl Repo for TxRepo<'_> {
             State::Acknowledged => "acknowledged_at",
             State::Resolved => "resolved_at",
             State::Downgraded => "downgraded_at",
-            // Back to triggered: the incident is open again.
-            State::Triggered => "resolved_at",
+            // Back to triggered (or held by a window): open again.
+            State::Triggered | State::Suppressed => "resolved_at",
         };
-        let value = (state != State::Triggered).then_some(t);
+        let value = (!matches!(state, State::Triggered | State::Suppressed)).then_some(t);
         let n = super::exec(
             self.conn,
             &format!(
@@ -763,6 +765,30 @@ impl Repo for TxRepo<'_> {
     fn open_actions_of_team(&mut self, team: &str) -> StoreResult<Vec<ActionItem>> {
         pm::open_actions_of_team(self.conn, team)
     }
+
+    fn active_windows(&mut self, now: DateTime<Utc>) -> StoreResult<Vec<Window>> {
+        maintenance::active(self.conn, now)
+    }
+
+    fn insert_window(&mut self, w: &NewWindow, now: DateTime<Utc>) -> StoreResult<i64> {
+        maintenance::insert(self.conn, w, now)
+    }
+
+    fn window(&mut self, id: i64) -> StoreResult<Option<Window>> {
+        maintenance::get(self.conn, id)
+    }
+
+    fn end_window(&mut self, id: i64, by: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        maintenance::end(self.conn, id, by, now)
+    }
+
+    fn suppressed(&mut self) -> StoreResult<Vec<Incident>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM incidents WHERE state = 'suppressed' ORDER BY id"
+        ))?;
+        let rows = stmt.query_map([], incident_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
 }
 
 fn timeline(conn: &Connection, id: i64) -> StoreResult<Vec<Event>> {
@@ -939,6 +965,10 @@ impl ReadRepo for Reader<'_> {
         limit: usize,
     ) -> StoreResult<Vec<ActionItem>> {
         pm::actions(self.conn, filter, assignee, now, after, limit)
+    }
+
+    fn windows(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Window>> {
+        maintenance::upcoming(self.conn, now, limit)
     }
 
     fn count_by_state(&self) -> StoreResult<Vec<(State, i64)>> {

@@ -262,7 +262,26 @@ pub const MIGRATIONS: &[&str] = &[
          FROM incidents) AS numbered
         WHERE incidents.id = numbered.id;
     CREATE UNIQUE INDEX incidents_by_reference ON incidents (ref_prefix, ref_seq);",
-    // 14: people's own notify ladders set over the API; a row overrides
+    // 14: one-off maintenance windows (`POST /api/v1/maintenance`): the
+    // scope (`project`, `client` or `integration` and its id), label
+    // matchers as a JSON list of their texts, `[starts_at, ends_at)`, and
+    // who created it and who ended it early.
+    "CREATE TABLE maintenance (
+        id             INTEGER PRIMARY KEY AUTOINCREMENT,
+        scope_kind     TEXT NOT NULL,
+        scope          TEXT NOT NULL,
+        matchers       TEXT NOT NULL,
+        starts_at      INTEGER NOT NULL,
+        ends_at        INTEGER NOT NULL,
+        reason         TEXT NOT NULL,
+        client_reports TEXT NOT NULL,
+        created_by     TEXT NOT NULL,
+        created_at     INTEGER NOT NULL,
+        ended_by       TEXT,
+        ended_at       INTEGER
+    ) STRICT;
+    CREATE INDEX maintenance_in_force ON maintenance (ends_at) WHERE ended_at IS NULL;",
+    // 15: people's own notify ladders set over the API; a row overrides
     // the YAML `notify` of that person until it is deleted.
     "CREATE TABLE notify_rules (
         person TEXT PRIMARY KEY,

@@ -29,6 +29,7 @@
 //! `ready` fails until a write succeeds again (it tries a probe write itself).
 
 mod incidents;
+mod maintenance;
 mod migrations;
 mod outbox;
 mod postmortems;

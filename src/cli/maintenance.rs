@@ -1,0 +1,186 @@
+//! `tocsin maintenance list|start|end`: maintenance windows over the API.
+//! `start` takes the scope (`--project`, `--client` or `--integration`),
+//! `--for 2h` or `--from/--to`, a `--reason`, optional `--match` label
+//! matchers and `--hold-client-reports`; `end ID` ends a window early.
+
+use clap::{Args, Subcommand};
+use serde_json::{Map, Value, json};
+
+use super::client::ApiClient;
+use super::incidents::{list_of, text};
+use super::table::Table;
+use crate::duration::Span;
+
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceCmd {
+    /// Windows in force or to come (YAML ones show their next occurrence).
+    List,
+    /// Start a one-off window: its alerts page nobody until it ends.
+    Start(StartArgs),
+    /// End a window now: what still fires pages at once.
+    End {
+        /// The window's number (from `list`).
+        id: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// The project it covers.
+    #[arg(long, group = "scope", required_unless_present_any = ["client", "integration"])]
+    pub project: Option<String>,
+    /// Every project of this client.
+    #[arg(long, group = "scope")]
+    pub client: Option<String>,
+    /// What this integration sends.
+    #[arg(long, group = "scope")]
+    pub integration: Option<String>,
+    /// How long, from now or --from (e.g. 30m, 2h).
+    #[arg(long = "for", value_name = "DURATION", value_parser = parse_span, conflicts_with = "to", required_unless_present = "to")]
+    pub duration: Option<String>,
+    /// Start (RFC 3339 or YYYY-MM-DD HH:MM in the daemon's zone); now when absent.
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End (same forms as --from).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+    /// Why pages are held (shown on every incident it holds).
+    #[arg(long)]
+    pub reason: String,
+    /// Only alerts whose labels match (`job=backup`); repeatable.
+    #[arg(long = "match", value_name = "MATCHER")]
+    pub matchers: Vec<String>,
+    /// Hold the client's own reports too (they page through by default).
+    #[arg(long)]
+    pub hold_client_reports: bool,
+}
+
+fn parse_span(s: &str) -> Result<String, String> {
+    Span::parse(s).map(|_| s.trim().to_string())
+}
+
+/// The POST body for `start`.
+pub fn body(a: &StartArgs) -> Value {
+    let mut m = Map::new();
+    let fields = [
+        ("project", &a.project),
+        ("client", &a.client),
+        ("integration", &a.integration),
+        ("for", &a.duration),
+        ("from", &a.from),
+        ("to", &a.to),
+    ];
+    for (k, v) in fields {
+        if let Some(v) = v {
+            m.insert(k.into(), json!(v));
+        }
+    }
+    m.insert("reason".into(), json!(a.reason));
+    if !a.matchers.is_empty() {
+        m.insert("matchers".into(), json!(a.matchers));
+    }
+    if a.hold_client_reports {
+        m.insert("client_reports".into(), json!("hold"));
+    }
+    Value::Object(m)
+}
+
+/// What a window covers: `project shop {job="backup"}`.
+fn scope(w: &Value) -> String {
+    let scope = ["project", "client", "integration"]
+        .into_iter()
+        .find_map(|k| w[k].as_str().map(|id| format!("{k} {id}")))
+        .unwrap_or_default();
+    let matchers: Vec<String> = list_of(w, "matchers").iter().map(text).collect();
+    if matchers.is_empty() {
+        scope
+    } else {
+        format!("{scope} {{{}}}", matchers.join(", "))
+    }
+}
+
+/// The windows as a table.
+pub fn render_list(v: &Value) -> String {
+    let mut t = Table::new(&["ID", "SCOPE", "FROM", "TO", "REASON", "CLIENT"]);
+    for w in list_of(v, "maintenance") {
+        let id = match &w["cron"] {
+            Value::String(cron) => format!("{} ({cron})", text(&w["id"])),
+            _ => text(&w["id"]),
+        };
+        let to = if w["active"] == true {
+            format!("{} (now)", text(&w["to"]))
+        } else {
+            text(&w["to"])
+        };
+        t.row(vec![
+            id,
+            scope(w),
+            text(&w["from"]),
+            to,
+            text(&w["reason"]),
+            text(&w["client_reports"]),
+        ]);
+    }
+    if t.is_empty() {
+        "no maintenance windows\n".to_string()
+    } else {
+        t.render()
+    }
+}
+
+pub async fn run(api: &ApiClient, cmd: MaintenanceCmd) -> anyhow::Result<()> {
+    match cmd {
+        MaintenanceCmd::List => {
+            let v = api.get("/api/v1/maintenance", &[]).await?;
+            print!("{}", render_list(&v));
+        }
+        MaintenanceCmd::Start(args) => {
+            let w = api.post("/api/v1/maintenance", &body(&args)).await?;
+            println!(
+                "maintenance {} on {} until {}",
+                text(&w["id"]),
+                scope(&w),
+                text(&w["to"])
+            );
+        }
+        MaintenanceCmd::End { id } => {
+            let v = api.delete(&format!("/api/v1/maintenance/{id}")).await?;
+            let paged = list_of(&v, "paged").len();
+            let resolved = list_of(&v, "resolved").len();
+            println!("maintenance {id} ended; {paged} paged now, {resolved} resolved");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_shows_scope_times_and_reason() {
+        let v = json!({"maintenance": [
+            {"id": "backup", "project": "shop", "matchers": ["job=\"backup\""], "cron": "0 2 * * *",
+             "from": "2026-11-26T01:00:00Z", "to": "2026-11-26T02:00:00Z", "active": false,
+             "reason": "nightly backup", "client_reports": "page"},
+            {"id": 3, "client": "acme", "matchers": [], "cron": null,
+             "from": "2026-11-25T09:00:00Z", "to": "2026-11-25T11:00:00Z", "active": true,
+             "reason": "db migration", "client_reports": "hold"},
+        ]});
+        let out = render_list(&v);
+        for part in [
+            "backup (0 2 * * *)",
+            "project shop {job=\"backup\"}",
+            "client acme",
+            "2026-11-25T11:00:00Z (now)",
+            "db migration",
+            "hold",
+        ] {
+            assert!(out.contains(part), "{part:?} missing from\n{out}");
+        }
+        assert_eq!(
+            render_list(&json!({"maintenance": []})),
+            "no maintenance windows\n"
+        );
+    }
+}

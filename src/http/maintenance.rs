@@ -1,0 +1,260 @@
+//! `/api/v1/maintenance`: list the windows (stored and YAML), start a
+//! one-off window, end one early. Starting and ending need an admin or the
+//! lead of every team the window's scope touches; listing, any person.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth;
+use super::error::ApiError;
+use crate::app::Shared;
+use crate::config::{ClientReports, Roster, Scope};
+use crate::duration::Span;
+use crate::escalation::paging;
+use crate::incident::maintenance::{self, NewWindow, Window};
+use crate::ingest::matcher::Matcher;
+
+/// Longest `reason`, in characters.
+const REASON_MAX: usize = 500;
+/// Most label matchers on one window.
+const MATCHERS_MAX: usize = 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBody {
+    project: Option<String>,
+    client: Option<String>,
+    integration: Option<String>,
+    #[serde(default)]
+    matchers: Vec<String>,
+    from: Option<String>,
+    to: Option<String>,
+    /// A duration from `from` (`2h`), instead of `to`.
+    #[serde(rename = "for")]
+    duration: Option<String>,
+    reason: Option<String>,
+    client_reports: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    limit: Option<usize>,
+}
+
+/// A window as the API shows it.
+pub fn to_json(w: &Window, now: DateTime<Utc>) -> Value {
+    let (kind, id) = scope_parts(&w.scope);
+    let ended = w.ended_at.is_some_and(|t| t <= now);
+    json!({
+        "id": w.id.to_json(),
+        kind: id,
+        "matchers": w.matchers.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+        "from": w.from,
+        "to": w.to,
+        "reason": w.reason,
+        "client_reports": w.client_reports,
+        "active": w.from <= now && now < w.to && !ended,
+        "cron": w.cron,
+        "created_by": w.created_by,
+        "created_at": w.created_at,
+        "ended_by": w.ended_by,
+        "ended_at": w.ended_at,
+    })
+}
+
+pub async fn list(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let roster = app.roster();
+    auth::person(&roster, &headers)?;
+    let now = app.clock.now();
+    let limit = q.limit.unwrap_or(100).clamp(1, 500);
+    let stored = app.store.query(move |r| r.windows(now, limit)).await?;
+    let mut all: Vec<Value> = roster
+        .maintenance
+        .values()
+        .filter_map(|m| {
+            let (from, to) = maintenance::occurrence(m, now).or_else(|| {
+                let from = m.cron.next_after(m.timezone, now)?;
+                Some((from, from + m.duration.to_chrono()))
+            })?;
+            Some(to_json(&maintenance::configured(m, from, to), now))
+        })
+        .collect();
+    all.extend(stored.iter().map(|w| to_json(w, now)));
+    Ok(Json(json!({"maintenance": all})))
+}
+
+fn scope(b: &CreateBody) -> Result<Scope, ApiError> {
+    match (&b.project, &b.client, &b.integration) {
+        (Some(p), None, None) => Ok(Scope::Project(p.clone())),
+        (None, Some(c), None) => Ok(Scope::Client(c.clone())),
+        (None, None, Some(i)) => Ok(Scope::Integration(i.clone())),
+        (None, None, None) => Err(ApiError::bad(
+            "project",
+            "give the window's scope: project, client or integration",
+        )),
+        _ => Err(ApiError::bad(
+            "project",
+            "give one of project, client or integration, not several",
+        )),
+    }
+}
+
+fn time(roster: &Roster, field: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
+    crate::when::parse(s, roster.timezone).map_err(|e| ApiError::bad(field, e))
+}
+
+/// The body as a window, or a 400 naming the first bad field.
+fn parse(
+    roster: &Roster,
+    b: CreateBody,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<NewWindow, ApiError> {
+    let scope = scope(&b)?;
+    if b.matchers.len() > MATCHERS_MAX {
+        return Err(ApiError::bad("matchers", format!("at most {MATCHERS_MAX}")));
+    }
+    let matchers = b
+        .matchers
+        .iter()
+        .map(|m| Matcher::parse(m).map_err(|e| ApiError::bad("matchers", e.to_string())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let from = match &b.from {
+        Some(s) => time(roster, "from", s)?,
+        None => now,
+    };
+    let to = match (&b.to, &b.duration) {
+        (Some(s), None) => time(roster, "to", s)?,
+        (None, Some(d)) => {
+            from + Span::parse(d)
+                .map_err(|e| ApiError::bad("for", e))?
+                .to_chrono()
+        }
+        (Some(_), Some(_)) => return Err(ApiError::bad("to", "give to or for, not both")),
+        (None, None) => return Err(ApiError::bad("to", "required (or for, a duration)")),
+    };
+    let reason = b.reason.as_deref().map(str::trim).unwrap_or_default();
+    if reason.is_empty() {
+        return Err(ApiError::bad("reason", "required: say why pages are held"));
+    }
+    if reason.chars().count() > REASON_MAX {
+        return Err(ApiError::bad(
+            "reason",
+            format!("longer than {REASON_MAX} characters"),
+        ));
+    }
+    let client_reports = match &b.client_reports {
+        Some(c) => c
+            .parse::<ClientReports>()
+            .map_err(|e| ApiError::bad("client_reports", e))?,
+        None => ClientReports::Page,
+    };
+    let w = NewWindow {
+        scope,
+        matchers,
+        from,
+        to,
+        reason: reason.to_string(),
+        client_reports,
+        created_by: by.to_string(),
+    };
+    maintenance::check(roster, &w, now).map_err(|e| ApiError::bad(e.field, e.reason))?;
+    Ok(w)
+}
+
+fn forbidden(person: &str, scope: &Scope) -> ApiError {
+    let (kind, id) = scope_parts(scope);
+    ApiError::Forbidden(format!(
+        "{person} may not manage maintenance of {kind} {id}: admins and the lead of every team concerned may"
+    ))
+}
+
+fn scope_parts(scope: &Scope) -> (&'static str, &str) {
+    match scope {
+        Scope::Project(p) => ("project", p),
+        Scope::Client(c) => ("client", c),
+        Scope::Integration(i) => ("integration", i),
+    }
+}
+
+pub async fn create(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let roster = app.roster();
+    let person = auth::person(&roster, &headers)?.id.clone();
+    let b: CreateBody =
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let now = app.clock.now();
+    let w = parse(&roster, b, &person, now)?;
+    if !maintenance::may_manage(&roster, &person, &w.scope) {
+        return Err(forbidden(&person, &w.scope));
+    }
+    let window = app
+        .transact_paging_at(now, move |repo, _| {
+            let id = maintenance::create(repo, &w, now)?;
+            repo.window(id)
+        })
+        .await?
+        .ok_or_else(|| ApiError::Unavailable("the stored window vanished".into()))?;
+    tracing::info!(window = %window.id, person, "maintenance window started");
+    Ok((StatusCode::CREATED, Json(to_json(&window, now))).into_response())
+}
+
+/// Ends a window early: what it held pages (or resolves) at once.
+pub async fn end(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let roster = app.roster();
+    let person = auth::person(&roster, &headers)?.id.clone();
+    let Ok(number) = id.parse::<i64>() else {
+        return Err(if roster.maintenance.contains_key(&id) {
+            ApiError::Conflict(format!(
+                "maintenance {id} is in the configuration: remove it there and reload"
+            ))
+        } else {
+            ApiError::bad("id", format!("{id:?} is not a window number"))
+        });
+    };
+    let not_found = || ApiError::NotFound(format!("maintenance {number}"));
+    let existing = app
+        .store
+        .transact(move |repo| repo.window(number))
+        .await?
+        .ok_or_else(not_found)?;
+    if !maintenance::may_manage(&roster, &person, &existing.scope) {
+        return Err(forbidden(&person, &existing.scope));
+    }
+    let now = app.clock.now();
+    let by = person.clone();
+    let (window, out) = app
+        .transact_paging_at(now, move |repo, ctx| {
+            let ended = maintenance::end(repo, ctx.roster, number, &by, ctx.now)?;
+            if let Some((_, out)) = &ended {
+                paging::sync(repo, ctx, out, "system")?;
+            }
+            Ok(ended)
+        })
+        .await?
+        .ok_or_else(not_found)?;
+    app.after_ingest(&out, "maintenance");
+    tracing::info!(window = number, person, "maintenance window ended");
+    Ok(Json(json!({
+        "maintenance": to_json(&window, now),
+        "paged": out.reopened,
+        "resolved": out.resolved,
+    })))
+}
