@@ -20,6 +20,7 @@ pub mod incident;
 pub mod ingest;
 pub mod metrics;
 pub mod notify;
+pub mod oncall;
 pub mod outbox;
 pub mod routing;
 pub mod store;

@@ -111,6 +111,10 @@ impl ApiClient {
         self.send(Method::PATCH, path, &[], Some(body)).await
     }
 
+    pub async fn delete(&self, path: &str) -> anyhow::Result<Value> {
+        self.send(Method::DELETE, path, &[], None).await
+    }
+
     async fn send(
         &self,
         method: Method,

@@ -84,9 +84,13 @@ pub fn render_oncall(v: &Value) -> String {
     let mut out = format!("on call at {}\n", text(&v["at"]));
     let mut t = Table::new(&["SCHEDULE", "PERSON", "UNTIL", "NEXT HAND-OFF"]);
     for s in list_of(v, "schedules") {
+        let person = match s["is_override"].as_bool() {
+            Some(true) => format!("{} (override)", text(&s["person"])),
+            _ => text(&s["person"]),
+        };
         t.row(vec![
             text(&s["schedule"]),
-            text(&s["person"]),
+            person,
             text(&s["until"]),
             text(&s["next_handoff"]),
         ]);

@@ -14,7 +14,7 @@ use crate::config::{ChannelType, Person, Roster};
 use crate::followup::{channel, reminders};
 use crate::incident::apply::{self, ActError, Outcome};
 use crate::incident::transition::Action;
-use crate::incident::{Actor, Incident, OutboxRow, Repo, State, Timer};
+use crate::incident::{Actor, Incident, OutboxRow, OverrideFilter, Repo, State, Timer};
 use crate::ingest::alert::Source;
 use crate::notify::{ack_token, message};
 use crate::routing::PresenceMark;
@@ -109,6 +109,7 @@ pub fn start(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
     };
     let marks = presence_of(repo, ctx.roster, &inc.project)?;
     let presence = |p: &str| marks.get(p).copied();
+    let overrides = repo.overrides(&OverrideFilter::live_after(ctx.now))?;
     let rctx = targets::RouteContext {
         roster: ctx.roster,
         project: &inc.project,
@@ -116,6 +117,7 @@ pub fn start(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
         client_reported: inc.client_reported,
         // Fresh routing: whoever is nearest now.
         assignee: None,
+        overrides: &overrides,
     };
     let decision = targets::decision(&rctx, ctx.now);
     repo.append(
@@ -264,6 +266,7 @@ fn advance(
     };
     let marks = presence_of(repo, ctx.roster, &inc.project)?;
     let presence = |p: &str| marks.get(p).copied();
+    let overrides = repo.overrides(&OverrideFilter::live_after(ctx.now))?;
     let rctx = targets::RouteContext {
         roster: ctx.roster,
         project: &inc.project,
@@ -271,6 +274,7 @@ fn advance(
         client_reported: inc.client_reported,
         // Handed over: the policy goes on from the assignee.
         assignee: inc.assignee.as_deref(),
+        overrides: &overrides,
     };
     let (next, pages, outcome) = match by {
         Some(person) => policy::escalate_now(pol, &state, &rctx, ctx.now, person),

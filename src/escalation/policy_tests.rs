@@ -440,6 +440,7 @@ fn a_shrunken_policy_does_not_panic() {
         presence: &ctx_presence,
         client_reported: false,
         assignee: None,
+        overrides: &[],
     };
     let now = utc(DAY);
     let state = EscalationState {

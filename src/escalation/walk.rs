@@ -75,6 +75,7 @@ pub fn check(walk: &Walk<'_>, events: &[Expect]) -> EscalationState {
         presence: &presence,
         client_reported: walk.client_reported,
         assignee: None,
+        overrides: &[],
     };
     let t0 = utc(walk.at);
     let at = |m: i64| t0 + TimeDelta::minutes(m);

@@ -19,7 +19,8 @@ use crate::config::{Roster, Schedule};
 use crate::duration::Span;
 use crate::escalation::targets::{self, RouteContext};
 use crate::followup::channel::person_name;
-use crate::routing::{self, FeedShift, PresenceMark, Status};
+use crate::incident::OverrideFilter;
+use crate::routing::{self, FeedShift, PresenceMark, Status, StoredOverride};
 
 /// How far ahead the iCal feeds reach.
 const ICAL_WEEKS: i64 = 8;
@@ -125,6 +126,15 @@ fn parse_at(
     }
 }
 
+/// Every live stored override: what the doors that show a schedule merge
+/// with its YAML (`targets::rotation`).
+pub(super) async fn live_overrides(app: &Shared) -> Result<Vec<StoredOverride>, ApiError> {
+    Ok(app
+        .store
+        .query(|r| r.overrides(&OverrideFilter::default()))
+        .await?)
+}
+
 async fn marks(
     app: &Shared,
     at: DateTime<Utc>,
@@ -149,19 +159,21 @@ pub async fn route(
     let at = parse_at(q.at.as_deref(), &roster, app.clock.now())?;
     let marks = marks(&app, at).await?;
     let presence = |id: &str| marks.get(id).cloned();
+    let overrides = live_overrides(&app).await?;
     let ctx = RouteContext {
         roster: &roster,
         project: &project,
         presence: &presence,
         client_reported: false,
         assignee: None,
+        overrides: &overrides,
     };
     let d = targets::decision(&ctx, at);
     let on_call = p
         .schedule
         .as_ref()
         .and_then(|s| roster.schedules.get(s))
-        .and_then(|s| targets::rotation(s).on_call(at));
+        .and_then(|s| targets::rotation(s, &overrides).on_call(at));
     // Exactly what step 1 would queue now: every channel fired at once, and
     // the later rungs of each person's notify ladder.
     let first_step: Vec<Value> = roster
@@ -215,11 +227,12 @@ pub async fn oncall(
     let roster = app.roster();
     auth::person(&roster, &headers)?;
     let at = parse_at(q.at.as_deref(), &roster, app.clock.now())?;
+    let overrides = live_overrides(&app).await?;
     let schedules: Vec<Value> = roster
         .schedules
         .values()
         .map(|s| {
-            let rot = targets::rotation(s);
+            let rot = targets::rotation(s, &overrides);
             let shift = rot.on_call(at);
             json!({
                 "schedule": s.id,
@@ -268,8 +281,13 @@ fn calendar(name: &str, shifts: &[FeedShift], now: DateTime<Utc>) -> Response {
 
 /// The schedule's shifts of the feed window from `now`, the one in
 /// progress from its real start, with the names people read.
-fn feed_shifts(roster: &Roster, s: &Schedule, now: DateTime<Utc>) -> Vec<FeedShift> {
-    targets::rotation(s)
+fn feed_shifts(
+    roster: &Roster,
+    s: &Schedule,
+    overrides: &[StoredOverride],
+    now: DateTime<Utc>,
+) -> Vec<FeedShift> {
+    targets::rotation(s, overrides)
         .shifts_overlapping(now, now + chrono::Duration::weeks(ICAL_WEEKS))
         .into_iter()
         .map(|shift| FeedShift {
@@ -294,7 +312,8 @@ pub async fn schedule_ical(
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("schedule {id:?}")))?;
     let now = app.clock.now();
-    let shifts = feed_shifts(&roster, s, now);
+    let overrides = live_overrides(&app).await?;
+    let shifts = feed_shifts(&roster, s, &overrides, now);
     Ok(calendar(&format!("On call: {}", s.name), &shifts, now))
 }
 
@@ -312,10 +331,11 @@ pub async fn person_ical(
         ));
     }
     let now = app.clock.now();
+    let overrides = live_overrides(&app).await?;
     let mut shifts: Vec<FeedShift> = roster
         .schedules
         .values()
-        .flat_map(|s| feed_shifts(&roster, s, now))
+        .flat_map(|s| feed_shifts(&roster, s, &overrides, now))
         .filter(|f| f.shift.person == p.id)
         .collect();
     shifts.sort_by_key(|f| f.shift.start);

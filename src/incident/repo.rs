@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use super::model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};
 use crate::followup::actions::{ActionItem, Filter as ActionFilter, NewAction};
 use crate::followup::postmortem::{NewPostmortem, Postmortem};
+use crate::routing::{NewOverride, StoredOverride};
 use crate::store::StoreResult;
 
 /// Filter for listing incidents.
@@ -214,6 +215,35 @@ pub trait Repo {
     fn actions_of(&mut self, postmortem: i64) -> StoreResult<Vec<ActionItem>>;
     /// Items of a team not yet done, by deadline (the digest).
     fn open_actions_of_team(&mut self, team: &str) -> StoreResult<Vec<ActionItem>>;
+    /// Stores an on-call override; returns its id.
+    fn insert_override(&mut self, new: &NewOverride) -> StoreResult<i64>;
+    /// One override, deleted or not; `NotFound` for an unknown id.
+    fn override_by_id(&mut self, id: i64) -> StoreResult<StoredOverride>;
+    /// Marks an override deleted (kept for the audit); false when it was already.
+    fn delete_override(&mut self, id: i64, by: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Overrides by `filter`, oldest created first.
+    fn overrides(&mut self, filter: &OverrideFilter) -> StoreResult<Vec<StoredOverride>>;
+}
+
+/// Which stored overrides to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OverrideFilter {
+    /// One schedule's, or every schedule's.
+    pub schedule: Option<String>,
+    /// Deleted ones too (the audit).
+    pub include_deleted: bool,
+    /// Only those still running or ahead after this instant.
+    pub ending_after: Option<DateTime<Utc>>,
+}
+
+impl OverrideFilter {
+    /// Live overrides of every schedule that matter at and after `t`.
+    pub fn live_after(t: DateTime<Utc>) -> Self {
+        OverrideFilter {
+            ending_after: Some(t),
+            ..Self::default()
+        }
+    }
 }
 
 /// How long a `MessageSid` is remembered for deduplication.
@@ -371,4 +401,6 @@ pub trait ReadRepo {
         assignee: Option<&str>,
         now: DateTime<Utc>,
     ) -> StoreResult<Vec<ActionItem>>;
+    /// Overrides by `filter`, oldest created first.
+    fn overrides(&self, filter: &OverrideFilter) -> StoreResult<Vec<StoredOverride>>;
 }

@@ -16,6 +16,7 @@ mod health;
 mod heartbeat;
 mod incidents;
 mod ingest;
+mod overrides;
 mod paging;
 mod postmortems;
 mod reload;

@@ -262,6 +262,22 @@ pub const MIGRATIONS: &[&str] = &[
          FROM incidents) AS numbered
         WHERE incidents.id = numbered.id;
     CREATE UNIQUE INDEX incidents_by_reference ON incidents (ref_prefix, ref_seq);",
+    // 14: on-call overrides made over the API (the YAML ones stay in the
+    // files), kept after deletion for the audit: who created and deleted
+    // what, when.
+    "CREATE TABLE overrides (
+        id         INTEGER PRIMARY KEY,
+        schedule   TEXT NOT NULL,
+        person     TEXT NOT NULL,
+        from_at    INTEGER NOT NULL,
+        to_at      INTEGER NOT NULL,
+        reason     TEXT,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        deleted_by TEXT,
+        deleted_at INTEGER
+    ) STRICT;
+    CREATE INDEX overrides_live ON overrides (to_at) WHERE deleted_at IS NULL;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

@@ -25,6 +25,7 @@
 mod incidents;
 mod migrations;
 mod outbox;
+mod overrides;
 mod postmortems;
 mod sms;
 
