@@ -286,9 +286,11 @@ fn tell(
     // Who set it, when none of the people it is about did.
     let set_by = |about: &[&str]| {
         let by = o.created_by.as_str();
-        (by != o.person && !about.contains(&by))
-            .then(|| format!(" Set by {}.", name(by)))
-            .unwrap_or_default()
+        if by == o.person || about.contains(&by) {
+            String::new()
+        } else {
+            format!(" Set by {}.", name(by))
+        }
     };
     let span = |p: &Person, from: DateTime<Utc>, to: DateTime<Utc>| {
         let (from, to) = (shifts::local(p, from), shifts::local(p, to));
@@ -337,3 +339,7 @@ fn tell(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "overrides_tests.rs"]
+mod tests;

@@ -13,14 +13,18 @@ pub const CAROL_TOKEN: &str = "token-carol-0123456789";
 pub const DAVE_TOKEN: &str = "token-dave-0123456789a";
 
 /// Web primary rotates bob and dave weekly on Mondays 09:00 Berlin: dave's
-/// week from 23 November (t0 is Wednesday 25th). alice leads the team;
-/// carol is the admin and in no team.
+/// week from 23 November (t0 is Wednesday 25th); the shop project follows
+/// it. alice leads the team; carol is the admin and in no team.
 pub fn yaml(overrides: &str) -> String {
     let schedule = format!(
         "schedules:\n  - id: web-primary\n    name: Web primary\n    team: web\n    members: [bob, dave]\n    handoff: \"0 9 * * MON\"\n    start: \"2026-11-02 09:00\"\n{overrides}"
     );
     roster_yaml(&schedule)
         .replace("admins: [alice]", "admins: [carol]")
+        .replace(
+            "    responders: [bob]\n",
+            "    responders: [bob]\n    schedule: web-primary\n",
+        )
         .replace(
             "    timezone: America/New_York\n",
             &format!(
@@ -128,6 +132,17 @@ async fn create_list_and_delete_with_the_audit() {
         on_call(&d, "2026-11-26T17:00:00Z").await,
         ("dave".into(), false)
     );
+    // The route puts bob first as the one on call (dave sleeps in New York).
+    let (_, route) = get(&d, "/api/v1/route?project=shop&at=2026-11-26T09:00:00Z").await;
+    assert_eq!(
+        (
+            &route["on_call"]["person"],
+            &route["order"][0]["person"],
+            &route["picked"]
+        ),
+        (&json!("bob"), &json!("bob"), &json!("bob")),
+        "{route}"
+    );
     let (_, listed) = get(&d, "/api/v1/schedules/web-primary/overrides").await;
     assert_eq!(listed["overrides"].as_array().map(Vec::len), Some(1));
     assert_eq!(listed["overrides"][0]["id"], id);
@@ -145,6 +160,17 @@ async fn create_list_and_delete_with_the_audit() {
     assert_eq!(
         on_call(&d, "2026-11-26T08:00:00Z").await,
         ("dave".into(), false)
+    );
+    // Dave is on call again, asleep: bob is picked as the next responder.
+    let (_, route) = get(&d, "/api/v1/route?project=shop&at=2026-11-26T09:00:00Z").await;
+    assert_eq!(
+        (
+            &route["on_call"]["person"],
+            &route["order"][0]["person"],
+            &route["picked"]
+        ),
+        (&json!("dave"), &json!("dave"), &json!("bob")),
+        "{route}"
     );
     let (_, listed) = get(&d, "/api/v1/schedules/web-primary/overrides").await;
     assert_eq!(listed["overrides"], json!([]), "deleted ones are hidden");

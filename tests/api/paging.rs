@@ -8,6 +8,7 @@
 mod channels;
 mod crash;
 mod handling;
+mod overrides;
 mod rig;
 mod sms_text;
 
