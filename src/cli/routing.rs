@@ -145,13 +145,16 @@ mod tests {
         let v = json!({
             "at": "t",
             "schedules": [{"schedule": "primary", "person": "bob",
-                           "until": "2026-11-26T09:00:00Z", "next_handoff": "alice"}]
+                           "until": "2026-11-26T09:00:00Z", "next_handoff": "alice"},
+                          {"schedule": "night", "person": "dave", "is_override": true,
+                           "until": "2026-11-25T12:00:00Z", "next_handoff": "bob"}]
         });
         check(
             render_oncall(&v),
             "on call at t\n\
-             SCHEDULE  PERSON  UNTIL                 NEXT HAND-OFF\n\
-             primary   bob     2026-11-26T09:00:00Z  alice\n",
+             SCHEDULE  PERSON           UNTIL                 NEXT HAND-OFF\n\
+             primary   bob              2026-11-26T09:00:00Z  alice\n\
+             night     dave (override)  2026-11-25T12:00:00Z  bob\n",
         );
         check(
             render_oncall(&json!({"at": "t", "schedules": []})),

@@ -275,11 +275,15 @@ fn tell(
 ) -> StoreResult<()> {
     let roster = ctx.roster;
     let name = |id: &str| person_name(roster, id).to_string();
+    // Each other person once, with their part of the range still ahead.
     let mut handed: Vec<(&str, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
-    for sh in others.iter().filter(|sh| sh.person != o.person) {
+    for sh in others
+        .iter()
+        .filter(|sh| sh.person != o.person && sh.end > ctx.now)
+    {
         match handed.iter_mut().find(|(p, _, _)| *p == sh.person) {
             Some(h) => h.2 = sh.end,
-            None => handed.push((&sh.person, sh.start, sh.end)),
+            None => handed.push((&sh.person, sh.start.max(ctx.now), sh.end)),
         }
     }
     let names: Vec<String> = handed.iter().map(|(p, _, _)| name(p)).collect();

@@ -594,7 +594,11 @@ async fn the_cli_creates_lists_and_deletes_overrides() {
          2   web-primary  alice   2026-11-27 09:00 CET  2026-11-27 12:00 CET  alice  release day\n"
     );
     let o = cli(&d, BOB_TOKEN, &["oncall", "--at", "2026-11-26T10:00:00Z"]).await;
-    assert!(stdout(&o).contains("web-primary  bob"), "{}", stdout(&o));
+    assert!(
+        stdout(&o).contains("web-primary  bob (override)  2026-11-26T17:00:00Z"),
+        "{}",
+        stdout(&o)
+    );
     // Bob may not delete alice's override; alice may.
     let o = cli(&d, BOB_TOKEN, &["oncall", "override", "delete", "2"]).await;
     assert!(
