@@ -242,6 +242,9 @@ pub async fn oncall(
                 "since": shift.as_ref().map(|x| x.start),
                 "until": shift.as_ref().map(|x| x.end),
                 "is_override": shift.as_ref().is_some_and(|x| x.is_override),
+                // The stored override in force, with who set it and why.
+                "override": routing::overrides::in_force(&overrides, &s.id, at)
+                    .map(|o| json!({"id": o.id, "reason": o.reason, "created_by": o.created_by})),
                 "next_handoff": rot.next_handoff(at),
             })
         })

@@ -64,6 +64,20 @@ pub fn merge(yaml: &[Override], stored: &[StoredOverride], schedule: &str) -> Ve
         .collect()
 }
 
+/// The stored override of `schedule` in force at `t`, if any: the most
+/// recently created one covering it (stored ones win over YAML ones).
+pub fn in_force<'a>(
+    stored: &'a [StoredOverride],
+    schedule: &str,
+    t: DateTime<Utc>,
+) -> Option<&'a StoredOverride> {
+    stored
+        .iter()
+        .filter(|o| o.schedule == schedule && o.deleted_at.is_none())
+        .filter(|o| o.from <= t && t < o.to)
+        .max_by_key(|o| (o.created_at, o.id))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,5 +144,21 @@ mod tests {
         );
         check(&[stored(1, "pri", "bob", 3, true)], &["yaml"]);
         check(&[stored(1, "other", "bob", 3, false)], &["yaml"]);
+    }
+
+    #[test]
+    fn the_override_in_force_is_the_latest_covering_one() {
+        let list = [
+            stored(1, "pri", "bob", 5, false),
+            stored(2, "pri", "dave", 3, false),
+            stored(3, "pri", "erin", 7, true),
+            stored(4, "other", "fay", 9, false),
+        ];
+        let who = |t: u32| in_force(&list, "pri", at(t)).map(|o| o.person.as_str());
+        assert_eq!(
+            [who(9), who(10), who(11), who(12)],
+            [None, Some("bob"), Some("bob"), None]
+        );
+        assert_eq!(in_force(&list[1..2], "pri", at(10)).map(|o| o.id), Some(2));
     }
 }

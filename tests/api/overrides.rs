@@ -132,6 +132,11 @@ async fn create_list_and_delete_with_the_audit() {
         on_call(&d, "2026-11-26T17:00:00Z").await,
         ("dave".into(), false)
     );
+    let (_, oncall) = get(&d, "/api/v1/oncall?at=2026-11-26T12:00:00Z").await;
+    assert_eq!(
+        oncall["schedules"][0]["override"],
+        json!({"id": id, "reason": "dentist", "created_by": "bob"})
+    );
     // The route puts bob first as the one on call (dave sleeps in New York).
     let (_, route) = get(&d, "/api/v1/route?project=shop&at=2026-11-26T09:00:00Z").await;
     assert_eq!(
