@@ -64,18 +64,87 @@ pub fn delete(conn: &Connection, id: i64, by: &str, at: DateTime<Utc>) -> StoreR
     Ok(changed > 0)
 }
 
-/// Overrides by `filter`, oldest created first.
+/// Overrides by `filter`, oldest created first. The conditions are spelled
+/// out (not `?n IS NULL OR …`) so live lookups use the partial index.
 pub fn list(conn: &Connection, f: &OverrideFilter) -> StoreResult<Vec<StoredOverride>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM overrides
-         WHERE (?1 IS NULL OR schedule = ?1)
-           AND (?2 OR deleted_at IS NULL)
-           AND (?3 IS NULL OR to_at > ?3)
-         ORDER BY created_at, id"
-    ))?;
-    let rows = stmt.query_map(
-        params![f.schedule, f.include_deleted, f.ending_after.map(ms)],
-        override_row,
-    )?;
+    let mut conds = vec!["1"];
+    if f.schedule.is_some() {
+        conds.push("schedule = :schedule");
+    }
+    if !f.include_deleted {
+        conds.push("deleted_at IS NULL");
+    }
+    if f.ending_after.is_some() {
+        conds.push("to_at > :after");
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM overrides WHERE {} ORDER BY created_at, id",
+        conds.join(" AND ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut args: Vec<(&str, &dyn rusqlite::ToSql)> = Vec::new();
+    if let Some(s) = &f.schedule {
+        args.push((":schedule", s));
+    }
+    let after = f.ending_after.map(ms);
+    if let Some(a) = &after {
+        args.push((":after", a));
+    }
+    let rows = stmt.query_map(args.as_slice(), override_row)?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, h, 0, 0)
+            .single()
+            .expect("valid")
+    }
+
+    #[test]
+    fn filters_by_schedule_deletion_and_end() {
+        let mut conn = Connection::open_in_memory().expect("open");
+        super::super::migrations::migrate(&mut conn).expect("migrate");
+        let new = |schedule: &str, to: u32, created: u32| NewOverride {
+            schedule: schedule.into(),
+            person: "bob".into(),
+            from: at(1),
+            to: at(to),
+            reason: None,
+            created_by: "bob".into(),
+            created_at: at(created),
+        };
+        // Inserted out of creation order: the list is by creation.
+        let late = insert(&conn, &new("pri", 10, 3)).expect("insert");
+        let early = insert(&conn, &new("pri", 5, 2)).expect("insert");
+        let other = insert(&conn, &new("sec", 10, 1)).expect("insert");
+        let gone = insert(&conn, &new("pri", 10, 4)).expect("insert");
+        assert!(delete(&conn, gone, "alice", at(6)).expect("delete"));
+        assert!(!delete(&conn, gone, "alice", at(7)).expect("again"));
+        let ids = |f: OverrideFilter| -> Vec<i64> {
+            list(&conn, &f)
+                .expect("list")
+                .iter()
+                .map(|o| o.id)
+                .collect()
+        };
+        let pri = || Some("pri".to_string());
+        assert_eq!(ids(OverrideFilter::default()), [other, early, late]);
+        assert_eq!(ids(OverrideFilter::live_after(at(5))), [other, late]);
+        let f = OverrideFilter {
+            schedule: pri(),
+            include_deleted: true,
+            ending_after: None,
+        };
+        assert_eq!(ids(f), [early, late, gone]);
+        let deleted = get(&conn, gone).expect("get");
+        assert_eq!(
+            (deleted.deleted_by.as_deref(), deleted.deleted_at),
+            (Some("alice"), Some(at(6)))
+        );
+    }
 }
