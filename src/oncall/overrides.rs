@@ -263,6 +263,35 @@ enum Change {
     Deleted,
 }
 
+/// One person whose shift an override takes (or gives back): their part
+/// of the range still ahead.
+#[derive(Debug, Clone)]
+struct Handed<'a> {
+    person: &'a str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+}
+
+/// The people of `others` besides the override's person, each once, from
+/// `now` on.
+fn handed<'a>(others: &'a [Shift], o: &StoredOverride, now: DateTime<Utc>) -> Vec<Handed<'a>> {
+    let mut out: Vec<Handed<'a>> = Vec::new();
+    for sh in others
+        .iter()
+        .filter(|sh| sh.person != o.person && sh.end > now)
+    {
+        match out.iter_mut().find(|h| h.person == sh.person) {
+            Some(h) => h.to = sh.end,
+            None => out.push(Handed {
+                person: &sh.person,
+                from: sh.start.max(now),
+                to: sh.end,
+            }),
+        }
+    }
+    out
+}
+
 /// Tells the override's person and each other person of `others` (who
 /// had the range before a create, who has it back after a delete).
 fn tell(
@@ -273,75 +302,95 @@ fn tell(
     others: &[Shift],
     change: Change,
 ) -> StoreResult<()> {
-    let roster = ctx.roster;
-    let name = |id: &str| person_name(roster, id).to_string();
-    // Each other person once, with their part of the range still ahead.
-    let mut handed: Vec<(&str, DateTime<Utc>, DateTime<Utc>)> = Vec::new();
-    for sh in others
-        .iter()
-        .filter(|sh| sh.person != o.person && sh.end > ctx.now)
-    {
-        match handed.iter_mut().find(|(p, _, _)| *p == sh.person) {
-            Some(h) => h.2 = sh.end,
-            None => handed.push((&sh.person, sh.start.max(ctx.now), sh.end)),
-        }
-    }
-    let names: Vec<String> = handed.iter().map(|(p, _, _)| name(p)).collect();
-    // Who set it, when none of the people it is about did.
-    let set_by = |about: &[&str]| {
-        let by = o.created_by.as_str();
-        if by == o.person || about.contains(&by) {
-            String::new()
-        } else {
-            format!(" Set by {}.", name(by))
-        }
+    let handed = handed(others, o, ctx.now);
+    let words = Words {
+        roster: ctx.roster,
+        schedule: s,
+        o,
     };
-    let span = |p: &Person, from: DateTime<Utc>, to: DateTime<Utc>| {
-        let (from, to) = (shifts::local(p, from), shifts::local(p, to));
-        format!("in {} from {from} until {to}", s.name)
-    };
-    if let Some(p) = roster.people.get(&o.person) {
-        let span = span(p, o.from, o.to);
-        let body = match (change, names.is_empty()) {
-            (Change::Created, true) => format!("tocsin: you are on call {span}."),
-            (Change::Created, false) => format!(
-                "tocsin: you are on call {span}, covering {}.{}",
-                names.join(" and "),
-                set_by(&handed.iter().map(|h| h.0).collect::<Vec<_>>())
-            ),
-            (Change::Deleted, again) => {
-                let by = match o.deleted_by.as_deref() {
-                    Some(by) if by != o.person => name(by),
-                    _ => "you".into(),
-                };
-                let again = match again {
-                    true => String::new(),
-                    false if names.len() == 1 => format!("; {} is on call again", names[0]),
-                    false => format!("; {} are on call again", names.join(" and ")),
-                };
-                format!("tocsin: {by} cancelled your on-call override {span}{again}.")
-            }
-        };
+    if let Some(p) = ctx.roster.people.get(&o.person) {
+        let body = words.to_taker(p, &handed, change);
         shifts::notice(repo, p, shifts::subject(s), body, ctx.now)?;
     }
-    for &(id, from, to) in &handed {
-        let Some(p) = roster.people.get(id) else {
-            continue;
-        };
-        let span = span(p, from, to);
-        let taker = name(&o.person);
-        let body = match change {
+    for h in &handed {
+        if let Some(p) = ctx.roster.people.get(h.person) {
+            let body = words.to_handed(p, h, change);
+            shifts::notice(repo, p, shifts::subject(s), body, ctx.now)?;
+        }
+    }
+    Ok(())
+}
+
+/// The notices' words: short, in the reader's own time zone.
+struct Words<'a> {
+    roster: &'a Roster,
+    schedule: &'a Schedule,
+    o: &'a StoredOverride,
+}
+
+impl Words<'_> {
+    fn name(&self, id: &str) -> String {
+        person_name(self.roster, id).to_string()
+    }
+
+    fn span(&self, p: &Person, from: DateTime<Utc>, to: DateTime<Utc>) -> String {
+        let (from, to) = (shifts::local(p, from), shifts::local(p, to));
+        format!("in {} from {from} until {to}", self.schedule.name)
+    }
+
+    /// ` Set by alice.` when none of the people told did it.
+    fn set_by(&self, told: &[&str]) -> String {
+        let by = self.o.created_by.as_str();
+        if by == self.o.person || told.contains(&by) {
+            String::new()
+        } else {
+            format!(" Set by {}.", self.name(by))
+        }
+    }
+
+    /// To the person the override puts on call.
+    fn to_taker(&self, p: &Person, handed: &[Handed<'_>], change: Change) -> String {
+        let span = self.span(p, self.o.from, self.o.to);
+        let names: Vec<String> = handed.iter().map(|h| self.name(h.person)).collect();
+        let told: Vec<&str> = handed.iter().map(|h| h.person).collect();
+        match change {
+            Change::Created if names.is_empty() => {
+                format!("tocsin: you are on call {span}.{}", self.set_by(&told))
+            }
+            Change::Created => format!(
+                "tocsin: you are on call {span}, covering {}.{}",
+                names.join(" and "),
+                self.set_by(&told)
+            ),
+            Change::Deleted => {
+                let by = match self.o.deleted_by.as_deref() {
+                    Some(by) if by != self.o.person => self.name(by),
+                    _ => "you".into(),
+                };
+                let back = match names.as_slice() {
+                    [] => String::new(),
+                    [one] => format!("; {one} is on call again"),
+                    many => format!("; {} are on call again", many.join(" and ")),
+                };
+                format!("tocsin: {by} cancelled your on-call override {span}{back}.")
+            }
+        }
+    }
+
+    /// To a person whose shift the override takes, or gives back.
+    fn to_handed(&self, p: &Person, h: &Handed<'_>, change: Change) -> String {
+        let span = self.span(p, h.from, h.to);
+        let taker = self.name(&self.o.person);
+        match change {
             Change::Created => format!(
                 "tocsin: {taker} covers your on-call shift {span}.{}",
-                set_by(&[id])
+                self.set_by(&[h.person])
             ),
             Change::Deleted => {
                 format!("tocsin: {taker} no longer covers for you: you are on call again {span}.")
             }
-        };
-        shifts::notice(repo, p, shifts::subject(s), body, ctx.now)?;
+        }
     }
-    Ok(())
 }
 
 #[cfg(test)]

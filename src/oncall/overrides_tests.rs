@@ -187,3 +187,78 @@ fn who_may_create() {
         );
     }
 }
+
+#[test]
+fn notices_say_who_covers_whom_and_who_set_it() {
+    let roster = roster();
+    let s = &roster.schedules["night"];
+    let o = |created_by: &str, deleted_by: Option<&str>| StoredOverride {
+        id: 1,
+        schedule: "night".into(),
+        person: "m2".into(),
+        from: utc("2026-11-29T20:00:00Z"),
+        to: utc("2026-11-30T10:00:00Z"),
+        reason: None,
+        created_by: created_by.into(),
+        created_at: utc(DAY),
+        deleted_by: deleted_by.map(str::to_string),
+        deleted_at: deleted_by.map(|_| utc(DAY)),
+    };
+    let span = "in night from Sun 29 Nov 21:00 CET until Mon 30 Nov 11:00 CET";
+    let ext = Handed {
+        person: "ext",
+        from: utc("2026-11-29T20:00:00Z"),
+        to: utc("2026-11-30T08:00:00Z"),
+    };
+    let ext_span = "in night from Sun 29 Nov 21:00 CET until Mon 30 Nov 09:00 CET";
+    let m2 = &roster.people["m2"];
+    let cases: Vec<(StoredOverride, Vec<Handed<'_>>, Change, String, String)> = vec![
+        (
+            o("m2", None),
+            vec![],
+            Change::Created,
+            format!("tocsin: you are on call {span}."),
+            String::new(),
+        ),
+        (
+            o("ext", None),
+            vec![ext.clone()],
+            Change::Created,
+            format!("tocsin: you are on call {span}, covering ext."),
+            format!("tocsin: m2 covers your on-call shift {ext_span}."),
+        ),
+        (
+            o("lead", None),
+            vec![ext.clone()],
+            Change::Created,
+            format!("tocsin: you are on call {span}, covering ext. Set by lead."),
+            format!("tocsin: m2 covers your on-call shift {ext_span}. Set by lead."),
+        ),
+        (
+            o("lead", Some("m2")),
+            vec![ext.clone()],
+            Change::Deleted,
+            format!("tocsin: you cancelled your on-call override {span}; ext is on call again."),
+            format!("tocsin: m2 no longer covers for you: you are on call again {ext_span}."),
+        ),
+        (
+            o("m2", Some("lead")),
+            vec![],
+            Change::Deleted,
+            format!("tocsin: lead cancelled your on-call override {span}."),
+            String::new(),
+        ),
+    ];
+    for (o, handed, change, taker, other) in cases {
+        let words = Words {
+            roster: &roster,
+            schedule: s,
+            o: &o,
+        };
+        assert_eq!(words.to_taker(m2, &handed, change), taker);
+        if let Some(h) = handed.first() {
+            let p = &roster.people[h.person];
+            assert_eq!(words.to_handed(p, h, change), other);
+        }
+    }
+}
