@@ -32,6 +32,7 @@ pub enum OncallCmd {
     Cover(CoverArgs),
     /// List overrides, with their ids (running and ahead ones).
     Overrides {
+        /// Only this schedule's.
         #[arg(long)]
         schedule: Option<String>,
         /// Ended and deleted ones too, with who deleted them.
@@ -45,8 +46,10 @@ pub enum OncallCmd {
 pub struct OverrideArgs {
     #[command(subcommand)]
     pub delete: Option<OverrideDelete>,
+    /// The schedule's id.
     #[arg(long, required = true)]
     pub schedule: Option<String>,
+    /// Who is on call instead (a person id).
     #[arg(long, required = true)]
     pub person: Option<String>,
     /// Start: 2026-11-26 09:00 (the schedule's zone) or RFC 3339.
@@ -55,6 +58,7 @@ pub struct OverrideArgs {
     /// End, in the same forms.
     #[arg(long, required = true, value_name = "TIME")]
     pub to: Option<String>,
+    /// Why, for the others (at most 200 characters).
     #[arg(long)]
     pub reason: Option<String>,
 }
@@ -67,9 +71,10 @@ pub enum OverrideDelete {
 
 #[derive(Debug, Args)]
 pub struct CoverArgs {
+    /// The schedule's id.
     #[arg(long)]
     pub schedule: String,
-    /// Who covers.
+    /// Who covers (a person id).
     #[arg(long)]
     pub by: String,
     /// Start: 2026-11-26 09:00 (the schedule's zone) or RFC 3339.
@@ -78,6 +83,7 @@ pub struct CoverArgs {
     /// End, in the same forms.
     #[arg(long, value_name = "TIME")]
     pub to: String,
+    /// Why, for the others (at most 200 characters).
     #[arg(long)]
     pub reason: Option<String>,
 }
