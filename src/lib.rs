@@ -23,6 +23,7 @@ pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod notify;
+pub mod oncall;
 pub mod outbox;
 pub mod routing;
 pub mod store;

@@ -9,6 +9,7 @@ pub mod client;
 pub mod incidents;
 pub mod maintenance;
 pub mod notify;
+pub mod oncall;
 pub mod postmortems;
 pub mod presence;
 pub mod routing;
@@ -21,6 +22,7 @@ use clap::{Parser, Subcommand};
 
 use self::incidents::IncidentsCmd;
 use self::maintenance::MaintenanceCmd;
+use self::oncall::OncallArgs;
 use self::postmortems::PostmortemsCmd;
 use self::presence::PresenceArgs;
 
@@ -73,12 +75,8 @@ pub enum Command {
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
     },
-    /// Who is on call, per schedule.
-    Oncall {
-        /// When (RFC 3339); now when absent.
-        #[arg(long, value_name = "TIME")]
-        at: Option<String>,
-    },
+    /// Who is on call, per schedule; overrides: override, cover, overrides.
+    Oncall(OncallArgs),
     /// List, show, edit and move postmortems through review.
     #[command(subcommand)]
     Postmortems(PostmortemsCmd),
@@ -128,7 +126,12 @@ fn run_client(
             Command::Presence(args) => presence::run(&api, args).await,
             Command::Notify(args) => notify::run(&api, args).await,
             Command::Route { project, at } => routing::route(&api, &project, at.as_deref()).await,
-            Command::Oncall { at } => routing::oncall(&api, at.as_deref()).await,
+            Command::Oncall(OncallArgs { cmd: Some(cmd), .. }) => {
+                oncall::run(&api, cmd, reader_zone(std::env::var("TZ").ok(), config)).await
+            }
+            Command::Oncall(OncallArgs { at, cmd: None }) => {
+                routing::oncall(&api, at.as_deref()).await
+            }
             Command::Postmortems(cmd) => postmortems::run(&api, cmd).await,
             Command::Maintenance(cmd) => maintenance::run(&api, cmd).await,
             Command::Serve | Command::CheckConfig | Command::CheckReady => {
@@ -136,6 +139,14 @@ fn run_client(
             }
         }
     })
+}
+
+/// The zone the reader reads times in: `TZ` (an IANA name, `:` prefix
+/// allowed), else the configuration's `timezone`, else UTC.
+fn reader_zone(tz: Option<String>, config: &std::path::Path) -> chrono_tz::Tz {
+    tz.and_then(|t| t.trim_start_matches(':').parse().ok())
+        .or_else(|| crate::config::load(config).ok().map(|r| r.timezone))
+        .unwrap_or(chrono_tz::UTC)
 }
 
 fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
@@ -212,6 +223,59 @@ mod tests {
             (&["route"], false),
             (&["oncall", "--token-file", "/t"], true),
             (&["postmortems", "edit", "3"], true),
+            (&["oncall", "--at", "2026-11-25T09:00:00Z"], true),
+            (
+                &[
+                    "oncall",
+                    "override",
+                    "--schedule",
+                    "s",
+                    "--person",
+                    "p",
+                    "--from",
+                    "a",
+                    "--to",
+                    "b",
+                ],
+                true,
+            ),
+            (
+                &["oncall", "override", "--schedule", "s", "--person", "p"],
+                false,
+            ),
+            (&["oncall", "override", "delete", "7"], true),
+            (&["oncall", "override", "delete", "x"], false),
+            (
+                &[
+                    "oncall",
+                    "cover",
+                    "--schedule",
+                    "s",
+                    "--by",
+                    "p",
+                    "--from",
+                    "a",
+                    "--to",
+                    "b",
+                ],
+                true,
+            ),
+            (
+                &[
+                    "oncall",
+                    "cover",
+                    "--schedule",
+                    "s",
+                    "--from",
+                    "a",
+                    "--to",
+                    "b",
+                ],
+                false,
+            ),
+            (&["oncall", "overrides"], true),
+            (&["oncall", "overrides", "--schedule", "s", "--all"], true),
+            (&["oncall", "--at", "x", "overrides"], false),
             (&["postmortems", "burn", "3"], false),
             (&["maintenance", "list"], true),
             (

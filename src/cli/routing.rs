@@ -84,9 +84,13 @@ pub fn render_oncall(v: &Value) -> String {
     let mut out = format!("on call at {}\n", text(&v["at"]));
     let mut t = Table::new(&["SCHEDULE", "PERSON", "UNTIL", "NEXT HAND-OFF"]);
     for s in list_of(v, "schedules") {
+        let person = match s["is_override"].as_bool() {
+            Some(true) => format!("{} (override)", text(&s["person"])),
+            _ => text(&s["person"]),
+        };
         t.row(vec![
             text(&s["schedule"]),
-            text(&s["person"]),
+            person,
             text(&s["until"]),
             text(&s["next_handoff"]),
         ]);
@@ -141,13 +145,16 @@ mod tests {
         let v = json!({
             "at": "t",
             "schedules": [{"schedule": "primary", "person": "bob",
-                           "until": "2026-11-26T09:00:00Z", "next_handoff": "alice"}]
+                           "until": "2026-11-26T09:00:00Z", "next_handoff": "alice"},
+                          {"schedule": "night", "person": "dave", "is_override": true,
+                           "until": "2026-11-25T12:00:00Z", "next_handoff": "bob"}]
         });
         check(
             render_oncall(&v),
             "on call at t\n\
-             SCHEDULE  PERSON  UNTIL                 NEXT HAND-OFF\n\
-             primary   bob     2026-11-26T09:00:00Z  alice\n",
+             SCHEDULE  PERSON           UNTIL                 NEXT HAND-OFF\n\
+             primary   bob              2026-11-26T09:00:00Z  alice\n\
+             night     dave (override)  2026-11-25T12:00:00Z  bob\n",
         );
         check(
             render_oncall(&json!({"at": "t", "schedules": []})),

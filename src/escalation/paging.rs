@@ -14,7 +14,7 @@ use crate::config::{ChannelType, Person, Roster};
 use crate::followup::{channel, reminders};
 use crate::incident::apply::{self, ActError, Outcome};
 use crate::incident::transition::Action;
-use crate::incident::{Actor, Incident, OutboxRow, Repo, State, Timer};
+use crate::incident::{Actor, Incident, OutboxRow, OverrideFilter, Repo, State, Timer};
 use crate::ingest::alert::Source;
 use crate::notify::{ack_token, message};
 use crate::routing::PresenceMark;
@@ -141,6 +141,7 @@ pub fn start(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
     let people = people_of(repo, ctx.roster, &inc.project, pol)?;
     let presence = |p: &str| people.marks.get(p).copied();
     let notify = |p: &str| people.rules.get(p).cloned();
+    let overrides = repo.overrides(&OverrideFilter::live_after(ctx.now))?;
     let rctx = targets::RouteContext {
         roster: ctx.roster,
         project: &inc.project,
@@ -149,6 +150,7 @@ pub fn start(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
         // Fresh routing: whoever is nearest now.
         assignee: None,
         notify: &notify,
+        overrides: &overrides,
     };
     let decision = targets::decision(&rctx, ctx.now);
     repo.append(
@@ -298,6 +300,7 @@ fn advance(
     let people = people_of(repo, ctx.roster, &inc.project, pol)?;
     let presence = |p: &str| people.marks.get(p).copied();
     let notify = |p: &str| people.rules.get(p).cloned();
+    let overrides = repo.overrides(&OverrideFilter::live_after(ctx.now))?;
     let rctx = targets::RouteContext {
         roster: ctx.roster,
         project: &inc.project,
@@ -306,6 +309,7 @@ fn advance(
         // Handed over: the policy goes on from the assignee.
         assignee: inc.assignee.as_deref(),
         notify: &notify,
+        overrides: &overrides,
     };
     let (next, pages, outcome) = match by {
         Some(person) => policy::escalate_now(pol, &state, &rctx, ctx.now, person),

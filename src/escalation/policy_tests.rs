@@ -441,6 +441,7 @@ fn a_shrunken_policy_does_not_panic() {
         client_reported: false,
         assignee: None,
         notify: &crate::escalation::targets::yaml_rules,
+        overrides: &[],
     };
     let now = utc(DAY);
     let state = EscalationState {

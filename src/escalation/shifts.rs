@@ -7,16 +7,23 @@ use serde_json::json;
 
 use super::paging::Ctx;
 use super::targets::rotation;
-use crate::config::{ChannelType, Roster};
-use crate::incident::{OutboxRow, Repo, Timer};
+use crate::config::{ChannelType, Person, Roster, Schedule};
+use crate::incident::{OutboxRow, OverrideFilter, Repo, Timer};
+use crate::routing::StoredOverride;
 use crate::store::StoreResult;
 
 pub const TIMER: &str = "shift_notice";
 
-/// The next notice of `schedule` after `after`: (due, person, shift start, shift end, stage).
-fn next_notice(roster: &Roster, schedule: &str, after: DateTime<Utc>) -> Option<Timer> {
+/// The next notice of `schedule` after `after`: (due, person, shift start,
+/// shift end, stage), with the live stored overrides.
+fn next_notice(
+    roster: &Roster,
+    stored: &[StoredOverride],
+    schedule: &str,
+    after: DateTime<Utc>,
+) -> Option<Timer> {
     let s = roster.schedules.get(schedule)?;
-    let rot = rotation(s);
+    let rot = rotation(s, stored);
     let before = roster.limits.shift_notice_before.to_chrono();
     // Walk forward through shift changes until one has a notice still ahead.
     let mut t = after;
@@ -43,14 +50,61 @@ fn next_notice(roster: &Roster, schedule: &str, after: DateTime<Utc>) -> Option<
     None
 }
 
+/// The subject of every notice about being on call in `s`.
+pub fn subject(s: &Schedule) -> String {
+    format!("tocsin: on call in {}", s.name)
+}
+
 /// Every schedule gets its next notice (start-up and reload).
 pub fn ensure(repo: &mut dyn Repo, roster: &Roster, now: DateTime<Utc>) -> StoreResult<()> {
+    let stored = repo.overrides(&OverrideFilter::live_after(now))?;
     for id in roster.schedules.keys() {
-        if let Some(t) = next_notice(roster, id, now) {
+        if let Some(t) = next_notice(roster, &stored, id, now) {
             repo.set_timer_if_absent(&t)?;
         }
     }
     Ok(())
+}
+
+/// The schedule changed (an override was stored or deleted): its next
+/// notice is computed again from `now`.
+pub fn rearm(
+    repo: &mut dyn Repo,
+    roster: &Roster,
+    schedule: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let stored = repo.overrides(&OverrideFilter::live_after(now))?;
+    match next_notice(roster, &stored, schedule, now) {
+        Some(t) => repo.set_timer(&t),
+        None => repo.delete_timer(TIMER, schedule),
+    }
+}
+
+/// Tells `person` about their on-call duty the way shift notices do: by
+/// chat, else email, else SMS; nobody when they have none of these.
+pub fn notice(
+    repo: &mut dyn Repo,
+    person: &Person,
+    subject: String,
+    body: String,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let Some(channel) = [ChannelType::Chat, ChannelType::Email, ChannelType::Sms]
+        .into_iter()
+        .find(|c| person.channels.contains(c))
+    else {
+        return Ok(());
+    };
+    let row = OutboxRow::to_person("notice", person, channel, subject, body, now);
+    repo.insert_outbox(&row).map(|_| ())
+}
+
+/// An instant as `person` reads it in a notice: `Mon 30 Nov 09:00 CET`.
+pub fn local(person: &Person, t: DateTime<Utc>) -> String {
+    t.with_timezone(&person.timezone)
+        .format("%a %d %b %H:%M %Z")
+        .to_string()
 }
 
 /// A notice fell due: tell the person, then arm the next one.
@@ -61,42 +115,33 @@ pub fn fire(repo: &mut dyn Repo, ctx: &Ctx<'_>, t: &Timer) -> StoreResult<()> {
     let person = t.data["person"].as_str().unwrap_or_default();
     let stage = t.data["stage"].as_str().unwrap_or("start");
     let end = t.data["end"].as_str().unwrap_or_default();
-    if let Some(p) = ctx.roster.people.get(person)
-        && let Some(channel) = [ChannelType::Chat, ChannelType::Email, ChannelType::Sms]
-            .into_iter()
-            .find(|c| p.channels.contains(c))
-    {
-        let local = |v: &serde_json::Value| {
+    if let Some(p) = ctx.roster.people.get(person) {
+        let at = |v: &serde_json::Value| {
             v.as_str()
                 .and_then(|x| DateTime::parse_from_rfc3339(x).ok())
-                .map(|x| {
-                    x.with_timezone(&p.timezone)
-                        .format("%a %d %b %H:%M %Z")
-                        .to_string()
-                })
+                .map(|x| local(p, x.with_timezone(&Utc)))
                 .unwrap_or_else(|| "an unknown time".into())
         };
         let until = if end.starts_with("+262143") {
             "further notice".to_string()
         } else {
-            local(&t.data["end"])
+            at(&t.data["end"])
         };
         let body = match stage {
             "before" => format!(
                 "tocsin: your on-call shift in {} starts at {} and lasts until {until}.",
                 s.name,
-                local(&t.data["start"])
+                at(&t.data["start"])
             ),
             _ => format!(
                 "tocsin: your on-call shift in {} starts now and lasts until {until}.",
                 s.name
             ),
         };
-        let subject = format!("tocsin: on call in {}", s.name);
-        let row = OutboxRow::to_person("notice", p, channel, subject, body, ctx.now);
-        repo.insert_outbox(&row)?;
+        notice(repo, p, subject(s), body, ctx.now)?;
     }
-    if let Some(next) = next_notice(ctx.roster, &t.key, t.due) {
+    let stored = repo.overrides(&OverrideFilter::live_after(t.due))?;
+    if let Some(next) = next_notice(ctx.roster, &stored, &t.key, t.due) {
         repo.set_timer(&next)?;
     }
     Ok(())

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 
 use crate::config::{Roster, Schedule, Target};
 use crate::routing::{
-    self, Decision, Online, Override, PresenceMark, Reason, Rotation, choose, next_after,
-    proximity_order,
+    self, Decision, Online, Override, PresenceMark, Reason, Rotation, StoredOverride, choose,
+    next_after, proximity_order,
 };
 
 /// What resolving a target needs besides the target: the roster, the
@@ -32,6 +32,8 @@ pub struct RouteContext<'a> {
     pub assignee: Option<&'a str>,
     /// A person's notify ladder set over the API, overriding their YAML one.
     pub notify: &'a dyn Fn(&str) -> Option<Vec<crate::config::NotifyRule>>,
+    /// The live on-call overrides stored in the database (any schedule).
+    pub overrides: &'a [StoredOverride],
 }
 
 /// No ladder set over the API: every person's YAML `notify` holds.
@@ -39,30 +41,35 @@ pub fn yaml_rules(_: &str) -> Option<Vec<crate::config::NotifyRule>> {
     None
 }
 
-/// The routing rotation of a configured schedule.
-pub fn rotation(schedule: &Schedule) -> Rotation {
+/// The routing rotation of a configured schedule: its YAML overrides and
+/// the live `stored` ones merged (the most recently created wins). Every
+/// door that shows or uses a schedule goes through here.
+pub fn rotation(schedule: &Schedule, stored: &[StoredOverride]) -> Rotation {
+    let yaml: Vec<Override> = schedule
+        .overrides
+        .iter()
+        .map(|o| Override {
+            person: o.person.clone(),
+            from: o.from,
+            to: o.to,
+        })
+        .collect();
     Rotation {
         tz: schedule.timezone,
         members: schedule.members.clone(),
         handoff: schedule.handoff.clone(),
         start: schedule.start,
-        overrides: schedule
-            .overrides
-            .iter()
-            .map(|o| Override {
-                person: o.person.clone(),
-                from: o.from,
-                to: o.to,
-            })
-            .collect(),
+        overrides: routing::overrides::merge(&yaml, stored, &schedule.id),
     }
 }
 
 /// Who is on call in schedule `id` at `now`; `None` for an unknown schedule
 /// or an uncovered instant.
-fn on_call(roster: &Roster, id: &str, now: DateTime<Utc>) -> Option<String> {
-    let schedule = roster.schedules.get(id)?;
-    rotation(schedule).on_call(now).map(|shift| shift.person)
+fn on_call(ctx: &RouteContext<'_>, id: &str, now: DateTime<Utc>) -> Option<String> {
+    let schedule = ctx.roster.schedules.get(id)?;
+    rotation(schedule, ctx.overrides)
+        .on_call(now)
+        .map(|shift| shift.person)
 }
 
 /// The project's proximity order at `now` (SPEC "Nearest responder" rule 1);
@@ -74,7 +81,7 @@ fn order(ctx: &RouteContext<'_>, now: DateTime<Utc>) -> Vec<String> {
     let on_call = project
         .schedule
         .as_deref()
-        .and_then(|s| on_call(ctx.roster, s, now));
+        .and_then(|s| on_call(ctx, s, now));
     let (members, lead) = match ctx.roster.teams.get(&project.team) {
         Some(team) => (team.members.as_slice(), team.lead.as_str()),
         None => (&[][..], ""),
@@ -122,7 +129,7 @@ pub fn resolve(
         Target::Team => team(ctx, now),
         Target::TeamLead => team_lead(ctx).into_iter().collect(),
         Target::Person(id) => vec![id.clone()],
-        Target::Schedule(id) => on_call(ctx.roster, id, now).into_iter().collect(),
+        Target::Schedule(id) => on_call(ctx, id, now).into_iter().collect(),
     };
     people.retain(|p| ctx.roster.people.contains_key(p));
     people
@@ -193,6 +200,7 @@ mod tests {
             client_reported: false,
             assignee: None,
             notify: &yaml_rules,
+            overrides: &[],
         };
         let got = resolve(&target, &ctx, &names(paged), utc(at));
         assert_eq!(
@@ -315,6 +323,7 @@ mod tests {
             client_reported: true,
             assignee: None,
             notify: &yaml_rules,
+            overrides: &[],
         };
         let cases: &[(&str, Option<&str>, FirstPage)] = &[
             (DAY, Some("oc"), FirstPage::Normal),

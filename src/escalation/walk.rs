@@ -76,6 +76,7 @@ pub fn check(walk: &Walk<'_>, events: &[Expect]) -> EscalationState {
         client_reported: walk.client_reported,
         assignee: None,
         notify: &crate::escalation::targets::yaml_rules,
+        overrides: &[],
     };
     let t0 = utc(walk.at);
     let at = |m: i64| t0 + TimeDelta::minutes(m);

@@ -11,6 +11,7 @@ mod health;
 mod incidents;
 mod ingest;
 mod maintenance;
+mod overrides;
 mod page;
 mod postmortems;
 mod routing;
@@ -21,7 +22,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::{DefaultMakeSpan, TraceLayer};
 
@@ -55,6 +56,12 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/route", get(routing::route))
         .route("/api/v1/oncall", get(routing::oncall))
         .route("/api/v1/schedules/{id}/ical", get(routing::schedule_ical))
+        .route(
+            "/api/v1/schedules/{id}/overrides",
+            get(overrides::list_schedule).post(overrides::create),
+        )
+        .route("/api/v1/overrides", get(overrides::list))
+        .route("/api/v1/overrides/{id}", delete(overrides::delete))
         .route("/api/v1/people/{id}/ical", get(routing::person_ical))
         .route(
             "/api/v1/people/{id}/notify",

@@ -19,7 +19,8 @@ use crate::config::{Roster, Schedule};
 use crate::duration::Span;
 use crate::escalation::targets::{self, RouteContext};
 use crate::followup::channel::person_name;
-use crate::routing::{self, FeedShift, PresenceMark, Status};
+use crate::incident::OverrideFilter;
+use crate::routing::{self, FeedShift, PresenceMark, Status, StoredOverride};
 
 /// How far ahead the iCal feeds reach.
 const ICAL_WEEKS: i64 = 8;
@@ -152,6 +153,15 @@ fn parse_at(
     }
 }
 
+/// Every live stored override: what the doors that show a schedule merge
+/// with its YAML (`targets::rotation`).
+pub(super) async fn live_overrides(app: &Shared) -> Result<Vec<StoredOverride>, ApiError> {
+    Ok(app
+        .store
+        .query(|r| r.overrides(&OverrideFilter::default()))
+        .await?)
+}
+
 async fn marks(
     app: &Shared,
     at: DateTime<Utc>,
@@ -178,6 +188,7 @@ pub async fn route(
     let presence = |id: &str| marks.get(id).cloned();
     let rules = app.store.query(|r| r.all_notify_rules()).await?;
     let notify = |id: &str| rules.get(id).cloned();
+    let overrides = live_overrides(&app).await?;
     let ctx = RouteContext {
         roster: &roster,
         project: &project,
@@ -185,13 +196,14 @@ pub async fn route(
         client_reported: false,
         assignee: None,
         notify: &notify,
+        overrides: &overrides,
     };
     let d = targets::decision(&ctx, at);
     let on_call = p
         .schedule
         .as_ref()
         .and_then(|s| roster.schedules.get(s))
-        .and_then(|s| targets::rotation(s).on_call(at));
+        .and_then(|s| targets::rotation(s, &overrides).on_call(at));
     // Exactly what step 1 would queue now: every channel fired at once, and
     // the later rungs of each person's notify ladder.
     let first_step: Vec<Value> = roster
@@ -245,11 +257,12 @@ pub async fn oncall(
     let roster = app.roster();
     auth::person(&roster, &headers)?;
     let at = parse_at(q.at.as_deref(), &roster, app.clock.now())?;
+    let overrides = live_overrides(&app).await?;
     let schedules: Vec<Value> = roster
         .schedules
         .values()
         .map(|s| {
-            let rot = targets::rotation(s);
+            let rot = targets::rotation(s, &overrides);
             let shift = rot.on_call(at);
             json!({
                 "schedule": s.id,
@@ -259,6 +272,9 @@ pub async fn oncall(
                 "since": shift.as_ref().map(|x| x.start),
                 "until": shift.as_ref().map(|x| x.end),
                 "is_override": shift.as_ref().is_some_and(|x| x.is_override),
+                // The stored override in force, with who set it and why.
+                "override": routing::overrides::in_force(&overrides, &s.id, at)
+                    .map(|o| json!({"id": o.id, "reason": o.reason, "created_by": o.created_by})),
                 "next_handoff": rot.next_handoff(at),
             })
         })
@@ -298,8 +314,13 @@ fn calendar(name: &str, shifts: &[FeedShift], now: DateTime<Utc>) -> Response {
 
 /// The schedule's shifts of the feed window from `now`, the one in
 /// progress from its real start, with the names people read.
-fn feed_shifts(roster: &Roster, s: &Schedule, now: DateTime<Utc>) -> Vec<FeedShift> {
-    targets::rotation(s)
+fn feed_shifts(
+    roster: &Roster,
+    s: &Schedule,
+    overrides: &[StoredOverride],
+    now: DateTime<Utc>,
+) -> Vec<FeedShift> {
+    targets::rotation(s, overrides)
         .shifts_overlapping(now, now + chrono::Duration::weeks(ICAL_WEEKS))
         .into_iter()
         .map(|shift| FeedShift {
@@ -324,7 +345,8 @@ pub async fn schedule_ical(
         .get(&id)
         .ok_or_else(|| ApiError::NotFound(format!("schedule {id:?}")))?;
     let now = app.clock.now();
-    let shifts = feed_shifts(&roster, s, now);
+    let overrides = live_overrides(&app).await?;
+    let shifts = feed_shifts(&roster, s, &overrides, now);
     Ok(calendar(&format!("On call: {}", s.name), &shifts, now))
 }
 
@@ -342,10 +364,11 @@ pub async fn person_ical(
         ));
     }
     let now = app.clock.now();
+    let overrides = live_overrides(&app).await?;
     let mut shifts: Vec<FeedShift> = roster
         .schedules
         .values()
-        .flat_map(|s| feed_shifts(&roster, s, now))
+        .flat_map(|s| feed_shifts(&roster, s, &overrides, now))
         .filter(|f| f.shift.person == p.id)
         .collect();
     shifts.sort_by_key(|f| f.shift.start);

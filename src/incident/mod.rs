@@ -13,4 +13,6 @@ pub mod snapshots;
 pub mod transition;
 
 pub use model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};
-pub use repo::{Diagnosis, OutboxRow, ReadRepo, Repo, SmsClaim, StateFilter, Timer, opted_out};
+pub use repo::{
+    Diagnosis, OutboxRow, OverrideFilter, ReadRepo, Repo, SmsClaim, StateFilter, Timer, opted_out,
+};

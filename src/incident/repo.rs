@@ -10,6 +10,7 @@ use super::maintenance::{NewWindow, Window};
 use super::model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};
 use crate::followup::actions::{ActionItem, Filter as ActionFilter, NewAction};
 use crate::followup::postmortem::{NewPostmortem, Postmortem};
+use crate::routing::{NewOverride, StoredOverride};
 use crate::store::{Cursor, StoreResult};
 
 /// Filter for listing incidents.
@@ -238,6 +239,35 @@ pub trait Repo {
     fn end_window(&mut self, id: i64, by: &str, now: DateTime<Utc>) -> StoreResult<()>;
     /// Incidents in state `suppressed`, by number.
     fn suppressed(&mut self) -> StoreResult<Vec<Incident>>;
+    /// Stores an on-call override; returns its id.
+    fn insert_override(&mut self, new: &NewOverride) -> StoreResult<i64>;
+    /// One override, deleted or not; `NotFound` for an unknown id.
+    fn override_by_id(&mut self, id: i64) -> StoreResult<StoredOverride>;
+    /// Marks an override deleted (kept for the audit); false when it was already.
+    fn delete_override(&mut self, id: i64, by: &str, at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Overrides by `filter`, oldest created first.
+    fn overrides(&mut self, filter: &OverrideFilter) -> StoreResult<Vec<StoredOverride>>;
+}
+
+/// Which stored overrides to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OverrideFilter {
+    /// One schedule's, or every schedule's.
+    pub schedule: Option<String>,
+    /// Deleted ones too (the audit).
+    pub include_deleted: bool,
+    /// Only those still running or ahead after this instant.
+    pub ending_after: Option<DateTime<Utc>>,
+}
+
+impl OverrideFilter {
+    /// Live overrides of every schedule that matter at and after `t`.
+    pub fn live_after(t: DateTime<Utc>) -> Self {
+        OverrideFilter {
+            ending_after: Some(t),
+            ..Self::default()
+        }
+    }
 }
 
 /// How long a `MessageSid` is remembered for deduplication.
@@ -409,4 +439,6 @@ pub trait ReadRepo {
     /// Stored maintenance windows not over at `now` (in force or to come),
     /// by start.
     fn windows(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Window>>;
+    /// Overrides by `filter`, oldest created first.
+    fn overrides(&self, filter: &OverrideFilter) -> StoreResult<Vec<StoredOverride>>;
 }

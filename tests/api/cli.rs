@@ -16,7 +16,8 @@ async fn tocsin(d: &Daemon, token: Option<&str>, args: &[&str]) -> Output {
         .current_dir(d.dir.path())
         .env_remove("TOCSIN_TOKEN")
         .env_remove("TOCSIN_URL")
-        .env_remove("TOCSIN_CONFIG");
+        .env_remove("TOCSIN_CONFIG")
+        .env_remove("TZ");
     if let Some(t) = token {
         cmd.env("TOCSIN_TOKEN", t);
     }
@@ -25,12 +26,17 @@ async fn tocsin(d: &Daemon, token: Option<&str>, args: &[&str]) -> Output {
 
 /// `tocsin --url <daemon> <args>` with Bob's token.
 async fn as_bob(d: &Daemon, args: &[&str]) -> Output {
-    let mut all = vec!["--url", d.base.as_str()];
-    all.extend_from_slice(args);
-    tocsin(d, Some(BOB_TOKEN), &all).await
+    as_token(d, BOB_TOKEN, args).await
 }
 
-fn stdout(o: &Output) -> String {
+/// `tocsin --url <daemon> <args>` with `token`.
+pub(crate) async fn as_token(d: &Daemon, token: &str, args: &[&str]) -> Output {
+    let mut all = vec!["--url", d.base.as_str()];
+    all.extend_from_slice(args);
+    tocsin(d, Some(token), &all).await
+}
+
+pub(crate) fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
@@ -49,7 +55,7 @@ fn assert_exit(o: &Output, code: i32) {
 }
 
 /// A user error: exit 1 and exactly one line on stderr, prefixed `tocsin: `.
-fn user_error(o: &Output) -> String {
+pub(crate) fn user_error(o: &Output) -> String {
     assert_exit(o, 1);
     let err = stderr(o);
     assert_eq!(err.lines().count(), 1, "one line expected:\n{err}");

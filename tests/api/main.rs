@@ -24,6 +24,7 @@ mod limits;
 mod logs;
 mod maintenance;
 mod notes;
+mod overrides;
 mod paging;
 mod postmortems;
 mod reload;

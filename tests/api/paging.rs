@@ -9,6 +9,7 @@ mod channels;
 mod crash;
 mod handling;
 mod maintenance;
+mod overrides;
 mod rig;
 mod sms_text;
 

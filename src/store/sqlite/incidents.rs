@@ -11,13 +11,14 @@ use crate::incident::OutboxRow;
 use crate::incident::model::Actor;
 use crate::incident::reference;
 use crate::incident::{
-    AttachedAlert, Diagnosis, Event, Incident, NewIncident, ReadRepo, Repo, SmsClaim, State,
-    StateFilter, Timer,
+    AttachedAlert, Diagnosis, Event, Incident, NewIncident, OverrideFilter, ReadRepo, Repo,
+    SmsClaim, State, StateFilter, Timer,
 };
-use crate::routing::{PresenceMark, Status};
+use crate::routing::{NewOverride, PresenceMark, Status, StoredOverride};
 
 use super::maintenance;
 use super::outbox;
+use super::overrides;
 use super::postmortems as pm;
 use crate::followup::actions::{ActionItem, Filter as ActionFilter, NewAction};
 use crate::followup::postmortem::{NewPostmortem, Postmortem};
@@ -762,6 +763,22 @@ impl Repo for TxRepo<'_> {
         pm::actions_of(self.conn, postmortem)
     }
 
+    fn insert_override(&mut self, new: &NewOverride) -> StoreResult<i64> {
+        overrides::insert(self.conn, new)
+    }
+
+    fn override_by_id(&mut self, id: i64) -> StoreResult<StoredOverride> {
+        overrides::get(self.conn, id)
+    }
+
+    fn delete_override(&mut self, id: i64, by: &str, at: DateTime<Utc>) -> StoreResult<bool> {
+        overrides::delete(self.conn, id, by, at)
+    }
+
+    fn overrides(&mut self, filter: &OverrideFilter) -> StoreResult<Vec<StoredOverride>> {
+        overrides::list(self.conn, filter)
+    }
+
     fn open_actions_of_team(&mut self, team: &str) -> StoreResult<Vec<ActionItem>> {
         pm::open_actions_of_team(self.conn, team)
     }
@@ -954,6 +971,10 @@ impl ReadRepo for Reader<'_> {
 
     fn actions_of(&self, postmortem: i64) -> StoreResult<Vec<ActionItem>> {
         pm::actions_of(self.conn, postmortem)
+    }
+
+    fn overrides(&self, filter: &OverrideFilter) -> StoreResult<Vec<StoredOverride>> {
+        overrides::list(self.conn, filter)
     }
 
     fn actions(

@@ -289,6 +289,22 @@ pub const MIGRATIONS: &[&str] = &[
         set_by TEXT NOT NULL,
         set_at INTEGER NOT NULL
     ) STRICT;",
+    // 16: on-call overrides made over the API (the YAML ones stay in the
+    // files), kept after deletion for the audit: who created and deleted
+    // what, when.
+    "CREATE TABLE overrides (
+        id         INTEGER PRIMARY KEY,
+        schedule   TEXT NOT NULL,
+        person     TEXT NOT NULL,
+        from_at    INTEGER NOT NULL,
+        to_at      INTEGER NOT NULL,
+        reason     TEXT,
+        created_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        deleted_by TEXT,
+        deleted_at INTEGER
+    ) STRICT;
+    CREATE INDEX overrides_live ON overrides (to_at) WHERE deleted_at IS NULL;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

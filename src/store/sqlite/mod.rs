@@ -32,6 +32,7 @@ mod incidents;
 mod maintenance;
 mod migrations;
 mod outbox;
+mod overrides;
 mod postmortems;
 mod sms;
 mod sync;

@@ -237,10 +237,15 @@ pub(super) async fn rig() -> Rig {
 }
 
 pub(super) async fn rig_with(shape: &Shape<'_>) -> Rig {
+    rig_edited(shape, |yaml| yaml).await
+}
+
+/// A rig whose roster `edit` changes first (a schedule, say).
+pub(super) async fn rig_edited(shape: &Shape<'_>, edit: impl FnOnce(String) -> String) -> Rig {
     let twilio = FakeTwilio::start().await;
     let chat = FakeChat::start().await;
     let smtp = FakeSmtp::start().await.expect("fake smtp");
-    let yaml = roster(&twilio.base_url(), smtp.addr().port(), shape);
+    let yaml = edit(roster(&twilio.base_url(), smtp.addr().port(), shape));
     let slack = chat.url("hooks/oncall");
     let d = spawn_with_files(
         &yaml,
