@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod notify;
 pub mod oncall;
 pub mod outbox;
+pub mod reports;
 pub mod routing;
 pub mod store;
 pub mod systemd;

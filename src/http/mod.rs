@@ -14,6 +14,7 @@ mod maintenance;
 mod overrides;
 mod page;
 mod postmortems;
+mod reports;
 mod routing;
 pub mod serve;
 mod twilio;
@@ -108,6 +109,7 @@ pub fn router(app: Shared) -> Router {
         )
         .route("/api/v1/postmortems/{id}/{verb}", post(postmortems::step))
         .route("/api/v1/actions", get(postmortems::list_actions))
+        .route("/api/v1/reports", get(reports::show))
         .route("/api/v1/actions/{id}/done", post(postmortems::action_done))
         .route("/twilio/sms", post(twilio::sms))
         .route("/twilio/voice", post(twilio::voice))

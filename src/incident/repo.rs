@@ -441,4 +441,10 @@ pub trait ReadRepo {
     fn windows(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<Window>>;
     /// Overrides by `filter`, oldest created first.
     fn overrides(&self, filter: &OverrideFilter) -> StoreResult<Vec<StoredOverride>>;
+    /// What a report over `range` counts (action items: those open at `as_of`).
+    fn report_rows(
+        &self,
+        range: crate::reports::Range,
+        as_of: DateTime<Utc>,
+    ) -> StoreResult<crate::reports::Rows>;
 }

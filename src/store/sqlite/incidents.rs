@@ -992,6 +992,14 @@ impl ReadRepo for Reader<'_> {
         maintenance::upcoming(self.conn, now, limit)
     }
 
+    fn report_rows(
+        &self,
+        range: crate::reports::Range,
+        as_of: DateTime<Utc>,
+    ) -> StoreResult<crate::reports::Rows> {
+        super::reports::rows(self.conn, range, as_of)
+    }
+
     fn count_by_state(&self) -> StoreResult<Vec<(State, i64)>> {
         let mut stmt = self
             .conn

@@ -34,6 +34,7 @@ mod migrations;
 mod outbox;
 mod overrides;
 mod postmortems;
+mod reports;
 mod sms;
 mod sync;
 
