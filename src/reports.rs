@@ -45,9 +45,7 @@ impl FromStr for By {
             "client" => Ok(By::Client),
             "team" => Ok(By::Team),
             "person" => Ok(By::Person),
-            _ => Err(format!(
-                "{s:?} is not one of project, client, team, person"
-            )),
+            _ => Err(format!("{s:?} is not one of project, client, team, person")),
         }
     }
 }
@@ -236,19 +234,28 @@ pub fn build(rows: &Rows, by: By, roster: &Roster, as_of: DateTime<Utc>) -> Vec<
             client.unwrap_or(NONE),
             p.person.as_deref(),
         );
-        let woke = p.person.as_deref().is_some_and(|who| night(roster, who, p.sent_at));
+        let woke = p
+            .person
+            .as_deref()
+            .is_some_and(|who| night(roster, who, p.sent_at));
         let g = group(&mut groups, k);
         *g.pages.entry(p.channel.clone()).or_default() += 1;
         g.night_pages += u64::from(woke);
     }
     for pm in &rows.postmortems {
-        let g = group(&mut groups, key(roster, by, &pm.project, &pm.client, Some(&pm.author)));
+        let g = group(
+            &mut groups,
+            key(roster, by, &pm.project, &pm.client, Some(&pm.author)),
+        );
         g.postmortems_due += 1;
         let late = pm.due_at < as_of && pm.approved_at.is_none_or(|a| a > pm.due_at);
         g.postmortems_overdue += u64::from(late);
     }
     for a in &rows.actions {
-        let g = group(&mut groups, key(roster, by, &a.project, &a.client, Some(&a.assignee)));
+        let g = group(
+            &mut groups,
+            key(roster, by, &a.project, &a.client, Some(&a.assignee)),
+        );
         g.actions_open += 1;
         g.actions_overdue += u64::from(a.deadline < as_of);
     }

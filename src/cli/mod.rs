@@ -12,6 +12,7 @@ pub mod notify;
 pub mod oncall;
 pub mod postmortems;
 pub mod presence;
+pub mod report;
 pub mod routing;
 pub mod table;
 
@@ -83,6 +84,8 @@ pub enum Command {
     /// List, start and end maintenance windows (pages held while they last).
     #[command(subcommand)]
     Maintenance(MaintenanceCmd),
+    /// Incidents, MTTA, MTTR, pages and night wake-ups per project, client, team or person.
+    Report(report::ReportArgs),
 }
 
 /// Runs the parsed command; errors become exit code 1 with one line.
@@ -134,6 +137,7 @@ fn run_client(
             }
             Command::Postmortems(cmd) => postmortems::run(&api, cmd).await,
             Command::Maintenance(cmd) => maintenance::run(&api, cmd).await,
+            Command::Report(args) => report::run(&api, args).await,
             Command::Serve | Command::CheckConfig | Command::CheckReady => {
                 anyhow::bail!("serve, check-config and check-ready do not call the API")
             }
