@@ -31,7 +31,7 @@ const REPORT: &str = "
     UNION ALL
     SELECT 'action', i.project, i.client, a.assignee, NULL, a.deadline, NULL, NULL
       FROM action_items a JOIN incidents i ON i.id = a.incident
-     WHERE a.created_at < ?3 AND (a.done_at IS NULL OR a.done_at > ?3)";
+     WHERE a.created_at <= ?3 AND (a.done_at IS NULL OR a.done_at > ?3)";
 
 pub fn rows(conn: &Connection, range: Range, as_of: DateTime<Utc>) -> StoreResult<Rows> {
     let mut stmt = conn.prepare_cached(REPORT)?;
