@@ -53,7 +53,13 @@ fn same_format_as_tocsin() {
         expires: DateTime::<Utc>::from_timestamp(1_900_000_000, 0).unwrap_or_default(),
     };
     let token = ack_token::sign(SECRET, &claims);
-    let bytes = URL_SAFE_NO_PAD.decode(&token).expect("tocsin signs base64url");
+    let bytes = URL_SAFE_NO_PAD
+        .decode(&token)
+        .expect("tocsin signs base64url");
     let payload = &bytes[..bytes.len() - 16];
-    assert_eq!(forge(payload), token, "the ack token format changed: update forge()");
+    assert_eq!(
+        forge(payload),
+        token,
+        "the ack token format changed: update forge()"
+    );
 }

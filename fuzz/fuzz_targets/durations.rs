@@ -23,7 +23,10 @@ fuzz_target!(|data: &[u8]| {
         assert!((1..=TEN_YEARS).contains(&span.as_secs()), "{input:?}");
         // Printed, a span reads back as itself.
         assert_eq!(Span::parse(&span.to_string()), Ok(span), "{input:?}");
-        assert_eq!(span.to_chrono().num_seconds().unsigned_abs(), span.as_secs());
+        assert_eq!(
+            span.to_chrono().num_seconds().unsigned_abs(),
+            span.as_secs()
+        );
         assert_eq!(span.to_std().as_secs(), span.as_secs());
     }
     for tz in ZONES {

@@ -20,15 +20,28 @@ fuzz_target!(|data: &[u8]| {
     // signature Grafana would send always verifies, in either hex case.
     grafana::verify_signature(SECRET, body, signature, timestamp);
     let good = grafana::sign(SECRET, body, timestamp);
-    assert!(grafana::verify_signature(SECRET, body, Some(&good), timestamp));
+    assert!(grafana::verify_signature(
+        SECRET,
+        body,
+        Some(&good),
+        timestamp
+    ));
     let upper = good.to_ascii_uppercase();
-    assert!(grafana::verify_signature(SECRET, body, Some(&upper), timestamp));
+    assert!(grafana::verify_signature(
+        SECRET,
+        body,
+        Some(&upper),
+        timestamp
+    ));
     if let Some(ts) = timestamp {
         let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
         let skew = TimeDelta::minutes(5);
         if grafana::timestamp_fresh(ts, now, skew) {
             let secs: i64 = ts.trim().parse().unwrap_or(i64::MIN);
-            assert!((secs - now.timestamp()).abs() <= skew.num_seconds(), "{ts:?}");
+            assert!(
+                (secs - now.timestamp()).abs() <= skew.num_seconds(),
+                "{ts:?}"
+            );
         }
     }
 

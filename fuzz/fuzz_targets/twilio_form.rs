@@ -25,7 +25,10 @@ fuzz_target!(|data: &[u8]| {
     // What Twilio signs with either token is accepted.
     for token in TOKENS {
         let good = twilio_sig::expected_signature(token, &url, &params);
-        assert!(twilio_sig::validate(&TOKENS, &url, &params, Some(&good)), "{url:?}");
+        assert!(
+            twilio_sig::validate(&TOKENS, &url, &params, Some(&good)),
+            "{url:?}"
+        );
     }
     // A JSON body is accepted when the URL names its hash and is signed.
     if !url.contains(['#', '%', '+']) && !url.contains("bodySHA256") {

@@ -35,7 +35,9 @@ fuzz_target!(|data: &[u8]| {
     for entry in &entries {
         assert!(WorkingHours::parse(&[entry]).is_ok(), "{entry:?}");
     }
-    let always = entries.iter().any(|e| e.trim().eq_ignore_ascii_case("always"));
+    let always = entries
+        .iter()
+        .any(|e| e.trim().eq_ignore_ascii_case("always"));
     for tz in ZONES {
         let mut instants = vec![
             DateTime::<Utc>::MIN_UTC,

@@ -91,17 +91,19 @@ pub fn check_page_text(raw: &str) {
 mod tests {
     use super::*;
 
+    fn check(data: &[u8], expected: [Option<&[u8]>; 3]) {
+        assert_eq!(fields::<3>(data), expected, "{data:?}");
+    }
+
     #[test]
     fn cuts_fields() {
-        let table: &[(&[u8], [Option<&[u8]>; 3])] = &[
-            (b"", [Some(b""), None, None]),
-            (b"{}", [Some(b"{}"), None, None]),
-            (b"a\xffb", [Some(b"a"), Some(b"b"), None]),
-            (b"a\xffb\xffc\xffd", [Some(b"a"), Some(b"b"), Some(b"c\xffd")]),
-            (b"\xff\xff", [Some(b""), Some(b""), Some(b"")]),
-        ];
-        for (data, expected) in table {
-            assert_eq!(&fields::<3>(data), expected, "{data:?}");
-        }
+        check(b"", [Some(b""), None, None]);
+        check(b"{}", [Some(b"{}"), None, None]);
+        check(b"a\xffb", [Some(b"a"), Some(b"b"), None]);
+        check(
+            b"a\xffb\xffc\xffd",
+            [Some(b"a"), Some(b"b"), Some(b"c\xffd")],
+        );
+        check(b"\xff\xff", [Some(b""), Some(b""), Some(b"")]);
     }
 }
