@@ -4,7 +4,7 @@
 //! Input: `body 0xFF signature 0xFF timestamp`.
 #![no_main]
 
-use chrono::{DateTime, TimeDelta};
+use chrono::DateTime;
 use libfuzzer_sys::fuzz_target;
 use tocsin::ingest::grafana;
 use tocsin_fuzz::{check_refusal, check_webhook, fields, header};
@@ -33,16 +33,19 @@ fuzz_target!(|data: &[u8]| {
         Some(&upper),
         timestamp
     ));
-    if let Some(ts) = timestamp {
-        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
-        let skew = TimeDelta::minutes(5);
-        if grafana::timestamp_fresh(ts, now, skew) {
-            let secs: i64 = ts.trim().parse().unwrap_or(i64::MIN);
-            assert!(
-                (secs - now.timestamp()).abs() <= skew.num_seconds(),
-                "{ts:?}"
-            );
-        }
+    // The whole check: a request it accepts carries a timestamp within
+    // five minutes of now and the signature of that timestamp and body.
+    let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default();
+    if grafana::check(SECRET, body, signature, timestamp, now).is_ok() {
+        let ts = timestamp.unwrap_or_default();
+        let secs: i64 = ts.trim().parse().unwrap_or(i64::MIN);
+        assert!(
+            (secs - now.timestamp()).abs() <= grafana::MAX_SKEW.num_seconds(),
+            "{ts:?}"
+        );
+        assert!(grafana::verify_signature(
+            SECRET, body, signature, timestamp
+        ));
     }
 
     match grafana::parse(body) {
