@@ -7,6 +7,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
 use super::client::ApiClient;
+use super::json_text;
 use super::table::{Table, age, timestamp, truncate};
 use crate::incident::reference::{self, Key};
 
@@ -17,9 +18,17 @@ pub enum IncidentsCmd {
     List {
         #[arg(long, value_enum, default_value_t = StateArg::Open)]
         state: StateArg,
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
     },
     /// Show one incident with its alerts and timeline.
-    Show { id: IncidentId },
+    Show {
+        id: IncidentId,
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
+    },
     /// Acknowledge: stop paging, take it on.
     Ack {
         id: IncidentId,
@@ -149,7 +158,7 @@ pub struct DiagnoseArgs {
 pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
     let now = Utc::now();
     match cmd {
-        IncidentsCmd::List { state } => {
+        IncidentsCmd::List { state, json } => {
             let name = state.to_possible_value().map(|v| v.get_name().to_string());
             let list = api
                 .get_all(
@@ -158,11 +167,25 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
                     "incidents",
                 )
                 .await?;
-            print!("{}", render_list(&list, now));
+            if json {
+                print!(
+                    "{}",
+                    json_text(&json!({"incidents": list, "next_cursor": null}))
+                );
+            } else {
+                print!("{}", render_list(&list, now));
+            }
         }
-        IncidentsCmd::Show { id } => {
+        IncidentsCmd::Show { id, json } => {
             let v = api.get(&format!("/api/v1/incidents/{id}"), &[]).await?;
-            print!("{}", render_show(&v, now));
+            print!(
+                "{}",
+                if json {
+                    json_text(&v)
+                } else {
+                    render_show(&v, now)
+                }
+            );
         }
         IncidentsCmd::Ack { id, note } => act(api, id, "acknowledge", "acknowledged", note).await?,
         IncidentsCmd::Resolve { id, note } => act(api, id, "resolve", "resolved", note).await?,

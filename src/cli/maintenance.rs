@@ -8,13 +8,18 @@ use serde_json::{Map, Value, json};
 
 use super::client::ApiClient;
 use super::incidents::{list_of, text};
+use super::json_text;
 use super::table::Table;
 use crate::duration::Span;
 
 #[derive(Debug, Subcommand)]
 pub enum MaintenanceCmd {
     /// Windows in force or to come (YAML ones show their next occurrence).
-    List,
+    List {
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
+    },
     /// Start a one-off window: its alerts page nobody until it ends.
     Start(StartArgs),
     /// End a window now: what still fires pages at once.
@@ -130,9 +135,9 @@ pub fn render_list(v: &Value) -> String {
 
 pub async fn run(api: &ApiClient, cmd: MaintenanceCmd) -> anyhow::Result<()> {
     match cmd {
-        MaintenanceCmd::List => {
+        MaintenanceCmd::List { json } => {
             let v = api.get("/api/v1/maintenance", &[]).await?;
-            print!("{}", render_list(&v));
+            print!("{}", if json { json_text(&v) } else { render_list(&v) });
         }
         MaintenanceCmd::Start(args) => {
             let w = api.post("/api/v1/maintenance", &body(&args)).await?;

@@ -74,6 +74,9 @@ pub enum Command {
         /// When to route for (RFC 3339); now when absent.
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
     },
     /// Who is on call, per schedule; overrides: override, cover, overrides.
     Oncall(OncallArgs),
@@ -125,13 +128,17 @@ fn run_client(
             Command::Incidents(cmd) => incidents::run(&api, cmd).await,
             Command::Presence(args) => presence::run(&api, args).await,
             Command::Notify(args) => notify::run(&api, args).await,
-            Command::Route { project, at } => routing::route(&api, &project, at.as_deref()).await,
+            Command::Route { project, at, json } => {
+                routing::route(&api, &project, at.as_deref(), json).await
+            }
             Command::Oncall(OncallArgs { cmd: Some(cmd), .. }) => {
                 oncall::run(&api, cmd, reader_zone(std::env::var("TZ").ok(), config)).await
             }
-            Command::Oncall(OncallArgs { at, cmd: None }) => {
-                routing::oncall(&api, at.as_deref()).await
-            }
+            Command::Oncall(OncallArgs {
+                at,
+                json,
+                cmd: None,
+            }) => routing::oncall(&api, at.as_deref(), json).await,
             Command::Postmortems(cmd) => postmortems::run(&api, cmd).await,
             Command::Maintenance(cmd) => maintenance::run(&api, cmd).await,
             Command::Serve | Command::CheckConfig | Command::CheckReady => {
@@ -139,6 +146,13 @@ fn run_client(
             }
         }
     })
+}
+
+/// A daemon answer for `--json`: pretty, as the API gave it, one newline.
+pub fn json_text(v: &serde_json::Value) -> String {
+    let mut out = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    out.push('\n');
+    out
 }
 
 /// The zone the reader reads times in: `TZ` (an IANA name, `:` prefix
@@ -195,6 +209,14 @@ mod tests {
             (&["--url", "http://h:1", "check-ready"], true),
             (&["incidents", "list"], true),
             (&["incidents", "list", "--state", "all"], true),
+            (&["incidents", "list", "--json"], true),
+            (&["incidents", "ack", "3", "--json"], false),
+            (&["oncall", "--json"], true),
+            (&["oncall", "overrides", "--json"], true),
+            (&["route", "--project", "shop", "--json"], true),
+            (&["postmortems", "show", "3", "--json"], true),
+            (&["maintenance", "list", "--json"], true),
+            (&["notify", "show", "--json"], true),
             (&["incidents", "list", "--state", "sleeping"], false),
             (&["--url", "http://h:1", "incidents", "show", "#4"], true),
             (&["incidents", "ack", "0"], false),

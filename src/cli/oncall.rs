@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::client::ApiClient;
 use super::incidents::{list_of, text};
+use super::json_text;
 use super::table::{Table, local_timestamp, truncate};
 
 /// `tocsin oncall [--at TIME]`, or one of the override verbs.
@@ -19,6 +20,9 @@ pub struct OncallArgs {
     /// When (RFC 3339); now when absent.
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
+    /// Print the daemon's JSON answer as is.
+    #[arg(long)]
+    pub json: bool,
     #[command(subcommand)]
     pub cmd: Option<OncallCmd>,
 }
@@ -38,6 +42,9 @@ pub enum OncallCmd {
         /// Ended and deleted ones too, with who deleted them.
         #[arg(long)]
         all: bool,
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -136,7 +143,11 @@ pub async fn run(api: &ApiClient, cmd: OncallCmd, tz: Tz) -> anyhow::Result<()> 
             };
             create(api, &c, tz).await?
         }
-        OncallCmd::Overrides { schedule, all } => {
+        OncallCmd::Overrides {
+            schedule,
+            all,
+            json,
+        } => {
             let all = all.then_some("true");
             let v = api
                 .get(
@@ -149,7 +160,11 @@ pub async fn run(api: &ApiClient, cmd: OncallCmd, tz: Tz) -> anyhow::Result<()> 
                 )
                 .await
                 .map_err(|e| flags(e, "--person"))?;
-            render_list(list_of(&v, "overrides"), tz)
+            if json {
+                json_text(&v)
+            } else {
+                render_list(list_of(&v, "overrides"), tz)
+            }
         }
     };
     print!("{out}");

@@ -9,14 +9,24 @@ use serde_json::{Value, json};
 
 use super::client::ApiClient;
 use super::incidents::{Number, list_of, text};
+use super::json_text;
 use super::table::{Table, truncate};
 
 #[derive(Debug, Subcommand)]
 pub enum PostmortemsCmd {
     /// List postmortems.
-    List,
+    List {
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one postmortem.
-    Show { id: Number },
+    Show {
+        id: Number,
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
+    },
     /// Submit for review.
     Submit { id: Number },
     /// Approve a submitted postmortem.
@@ -198,15 +208,23 @@ pub fn render_show(id: Number, v: &Value) -> String {
 pub async fn run(api: &ApiClient, cmd: PostmortemsCmd) -> anyhow::Result<()> {
     let one = |id: Number| format!("/api/v1/postmortems/{}", id.0);
     match cmd {
-        PostmortemsCmd::List => {
+        PostmortemsCmd::List { json } => {
             let list = api
                 .get_all("/api/v1/postmortems", &[], "postmortems")
                 .await?;
-            print!("{}", render_list(&json!({ "postmortems": list })));
+            let v = json!({ "postmortems": list, "next_cursor": null });
+            print!("{}", if json { json_text(&v) } else { render_list(&v) });
         }
-        PostmortemsCmd::Show { id } => {
+        PostmortemsCmd::Show { id, json } => {
             let v = api.get(&one(id), &[]).await?;
-            print!("{}", render_show(id, &v));
+            print!(
+                "{}",
+                if json {
+                    json_text(&v)
+                } else {
+                    render_show(id, &v)
+                }
+            );
         }
         PostmortemsCmd::Submit { id } => step(api, id, "submit", "submitted").await?,
         PostmortemsCmd::Approve { id } => step(api, id, "approve", "approved").await?,

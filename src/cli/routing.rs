@@ -7,21 +7,41 @@ use serde_json::Value;
 
 use super::client::ApiClient;
 use super::incidents::{list_of, text};
+use super::json_text;
 use super::table::Table;
 
 /// `GET /api/v1/route`, printed as the proximity order and the pick.
-pub async fn route(api: &ApiClient, project: &str, at: Option<&str>) -> anyhow::Result<()> {
+pub async fn route(
+    api: &ApiClient,
+    project: &str,
+    at: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
     let v = api
         .get("/api/v1/route", &[("project", Some(project)), ("at", at)])
         .await?;
-    print!("{}", render_route(&v));
+    print!(
+        "{}",
+        if json {
+            json_text(&v)
+        } else {
+            render_route(&v)
+        }
+    );
     Ok(())
 }
 
 /// `GET /api/v1/oncall`, printed as one row per schedule.
-pub async fn oncall(api: &ApiClient, at: Option<&str>) -> anyhow::Result<()> {
+pub async fn oncall(api: &ApiClient, at: Option<&str>, json: bool) -> anyhow::Result<()> {
     let v = api.get("/api/v1/oncall", &[("at", at)]).await?;
-    print!("{}", render_oncall(&v));
+    print!(
+        "{}",
+        if json {
+            json_text(&v)
+        } else {
+            render_oncall(&v)
+        }
+    );
     Ok(())
 }
 

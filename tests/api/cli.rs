@@ -443,3 +443,71 @@ async fn maintenance_start_list_and_end() {
     assert_exit(&o, 2);
     d.stop().await;
 }
+
+/// The daemon's answer to `GET path` as Bob, for comparing with `--json`.
+async fn api_json(d: &Daemon, path: &str) -> Value {
+    d.http
+        .get(d.url(path))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn read_verbs_print_the_api_answer_with_json() {
+    let d = spawn_daemon().await;
+    let id = open_one(&d).await;
+    let pm = crate::postmortems::manual_pm(&d).await;
+    let (n, p) = (id.to_string(), pm.to_string());
+    for (args, path) in [
+        (
+            vec!["incidents", "show", &n, "--json"],
+            format!("/api/v1/incidents/{id}"),
+        ),
+        (vec!["oncall", "--json"], "/api/v1/oncall".into()),
+        (
+            vec!["oncall", "overrides", "--json"],
+            "/api/v1/overrides".into(),
+        ),
+        (
+            vec!["route", "--project", "shop", "--json"],
+            "/api/v1/route?project=shop".into(),
+        ),
+        (
+            vec!["postmortems", "show", &p, "--json"],
+            format!("/api/v1/postmortems/{pm}"),
+        ),
+        (
+            vec!["maintenance", "list", "--json"],
+            "/api/v1/maintenance".into(),
+        ),
+        (
+            vec!["notify", "show", "--json"],
+            "/api/v1/people/bob/notify".into(),
+        ),
+    ] {
+        let o = as_bob(&d, &args).await;
+        assert_exit(&o, 0);
+        let printed: Value = serde_json::from_str(&stdout(&o)).expect("only JSON on stdout");
+        assert_eq!(printed, api_json(&d, &path).await, "{args:?}");
+        assert!(stdout(&o).starts_with("{\n  \""), "pretty: {}", stdout(&o));
+    }
+    for (args, key) in [
+        (
+            vec!["incidents", "list", "--state", "all", "--json"],
+            "incidents",
+        ),
+        (vec!["postmortems", "list", "--json"], "postmortems"),
+    ] {
+        let o = as_bob(&d, &args).await;
+        assert_exit(&o, 0);
+        let printed: Value = serde_json::from_str(&stdout(&o)).expect("only JSON on stdout");
+        let path = format!("/api/v1/{key}?state=all");
+        assert_eq!(printed[key], api_json(&d, &path).await[key], "{args:?}");
+    }
+    d.stop().await;
+}
