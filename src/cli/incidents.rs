@@ -3,12 +3,13 @@
 //! are pure (the caller passes `now`) and know nothing of HTTP.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
 use super::client::ApiClient;
 use super::json_text;
-use super::table::{Table, age, timestamp, truncate};
+use super::table::{Table, age, local_timestamp, truncate};
 use crate::incident::reference::{self, Key};
 
 /// The incident subcommands.
@@ -155,7 +156,7 @@ pub struct DiagnoseArgs {
 }
 
 /// Runs one incident subcommand, printing its result on stdout.
-pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
+pub async fn run(api: &ApiClient, cmd: IncidentsCmd, tz: Tz) -> anyhow::Result<()> {
     let now = Utc::now();
     match cmd {
         IncidentsCmd::List { state, json } => {
@@ -173,7 +174,7 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
                     json_text(&json!({"incidents": list, "next_cursor": null}))
                 );
             } else {
-                print!("{}", render_list(&list, now));
+                print!("{}", render_list(&list, now, tz));
             }
         }
         IncidentsCmd::Show { id, json } => {
@@ -183,7 +184,7 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
                 if json {
                     json_text(&v)
                 } else {
-                    render_show(&v, now)
+                    render_show(&v, now, tz)
                 }
             );
         }
@@ -290,19 +291,22 @@ pub fn text(v: &Value) -> String {
     }
 }
 
-fn when(v: &Value) -> Option<DateTime<Utc>> {
+/// A JSON RFC 3339 instant.
+pub fn when(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn when_text(v: &Value) -> String {
-    when(v).map(timestamp).unwrap_or_else(|| text(v))
+/// A JSON instant for reading, in the reader's zone; anything else as
+/// [`text`] (`-` for null).
+pub fn when_text(v: &Value, tz: Tz) -> String {
+    when(v).map_or_else(|| text(v), |t| local_timestamp(t, tz))
 }
 
 /// The incident table: number, state, severity, project, age, assignee and
 /// the title cut to fit a terminal line.
-pub fn render_list(incidents: &[Value], now: DateTime<Utc>) -> String {
+pub fn render_list(incidents: &[Value], now: DateTime<Utc>, tz: Tz) -> String {
     if incidents.is_empty() {
         return "no incidents\n".into();
     }
@@ -316,7 +320,7 @@ pub fn render_list(incidents: &[Value], now: DateTime<Utc>) -> String {
             text(&i["state"]),
             text(&i["severity"]),
             text(&i["project"]),
-            when(&i["created_at"]).map_or_else(|| "-".into(), |c| age(c, now)),
+            when(&i["created_at"]).map_or_else(|| "-".into(), |c| age(c, now, tz)),
             text(&i["assignee"]),
             truncate(&text(&i["title"]), 60),
         ]);
@@ -325,7 +329,7 @@ pub fn render_list(incidents: &[Value], now: DateTime<Utc>) -> String {
 }
 
 /// One incident for reading: its fields, then alerts, then the timeline.
-pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
+pub fn render_show(v: &Value, now: DateTime<Utc>, tz: Tz) -> String {
     let i = &v["incident"];
     let mut out = format!(
         "Incident {} ({}): {}\n",
@@ -335,7 +339,7 @@ pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
     );
     let created = when(&i["created_at"]).map_or_else(
         || "-".into(),
-        |c| format!("{} ({} ago)", timestamp(c), age(c, now)),
+        |c| format!("{} ({} ago)", local_timestamp(c, tz), age(c, now, tz)),
     );
     let mut fields = vec![
         ("reference", text(&i["reference"])),
@@ -346,9 +350,9 @@ pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
             format!("{} (client {})", text(&i["project"]), text(&i["client"])),
         ),
         ("source", text(&i["source"])),
-        ("started", when_text(&i["started_at"])),
+        ("started", when_text(&i["started_at"], tz)),
         ("created", created),
-        ("last seen", when_text(&i["last_seen_at"])),
+        ("last seen", when_text(&i["last_seen_at"], tz)),
         ("assignee", text(&i["assignee"])),
     ];
     for (label, key) in [
@@ -357,7 +361,7 @@ pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
         ("downgraded", "downgraded_at"),
     ] {
         if !i[key].is_null() {
-            fields.push((label, when_text(&i[key])));
+            fields.push((label, when_text(&i[key], tz)));
         }
     }
     if i["critical"] == Value::Bool(false) {
@@ -392,10 +396,10 @@ pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
     for (label, value) in fields {
         out.push_str(&format!("  {label:<15}{value}\n"));
     }
-    out.push_str(&section("Alerts", &alerts_table(list_of(v, "alerts"))));
+    out.push_str(&section("Alerts", &alerts_table(list_of(v, "alerts"), tz)));
     out.push_str(&section(
         "Timeline",
-        &timeline_table(list_of(v, "timeline")),
+        &timeline_table(list_of(v, "timeline"), tz),
     ));
     out
 }
@@ -408,24 +412,24 @@ fn section(title: &str, t: &Table) -> String {
     }
 }
 
-fn alerts_table(alerts: &[Value]) -> Table {
+fn alerts_table(alerts: &[Value], tz: Tz) -> Table {
     let mut t = Table::new(&["STATUS", "SUMMARY", "FIRST SEEN", "LAST SEEN"]);
     for a in alerts {
         t.row(vec![
             text(&a["status"]),
             truncate(&text(&a["summary"]), 60),
-            when_text(&a["first_seen"]),
-            when_text(&a["last_seen"]),
+            when_text(&a["first_seen"], tz),
+            when_text(&a["last_seen"], tz),
         ]);
     }
     t
 }
 
-fn timeline_table(events: &[Value]) -> Table {
+fn timeline_table(events: &[Value], tz: Tz) -> Table {
     let mut t = Table::new(&["AT", "ACTOR", "EVENT", "DETAIL"]);
     for e in events {
         t.row(vec![
-            when_text(&e["at"]),
+            when_text(&e["at"], tz),
             text(&e["actor"]),
             text(&e["kind"]),
             truncate(&detail(&e["detail"]), 80),
@@ -471,6 +475,8 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    const BERLIN: Tz = chrono_tz::Europe::Berlin;
+
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, 9, 30, 0)
             .single()
@@ -493,14 +499,14 @@ mod tests {
 
     #[test]
     fn list_renders_a_table_or_says_none() {
-        assert_eq!(render_list(&[], now()), "no incidents\n");
+        assert_eq!(render_list(&[], now(), BERLIN), "no incidents\n");
         let mut other = incident();
         other["id"] = json!(12);
         other["reference"] = json!("ACME-2");
         other["assignee"] = Value::Null;
         other["state"] = json!("triggered");
         other["title"] = json!("x".repeat(70));
-        let out = render_list(&[incident(), other], now());
+        let out = render_list(&[incident(), other], now(), BERLIN);
         let expected = format!(
             "#   REF     STATE         SEVERITY  PROJECT  AGE  ASSIGNEE  TITLE\n\
              3   ACME-1  acknowledged  critical  shop     30m  bob       DiskFull on a\n\
@@ -520,18 +526,19 @@ mod tests {
                           "actor": "person:bob", "kind": "acknowledged",
                           "detail": {"how": "cli", "from": "triggered", "note": null}}]
         });
-        let out = render_show(&v, now());
+        let out = render_show(&v, now(), BERLIN);
         for needle in [
             "Incident 3 (ACME-1): DiskFull on a\n",
             "  reference      ACME-1\n",
             "  state          acknowledged\n",
             "  project        shop (client acme)\n",
-            "  started        2026-11-25 08:53 UTC\n",
-            "  created        2026-11-25 09:00 UTC (30m ago)\n",
-            "  acknowledged   2026-11-25 09:02 UTC\n",
+            "  started        Wed 25 Nov 09:53 CET\n",
+            "  created        Wed 25 Nov 10:00 CET (30m ago)\n",
+            "  acknowledged   Wed 25 Nov 10:02 CET\n",
             "  labels         alertname=DiskFull\n",
             "  link           graph <http://prom>\n",
             "\nAlerts\nSTATUS  SUMMARY        FIRST SEEN            LAST SEEN\n",
+            "firing  DiskFull on a  Wed 25 Nov 10:00 CET  Wed 25 Nov 10:01 CET\n",
             "person:bob  acknowledged  from=triggered how=cli\n",
         ] {
             assert!(out.contains(needle), "missing {needle:?} in\n{out}");
@@ -540,7 +547,7 @@ mod tests {
             !out.contains("resolved "),
             "unset times are left out:\n{out}"
         );
-        let empty = render_show(&json!({"incident": incident()}), now());
+        let empty = render_show(&json!({"incident": incident()}), now(), BERLIN);
         assert!(
             empty.contains("\nAlerts: none\n\nTimeline: none\n"),
             "{empty}"

@@ -120,27 +120,26 @@ fn run_client(
 ) -> anyhow::Result<()> {
     let token = client::token(token_file, std::env::var("TOCSIN_TOKEN").ok())?;
     let api = client::ApiClient::new(client::base_url(url, config), token)?;
+    let tz = reader_zone(std::env::var("TZ").ok(), config);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         match command {
-            Command::Incidents(cmd) => incidents::run(&api, cmd).await,
+            Command::Incidents(cmd) => incidents::run(&api, cmd, tz).await,
             Command::Presence(args) => presence::run(&api, args).await,
             Command::Notify(args) => notify::run(&api, args).await,
             Command::Route { project, at, json } => {
-                routing::route(&api, &project, at.as_deref(), json).await
+                routing::route(&api, &project, at.as_deref(), json, tz).await
             }
-            Command::Oncall(OncallArgs { cmd: Some(cmd), .. }) => {
-                oncall::run(&api, cmd, reader_zone(std::env::var("TZ").ok(), config)).await
-            }
+            Command::Oncall(OncallArgs { cmd: Some(cmd), .. }) => oncall::run(&api, cmd, tz).await,
             Command::Oncall(OncallArgs {
                 at,
                 json,
                 cmd: None,
-            }) => routing::oncall(&api, at.as_deref(), json).await,
+            }) => routing::oncall(&api, at.as_deref(), json, tz).await,
             Command::Postmortems(cmd) => postmortems::run(&api, cmd).await,
-            Command::Maintenance(cmd) => maintenance::run(&api, cmd).await,
+            Command::Maintenance(cmd) => maintenance::run(&api, cmd, tz).await,
             Command::Serve | Command::CheckConfig | Command::CheckReady => {
                 anyhow::bail!("serve, check-config and check-ready do not call the API")
             }

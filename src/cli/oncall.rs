@@ -3,15 +3,14 @@
 //! typed (it reads them in the schedule's zone) and are printed in the
 //! reader's zone. Rendering is pure; who may do what is the daemon's call.
 
-use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
 use super::client::ApiClient;
-use super::incidents::{list_of, text};
+use super::incidents::{list_of, text, when_text as when};
 use super::json_text;
-use super::table::{Table, local_timestamp, truncate};
+use super::table::{Table, truncate};
 
 /// `tocsin oncall [--at TIME]`, or one of the override verbs.
 #[derive(Debug, Args)]
@@ -214,13 +213,6 @@ fn flags(e: anyhow::Error, person_flag: &str) -> anyhow::Error {
     anyhow::anyhow!("{flag}: {reason}")
 }
 
-fn when(v: &Value, tz: Tz) -> String {
-    v.as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| local_timestamp(t.with_timezone(&Utc), tz))
-        .unwrap_or_default()
-}
-
 /// `override 7: bob on call in web-primary from … until …`.
 pub fn render_created(o: &Value, tz: Tz) -> String {
     format!(
@@ -283,8 +275,8 @@ mod tests {
         assert_eq!(
             render_list(&list, chrono_tz::Europe::Berlin),
             "ID    SCHEDULE  PERSON  FROM                   TO                     BY                      REASON\n\
-             yaml  pri       bob     2026-11-26 09:00 CET   2026-11-26 18:00 CET\n\
-             3     pri       dave    2026-07-01 10:00 CEST  2026-07-01 11:00 CEST  alice (deleted by bob)  swap\n"
+             yaml  pri       bob     Thu 26 Nov 09:00 CET   Thu 26 Nov 18:00 CET\n\
+             3     pri       dave    Wed 01 Jul 10:00 CEST  Wed 01 Jul 11:00 CEST  alice (deleted by bob)  swap\n"
         );
         assert_eq!(render_list(&[], chrono_tz::UTC), "no overrides\n");
     }

@@ -386,7 +386,7 @@ async fn maintenance_start_list_and_end() {
     assert_exit(&o, 0);
     assert_eq!(
         stdout(&o),
-        "maintenance 1 on project shop {job=\"backup\"} until 2026-11-25T11:00:00Z\n"
+        "maintenance 1 on project shop {job=\"backup\"} until Wed 25 Nov 11:00 UTC\n"
     );
     let o = as_bob(&d, &["maintenance", "list"]).await;
     assert_exit(&o, 0);
@@ -395,7 +395,7 @@ async fn maintenance_start_list_and_end() {
         "ID",
         "1 ",
         "project shop {job=\"backup\"}",
-        "2026-11-25T11:00:00Z (now)",
+        "Wed 25 Nov 11:00 UTC (now)",
         "db migration",
         "page",
     ] {
@@ -508,6 +508,72 @@ async fn read_verbs_print_the_api_answer_with_json() {
         let printed: Value = serde_json::from_str(&stdout(&o)).expect("only JSON on stdout");
         let path = format!("/api/v1/{key}?state=all");
         assert_eq!(printed[key], api_json(&d, &path).await[key], "{args:?}");
+    }
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn times_are_in_the_readers_zone() {
+    let d = spawn_daemon().await;
+    let id = open_one(&d).await.to_string();
+    // TZ first, with or without the leading colon.
+    for tz in ["America/New_York", ":America/New_York"] {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"));
+        cmd.args(["--url", d.base.as_str(), "incidents", "show", &id])
+            .current_dir(d.dir.path())
+            .env("TOCSIN_TOKEN", BOB_TOKEN)
+            .env("TZ", tz);
+        let o = cmd.output().await.expect("run tocsin");
+        assert_exit(&o, 0);
+        assert!(
+            stdout(&o).contains("  created        Wed 25 Nov 04:00 EST ("),
+            "{}",
+            stdout(&o)
+        );
+    }
+    // Else the configuration's timezone (Europe/Berlin), in every verb.
+    let config = d.config.to_string_lossy().into_owned();
+    let o = as_alice(
+        &d,
+        &[
+            "--config",
+            &config,
+            "maintenance",
+            "start",
+            "--project",
+            "shop",
+            "--for",
+            "2h",
+            "--reason",
+            "db",
+        ],
+    )
+    .await;
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "maintenance 1 on project shop until Wed 25 Nov 12:00 CET\n"
+    );
+    for (args, needle) in [
+        (
+            vec!["incidents", "show", &id],
+            "  created        Wed 25 Nov 10:00 CET (",
+        ),
+        (
+            vec!["maintenance", "list"],
+            "Wed 25 Nov 10:00 CET  Wed 25 Nov 12:00 CET (now)",
+        ),
+        (
+            vec!["route", "--project", "shop"],
+            "project shop at Wed 25 Nov 10:00 CET\n",
+        ),
+        (vec!["oncall"], "on call at Wed 25 Nov 10:00 CET\n"),
+    ] {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend(args);
+        let o = as_bob(&d, &all).await;
+        assert_exit(&o, 0);
+        assert!(stdout(&o).contains(needle), "{needle:?} in\n{}", stdout(&o));
     }
     d.stop().await;
 }
