@@ -5,6 +5,7 @@
 //! Exit codes: 0 success, 1 user error (one-line reason on stderr), 2 usage
 //! error (clap's own).
 
+pub mod actions;
 pub mod client;
 pub mod incidents;
 pub mod maintenance;
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use self::actions::ActionsCmd;
 use self::incidents::IncidentsCmd;
 use self::maintenance::MaintenanceCmd;
 use self::oncall::OncallArgs;
@@ -83,6 +85,9 @@ pub enum Command {
     /// List, show, edit and move postmortems through review.
     #[command(subcommand)]
     Postmortems(PostmortemsCmd),
+    /// Add, list and close postmortem action items.
+    #[command(subcommand)]
+    Actions(ActionsCmd),
     /// List, start and end maintenance windows (pages held while they last).
     #[command(subcommand)]
     Maintenance(MaintenanceCmd),
@@ -139,6 +144,7 @@ fn run_client(
                 cmd: None,
             }) => routing::oncall(&api, at.as_deref(), json, tz).await,
             Command::Postmortems(cmd) => postmortems::run(&api, cmd).await,
+            Command::Actions(cmd) => actions::run(&api, cmd, tz).await,
             Command::Maintenance(cmd) => maintenance::run(&api, cmd, tz).await,
             Command::Serve | Command::CheckConfig | Command::CheckReady => {
                 anyhow::bail!("serve, check-config and check-ready do not call the API")
@@ -298,6 +304,24 @@ mod tests {
             (&["oncall", "overrides", "--schedule", "s", "--all"], true),
             (&["oncall", "--at", "x", "overrides"], false),
             (&["postmortems", "burn", "3"], false),
+            (&["postmortems", "reopen", "#3"], true),
+            (
+                &[
+                    "actions",
+                    "add",
+                    "3",
+                    "Alert on memory",
+                    "--assignee",
+                    "bob",
+                    "--due",
+                    "2026-12-04",
+                ],
+                true,
+            ),
+            (&["actions", "add", "3", "Alert on memory"], false),
+            (&["actions", "list", "--state", "overdue", "--json"], true),
+            (&["actions", "list", "--state", "late"], false),
+            (&["actions", "done", "4"], true),
             (&["maintenance", "list"], true),
             (
                 &[

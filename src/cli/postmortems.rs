@@ -1,4 +1,4 @@
-//! `tocsin postmortems list|show|submit|approve|publish|edit`. `edit` round-
+//! `tocsin postmortems list|show|submit|approve|publish|reopen|edit`. `edit` round-
 //! trips the five sections (four internal, the client summary public)
 //! through Markdown in `$EDITOR`; the Markdown rendering and parsing are
 //! pure functions here. The review workflow itself (who may approve, what
@@ -33,6 +33,8 @@ pub enum PostmortemsCmd {
     Approve { id: Number },
     /// Publish an approved postmortem to the client.
     Publish { id: Number },
+    /// Back to draft for a correction (the team lead).
+    Reopen { id: Number },
     /// Edit the sections in $EDITOR (default vi) as Markdown.
     Edit { id: Number },
 }
@@ -229,6 +231,7 @@ pub async fn run(api: &ApiClient, cmd: PostmortemsCmd) -> anyhow::Result<()> {
         PostmortemsCmd::Submit { id } => step(api, id, "submit", "submitted").await?,
         PostmortemsCmd::Approve { id } => step(api, id, "approve", "approved").await?,
         PostmortemsCmd::Publish { id } => step(api, id, "publish", "published").await?,
+        PostmortemsCmd::Reopen { id } => step(api, id, "reopen", "reopened").await?,
         PostmortemsCmd::Edit { id } => {
             let v = api.get(&one(id), &[]).await?;
             let pm = unwrap_pm(&v);
@@ -249,11 +252,13 @@ async fn step(api: &ApiClient, id: Number, verb: &str, done: &str) -> anyhow::Re
     let v = api
         .post(&format!("/api/v1/postmortems/{}/{verb}", id.0), &json!({}))
         .await?;
-    match unwrap_pm(&v)["state"].as_str() {
-        Some(state) => println!("postmortem {} {done} (now {state})", id.0),
-        None => println!("postmortem {} {done}", id.0),
+    match (v["changed"].as_bool(), unwrap_pm(&v)["state"].as_str()) {
+        (Some(false), _) => println!("postmortem {} was already {done}", id.0),
+        (_, Some(state)) => println!("postmortem {} {done} (now {state})", id.0),
+        (_, None) => println!("postmortem {} {done}", id.0),
     }
-    if verb != "publish"
+    // What the client will read, while it can still be changed.
+    if matches!(verb, "submit" | "approve")
         && let Some(note) = v["on_publish"].as_str()
     {
         println!("{note}");

@@ -577,3 +577,69 @@ async fn times_are_in_the_readers_zone() {
     }
     d.stop().await;
 }
+
+#[tokio::test]
+async fn actions_add_list_done_and_postmortems_reopen() {
+    let d = spawn_daemon().await;
+    let pm = crate::postmortems::manual_pm(&d).await;
+    let p = pm.to_string();
+    let o = as_bob(
+        &d,
+        &[
+            "actions",
+            "add",
+            &p,
+            "Alert on memory",
+            "--assignee",
+            "bob",
+            "--due",
+            "2026-12-04",
+        ],
+    )
+    .await;
+    assert_exit(&o, 0);
+    // The end of that day in the team's zone (Berlin), read in UTC here.
+    assert_eq!(
+        stdout(&o),
+        format!("action 1 (postmortem {p}): Alert on memory, bob, due Fri 04 Dec 22:59 UTC\n")
+    );
+    let o = as_bob(&d, &["actions", "list"]).await;
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "#  STATE  DUE                   ASSIGNEE  PRIORITY  POSTMORTEM  TITLE\n\
+             1  open   Fri 04 Dec 22:59 UTC  bob       high      {p:<10}  Alert on memory\n"
+        )
+    );
+    let o = as_bob(&d, &["actions", "list", "--json"]).await;
+    let printed: Value = serde_json::from_str(&stdout(&o)).expect("JSON");
+    assert_eq!(
+        printed["actions"],
+        api_json(&d, "/api/v1/actions").await["actions"]
+    );
+    let o = as_bob(&d, &["actions", "done", "1"]).await;
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), "action 1 done\n");
+    let o = as_bob(&d, &["actions", "done", "1"]).await;
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), "action 1 was already done\n");
+    assert_eq!(
+        stdout(&as_bob(&d, &["actions", "list"]).await),
+        "no action items\n"
+    );
+    assert!(stdout(&as_bob(&d, &["actions", "list", "--state", "done"]).await).contains("1  done"));
+
+    // Through review to approved, then the lead reopens it for a correction.
+    let one = format!("/api/v1/postmortems/{pm}");
+    let edit = serde_json::json!({"how_fixed": "restarted", "cause": "leak", "measures": "alert",
+                                  "client_summary": "The shop was slow."});
+    let (status, v) = crate::postmortems::call(&d, "PUT", &one, BOB_TOKEN, edit).await;
+    assert_eq!(status, 200, "{v}");
+    assert_exit(&as_bob(&d, &["postmortems", "submit", &p]).await, 0);
+    assert_exit(&as_alice(&d, &["postmortems", "approve", &p]).await, 0);
+    let o = as_alice(&d, &["postmortems", "reopen", &p]).await;
+    assert_exit(&o, 0);
+    assert_eq!(stdout(&o), format!("postmortem {p} reopened (now draft)\n"));
+    d.stop().await;
+}
