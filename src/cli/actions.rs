@@ -106,7 +106,17 @@ pub fn render_list(items: &[Value], tz: Tz) -> String {
     t.render()
 }
 
+/// The flags of these verbs by the API fields they send.
+const FLAGS: &[(&str, &str)] = &[
+    ("title", "TITLE"),
+    ("assignee", "--assignee"),
+    ("deadline", "--due"),
+    ("priority", "--priority"),
+    ("state", "--state"),
+];
+
 pub async fn run(api: &ApiClient, cmd: ActionsCmd, tz: Tz) -> anyhow::Result<()> {
+    let api = &api.naming(FLAGS);
     let out = match cmd {
         ActionsCmd::Add {
             postmortem,

@@ -7,7 +7,7 @@ use chrono_tz::Tz;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
-use super::client::ApiClient;
+use super::client::{ApiClient, Refusal};
 use super::json_text;
 use super::table::{Table, age, local_timestamp, truncate};
 use crate::incident::reference::{self, Key};
@@ -155,8 +155,23 @@ pub struct DiagnoseArgs {
     pub severity: Option<String>,
 }
 
+/// The flags and arguments of the incident verbs by the API fields they send.
+const FLAGS: &[(&str, &str)] = &[
+    ("state", "--state"),
+    ("note", "--note"),
+    ("text", "TEXT"),
+    ("person", "PERSON"),
+    ("layer", "--layer"),
+    ("reproducible", "--reproducible"),
+    ("serious", "--serious"),
+    ("serious_reason", "--reason"),
+    ("provider_ticket", "--ticket"),
+    ("severity", "--severity"),
+];
+
 /// Runs one incident subcommand, printing its result on stdout.
 pub async fn run(api: &ApiClient, cmd: IncidentsCmd, tz: Tz) -> anyhow::Result<()> {
+    let api = &api.naming(FLAGS);
     let now = Utc::now();
     match cmd {
         IncidentsCmd::List { state, json } => {
@@ -242,18 +257,34 @@ async fn act(
     if let Some(note) = note {
         body["note"] = json!(note);
     }
-    let v = api.post(&path(&id, verb), &body).await?;
-    println!("{}", action_line(&id, done, &v));
+    let answer = match api.post(&path(&id, verb), &body).await {
+        Ok(v) => Ok(v),
+        Err(e) => match e.downcast::<Refusal>() {
+            Ok(r) => Err(r),
+            Err(other) => return Err(other),
+        },
+    };
+    println!("{}", action_line(&id, done, answer)?);
     Ok(())
 }
 
 /// `incident 3 acknowledged`, or `… was already acknowledged` when the
-/// daemon reports no change.
-pub fn action_line(id: &IncidentId, done: &str, answer: &Value) -> String {
-    if answer["changed"] == Value::Bool(false) {
-        format!("incident {id} was already {done}")
-    } else {
-        format!("incident {id} {done}")
+/// daemon reports no change or refuses because the incident is in that
+/// state already (a second resolve), so a repeated action is no error.
+pub fn action_line(
+    id: &IncidentId,
+    done: &str,
+    answer: Result<Value, Refusal>,
+) -> Result<String, Refusal> {
+    match answer {
+        Ok(v) if v["changed"] == Value::Bool(false) => {
+            Ok(format!("incident {id} was already {done}"))
+        }
+        Ok(_) => Ok(format!("incident {id} {done}")),
+        Err(r) if r.status == 409 && r.state.as_deref() == Some(done) => {
+            Ok(format!("incident {id} was already {done}"))
+        }
+        Err(r) => Err(r),
     }
 }
 
@@ -557,15 +588,30 @@ mod tests {
     #[test]
     fn action_lines_say_when_nothing_changed() {
         let three = IncidentId("3".into());
+        let refused = |state: &str| Refusal {
+            status: 409,
+            field: None,
+            state: Some(state.into()),
+            reason: format!("incident 3 is {state}"),
+        };
         for (answer, expected) in [
-            (json!({"changed": true}), "incident 3 resolved"),
-            (json!({"changed": false}), "incident 3 was already resolved"),
-            (json!({}), "incident 3 resolved"),
+            (Ok(json!({"changed": true})), Ok("incident 3 resolved")),
+            (
+                Ok(json!({"changed": false})),
+                Ok("incident 3 was already resolved"),
+            ),
+            (Ok(json!({})), Ok("incident 3 resolved")),
+            (
+                Err(refused("resolved")),
+                Ok("incident 3 was already resolved"),
+            ),
+            (Err(refused("suppressed")), Err("incident 3 is suppressed")),
         ] {
+            let got = action_line(&three, "resolved", answer.clone());
             assert_eq!(
-                action_line(&three, "resolved", &answer),
-                expected,
-                "{answer}"
+                got.map_err(|r| r.to_string()),
+                expected.map(str::to_string).map_err(str::to_string),
+                "{answer:?}"
             );
         }
     }

@@ -135,7 +135,21 @@ pub fn render_list(v: &Value, tz: Tz) -> String {
     }
 }
 
+/// The flags of these verbs by the API fields they send.
+const FLAGS: &[(&str, &str)] = &[
+    ("project", "--project"),
+    ("client", "--client"),
+    ("integration", "--integration"),
+    ("for", "--for"),
+    ("from", "--from"),
+    ("to", "--to"),
+    ("reason", "--reason"),
+    ("matchers", "--match"),
+    ("client_reports", "--hold-client-reports"),
+];
+
 pub async fn run(api: &ApiClient, cmd: MaintenanceCmd, tz: Tz) -> anyhow::Result<()> {
+    let api = &api.naming(FLAGS);
     match cmd {
         MaintenanceCmd::List { json } => {
             let v = api.get("/api/v1/maintenance", &[]).await?;

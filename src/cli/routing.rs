@@ -12,6 +12,9 @@ use super::incidents::{list_of, text, when_text};
 use super::json_text;
 use super::table::Table;
 
+/// The flags of these verbs by the API fields they send.
+const FLAGS: &[(&str, &str)] = &[("at", "--at"), ("project", "--project")];
+
 /// `GET /api/v1/route`, printed as the proximity order and the pick.
 pub async fn route(
     api: &ApiClient,
@@ -20,6 +23,7 @@ pub async fn route(
     json: bool,
     tz: Tz,
 ) -> anyhow::Result<()> {
+    let api = &api.naming(FLAGS);
     let v = api
         .get("/api/v1/route", &[("project", Some(project)), ("at", at)])
         .await?;
@@ -36,6 +40,7 @@ pub async fn route(
 
 /// `GET /api/v1/oncall`, printed as one row per schedule.
 pub async fn oncall(api: &ApiClient, at: Option<&str>, json: bool, tz: Tz) -> anyhow::Result<()> {
+    let api = &api.naming(FLAGS);
     let v = api.get("/api/v1/oncall", &[("at", at)]).await?;
     print!(
         "{}",
