@@ -143,7 +143,7 @@ fn run_client(
                 json,
                 cmd: None,
             }) => routing::oncall(&api, at.as_deref(), json, tz).await,
-            Command::Postmortems(cmd) => postmortems::run(&api, cmd).await,
+            Command::Postmortems(cmd) => postmortems::run(&api, cmd, tz).await,
             Command::Actions(cmd) => actions::run(&api, cmd, tz).await,
             Command::Maintenance(cmd) => maintenance::run(&api, cmd, tz).await,
             Command::Serve | Command::CheckConfig | Command::CheckReady => {

@@ -645,8 +645,60 @@ async fn actions_add_list_done_and_postmortems_reopen() {
     assert_eq!(status, 200, "{v}");
     assert_exit(&as_bob(&d, &["postmortems", "submit", &p]).await, 0);
     assert_exit(&as_alice(&d, &["postmortems", "approve", &p]).await, 0);
+    let out = stdout(&as_bob(&d, &["postmortems", "show", &p]).await);
+    for needle in [
+        "state: approved  incident: 1  author: alice  approver: alice\ndue: ",
+        "\napproved by alice on Wed 25 Nov ",
+        "\nAction items\n#  STATE  DUE ",
+        "\n1  done   Fri 04 Dec 22:59 UTC  bob ",
+    ] {
+        assert!(out.contains(needle), "{needle:?} in\n{out}");
+    }
+    // Approved text is final: refused before the editor opens.
+    let marker = d.dir.path().join("editor-ran");
+    let o = with_editor(&d, &format!("touch {}", marker.display()), &p).await;
+    let err = user_error(&o);
+    assert!(
+        err.contains("is approved, so final") && err.contains("tocsin postmortems reopen"),
+        "{err}"
+    );
+    assert!(!marker.exists(), "the editor must not open");
+
     let o = as_alice(&d, &["postmortems", "reopen", &p]).await;
     assert_exit(&o, 0);
     assert_eq!(stdout(&o), format!("postmortem {p} reopened (now draft)\n"));
+    // A refused save keeps the edited text and says where.
+    let o = with_editor(
+        &d,
+        "f() { head -c 60000 /dev/zero | tr '\\0' x >> \"$1\"; }; f",
+        &p,
+    )
+    .await;
+    let err = user_error(&o);
+    let kept = err
+        .trim_end()
+        .rsplit_once("your text is kept in ")
+        .map(|(_, path)| std::path::PathBuf::from(path))
+        .expect("the path of the kept text");
+    assert!(err.contains("nothing saved"), "{err}");
+    let text = std::fs::read_to_string(&kept).expect("the text is kept");
+    assert!(
+        text.ends_with(&"x".repeat(60_000)),
+        "the edit is in the file"
+    );
+    let _ = std::fs::remove_file(kept);
     d.stop().await;
+}
+
+/// `tocsin postmortems edit N` as Bob with `EDITOR` set.
+async fn with_editor(d: &Daemon, editor: &str, n: &str) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .args(["--url", d.base.as_str(), "postmortems", "edit", n])
+        .current_dir(d.dir.path())
+        .env("TOCSIN_TOKEN", BOB_TOKEN)
+        .env("EDITOR", editor)
+        .env_remove("TZ")
+        .output()
+        .await
+        .expect("run tocsin")
 }
