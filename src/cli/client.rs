@@ -70,6 +70,8 @@ pub struct Refusal {
     pub field: Option<String>,
     pub state: Option<String>,
     pub reason: String,
+    /// Every problem, when the daemon lists them (a refused reload).
+    pub errors: Vec<String>,
 }
 
 impl Refusal {
@@ -102,6 +104,15 @@ impl Refusal {
             status: status.as_u16(),
             field: field.filter(|_| json.as_ref().is_some_and(|v| v["reason"].is_string())),
             state: get("state"),
+            errors: json
+                .as_ref()
+                .and_then(|v| v["errors"].as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| e.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
             reason: reason.split_whitespace().collect::<Vec<_>>().join(" "),
         }
     }

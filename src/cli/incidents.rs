@@ -19,6 +19,9 @@ pub enum IncidentsCmd {
     List {
         #[arg(long, value_enum, default_value_t = StateArg::Open)]
         state: StateArg,
+        /// Whole titles, however long (cut to 60 characters otherwise).
+        #[arg(long)]
+        wide: bool,
         /// Print the daemon's JSON answer as is.
         #[arg(long)]
         json: bool,
@@ -174,7 +177,7 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd, tz: Tz) -> anyhow::Result<(
     let api = &api.naming(FLAGS);
     let now = Utc::now();
     match cmd {
-        IncidentsCmd::List { state, json } => {
+        IncidentsCmd::List { state, wide, json } => {
             let name = state.to_possible_value().map(|v| v.get_name().to_string());
             let list = api
                 .get_all(
@@ -189,7 +192,7 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd, tz: Tz) -> anyhow::Result<(
                     json_text(&json!({"incidents": list, "next_cursor": null}))
                 );
             } else {
-                print!("{}", render_list(&list, now, tz));
+                print!("{}", render_list(&list, now, tz, wide));
             }
         }
         IncidentsCmd::Show { id, json } => {
@@ -336,8 +339,9 @@ pub fn when_text(v: &Value, tz: Tz) -> String {
 }
 
 /// The incident table: number, state, severity, project, age, assignee and
-/// the title cut to fit a terminal line.
-pub fn render_list(incidents: &[Value], now: DateTime<Utc>, tz: Tz) -> String {
+/// the title, cut to fit a terminal line unless `wide`. Columns are as wide
+/// as their widest cell.
+pub fn render_list(incidents: &[Value], now: DateTime<Utc>, tz: Tz, wide: bool) -> String {
     if incidents.is_empty() {
         return "no incidents\n".into();
     }
@@ -353,7 +357,11 @@ pub fn render_list(incidents: &[Value], now: DateTime<Utc>, tz: Tz) -> String {
             text(&i["project"]),
             when(&i["created_at"]).map_or_else(|| "-".into(), |c| age(c, now, tz)),
             text(&i["assignee"]),
-            truncate(&text(&i["title"]), 60),
+            if wide {
+                truncate(&text(&i["title"]), usize::MAX)
+            } else {
+                truncate(&text(&i["title"]), 60)
+            },
         ]);
     }
     t.render()
@@ -530,14 +538,14 @@ mod tests {
 
     #[test]
     fn list_renders_a_table_or_says_none() {
-        assert_eq!(render_list(&[], now(), BERLIN), "no incidents\n");
+        assert_eq!(render_list(&[], now(), BERLIN, false), "no incidents\n");
         let mut other = incident();
         other["id"] = json!(12);
         other["reference"] = json!("ACME-2");
         other["assignee"] = Value::Null;
         other["state"] = json!("triggered");
         other["title"] = json!("x".repeat(70));
-        let out = render_list(&[incident(), other], now(), BERLIN);
+        let out = render_list(&[incident(), other.clone()], now(), BERLIN, false);
         let expected = format!(
             "#   REF     STATE         SEVERITY  PROJECT  AGE  ASSIGNEE  TITLE\n\
              3   ACME-1  acknowledged  critical  shop     30m  bob       DiskFull on a\n\
@@ -545,6 +553,8 @@ mod tests {
             "x".repeat(59)
         );
         assert_eq!(out, expected);
+        let wide = render_list(&[other], now(), BERLIN, true);
+        assert!(wide.ends_with(&format!("  {}\n", "x".repeat(70))), "{wide}");
     }
 
     #[test]
@@ -593,6 +603,7 @@ mod tests {
             field: None,
             state: Some(state.into()),
             reason: format!("incident 3 is {state}"),
+            errors: Vec::new(),
         };
         for (answer, expected) in [
             (Ok(json!({"changed": true})), Ok("incident 3 resolved")),

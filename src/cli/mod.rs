@@ -85,6 +85,8 @@ pub enum Command {
     /// List, show, edit and move postmortems through review.
     #[command(subcommand)]
     Postmortems(PostmortemsCmd),
+    /// Reload the configuration files (admins); a broken file keeps the running one.
+    Reload,
     /// Add, list and close postmortem action items.
     #[command(subcommand)]
     Actions(ActionsCmd),
@@ -145,12 +147,40 @@ fn run_client(
             }) => routing::oncall(&api, at.as_deref(), json, tz).await,
             Command::Postmortems(cmd) => postmortems::run(&api, cmd, tz).await,
             Command::Actions(cmd) => actions::run(&api, cmd, tz).await,
+            Command::Reload => reload(&api).await,
             Command::Maintenance(cmd) => maintenance::run(&api, cmd, tz).await,
             Command::Serve | Command::CheckConfig | Command::CheckReady => {
                 anyhow::bail!("serve, check-config and check-ready do not call the API")
             }
         }
     })
+}
+
+/// `POST /api/v1/reload`: the new summary, or every problem of the files
+/// on stderr and one line saying the daemon kept what it runs.
+async fn reload(api: &client::ApiClient) -> anyhow::Result<()> {
+    match api.post("/api/v1/reload", &serde_json::json!({})).await {
+        Ok(v) => {
+            println!(
+                "reloaded: {}",
+                v["summary"].as_str().unwrap_or("configuration OK")
+            );
+            Ok(())
+        }
+        Err(e) => match e.downcast::<client::Refusal>() {
+            Ok(r) if !r.errors.is_empty() => {
+                for line in &r.errors {
+                    eprintln!("{line}");
+                }
+                anyhow::bail!(
+                    "{} configuration error(s); the daemon kept its running configuration",
+                    r.errors.len()
+                )
+            }
+            Ok(r) => Err(r.into()),
+            Err(other) => Err(other),
+        },
+    }
 }
 
 /// A daemon answer for `--json`: pretty, as the API gave it, one newline.
@@ -322,6 +352,8 @@ mod tests {
             (&["actions", "list", "--state", "overdue", "--json"], true),
             (&["actions", "list", "--state", "late"], false),
             (&["actions", "done", "4"], true),
+            (&["reload"], true),
+            (&["incidents", "list", "--wide"], true),
             (&["maintenance", "list"], true),
             (
                 &[

@@ -111,10 +111,10 @@ fn fires(page: &Value) -> String {
     parts.join(", then ")
 }
 
-/// One row per schedule: who, until when, and the next hand-off.
+/// One row per schedule: who, until when, and who takes over then.
 pub fn render_oncall(v: &Value, tz: Tz) -> String {
     let mut out = format!("on call at {}\n", when_text(&v["at"], tz));
-    let mut t = Table::new(&["SCHEDULE", "PERSON", "UNTIL", "NEXT HAND-OFF"]);
+    let mut t = Table::new(&["SCHEDULE", "PERSON", "UNTIL", "NEXT"]);
     for s in list_of(v, "schedules") {
         let person = match s["is_override"].as_bool() {
             Some(true) => format!("{} (override)", text(&s["person"])),
@@ -124,7 +124,7 @@ pub fn render_oncall(v: &Value, tz: Tz) -> String {
             text(&s["schedule"]),
             person,
             when_text(&s["until"], tz),
-            when_text(&s["next_handoff"], tz),
+            text(&s["next_person"]),
         ]);
     }
     if t.is_empty() {
@@ -183,16 +183,18 @@ mod tests {
         let v = json!({
             "at": "t",
             "schedules": [{"schedule": "primary", "person": "bob",
-                           "until": "2026-11-26T09:00:00Z", "next_handoff": "2026-11-26T09:00:00Z"},
+                           "until": "2026-11-26T09:00:00Z", "next_person": "alice"},
                           {"schedule": "night", "person": "dave", "is_override": true,
-                           "until": "2026-11-25T12:00:00Z", "next_handoff": "2026-11-25T20:00:00Z"}]
+                           "until": "2026-11-25T12:00:00Z", "next_person": "bob"},
+                          {"schedule": "solo", "person": "eve", "until": null, "next_person": null}]
         });
         check(
             render_oncall(&v, chrono_tz::Europe::Berlin),
             "on call at t\n\
-             SCHEDULE  PERSON           UNTIL                 NEXT HAND-OFF\n\
-             primary   bob              Thu 26 Nov 10:00 CET  Thu 26 Nov 10:00 CET\n\
-             night     dave (override)  Wed 25 Nov 13:00 CET  Wed 25 Nov 21:00 CET\n",
+             SCHEDULE  PERSON           UNTIL                 NEXT\n\
+             primary   bob              Thu 26 Nov 10:00 CET  alice\n\
+             night     dave (override)  Wed 25 Nov 13:00 CET  bob\n\
+             solo      eve              -                     -\n",
         );
         check(
             render_oncall(&json!({"at": "t", "schedules": []}), chrono_tz::UTC),

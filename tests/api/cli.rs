@@ -702,3 +702,64 @@ async fn with_editor(d: &Daemon, editor: &str, n: &str) -> Output {
         .await
         .expect("run tocsin")
 }
+
+#[tokio::test]
+async fn oncall_says_who_is_next_and_list_can_be_wide() {
+    let schedule = "schedules:\n  - id: web-primary\n    name: Web primary\n    team: web\n    \
+                    members: [bob, dave]\n    handoff: \"0 9 * * MON\"\n    start: \"2026-11-02 09:00\"\n";
+    let d = spawn_with(&roster_yaml(schedule)).await;
+    let o = as_bob(&d, &["oncall"]).await;
+    assert_exit(&o, 0);
+    assert_eq!(
+        stdout(&o),
+        "on call at Wed 25 Nov 09:00 UTC\n\
+         SCHEDULE     PERSON  UNTIL                 NEXT\n\
+         web-primary  dave    Mon 30 Nov 08:00 UTC  bob\n"
+    );
+    let title = "x".repeat(90);
+    let r = d
+        .post_json(
+            "/api/v1/alertmanager",
+            AM_TOKEN,
+            &am_payload(&title, vec![am_alert(&title, "a", "firing")]),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let narrow = stdout(&as_bob(&d, &["incidents", "list"]).await);
+    assert!(!narrow.contains(&title), "{narrow}");
+    let wide = stdout(&as_bob(&d, &["incidents", "list", "--wide"]).await);
+    assert!(
+        wide.lines().nth(1).unwrap_or_default().contains(&title),
+        "{wide}"
+    );
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn reload_takes_a_good_file_and_keeps_the_running_one_otherwise() {
+    let d = spawn_daemon().await;
+    let o = as_alice(&d, &["reload"]).await;
+    assert_exit(&o, 0);
+    assert!(
+        stdout(&o).starts_with("reloaded: configuration OK: "),
+        "{}",
+        stdout(&o)
+    );
+    assert!(user_error(&as_bob(&d, &["reload"]).await).len() > "tocsin: ".len());
+    std::fs::write(
+        &d.config,
+        roster_yaml("").replace("lead: alice", "lead: alicia"),
+    )
+    .expect("write");
+    let o = as_alice(&d, &["reload"]).await;
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("unknown person \"alicia\""), "{err}");
+    assert!(
+        err.ends_with(
+            "tocsin: 1 configuration error(s); the daemon kept its running configuration\n"
+        ),
+        "{err}"
+    );
+    d.stop().await;
+}
