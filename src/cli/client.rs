@@ -19,6 +19,8 @@ pub struct ApiClient {
     base: String,
     token: String,
     http: reqwest::Client,
+    /// API field → the flag of the verb that sent it, for refusals.
+    flags: &'static [(&'static str, &'static str)],
 }
 
 /// Where the daemon listens: the explicit URL, else `server.listen` of the
@@ -59,26 +61,89 @@ pub fn token(file: Option<&Path>, env_token: Option<String>) -> anyhow::Result<S
     Ok(token)
 }
 
-/// The one line shown for a failed call: `<status>: <error>`, taking the
-/// daemon's JSON `error` when there is one, else the body's first line, else
-/// `request` (`GET /api/v1/route`: an endpoint this daemon lacks).
-pub fn error_line(status: StatusCode, body: &str, request: &str) -> String {
-    let from_json = serde_json::from_str::<Value>(body)
-        .ok()
-        .and_then(|v| v["error"].as_str().map(str::to_string));
-    let message = from_json
-        .or_else(|| {
-            body.lines()
-                .map(str::trim)
-                .find(|l| !l.is_empty())
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| request.to_string());
-    format!(
-        "{status}: {}",
-        message.split_whitespace().collect::<Vec<_>>().join(" ")
-    )
+/// A daemon's refusal in the words of the command line: the reason it
+/// gave, the field a 400 names (as the verb's flag once [`Refusal::named`]),
+/// and the state a 409 reports. It prints no HTTP status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub field: Option<String>,
+    pub state: Option<String>,
+    pub reason: String,
+    /// Every problem, when the daemon lists them (a refused reload).
+    pub errors: Vec<String>,
 }
+
+impl Refusal {
+    /// From a failed answer: the daemon's JSON `field`/`reason` or `error`,
+    /// else the body's first line, else what was asked (`GET /api/v1/x`: an
+    /// endpoint this daemon lacks). White space is folded to one line.
+    pub fn from_answer(status: StatusCode, body: &str, request: &str) -> Self {
+        let json = serde_json::from_str::<Value>(body).ok();
+        let get = |key: &str| {
+            json.as_ref()
+                .and_then(|v| v[key].as_str())
+                .map(str::to_string)
+        };
+        let field = get("field");
+        let reason = field
+            .as_ref()
+            .and_then(|_| get("reason"))
+            .or_else(|| get("error"))
+            .or_else(|| {
+                body.lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty())
+                    .map(str::to_string)
+            })
+            .unwrap_or_else(|| match status.as_u16() {
+                404 => format!("{request}: not on this daemon (an older version?)"),
+                code => format!("{request} failed ({code})"),
+            });
+        Self {
+            status: status.as_u16(),
+            field: field.filter(|_| json.as_ref().is_some_and(|v| v["reason"].is_string())),
+            state: get("state"),
+            errors: json
+                .as_ref()
+                .and_then(|v| v["errors"].as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|e| e.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            reason: reason.split_whitespace().collect::<Vec<_>>().join(" "),
+        }
+    }
+
+    /// The field as the verb's flag (`("ttl", "--for")`); a field the verb
+    /// has no flag for keeps its API name.
+    pub fn named(mut self, flags: &[(&str, &str)]) -> Self {
+        if let Some(flag) = self
+            .field
+            .as_deref()
+            .and_then(|f| flags.iter().find(|(field, _)| *field == f))
+            .map(|(_, flag)| (*flag).to_string())
+        {
+            self.field = Some(flag);
+        }
+        self
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.field, self.status) {
+            (Some(field), _) => write!(f, "{field}: {}", self.reason),
+            (None, 401) => write!(f, "{} (check TOCSIN_TOKEN or --token-file)", self.reason),
+            (None, 500..) => write!(f, "the daemon failed: {}", self.reason),
+            (None, _) => f.write_str(&self.reason),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}
 
 /// `GET /readyz` of the daemon at `base`: Ok on 200, else why not ready.
 pub async fn check_ready(base: &str) -> anyhow::Result<()> {
@@ -96,7 +161,10 @@ pub async fn check_ready(base: &str) -> anyhow::Result<()> {
         return Ok(());
     }
     let body = resp.text().await.unwrap_or_default();
-    bail!("not ready: {}", error_line(status, &body, "GET /readyz"))
+    bail!(
+        "not ready: {}",
+        Refusal::from_answer(status, &body, "GET /readyz")
+    )
 }
 
 impl ApiClient {
@@ -106,7 +174,21 @@ impl ApiClient {
             .user_agent(concat!("tocsin-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("cannot build the HTTP client")?;
-        Ok(Self { base, token, http })
+        Ok(Self {
+            base,
+            token,
+            http,
+            flags: &[],
+        })
+    }
+
+    /// This client, naming a refused field by the verb's flag: each pair
+    /// is (API field, flag), e.g. `("ttl", "--for")`.
+    pub fn naming(&self, flags: &'static [(&'static str, &'static str)]) -> Self {
+        Self {
+            flags,
+            ..self.clone()
+        }
     }
 
     /// `GET path` with query pairs (pairs with `None` values are left out).
@@ -186,7 +268,9 @@ impl ApiClient {
             .await
             .map_err(|e| anyhow::anyhow!("reading the answer from {url}: {}", root(&e)))?;
         if !status.is_success() {
-            bail!("{}", error_line(status, &text, &request));
+            return Err(Refusal::from_answer(status, &text, &request)
+                .named(self.flags)
+                .into());
         }
         if text.trim().is_empty() {
             return Ok(Value::Null);
@@ -210,25 +294,54 @@ mod tests {
     use super::*;
 
     #[test]
-    fn error_lines_prefer_the_daemons_json() {
+    fn refusals_read_as_one_line_without_a_status() {
+        let flags: &[(&str, &str)] = &[("ttl", "--for"), ("person", "--by")];
         for (status, body, expected) in [
             (
                 409,
                 r#"{"error":"incident 3 is resolved","state":"resolved"}"#,
-                "409 Conflict: incident 3 is resolved",
+                "incident 3 is resolved",
             ),
-            (404, "", "404 Not Found: GET /x"),
-            (502, "\n  bad gateway\nmore", "502 Bad Gateway: bad gateway"),
-            (400, r#"{"nope":1}"#, r#"400 Bad Request: {"nope":1}"#),
             (
                 400,
-                r#"{"error":"layer:\n  unknown"}"#,
-                "400 Bad Request: layer: unknown",
+                r#"{"error":"ttl: too long","field":"ttl","reason":"too long"}"#,
+                "--for: too long",
             ),
+            (
+                400,
+                r#"{"error":"person: unknown \"x\"","field":"person","reason":"unknown \"x\""}"#,
+                "--by: unknown \"x\"",
+            ),
+            (
+                400,
+                r#"{"error":"body: bad","field":"body","reason":"bad"}"#,
+                "body: bad",
+            ),
+            (403, r#"{"error":"bob may not"}"#, "bob may not"),
+            (
+                401,
+                r#"{"error":"unknown token"}"#,
+                "unknown token (check TOCSIN_TOKEN or --token-file)",
+            ),
+            (404, "", "GET /x: not on this daemon (an older version?)"),
+            (
+                502,
+                "\n  bad gateway\nmore",
+                "the daemon failed: bad gateway",
+            ),
+            (400, r#"{"nope":1}"#, r#"{"nope":1}"#),
+            (400, r#"{"error":"layer:\n  unknown"}"#, "layer: unknown"),
         ] {
             let status = StatusCode::from_u16(status).expect("valid status");
-            assert_eq!(error_line(status, body, "GET /x"), expected, "{body:?}");
+            let r = Refusal::from_answer(status, body, "GET /x").named(flags);
+            assert_eq!(r.to_string(), expected, "{body:?}");
         }
+        let r = Refusal::from_answer(
+            StatusCode::CONFLICT,
+            r#"{"error":"incident 3 is resolved","state":"resolved"}"#,
+            "POST /x",
+        );
+        assert_eq!((r.status, r.state.as_deref()), (409, Some("resolved")));
     }
 
     #[test]

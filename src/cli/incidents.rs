@@ -3,11 +3,13 @@
 //! are pure (the caller passes `now`) and know nothing of HTTP.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::{Map, Value, json};
 
-use super::client::ApiClient;
-use super::table::{Table, age, timestamp, truncate};
+use super::client::{ApiClient, Refusal};
+use super::json_text;
+use super::table::{Table, age, local_timestamp, truncate};
 use crate::incident::reference::{self, Key};
 
 /// The incident subcommands.
@@ -17,9 +19,20 @@ pub enum IncidentsCmd {
     List {
         #[arg(long, value_enum, default_value_t = StateArg::Open)]
         state: StateArg,
+        /// Whole titles, however long (cut to 60 characters otherwise).
+        #[arg(long)]
+        wide: bool,
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
     },
     /// Show one incident with its alerts and timeline.
-    Show { id: IncidentId },
+    Show {
+        id: IncidentId,
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
+    },
     /// Acknowledge: stop paging, take it on.
     Ack {
         id: IncidentId,
@@ -145,11 +158,26 @@ pub struct DiagnoseArgs {
     pub severity: Option<String>,
 }
 
+/// The flags and arguments of the incident verbs by the API fields they send.
+const FLAGS: &[(&str, &str)] = &[
+    ("state", "--state"),
+    ("note", "--note"),
+    ("text", "TEXT"),
+    ("person", "PERSON"),
+    ("layer", "--layer"),
+    ("reproducible", "--reproducible"),
+    ("serious", "--serious"),
+    ("serious_reason", "--reason"),
+    ("provider_ticket", "--ticket"),
+    ("severity", "--severity"),
+];
+
 /// Runs one incident subcommand, printing its result on stdout.
-pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
+pub async fn run(api: &ApiClient, cmd: IncidentsCmd, tz: Tz) -> anyhow::Result<()> {
+    let api = &api.naming(FLAGS);
     let now = Utc::now();
     match cmd {
-        IncidentsCmd::List { state } => {
+        IncidentsCmd::List { state, wide, json } => {
             let name = state.to_possible_value().map(|v| v.get_name().to_string());
             let list = api
                 .get_all(
@@ -158,11 +186,25 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd) -> anyhow::Result<()> {
                     "incidents",
                 )
                 .await?;
-            print!("{}", render_list(&list, now));
+            if json {
+                print!(
+                    "{}",
+                    json_text(&json!({"incidents": list, "next_cursor": null}))
+                );
+            } else {
+                print!("{}", render_list(&list, now, tz, wide));
+            }
         }
-        IncidentsCmd::Show { id } => {
+        IncidentsCmd::Show { id, json } => {
             let v = api.get(&format!("/api/v1/incidents/{id}"), &[]).await?;
-            print!("{}", render_show(&v, now));
+            print!(
+                "{}",
+                if json {
+                    json_text(&v)
+                } else {
+                    render_show(&v, now, tz)
+                }
+            );
         }
         IncidentsCmd::Ack { id, note } => act(api, id, "acknowledge", "acknowledged", note).await?,
         IncidentsCmd::Resolve { id, note } => act(api, id, "resolve", "resolved", note).await?,
@@ -218,18 +260,34 @@ async fn act(
     if let Some(note) = note {
         body["note"] = json!(note);
     }
-    let v = api.post(&path(&id, verb), &body).await?;
-    println!("{}", action_line(&id, done, &v));
+    let answer = match api.post(&path(&id, verb), &body).await {
+        Ok(v) => Ok(v),
+        Err(e) => match e.downcast::<Refusal>() {
+            Ok(r) => Err(r),
+            Err(other) => return Err(other),
+        },
+    };
+    println!("{}", action_line(&id, done, answer)?);
     Ok(())
 }
 
 /// `incident 3 acknowledged`, or `… was already acknowledged` when the
-/// daemon reports no change.
-pub fn action_line(id: &IncidentId, done: &str, answer: &Value) -> String {
-    if answer["changed"] == Value::Bool(false) {
-        format!("incident {id} was already {done}")
-    } else {
-        format!("incident {id} {done}")
+/// daemon reports no change or refuses because the incident is in that
+/// state already (a second resolve), so a repeated action is no error.
+pub fn action_line(
+    id: &IncidentId,
+    done: &str,
+    answer: Result<Value, Refusal>,
+) -> Result<String, Refusal> {
+    match answer {
+        Ok(v) if v["changed"] == Value::Bool(false) => {
+            Ok(format!("incident {id} was already {done}"))
+        }
+        Ok(_) => Ok(format!("incident {id} {done}")),
+        Err(r) if r.status == 409 && r.state.as_deref() == Some(done) => {
+            Ok(format!("incident {id} was already {done}"))
+        }
+        Err(r) => Err(r),
     }
 }
 
@@ -267,19 +325,23 @@ pub fn text(v: &Value) -> String {
     }
 }
 
-fn when(v: &Value) -> Option<DateTime<Utc>> {
+/// A JSON RFC 3339 instant.
+pub fn when(v: &Value) -> Option<DateTime<Utc>> {
     v.as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
         .map(|t| t.with_timezone(&Utc))
 }
 
-fn when_text(v: &Value) -> String {
-    when(v).map(timestamp).unwrap_or_else(|| text(v))
+/// A JSON instant for reading, in the reader's zone; anything else as
+/// [`text`] (`-` for null).
+pub fn when_text(v: &Value, tz: Tz) -> String {
+    when(v).map_or_else(|| text(v), |t| local_timestamp(t, tz))
 }
 
 /// The incident table: number, state, severity, project, age, assignee and
-/// the title cut to fit a terminal line.
-pub fn render_list(incidents: &[Value], now: DateTime<Utc>) -> String {
+/// the title, cut to fit a terminal line unless `wide`. Columns are as wide
+/// as their widest cell.
+pub fn render_list(incidents: &[Value], now: DateTime<Utc>, tz: Tz, wide: bool) -> String {
     if incidents.is_empty() {
         return "no incidents\n".into();
     }
@@ -293,16 +355,20 @@ pub fn render_list(incidents: &[Value], now: DateTime<Utc>) -> String {
             text(&i["state"]),
             text(&i["severity"]),
             text(&i["project"]),
-            when(&i["created_at"]).map_or_else(|| "-".into(), |c| age(c, now)),
+            when(&i["created_at"]).map_or_else(|| "-".into(), |c| age(c, now, tz)),
             text(&i["assignee"]),
-            truncate(&text(&i["title"]), 60),
+            if wide {
+                truncate(&text(&i["title"]), usize::MAX)
+            } else {
+                truncate(&text(&i["title"]), 60)
+            },
         ]);
     }
     t.render()
 }
 
 /// One incident for reading: its fields, then alerts, then the timeline.
-pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
+pub fn render_show(v: &Value, now: DateTime<Utc>, tz: Tz) -> String {
     let i = &v["incident"];
     let mut out = format!(
         "Incident {} ({}): {}\n",
@@ -312,7 +378,7 @@ pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
     );
     let created = when(&i["created_at"]).map_or_else(
         || "-".into(),
-        |c| format!("{} ({} ago)", timestamp(c), age(c, now)),
+        |c| format!("{} ({} ago)", local_timestamp(c, tz), age(c, now, tz)),
     );
     let mut fields = vec![
         ("reference", text(&i["reference"])),
@@ -323,9 +389,9 @@ pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
             format!("{} (client {})", text(&i["project"]), text(&i["client"])),
         ),
         ("source", text(&i["source"])),
-        ("started", when_text(&i["started_at"])),
+        ("started", when_text(&i["started_at"], tz)),
         ("created", created),
-        ("last seen", when_text(&i["last_seen_at"])),
+        ("last seen", when_text(&i["last_seen_at"], tz)),
         ("assignee", text(&i["assignee"])),
     ];
     for (label, key) in [
@@ -334,7 +400,7 @@ pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
         ("downgraded", "downgraded_at"),
     ] {
         if !i[key].is_null() {
-            fields.push((label, when_text(&i[key])));
+            fields.push((label, when_text(&i[key], tz)));
         }
     }
     if i["critical"] == Value::Bool(false) {
@@ -369,10 +435,10 @@ pub fn render_show(v: &Value, now: DateTime<Utc>) -> String {
     for (label, value) in fields {
         out.push_str(&format!("  {label:<15}{value}\n"));
     }
-    out.push_str(&section("Alerts", &alerts_table(list_of(v, "alerts"))));
+    out.push_str(&section("Alerts", &alerts_table(list_of(v, "alerts"), tz)));
     out.push_str(&section(
         "Timeline",
-        &timeline_table(list_of(v, "timeline")),
+        &timeline_table(list_of(v, "timeline"), tz),
     ));
     out
 }
@@ -385,24 +451,24 @@ fn section(title: &str, t: &Table) -> String {
     }
 }
 
-fn alerts_table(alerts: &[Value]) -> Table {
+fn alerts_table(alerts: &[Value], tz: Tz) -> Table {
     let mut t = Table::new(&["STATUS", "SUMMARY", "FIRST SEEN", "LAST SEEN"]);
     for a in alerts {
         t.row(vec![
             text(&a["status"]),
             truncate(&text(&a["summary"]), 60),
-            when_text(&a["first_seen"]),
-            when_text(&a["last_seen"]),
+            when_text(&a["first_seen"], tz),
+            when_text(&a["last_seen"], tz),
         ]);
     }
     t
 }
 
-fn timeline_table(events: &[Value]) -> Table {
+fn timeline_table(events: &[Value], tz: Tz) -> Table {
     let mut t = Table::new(&["AT", "ACTOR", "EVENT", "DETAIL"]);
     for e in events {
         t.row(vec![
-            when_text(&e["at"]),
+            when_text(&e["at"], tz),
             text(&e["actor"]),
             text(&e["kind"]),
             truncate(&detail(&e["detail"]), 80),
@@ -448,6 +514,8 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
+    const BERLIN: Tz = chrono_tz::Europe::Berlin;
+
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 25, 9, 30, 0)
             .single()
@@ -470,14 +538,14 @@ mod tests {
 
     #[test]
     fn list_renders_a_table_or_says_none() {
-        assert_eq!(render_list(&[], now()), "no incidents\n");
+        assert_eq!(render_list(&[], now(), BERLIN, false), "no incidents\n");
         let mut other = incident();
         other["id"] = json!(12);
         other["reference"] = json!("ACME-2");
         other["assignee"] = Value::Null;
         other["state"] = json!("triggered");
         other["title"] = json!("x".repeat(70));
-        let out = render_list(&[incident(), other], now());
+        let out = render_list(&[incident(), other.clone()], now(), BERLIN, false);
         let expected = format!(
             "#   REF     STATE         SEVERITY  PROJECT  AGE  ASSIGNEE  TITLE\n\
              3   ACME-1  acknowledged  critical  shop     30m  bob       DiskFull on a\n\
@@ -485,6 +553,8 @@ mod tests {
             "x".repeat(59)
         );
         assert_eq!(out, expected);
+        let wide = render_list(&[other], now(), BERLIN, true);
+        assert!(wide.ends_with(&format!("  {}\n", "x".repeat(70))), "{wide}");
     }
 
     #[test]
@@ -497,18 +567,19 @@ mod tests {
                           "actor": "person:bob", "kind": "acknowledged",
                           "detail": {"how": "cli", "from": "triggered", "note": null}}]
         });
-        let out = render_show(&v, now());
+        let out = render_show(&v, now(), BERLIN);
         for needle in [
             "Incident 3 (ACME-1): DiskFull on a\n",
             "  reference      ACME-1\n",
             "  state          acknowledged\n",
             "  project        shop (client acme)\n",
-            "  started        2026-11-25 08:53 UTC\n",
-            "  created        2026-11-25 09:00 UTC (30m ago)\n",
-            "  acknowledged   2026-11-25 09:02 UTC\n",
+            "  started        Wed 25 Nov 09:53 CET\n",
+            "  created        Wed 25 Nov 10:00 CET (30m ago)\n",
+            "  acknowledged   Wed 25 Nov 10:02 CET\n",
             "  labels         alertname=DiskFull\n",
             "  link           graph <http://prom>\n",
             "\nAlerts\nSTATUS  SUMMARY        FIRST SEEN            LAST SEEN\n",
+            "firing  DiskFull on a  Wed 25 Nov 10:00 CET  Wed 25 Nov 10:01 CET\n",
             "person:bob  acknowledged  from=triggered how=cli\n",
         ] {
             assert!(out.contains(needle), "missing {needle:?} in\n{out}");
@@ -517,7 +588,7 @@ mod tests {
             !out.contains("resolved "),
             "unset times are left out:\n{out}"
         );
-        let empty = render_show(&json!({"incident": incident()}), now());
+        let empty = render_show(&json!({"incident": incident()}), now(), BERLIN);
         assert!(
             empty.contains("\nAlerts: none\n\nTimeline: none\n"),
             "{empty}"
@@ -527,15 +598,31 @@ mod tests {
     #[test]
     fn action_lines_say_when_nothing_changed() {
         let three = IncidentId("3".into());
+        let refused = |state: &str| Refusal {
+            status: 409,
+            field: None,
+            state: Some(state.into()),
+            reason: format!("incident 3 is {state}"),
+            errors: Vec::new(),
+        };
         for (answer, expected) in [
-            (json!({"changed": true}), "incident 3 resolved"),
-            (json!({"changed": false}), "incident 3 was already resolved"),
-            (json!({}), "incident 3 resolved"),
+            (Ok(json!({"changed": true})), Ok("incident 3 resolved")),
+            (
+                Ok(json!({"changed": false})),
+                Ok("incident 3 was already resolved"),
+            ),
+            (Ok(json!({})), Ok("incident 3 resolved")),
+            (
+                Err(refused("resolved")),
+                Ok("incident 3 was already resolved"),
+            ),
+            (Err(refused("suppressed")), Err("incident 3 is suppressed")),
         ] {
+            let got = action_line(&three, "resolved", answer.clone());
             assert_eq!(
-                action_line(&three, "resolved", &answer),
-                expected,
-                "{answer}"
+                got.map_err(|r| r.to_string()),
+                expected.map(str::to_string).map_err(str::to_string),
+                "{answer:?}"
             );
         }
     }

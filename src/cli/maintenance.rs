@@ -7,14 +7,21 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value, json};
 
 use super::client::ApiClient;
-use super::incidents::{list_of, text};
+use chrono_tz::Tz;
+
+use super::incidents::{list_of, text, when_text};
+use super::json_text;
 use super::table::Table;
 use crate::duration::Span;
 
 #[derive(Debug, Subcommand)]
 pub enum MaintenanceCmd {
     /// Windows in force or to come (YAML ones show their next occurrence).
-    List,
+    List {
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
+    },
     /// Start a one-off window: its alerts page nobody until it ends.
     Start(StartArgs),
     /// End a window now: what still fires pages at once.
@@ -100,7 +107,7 @@ fn scope(w: &Value) -> String {
 }
 
 /// The windows as a table.
-pub fn render_list(v: &Value) -> String {
+pub fn render_list(v: &Value, tz: Tz) -> String {
     let mut t = Table::new(&["ID", "SCOPE", "FROM", "TO", "REASON", "CLIENT"]);
     for w in list_of(v, "maintenance") {
         let id = match &w["cron"] {
@@ -108,14 +115,14 @@ pub fn render_list(v: &Value) -> String {
             _ => text(&w["id"]),
         };
         let to = if w["active"] == true {
-            format!("{} (now)", text(&w["to"]))
+            format!("{} (now)", when_text(&w["to"], tz))
         } else {
-            text(&w["to"])
+            when_text(&w["to"], tz)
         };
         t.row(vec![
             id,
             scope(w),
-            text(&w["from"]),
+            when_text(&w["from"], tz),
             to,
             text(&w["reason"]),
             text(&w["client_reports"]),
@@ -128,11 +135,32 @@ pub fn render_list(v: &Value) -> String {
     }
 }
 
-pub async fn run(api: &ApiClient, cmd: MaintenanceCmd) -> anyhow::Result<()> {
+/// The flags of these verbs by the API fields they send.
+const FLAGS: &[(&str, &str)] = &[
+    ("project", "--project"),
+    ("client", "--client"),
+    ("integration", "--integration"),
+    ("for", "--for"),
+    ("from", "--from"),
+    ("to", "--to"),
+    ("reason", "--reason"),
+    ("matchers", "--match"),
+    ("client_reports", "--hold-client-reports"),
+];
+
+pub async fn run(api: &ApiClient, cmd: MaintenanceCmd, tz: Tz) -> anyhow::Result<()> {
+    let api = &api.naming(FLAGS);
     match cmd {
-        MaintenanceCmd::List => {
+        MaintenanceCmd::List { json } => {
             let v = api.get("/api/v1/maintenance", &[]).await?;
-            print!("{}", render_list(&v));
+            print!(
+                "{}",
+                if json {
+                    json_text(&v)
+                } else {
+                    render_list(&v, tz)
+                }
+            );
         }
         MaintenanceCmd::Start(args) => {
             let w = api.post("/api/v1/maintenance", &body(&args)).await?;
@@ -140,7 +168,7 @@ pub async fn run(api: &ApiClient, cmd: MaintenanceCmd) -> anyhow::Result<()> {
                 "maintenance {} on {} until {}",
                 text(&w["id"]),
                 scope(&w),
-                text(&w["to"])
+                when_text(&w["to"], tz)
             );
         }
         MaintenanceCmd::End { id } => {
@@ -167,19 +195,19 @@ mod tests {
              "from": "2026-11-25T09:00:00Z", "to": "2026-11-25T11:00:00Z", "active": true,
              "reason": "db migration", "client_reports": "hold"},
         ]});
-        let out = render_list(&v);
+        let out = render_list(&v, chrono_tz::Europe::Berlin);
         for part in [
             "backup (0 2 * * *)",
             "project shop {job=\"backup\"}",
             "client acme",
-            "2026-11-25T11:00:00Z (now)",
+            "Wed 25 Nov 12:00 CET (now)",
             "db migration",
             "hold",
         ] {
             assert!(out.contains(part), "{part:?} missing from\n{out}");
         }
         assert_eq!(
-            render_list(&json!({"maintenance": []})),
+            render_list(&json!({"maintenance": []}), chrono_tz::UTC),
             "no maintenance windows\n"
         );
     }

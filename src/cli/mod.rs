@@ -5,6 +5,7 @@
 //! Exit codes: 0 success, 1 user error (one-line reason on stderr), 2 usage
 //! error (clap's own).
 
+pub mod actions;
 pub mod client;
 pub mod incidents;
 pub mod maintenance;
@@ -21,6 +22,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use self::actions::ActionsCmd;
 use self::incidents::IncidentsCmd;
 use self::maintenance::MaintenanceCmd;
 use self::oncall::OncallArgs;
@@ -75,12 +77,20 @@ pub enum Command {
         /// When to route for (RFC 3339); now when absent.
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
     },
     /// Who is on call, per schedule; overrides: override, cover, overrides.
     Oncall(OncallArgs),
     /// List, show, edit and move postmortems through review.
     #[command(subcommand)]
     Postmortems(PostmortemsCmd),
+    /// Reload the configuration files (admins); a broken file keeps the running one.
+    Reload,
+    /// Add, list and close postmortem action items.
+    #[command(subcommand)]
+    Actions(ActionsCmd),
     /// List, start and end maintenance windows (pages held while they last).
     #[command(subcommand)]
     Maintenance(MaintenanceCmd),
@@ -120,29 +130,68 @@ fn run_client(
 ) -> anyhow::Result<()> {
     let token = client::token(token_file, std::env::var("TOCSIN_TOKEN").ok())?;
     let api = client::ApiClient::new(client::base_url(url, config), token)?;
+    let tz = reader_zone(std::env::var("TZ").ok(), config);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     rt.block_on(async {
         match command {
-            Command::Incidents(cmd) => incidents::run(&api, cmd).await,
+            Command::Incidents(cmd) => incidents::run(&api, cmd, tz).await,
             Command::Presence(args) => presence::run(&api, args).await,
             Command::Notify(args) => notify::run(&api, args).await,
-            Command::Route { project, at } => routing::route(&api, &project, at.as_deref()).await,
-            Command::Oncall(OncallArgs { cmd: Some(cmd), .. }) => {
-                oncall::run(&api, cmd, reader_zone(std::env::var("TZ").ok(), config)).await
+            Command::Route { project, at, json } => {
+                routing::route(&api, &project, at.as_deref(), json, tz).await
             }
-            Command::Oncall(OncallArgs { at, cmd: None }) => {
-                routing::oncall(&api, at.as_deref()).await
-            }
-            Command::Postmortems(cmd) => postmortems::run(&api, cmd).await,
-            Command::Maintenance(cmd) => maintenance::run(&api, cmd).await,
+            Command::Oncall(OncallArgs { cmd: Some(cmd), .. }) => oncall::run(&api, cmd, tz).await,
+            Command::Oncall(OncallArgs {
+                at,
+                json,
+                cmd: None,
+            }) => routing::oncall(&api, at.as_deref(), json, tz).await,
+            Command::Postmortems(cmd) => postmortems::run(&api, cmd, tz).await,
+            Command::Actions(cmd) => actions::run(&api, cmd, tz).await,
+            Command::Reload => reload(&api).await,
+            Command::Maintenance(cmd) => maintenance::run(&api, cmd, tz).await,
             Command::Report(args) => report::run(&api, args).await,
             Command::Serve | Command::CheckConfig | Command::CheckReady => {
                 anyhow::bail!("serve, check-config and check-ready do not call the API")
             }
         }
     })
+}
+
+/// `POST /api/v1/reload`: the new summary, or every problem of the files
+/// on stderr and one line saying the daemon kept what it runs.
+async fn reload(api: &client::ApiClient) -> anyhow::Result<()> {
+    match api.post("/api/v1/reload", &serde_json::json!({})).await {
+        Ok(v) => {
+            println!(
+                "reloaded: {}",
+                v["summary"].as_str().unwrap_or("configuration OK")
+            );
+            Ok(())
+        }
+        Err(e) => match e.downcast::<client::Refusal>() {
+            Ok(r) if !r.errors.is_empty() => {
+                for line in &r.errors {
+                    eprintln!("{line}");
+                }
+                anyhow::bail!(
+                    "{} configuration error(s); the daemon kept its running configuration",
+                    r.errors.len()
+                )
+            }
+            Ok(r) => Err(r.into()),
+            Err(other) => Err(other),
+        },
+    }
+}
+
+/// A daemon answer for `--json`: pretty, as the API gave it, one newline.
+pub fn json_text(v: &serde_json::Value) -> String {
+    let mut out = serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string());
+    out.push('\n');
+    out
 }
 
 /// The zone the reader reads times in: `TZ` (an IANA name, `:` prefix
@@ -199,6 +248,14 @@ mod tests {
             (&["--url", "http://h:1", "check-ready"], true),
             (&["incidents", "list"], true),
             (&["incidents", "list", "--state", "all"], true),
+            (&["incidents", "list", "--json"], true),
+            (&["incidents", "ack", "3", "--json"], false),
+            (&["oncall", "--json"], true),
+            (&["oncall", "overrides", "--json"], true),
+            (&["route", "--project", "shop", "--json"], true),
+            (&["postmortems", "show", "3", "--json"], true),
+            (&["maintenance", "list", "--json"], true),
+            (&["notify", "show", "--json"], true),
             (&["incidents", "list", "--state", "sleeping"], false),
             (&["--url", "http://h:1", "incidents", "show", "#4"], true),
             (&["incidents", "ack", "0"], false),
@@ -281,6 +338,26 @@ mod tests {
             (&["oncall", "overrides", "--schedule", "s", "--all"], true),
             (&["oncall", "--at", "x", "overrides"], false),
             (&["postmortems", "burn", "3"], false),
+            (&["postmortems", "reopen", "#3"], true),
+            (
+                &[
+                    "actions",
+                    "add",
+                    "3",
+                    "Alert on memory",
+                    "--assignee",
+                    "bob",
+                    "--due",
+                    "2026-12-04",
+                ],
+                true,
+            ),
+            (&["actions", "add", "3", "Alert on memory"], false),
+            (&["actions", "list", "--state", "overdue", "--json"], true),
+            (&["actions", "list", "--state", "late"], false),
+            (&["actions", "done", "4"], true),
+            (&["reload"], true),
+            (&["incidents", "list", "--wide"], true),
             (&["maintenance", "list"], true),
             (
                 &[

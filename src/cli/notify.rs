@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::client::ApiClient;
 use super::incidents::{list_of, text};
+use super::json_text;
 use super::presence::whoami;
 
 #[derive(Debug, Args)]
@@ -17,6 +18,9 @@ pub struct NotifyArgs {
     /// Whose rules; yours (the token's owner) when absent.
     #[arg(long, global = true)]
     pub person: Option<String>,
+    /// Print the daemon's JSON answer as is.
+    #[arg(long, global = true)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -88,7 +92,7 @@ pub async fn run(api: &ApiClient, args: NotifyArgs) -> anyhow::Result<()> {
         }
         NotifyCmd::Reset => api.delete(&path).await?,
     };
-    print!("{}", render(&v));
+    print!("{}", if args.json { json_text(&v) } else { render(&v) });
     Ok(())
 }
 

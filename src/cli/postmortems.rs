@@ -1,28 +1,41 @@
-//! `tocsin postmortems list|show|submit|approve|publish|edit`. `edit` round-
+//! `tocsin postmortems list|show|submit|approve|publish|reopen|edit`. `edit` round-
 //! trips the five sections (four internal, the client summary public)
 //! through Markdown in `$EDITOR`; the Markdown rendering and parsing are
 //! pure functions here. The review workflow itself (who may approve, what
 //! publishing sends) is the daemon's.
 
+use chrono_tz::Tz;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::client::ApiClient;
-use super::incidents::{Number, list_of, text};
+use super::incidents::{Number, list_of, text, when_text};
+use super::json_text;
 use super::table::{Table, truncate};
 
 #[derive(Debug, Subcommand)]
 pub enum PostmortemsCmd {
     /// List postmortems.
-    List,
+    List {
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show one postmortem.
-    Show { id: Number },
+    Show {
+        id: Number,
+        /// Print the daemon's JSON answer as is.
+        #[arg(long)]
+        json: bool,
+    },
     /// Submit for review.
     Submit { id: Number },
     /// Approve a submitted postmortem.
     Approve { id: Number },
     /// Publish an approved postmortem to the client.
     Publish { id: Number },
+    /// Back to draft for a correction (the team lead).
+    Reopen { id: Number },
     /// Edit the sections in $EDITOR (default vi) as Markdown.
     Edit { id: Number },
 }
@@ -181,61 +194,109 @@ pub fn render_list(v: &Value) -> String {
     t.render()
 }
 
-/// One postmortem: state line, what goes public, then its sections as
-/// Markdown.
-pub fn render_show(id: Number, v: &Value) -> String {
+/// One postmortem: who and when (state, author, approver, due date), what
+/// goes public, its sections as Markdown, then its action items.
+pub fn render_show(id: Number, v: &Value, tz: Tz) -> String {
     let pm = unwrap_pm(v);
+    let approved = match &pm["approved_by"] {
+        Value::String(by) => format!(
+            "\napproved by {by} on {}",
+            when_text(&pm["approved_at"], tz)
+        ),
+        _ => String::new(),
+    };
     let mut out = format!(
-        "state: {}  incident: {}  author: {}\npublic: only \"{PUBLIC_HEADING}\" is published to the client\n\n",
+        "state: {}  incident: {}  author: {}  approver: {}\ndue: {}{approved}\n\
+         public: only \"{PUBLIC_HEADING}\" is published to the client\n\n",
         text(&pm["state"]),
         text(&pm["incident"]),
-        text(&pm["author"])
+        text(&pm["author"]),
+        text(&pm["approver"]),
+        when_text(&pm["due_at"], tz),
     );
     out.push_str(&to_markdown(&title(id, pm), &Sections::from_json(pm)));
+    let items = list_of(pm, "actions");
+    if items.is_empty() {
+        out.push_str("\nAction items: none\n");
+    } else {
+        out.push_str(&format!(
+            "\nAction items\n{}",
+            super::actions::render_list(items, tz)
+        ));
+    }
     out
 }
 
-pub async fn run(api: &ApiClient, cmd: PostmortemsCmd) -> anyhow::Result<()> {
+pub async fn run(api: &ApiClient, cmd: PostmortemsCmd, tz: Tz) -> anyhow::Result<()> {
     let one = |id: Number| format!("/api/v1/postmortems/{}", id.0);
     match cmd {
-        PostmortemsCmd::List => {
+        PostmortemsCmd::List { json } => {
             let list = api
                 .get_all("/api/v1/postmortems", &[], "postmortems")
                 .await?;
-            print!("{}", render_list(&json!({ "postmortems": list })));
+            let v = json!({ "postmortems": list, "next_cursor": null });
+            print!("{}", if json { json_text(&v) } else { render_list(&v) });
         }
-        PostmortemsCmd::Show { id } => {
+        PostmortemsCmd::Show { id, json } => {
             let v = api.get(&one(id), &[]).await?;
-            print!("{}", render_show(id, &v));
+            print!(
+                "{}",
+                if json {
+                    json_text(&v)
+                } else {
+                    render_show(id, &v, tz)
+                }
+            );
         }
         PostmortemsCmd::Submit { id } => step(api, id, "submit", "submitted").await?,
         PostmortemsCmd::Approve { id } => step(api, id, "approve", "approved").await?,
         PostmortemsCmd::Publish { id } => step(api, id, "publish", "published").await?,
+        PostmortemsCmd::Reopen { id } => step(api, id, "reopen", "reopened").await?,
         PostmortemsCmd::Edit { id } => {
             let v = api.get(&one(id), &[]).await?;
             let pm = unwrap_pm(&v);
+            if let Some(state) = pm["state"].as_str().filter(|s| FINAL.contains(s)) {
+                anyhow::bail!(
+                    "postmortem {} is {state}, so final; the team lead reopens it for a \
+                     correction (tocsin postmortems reopen {})",
+                    id.0,
+                    id.0
+                );
+            }
             let before = Sections::from_json(pm);
-            let after = edit_in_editor(id, &to_markdown(&title(id, pm), &before))?;
+            let draft = Draft::create(id, &to_markdown(&title(id, pm), &before))?;
+            let after = draft.edit()?;
             if after == before {
+                draft.discard();
                 println!("postmortem {}: no changes, nothing sent", id.0);
             } else {
-                api.put(&one(id), &after.to_json()).await?;
-                println!("postmortem {} saved", id.0);
+                match api.put(&one(id), &after.to_json()).await {
+                    Ok(_) => {
+                        draft.discard();
+                        println!("postmortem {} saved", id.0);
+                    }
+                    Err(e) => anyhow::bail!("{e}; nothing saved, {}", draft.kept()),
+                }
             }
         }
     }
     Ok(())
 }
 
+/// The states whose text is final until the team lead reopens it.
+const FINAL: [&str; 2] = ["approved", "published"];
+
 async fn step(api: &ApiClient, id: Number, verb: &str, done: &str) -> anyhow::Result<()> {
     let v = api
         .post(&format!("/api/v1/postmortems/{}/{verb}", id.0), &json!({}))
         .await?;
-    match unwrap_pm(&v)["state"].as_str() {
-        Some(state) => println!("postmortem {} {done} (now {state})", id.0),
-        None => println!("postmortem {} {done}", id.0),
+    match (v["changed"].as_bool(), unwrap_pm(&v)["state"].as_str()) {
+        (Some(false), _) => println!("postmortem {} was already {done}", id.0),
+        (_, Some(state)) => println!("postmortem {} {done} (now {state})", id.0),
+        (_, None) => println!("postmortem {} {done}", id.0),
     }
-    if verb != "publish"
+    // What the client will read, while it can still be changed.
+    if matches!(verb, "submit" | "approve")
         && let Some(note) = v["on_publish"].as_str()
     {
         println!("{note}");
@@ -243,47 +304,67 @@ async fn step(api: &ApiClient, id: Number, verb: &str, done: &str) -> anyhow::Re
     Ok(())
 }
 
-/// Writes the Markdown to a fresh temp file, runs `$EDITOR` on it and
-/// parses the result. On a parse error the file is kept so no edit is lost.
-fn edit_in_editor(id: Number, markdown: &str) -> anyhow::Result<Sections> {
-    use std::io::Write;
-    let path = std::env::temp_dir().join(format!(
-        "tocsin-postmortem-{}-{}.md",
-        id.0,
-        std::process::id()
-    ));
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    file.write_all(markdown.as_bytes())
-        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
-    drop(file);
-    let editor = std::env::var("EDITOR")
-        .ok()
-        .filter(|e| !e.trim().is_empty())
-        .unwrap_or_else(|| "vi".into());
-    // Through the shell, as git does, so EDITOR="code --wait" works.
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("{editor} \"$1\""))
-        .arg("sh")
-        .arg(&path)
-        .status()
-        .map_err(|e| anyhow::anyhow!("cannot run the editor {editor:?}: {e}"))?;
-    if !status.success() {
-        let _ = std::fs::remove_file(&path);
-        anyhow::bail!("the editor {editor:?} failed ({status}); nothing sent");
+/// The Markdown being edited, in a fresh temp file that outlives every
+/// failure: it is removed only once its text is saved (or unchanged).
+struct Draft {
+    path: std::path::PathBuf,
+}
+
+impl Draft {
+    fn create(id: Number, markdown: &str) -> anyhow::Result<Self> {
+        use std::io::Write;
+        let path = std::env::temp_dir().join(format!(
+            "tocsin-postmortem-{}-{}.md",
+            id.0,
+            std::process::id()
+        ));
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+        file.write_all(markdown.as_bytes())
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+        Ok(Self { path })
     }
-    let edited = std::fs::read_to_string(&path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    match from_markdown(&edited) {
-        Ok(sections) => {
-            let _ = std::fs::remove_file(&path);
-            Ok(sections)
+
+    /// `your text is kept in PATH`, for a message after any failure.
+    fn kept(&self) -> String {
+        format!("your text is kept in {}", self.path.display())
+    }
+
+    fn discard(self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+
+    /// Runs `$EDITOR` (default vi) on the file and parses the result.
+    fn edit(&self) -> anyhow::Result<Sections> {
+        let editor = std::env::var("EDITOR")
+            .ok()
+            .filter(|e| !e.trim().is_empty())
+            .unwrap_or_else(|| "vi".into());
+        // Through the shell, as git does, so EDITOR="code --wait" works.
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{editor} \"$1\""))
+            .arg("sh")
+            .arg(&self.path)
+            .status()
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot run the editor {editor:?}: {e}; nothing sent, {}",
+                    self.kept()
+                )
+            })?;
+        if !status.success() {
+            anyhow::bail!(
+                "the editor {editor:?} failed ({status}); nothing sent, {}",
+                self.kept()
+            );
         }
-        Err(e) => anyhow::bail!("{e}; nothing sent, your text is kept in {}", path.display()),
+        let edited = std::fs::read_to_string(&self.path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", self.path.display()))?;
+        from_markdown(&edited).map_err(|e| anyhow::anyhow!("{e}; nothing sent, {}", self.kept()))
     }
 }
 
@@ -372,15 +453,31 @@ mod tests {
 
     #[test]
     fn show_and_list_render() {
-        let v = json!({"postmortem": {"id": 3, "incident": 3, "state": "draft",
+        let v = json!({"postmortem": {"id": 3, "incident": 3, "state": "approved",
                                       "title": "Disk full", "what_happened": "A",
-                                      "client_summary": "Shop was down."}});
-        let out = render_show(Number(3), &v);
+                                      "author": "bob", "approver": "alice",
+                                      "due_at": "2026-11-26T17:00:00Z",
+                                      "approved_by": "alice", "approved_at": "2026-11-26T10:00:00Z",
+                                      "client_summary": "Shop was down.",
+                                      "actions": [{"id": 4, "postmortem": 3, "title": "Alert on memory",
+                                                   "assignee": "bob", "deadline": "2026-12-04T22:59:59Z",
+                                                   "priority": "high", "state": "open"}]}});
+        let out = render_show(Number(3), &v, chrono_tz::Europe::Berlin);
         assert!(
             out.starts_with(
-                "state: draft  incident: 3  author: -\n\
+                "state: approved  incident: 3  author: bob  approver: alice\n\
+                 due: Thu 26 Nov 18:00 CET\n\
+                 approved by alice on Thu 26 Nov 11:00 CET\n\
                  public: only \"Client summary (public)\" is published to the client\n\n\
                  # Postmortem 3: Disk full\n"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.ends_with(
+                "\n\nAction items\n\
+                 #  STATE  DUE                   ASSIGNEE  PRIORITY  POSTMORTEM  TITLE\n\
+                 4  open   Fri 04 Dec 23:59 CET  bob       high      3           Alert on memory\n"
             ),
             "{out}"
         );
@@ -389,7 +486,7 @@ mod tests {
             "{out}"
         );
         assert!(
-            out.ends_with("\n## Measures\n\n\n## Client summary (public)\n\nShop was down.\n"),
+            out.contains("\n## Measures\n\n\n## Client summary (public)\n\nShop was down.\n"),
             "{out}"
         );
         assert_eq!(render_list(&json!({"postmortems": []})), "no postmortems\n");

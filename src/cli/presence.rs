@@ -54,7 +54,11 @@ pub fn body(status: Status, ttl: Option<&str>) -> Value {
     Value::Object(m)
 }
 
+/// The flags of these verbs by the API fields they send.
+const FLAGS: &[(&str, &str)] = &[("ttl", "--for")];
+
 pub async fn run(api: &ApiClient, args: PresenceArgs) -> anyhow::Result<()> {
+    let api = &api.naming(FLAGS);
     let person = match args.person {
         Some(p) => p,
         None => whoami(api).await?,

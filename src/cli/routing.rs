@@ -6,28 +6,60 @@
 use serde_json::Value;
 
 use super::client::ApiClient;
-use super::incidents::{list_of, text};
+use chrono_tz::Tz;
+
+use super::incidents::{list_of, text, when_text};
+use super::json_text;
 use super::table::Table;
 
+/// The flags of these verbs by the API fields they send.
+const FLAGS: &[(&str, &str)] = &[("at", "--at"), ("project", "--project")];
+
 /// `GET /api/v1/route`, printed as the proximity order and the pick.
-pub async fn route(api: &ApiClient, project: &str, at: Option<&str>) -> anyhow::Result<()> {
+pub async fn route(
+    api: &ApiClient,
+    project: &str,
+    at: Option<&str>,
+    json: bool,
+    tz: Tz,
+) -> anyhow::Result<()> {
+    let api = &api.naming(FLAGS);
     let v = api
         .get("/api/v1/route", &[("project", Some(project)), ("at", at)])
         .await?;
-    print!("{}", render_route(&v));
+    print!(
+        "{}",
+        if json {
+            json_text(&v)
+        } else {
+            render_route(&v, tz)
+        }
+    );
     Ok(())
 }
 
 /// `GET /api/v1/oncall`, printed as one row per schedule.
-pub async fn oncall(api: &ApiClient, at: Option<&str>) -> anyhow::Result<()> {
+pub async fn oncall(api: &ApiClient, at: Option<&str>, json: bool, tz: Tz) -> anyhow::Result<()> {
+    let api = &api.naming(FLAGS);
     let v = api.get("/api/v1/oncall", &[("at", at)]).await?;
-    print!("{}", render_oncall(&v));
+    print!(
+        "{}",
+        if json {
+            json_text(&v)
+        } else {
+            render_oncall(&v, tz)
+        }
+    );
     Ok(())
 }
 
 /// The proximity order (person, online, reason) then the pick.
-pub fn render_route(v: &Value) -> String {
-    let mut out = format!("project {} at {}\n", text(&v["project"]), text(&v["at"]));
+pub fn render_route(v: &Value, tz: Tz) -> String {
+    let mut out = format!(
+        "project {} at {}\n",
+        text(&v["project"]),
+        when_text(&v["at"], tz)
+    );
     let mut t = Table::new(&["PERSON", "ONLINE", "REASON"]);
     for entry in list_of(v, "order") {
         t.row(vec![
@@ -79,10 +111,10 @@ fn fires(page: &Value) -> String {
     parts.join(", then ")
 }
 
-/// One row per schedule: who, until when, and the next hand-off.
-pub fn render_oncall(v: &Value) -> String {
-    let mut out = format!("on call at {}\n", text(&v["at"]));
-    let mut t = Table::new(&["SCHEDULE", "PERSON", "UNTIL", "NEXT HAND-OFF"]);
+/// One row per schedule: who, until when, and who takes over then.
+pub fn render_oncall(v: &Value, tz: Tz) -> String {
+    let mut out = format!("on call at {}\n", when_text(&v["at"], tz));
+    let mut t = Table::new(&["SCHEDULE", "PERSON", "UNTIL", "NEXT"]);
     for s in list_of(v, "schedules") {
         let person = match s["is_override"].as_bool() {
             Some(true) => format!("{} (override)", text(&s["person"])),
@@ -91,8 +123,8 @@ pub fn render_oncall(v: &Value) -> String {
         t.row(vec![
             text(&s["schedule"]),
             person,
-            text(&s["until"]),
-            text(&s["next_handoff"]),
+            when_text(&s["until"], tz),
+            text(&s["next_person"]),
         ]);
     }
     if t.is_empty() {
@@ -123,19 +155,25 @@ mod tests {
             "picked": "alice", "first_page": "sms"
         });
         check(
-            render_route(&v),
-            "project shop at 2026-11-25T09:00:00Z\n\
+            render_route(&v, chrono_tz::Europe::Berlin),
+            "project shop at Wed 25 Nov 10:00 CET\n\
              PERSON  ONLINE  REASON\n\
              bob     no      project responder\n\
              alice   yes     team lead\n\
              picked: alice (first page by sms)\n",
         );
         check(
-            render_route(&json!({"project": "x", "at": "t", "order": [], "picked": null})),
+            render_route(
+                &json!({"project": "x", "at": "t", "order": [], "picked": null}),
+                chrono_tz::UTC,
+            ),
             "project x at t\nnobody can be paged for this project\npicked: nobody\n",
         );
         check(
-            render_route(&json!({"project": "x", "at": "t", "picked": "dave"})),
+            render_route(
+                &json!({"project": "x", "at": "t", "picked": "dave"}),
+                chrono_tz::UTC,
+            ),
             "project x at t\nnobody can be paged for this project\npicked: dave\n",
         );
     }
@@ -145,19 +183,21 @@ mod tests {
         let v = json!({
             "at": "t",
             "schedules": [{"schedule": "primary", "person": "bob",
-                           "until": "2026-11-26T09:00:00Z", "next_handoff": "alice"},
+                           "until": "2026-11-26T09:00:00Z", "next_person": "alice"},
                           {"schedule": "night", "person": "dave", "is_override": true,
-                           "until": "2026-11-25T12:00:00Z", "next_handoff": "bob"}]
+                           "until": "2026-11-25T12:00:00Z", "next_person": "bob"},
+                          {"schedule": "solo", "person": "eve", "until": null, "next_person": null}]
         });
         check(
-            render_oncall(&v),
+            render_oncall(&v, chrono_tz::Europe::Berlin),
             "on call at t\n\
-             SCHEDULE  PERSON           UNTIL                 NEXT HAND-OFF\n\
-             primary   bob              2026-11-26T09:00:00Z  alice\n\
-             night     dave (override)  2026-11-25T12:00:00Z  bob\n",
+             SCHEDULE  PERSON           UNTIL                 NEXT\n\
+             primary   bob              Thu 26 Nov 10:00 CET  alice\n\
+             night     dave (override)  Wed 25 Nov 13:00 CET  bob\n\
+             solo      eve              -                     -\n",
         );
         check(
-            render_oncall(&json!({"at": "t", "schedules": []})),
+            render_oncall(&json!({"at": "t", "schedules": []}), chrono_tz::UTC),
             "on call at t\nno schedules\n",
         );
     }

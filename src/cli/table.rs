@@ -1,6 +1,6 @@
 //! Plain aligned text tables and the small formatting helpers the client
 //! verbs share (truncation, ages, timestamps). Pure: no I/O, no clock reads
-//! (`now` is a parameter), no dependency beyond chrono.
+//! (`now` and the reader's zone are parameters), no dependency beyond chrono.
 
 use chrono::{DateTime, Utc};
 
@@ -79,11 +79,11 @@ pub fn truncate(s: &str, max: usize) -> String {
 }
 
 /// A compact age (`45s`, `12m`, `3h`, `2d`) for the last week; older
-/// instants, and instants in the future, as a timestamp.
-pub fn age(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+/// instants, and instants in the future, as a timestamp in `tz`.
+pub fn age(at: DateTime<Utc>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     let secs = (now - at).num_seconds();
     match secs {
-        s if !(0..7 * 86_400).contains(&s) => timestamp(at),
+        s if !(0..7 * 86_400).contains(&s) => local_timestamp(at, tz),
         s if s < 60 => format!("{s}s"),
         s if s < 3600 => format!("{}m", s / 60),
         s if s < 86_400 => format!("{}h", s / 3600),
@@ -91,15 +91,11 @@ pub fn age(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-/// `2026-11-25 09:00 UTC`: minute precision, always UTC.
-pub fn timestamp(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-/// `2026-11-25 10:00 CET`: like [`timestamp`], in the reader's zone `tz`.
+/// `Wed 25 Nov 10:00 CET`: the one way the CLI prints an instant, to the
+/// minute, in the reader's zone `tz` (weekday first: "is that tonight?").
 pub fn local_timestamp(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     at.with_timezone(&tz)
-        .format("%Y-%m-%d %H:%M %Z")
+        .format("%a %d %b %H:%M %Z")
         .to_string()
 }
 
@@ -171,11 +167,44 @@ mod tests {
             (86_399, "23h"),
             (86_400, "1d"),
             (6 * 86_400, "6d"),
-            (7 * 86_400, "2026-11-18 12:00 UTC"),
-            (-60, "2026-11-25 12:01 UTC"),
+            (7 * 86_400, "Wed 18 Nov 13:00 CET"),
+            (-60, "Wed 25 Nov 13:01 CET"),
         ] {
             let at = now - chrono::Duration::seconds(secs_ago);
-            assert_eq!(age(at, now), expected, "{secs_ago}s ago");
+            assert_eq!(
+                age(at, now, chrono_tz::Europe::Berlin),
+                expected,
+                "{secs_ago}s ago"
+            );
+        }
+    }
+
+    #[test]
+    fn timestamps_are_in_the_readers_zone() {
+        for (at, tz, expected) in [
+            (
+                (2026, 11, 25, 9, 0),
+                chrono_tz::Europe::Berlin,
+                "Wed 25 Nov 10:00 CET",
+            ),
+            (
+                (2026, 7, 1, 8, 5),
+                chrono_tz::Europe::Berlin,
+                "Wed 01 Jul 10:05 CEST",
+            ),
+            (
+                (2026, 11, 26, 2, 0),
+                chrono_tz::America::New_York,
+                "Wed 25 Nov 21:00 EST",
+            ),
+            ((2026, 11, 25, 9, 0), chrono_tz::UTC, "Wed 25 Nov 09:00 UTC"),
+        ] {
+            let (y, mo, d, h, mi) = at;
+            let at = Utc
+                .with_ymd_and_hms(y, mo, d, h, mi, 0)
+                .single()
+                .expect("valid");
+            assert_eq!(local_timestamp(at, tz), expected, "{at} in {tz}");
         }
     }
 }

@@ -276,6 +276,11 @@ pub async fn oncall(
                 "override": routing::overrides::in_force(&overrides, &s.id, at)
                     .map(|o| json!({"id": o.id, "reason": o.reason, "created_by": o.created_by})),
                 "next_handoff": rot.next_handoff(at),
+                // Who takes over when this shift ends.
+                "next_person": shift
+                    .as_ref()
+                    .and_then(|x| rot.on_call(x.end))
+                    .map(|x| x.person),
             })
         })
         .collect();

@@ -411,7 +411,10 @@ async fn the_cli_passes_a_reference_through() {
     assert_eq!(show(&d, "2").await.1["state"], "resolved");
     let o = run(&["incidents", "show", "ACME-7"]).await;
     assert_eq!(o.status.code(), Some(1), "{o:?}");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("404"), "{o:?}");
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not found"),
+        "{o:?}"
+    );
     let o = run(&["incidents", "show", "acme"]).await;
     assert_eq!(o.status.code(), Some(2), "a usage error: {o:?}");
     d.stop().await;

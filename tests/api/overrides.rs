@@ -566,7 +566,7 @@ async fn the_cli_creates_lists_and_deletes_overrides() {
     .await;
     assert_eq!(
         stdout(&o),
-        "override 1: bob on call in web-primary from 2026-11-26 09:00 CET until 2026-11-26 18:00 CET\n"
+        "override 1: bob on call in web-primary from Thu 26 Nov 09:00 CET until Thu 26 Nov 18:00 CET\n"
     );
     let o = cli(
         &d,
@@ -589,18 +589,18 @@ async fn the_cli_creates_lists_and_deletes_overrides() {
     .await;
     assert_eq!(
         stdout(&o),
-        "override 2: alice on call in web-primary from 2026-11-27 09:00 CET until 2026-11-27 12:00 CET\n"
+        "override 2: alice on call in web-primary from Fri 27 Nov 09:00 CET until Fri 27 Nov 12:00 CET\n"
     );
     let o = cli(&d, BOB_TOKEN, &["oncall", "overrides"]).await;
     assert_eq!(
         stdout(&o),
         "ID  SCHEDULE     PERSON  FROM                  TO                    BY     REASON\n\
-         1   web-primary  bob     2026-11-26 09:00 CET  2026-11-26 18:00 CET  dave\n\
-         2   web-primary  alice   2026-11-27 09:00 CET  2026-11-27 12:00 CET  alice  release day\n"
+         1   web-primary  bob     Thu 26 Nov 09:00 CET  Thu 26 Nov 18:00 CET  dave\n\
+         2   web-primary  alice   Fri 27 Nov 09:00 CET  Fri 27 Nov 12:00 CET  alice  release day\n"
     );
     let o = cli(&d, BOB_TOKEN, &["oncall", "--at", "2026-11-26T10:00:00Z"]).await;
     assert!(
-        stdout(&o).contains("web-primary  bob (override)  2026-11-26T17:00:00Z"),
+        stdout(&o).contains("web-primary  bob (override)  Thu 26 Nov 18:00 CET"),
         "{}",
         stdout(&o)
     );

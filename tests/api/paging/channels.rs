@@ -229,7 +229,7 @@ async fn route_shows_every_channel_that_fires() {
         v["first_step"][0]["later"],
         json!([{"after": "2m", "channels": ["voice"]}])
     );
-    let out = tocsin::cli::routing::render_route(&v);
+    let out = tocsin::cli::routing::render_route(&v, chrono_tz::UTC);
     assert!(
         out.contains("step 1 pages bob: sms + email at once, then voice after 2m"),
         "{out}"
