@@ -60,10 +60,11 @@ pub fn render_route(v: &Value, tz: Tz) -> String {
         text(&v["project"]),
         when_text(&v["at"], tz)
     );
-    let mut t = Table::new(&["PERSON", "ONLINE", "REASON"]);
+    let mut t = Table::new(&["PERSON", "WHY HERE", "ONLINE", "REASON"]);
     for entry in list_of(v, "order") {
         t.row(vec![
             text(&entry["person"]),
+            rank_text(&entry["rank"], tz),
             text(&entry["online"]),
             text(&entry["reason"]),
         ]);
@@ -76,11 +77,11 @@ pub fn render_route(v: &Value, tz: Tz) -> String {
     match (&v["picked"], &v["first_page"]) {
         (Value::Null, _) => out.push_str("picked: nobody\n"),
         (p, Value::Null) => out.push_str(&format!("picked: {}\n", text(p))),
-        (p, first) => out.push_str(&format!(
-            "picked: {} (first page by {})\n",
-            text(p),
-            text(first)
+        (p, first) if first == "phone_call" => out.push_str(&format!(
+            "picked: {} (nobody online: a phone call first)\n",
+            text(p)
         )),
+        (p, _) => out.push_str(&format!("picked: {} (first online)\n", text(p))),
     }
     for page in list_of(v, "first_step") {
         out.push_str(&format!(
@@ -135,6 +136,28 @@ pub fn render_oncall(v: &Value, tz: Tz) -> String {
     out
 }
 
+/// `on call in web-primary until Mon 30 Nov 09:00 CET`, `responder 1 of
+/// shop`, `member of team web`, `lead of team web`.
+pub fn rank_text(rank: &Value, tz: Tz) -> String {
+    let s = |k: &str| text(&rank[k]);
+    match rank["as"].as_str() {
+        Some("on_call") => format!(
+            "{} in {} until {}",
+            if rank["by_override"] == true {
+                "override"
+            } else {
+                "on call"
+            },
+            s("schedule"),
+            when_text(&rank["until"], tz)
+        ),
+        Some("responder") => format!("responder {} of {}", s("n"), s("project")),
+        Some("team_member") => format!("member of team {}", s("team")),
+        Some("team_lead") => format!("lead of team {}", s("team")),
+        _ => "-".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,18 +172,33 @@ mod tests {
         let v = json!({
             "project": "shop", "at": "2026-11-25T09:00:00Z",
             "order": [
-                {"person": "bob", "online": false, "reason": "project responder"},
-                {"person": "alice", "online": true, "reason": "team lead"}
+                {"person": "carol", "online": false, "reason": "outside working hours",
+                 "rank": {"as": "on_call", "schedule": "web", "until": "2026-11-30T08:00:00Z", "by_override": false}},
+                {"person": "bob", "online": false, "reason": "outside working hours",
+                 "rank": {"as": "responder", "project": "shop", "n": 1}},
+                {"person": "dave", "online": false, "reason": "outside working hours",
+                 "rank": {"as": "team_member", "team": "web"}},
+                {"person": "alice", "online": true, "reason": "inside working hours",
+                 "rank": {"as": "team_lead", "team": "web"}}
             ],
-            "picked": "alice", "first_page": "sms"
+            "picked": "alice", "first_page": "normal"
         });
         check(
             render_route(&v, chrono_tz::Europe::Berlin),
             "project shop at Wed 25 Nov 10:00 CET\n\
-             PERSON  ONLINE  REASON\n\
-             bob     no      project responder\n\
-             alice   yes     team lead\n\
-             picked: alice (first page by sms)\n",
+             PERSON  WHY HERE                                   ONLINE  REASON\n\
+             carol   on call in web until Mon 30 Nov 09:00 CET  no      outside working hours\n\
+             bob     responder 1 of shop                        no      outside working hours\n\
+             dave    member of team web                         no      outside working hours\n\
+             alice   lead of team web                           yes     inside working hours\n\
+             picked: alice (first online)\n",
+        );
+        let mut night = v.clone();
+        night["first_page"] = json!("phone_call");
+        night["picked"] = json!("carol");
+        assert!(
+            render_route(&night, chrono_tz::Europe::Berlin)
+                .ends_with("picked: carol (nobody online: a phone call first)\n")
         );
         check(
             render_route(

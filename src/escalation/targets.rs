@@ -91,6 +91,64 @@ fn order(ctx: &RouteContext<'_>, now: DateTime<Utc>) -> Vec<String> {
     order
 }
 
+/// Why someone stands where they do in a project's proximity order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "as", rename_all = "snake_case")]
+pub enum Rank {
+    /// On call in `schedule` until `until` (`by_override`: an override).
+    OnCall {
+        schedule: String,
+        until: DateTime<Utc>,
+        by_override: bool,
+    },
+    /// The project's responder number `n` (1: nearest).
+    Responder {
+        project: String,
+        n: usize,
+    },
+    TeamMember {
+        team: String,
+    },
+    TeamLead {
+        team: String,
+    },
+}
+
+/// Why `person` stands where they do in the project's proximity order at
+/// `now`; `None` for someone not in it.
+pub fn rank(ctx: &RouteContext<'_>, person: &str, now: DateTime<Utc>) -> Option<Rank> {
+    let project = ctx.roster.projects.get(ctx.project)?;
+    if let Some(s) = project.schedule.as_deref()
+        && let Some(schedule) = ctx.roster.schedules.get(s)
+        && let Some(shift) = rotation(schedule, ctx.overrides).on_call(now)
+        && shift.person == person
+    {
+        return Some(Rank::OnCall {
+            schedule: schedule.id.clone(),
+            until: shift.end,
+            by_override: shift.is_override,
+        });
+    }
+    if let Some(i) = project.responders.iter().position(|r| r == person) {
+        return Some(Rank::Responder {
+            project: project.id.clone(),
+            n: i + 1,
+        });
+    }
+    let team = ctx.roster.teams.get(&project.team)?;
+    if team.lead == person {
+        return Some(Rank::TeamLead {
+            team: team.id.clone(),
+        });
+    }
+    team.members
+        .iter()
+        .any(|m| m == person)
+        .then(|| Rank::TeamMember {
+            team: team.id.clone(),
+        })
+}
+
 /// The nearest-responder decision for the context's project at `now`.
 pub fn decision(ctx: &RouteContext<'_>, now: DateTime<Utc>) -> Decision {
     let order = order(ctx, now);

@@ -236,7 +236,11 @@ pub async fn route(
         "at": at,
         "schedule": p.schedule,
         "on_call": on_call,
-        "order": d.candidates,
+        "order": d.candidates.iter().map(|c| {
+            let mut v = json!(c);
+            v["rank"] = json!(targets::rank(&ctx, &c.person, at));
+            v
+        }).collect::<Vec<_>>(),
         "picked": d.picked,
         "first_page": d.first_page,
         "first_channel": first_channel,

@@ -65,6 +65,22 @@ async fn route_explains_the_choice() {
     );
     assert_eq!(r["picked"], "bob");
     assert_eq!(r["first_page"], "normal");
+    // Why each stands where they do: bob the responder, then the team
+    // (alice leads it, dave is a member).
+    let ranks: Vec<Value> = r["order"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| e["rank"].clone())
+        .collect();
+    assert_eq!(
+        ranks,
+        [
+            json!({"as": "responder", "project": "shop", "n": 1}),
+            json!({"as": "team_lead", "team": "web"}),
+            json!({"as": "team_member", "team": "web"}),
+        ]
+    );
     assert!(
         r["order"][0]["reason"]
             .as_str()
