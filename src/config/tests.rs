@@ -301,6 +301,20 @@ fn person_who_cannot_be_paged_is_an_error() {
 }
 
 #[test]
+fn notify_rules_are_checked_where_written() {
+    check(
+        &base_with(
+            "    email: bob@example.com\n",
+            "    email: bob@example.com\n    notify: [{via: [sms]}, {via: [email], after: soon}]\n",
+        ),
+        &[
+            (8, 14, "notify rule via: bob has no address for sms"),
+            (8, 50, "notify rule after: invalid duration"),
+        ],
+    );
+}
+
+#[test]
 fn channel_needs_contact() {
     check(
         &base_with(

@@ -916,7 +916,6 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
         .filter(|c| has(*c))
         .collect();
     }
-    let notify = notify_rules(ctx, &id, &v.notify, &has);
     if phone.is_none() && email.is_none() && chat.is_none() {
         ctx.err(
             &v.id,
@@ -935,7 +934,7 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
         v.calendar_token_file.as_ref(),
         v.calendar_token_sha256.as_ref(),
     );
-    Some(Person {
+    let mut person = Person {
         name: ctx.opt_text(v.name.as_ref()).unwrap_or_else(|| id.clone()),
         id,
         phone,
@@ -944,10 +943,12 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
         timezone,
         working_hours,
         channels,
-        notify,
+        notify: Vec::new(),
         token,
         calendar_token,
-    })
+    };
+    person.notify = notify_rules(ctx, &person, &v.notify);
+    Some(person)
 }
 
 fn cron_expr(ctx: &mut Ctx<'_>, what: &str, s: &S) -> Option<String> {
@@ -1248,45 +1249,27 @@ fn target(ctx: &mut Ctx<'_>, ids: &Ids, owner: &str, s: &S) -> Option<Target> {
     Some(out)
 }
 
-/// A person's `notify` ladder: each rule names channels the person has and
-/// an `after` of zero or more.
+/// A person's `notify` ladder, each rule checked as the API checks it
+/// (`NotifyRule::parse`), errors at the rule's or its `after`'s position.
 fn notify_rules(
     ctx: &mut Ctx<'_>,
-    id: &str,
+    person: &Person,
     rules: &[Spanned<raw::NotifyRule>],
-    has: &dyn Fn(ChannelType) -> bool,
 ) -> Vec<NotifyRule> {
     let mut out = Vec::new();
     for r in rules {
-        let mut via = Vec::new();
-        if r.value.via.is_empty() {
-            ctx.err(r, format!("person {id:?}: notify rule has no via channels"));
-        }
-        for c in &r.value.via {
-            match c.value.parse::<ChannelType>() {
-                Ok(ch) if !has(ch) => ctx.err(
-                    c,
-                    format!(
-                        "person {id:?}: notify rule uses {}, but they have no address for it",
-                        c.value
-                    ),
-                ),
-                Ok(ch) if !via.contains(&ch) => via.push(ch),
-                Ok(_) => {}
-                Err(msg) => ctx.err(c, format!("person {id:?}: {msg}")),
+        let via: Vec<String> = r.value.via.iter().map(|c| c.value.clone()).collect();
+        let after = r.value.after.as_ref();
+        match NotifyRule::parse(person, &via, after.map(|a| a.value.as_str())) {
+            Ok(rule) => out.push(rule),
+            Err((key, why)) => {
+                let msg = format!("person {:?}: notify rule {key}: {why}", person.id);
+                match (key, after) {
+                    ("after", Some(a)) => ctx.err(a, msg),
+                    _ => ctx.err(r, msg),
+                }
             }
         }
-        let after_secs = match &r.value.after {
-            None => 0,
-            Some(a) => match Span::parse_secs_or_zero(&a.value) {
-                Ok(s) => s,
-                Err(msg) => {
-                    ctx.err(a, format!("person {id:?}: notify rule after: {msg}"));
-                    0
-                }
-            },
-        };
-        out.push(NotifyRule { via, after_secs });
     }
     out
 }

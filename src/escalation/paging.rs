@@ -73,30 +73,20 @@ fn people_of(
     project: &str,
     policy: &crate::config::Policy,
 ) -> StoreResult<People> {
-    let marks = presence_of(repo, roster, project)?;
-    let mut rules = BTreeMap::new();
-    if policy.steps.iter().any(|s| s.via.is_empty()) {
-        for id in in_scope(roster, project) {
-            if let Some(r) = repo.notify_rules(id)? {
-                rules.insert(id.to_string(), r);
-            }
-        }
-    }
-    Ok(People { marks, rules })
-}
-
-fn presence_of(
-    repo: &mut dyn Repo,
-    roster: &Roster,
-    project: &str,
-) -> StoreResult<BTreeMap<String, PresenceMark>> {
-    let mut marks = BTreeMap::new();
+    let with_rules = policy.steps.iter().any(|s| s.via.is_empty());
+    let mut people = People {
+        marks: BTreeMap::new(),
+        rules: BTreeMap::new(),
+    };
     for id in in_scope(roster, project) {
         if let Some(m) = repo.presence(id)? {
-            marks.insert(id.to_string(), m);
+            people.marks.insert(id.to_string(), m);
+        }
+        if with_rules && let Some(r) = repo.notify_rules(id)? {
+            people.rules.insert(id.to_string(), r);
         }
     }
-    Ok(marks)
+    Ok(people)
 }
 
 /// The people `targets::order` can consider for this project.
@@ -250,8 +240,9 @@ pub fn enqueue_page(
             incident: Some(inc.id),
             ..OutboxRow::to_person("page", person, channel, subject, body, ctx.now)
         };
-        row.due_at =
-            ctx.now + chrono::Duration::seconds(i64::try_from(after).unwrap_or(i64::MAX / 1000));
+        // Checked: a rung beyond the representable range never comes.
+        row.due_at = super::after(ctx.now, crate::duration::Span::from_secs(after))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let outbox = repo.insert_outbox(&row)?;
         let mut detail = json!({
             "person": person.id,
@@ -289,12 +280,7 @@ fn advance(
     let Some(state) = repo.escalation(inc.id)? else {
         return start(repo, ctx, inc.id);
     };
-    let Some(pol) = ctx
-        .roster
-        .projects
-        .get(&inc.project)
-        .and_then(|p| ctx.roster.policies.get(&p.escalation_policy))
-    else {
+    let Some(pol) = policy_of(ctx.roster, inc) else {
         return Ok(());
     };
     let people = people_of(repo, ctx.roster, &inc.project, pol)?;
@@ -392,12 +378,7 @@ pub fn sync(repo: &mut dyn Repo, ctx: &Ctx<'_>, out: &Outcome, by: &str) -> Stor
     for &id in &out.acknowledged {
         stop(repo, ctx, id, "acknowledged")?;
         let inc = repo.get(id)?;
-        let timeout = ctx
-            .roster
-            .projects
-            .get(&inc.project)
-            .and_then(|p| ctx.roster.policies.get(&p.escalation_policy))
-            .and_then(|p| p.ack_timeout);
+        let timeout = policy_of(ctx.roster, &inc).and_then(|p| p.ack_timeout);
         if let Some(t) = timeout {
             repo.set_timer(&Timer {
                 kind: ACK_TIMEOUT_TIMER.into(),
@@ -520,6 +501,7 @@ pub fn hand_over(
     enqueue_page(repo, ctx, inc, &page)
 }
 
+/// The escalation policy of the incident's project, if both are configured.
 fn policy_of<'r>(roster: &'r Roster, inc: &Incident) -> Option<&'r crate::config::Policy> {
     roster
         .projects

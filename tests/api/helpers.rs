@@ -167,6 +167,40 @@ impl Daemon {
             .expect("request")
     }
 
+    /// POSTs a form to one of our Twilio webhooks, signed as Twilio signs
+    /// it (`auth_token`, the configured `public` URL); status and body.
+    pub async fn post_twilio_signed(
+        &self,
+        auth_token: &str,
+        public: &str,
+        path: &str,
+        pairs: &[(&str, &str)],
+    ) -> (u16, String) {
+        let params: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let sig = tocsin::notify::twilio_sig::expected_signature(
+            auth_token,
+            &format!("{public}{path}"),
+            &params,
+        );
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish();
+        let r = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("X-Twilio-Signature", sig)
+            .body(body)
+            .send()
+            .await
+            .expect("webhook");
+        let status = r.status().as_u16();
+        (status, r.text().await.expect("body"))
+    }
+
     pub fn state(&self) -> &tocsin::app::Shared {
         &self.running.as_ref().expect("running").state
     }

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::Duration;
 use serde_json::{Value, json};
 use tocsin::notify::email::fake_smtp::FakeSmtp;
-use tocsin::notify::twilio_sig::expected_signature;
 
 use crate::fakes::{FakeChat, FakeTwilio, Resource};
 use crate::helpers::*;
@@ -347,28 +346,12 @@ impl World {
 
     /// Twilio's signed POST to one of our webhooks.
     pub async fn twilio_webhook(&self, path: &str, pairs: &[(&str, &str)]) -> (u16, String) {
-        let params: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let sig = expected_signature(TWILIO_TOKEN, &format!("{PUBLIC}{path}"), &params);
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        let r = self
+        let answer = self
             .d
-            .http
-            .post(self.d.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("X-Twilio-Signature", sig)
-            .body(body)
-            .send()
-            .await
-            .expect("webhook");
-        let status = r.status().as_u16();
-        let text = r.text().await.expect("body");
+            .post_twilio_signed(TWILIO_TOKEN, PUBLIC, path, pairs)
+            .await;
         self.d.settle().await;
-        (status, text)
+        answer
     }
 
     /// An SMS reply from `from`; returns tocsin's answer (TwiML).

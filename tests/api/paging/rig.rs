@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::Duration;
 use serde_json::{Value, json};
 use tocsin::notify::email::fake_smtp::FakeSmtp;
-use tocsin::notify::twilio_sig::expected_signature;
 
 use crate::fakes::{FakeChat, FakeTwilio, Resource};
 use crate::helpers::*;
@@ -336,26 +335,9 @@ impl Rig {
     }
 
     pub(super) async fn twilio_webhook(&self, path: &str, pairs: &[(&str, &str)]) -> (u16, String) {
-        let params: Vec<(String, String)> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        let sig = expected_signature(TWILIO_TOKEN, &format!("{PUBLIC}{path}"), &params);
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(pairs)
-            .finish();
-        let r = self
-            .d
-            .http
-            .post(self.d.url(path))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("X-Twilio-Signature", sig)
-            .body(body)
-            .send()
+        self.d
+            .post_twilio_signed(TWILIO_TOKEN, PUBLIC, path, pairs)
             .await
-            .expect("webhook");
-        let status = r.status().as_u16();
-        (status, r.text().await.expect("body"))
     }
 
     /// An SMS reply from `from`, with a fresh `MessageSid`.
