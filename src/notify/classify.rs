@@ -61,6 +61,36 @@ pub(crate) fn seconds(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
 }
 
+/// A non-2xx answer of a JSON/HTTP vendor (ntfy, Telnyx): 429 and 5xx are
+/// worth retrying (a 5xx may have been acted on), anything else is a refusal
+/// that the same request will meet again. `code` is the vendor's own error
+/// code when its body names one, else the HTTP status.
+pub(crate) fn http_failure(
+    reason: String,
+    status: reqwest::StatusCode,
+    retry_after: Option<Duration>,
+    code: Option<u32>,
+) -> SendError {
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        SendError::Transient {
+            retry_after,
+            ambiguous: false,
+            reason,
+        }
+    } else if status.is_server_error() {
+        SendError::Transient {
+            retry_after,
+            ambiguous: true,
+            reason,
+        }
+    } else {
+        SendError::Permanent {
+            code: code.or(Some(u32::from(status.as_u16()))),
+            reason,
+        }
+    }
+}
+
 /// A provider's body, shortened for a log line.
 pub(crate) fn quote(body: &str) -> String {
     let body = body.trim();
