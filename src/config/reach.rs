@@ -107,12 +107,47 @@ pub(super) fn push(ctx: &mut Ctx<'_>, s: &Spanned<raw::Provider>) -> Option<Ntfy
         }
     }
     let token = ctx.secret("token", v.token.as_ref(), v.token_file.as_ref());
-    let base_url = url_or(ctx, "providers.push", v.base_url.as_ref(), "https://ntfy.sh")?;
+    let base_url = url_or(
+        ctx,
+        "providers.push",
+        v.base_url.as_ref(),
+        "https://ntfy.sh",
+    )?;
     Some(Ntfy { base_url, token })
 }
 
+/// `push` in a step's `via`, a person's `channels` or `notify` rules needs
+/// `providers.push`: without it those pages would only be logged.
+pub(super) fn push_needs_a_server(ctx: &mut Ctx<'_>, files: &[raw::File], configured: bool) {
+    if configured {
+        return;
+    }
+    let file = ctx.file;
+    for (i, f) in files.iter().enumerate() {
+        ctx.file = i;
+        let steps = f
+            .escalation_policies
+            .iter()
+            .flat_map(|p| &p.value.steps)
+            .flat_map(|s| &s.value.via);
+        let people = f.people.iter().flat_map(|p| {
+            let rules = p.value.notify.iter().flat_map(|r| &r.value.via);
+            p.value.channels.iter().chain(rules)
+        });
+        for at in steps.chain(people).filter(|c| c.value == "push") {
+            ctx.err(at, "push needs providers.push (type: ntfy)");
+        }
+    }
+    ctx.file = file;
+}
+
 /// `what.base_url`, or `default` when absent.
-fn url_or(ctx: &mut Ctx<'_>, what: &str, given: Option<&raw::S>, default: &str) -> Option<url::Url> {
+fn url_or(
+    ctx: &mut Ctx<'_>,
+    what: &str,
+    given: Option<&raw::S>,
+    default: &str,
+) -> Option<url::Url> {
     let Some(b) = given else {
         return Some(url::Url::parse(default).expect("constant URL parses"));
     };

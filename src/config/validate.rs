@@ -38,6 +38,7 @@ pub fn roster(ctx: &mut Ctx<'_>, files: &[raw::File]) -> Option<Roster> {
     let providers = providers(ctx, main.providers.as_ref());
 
     let ids = Ids::collect(ctx, files);
+    super::reach::push_needs_a_server(ctx, files, providers.push.is_some());
     let mut r = Roster {
         server,
         storage,
@@ -623,7 +624,9 @@ pub(super) fn phone_provider(
     match kind_of(ctx, s, what, v.kind.as_ref()) {
         Some("log") => Provider::Log,
         Some("twilio") => twilio(ctx, what, s).map_or(Provider::Log, Provider::Twilio),
-        Some("telnyx") => super::reach::telnyx(ctx, what, s).map_or(Provider::Log, Provider::Telnyx),
+        Some("telnyx") => {
+            super::reach::telnyx(ctx, what, s).map_or(Provider::Log, Provider::Telnyx)
+        }
         Some(other) => {
             if let Some(k) = &v.kind {
                 ctx.err(

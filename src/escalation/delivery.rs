@@ -226,7 +226,10 @@ pub fn record(
                 ),
             };
             unbundle(repo, claimed)?;
-            if !e.is_opted_out() && !e.is_not_mobile() && next_vendor(repo, ctx, &mut row, provider, &reason)? {
+            if !e.is_opted_out()
+                && !e.is_not_mobile()
+                && next_vendor(repo, ctx, &mut row, provider, &reason)?
+            {
                 return Ok(());
             }
             row.status = "failed".into();

@@ -36,7 +36,10 @@ pub async fn webhook(
         return Ok(StatusCode::NOT_FOUND.into_response());
     }
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let (at, signature) = (header("telnyx-timestamp"), header("telnyx-signature-ed25519"));
+    let (at, signature) = (
+        header("telnyx-timestamp"),
+        header("telnyx-signature-ed25519"),
+    );
     let now = app.clock.now().timestamp();
     let Some(client) = notifiers
         .telnyx
@@ -67,7 +70,9 @@ pub async fn webhook(
             report(&app, id.clone(), "in-progress".into(), None).await?;
             answered(&app, &client, &id, state).await?;
         }
-        Event::Gathered { id, digits, state } => gathered(&app, &client, &id, &digits, state).await?,
+        Event::Gathered { id, digits, state } => {
+            gathered(&app, &client, &id, &digits, state).await?
+        }
         Event::SpeakEnded { id } => log(client.hangup(&id).await),
         Event::Other => {}
     }
@@ -99,7 +104,9 @@ async fn answered(
     state: Option<CallState>,
 ) -> Result<(), ApiError> {
     let Some(state) = state else {
-        log(client.speak(call, "Sorry, this call does not name an incident. Goodbye.").await);
+        log(client
+            .speak(call, "Sorry, this call does not name an incident. Goodbye.")
+            .await);
         return Ok(());
     };
     let id = state.incident;
@@ -109,7 +116,9 @@ async fn answered(
             message::voice(&incident, roster.project_name(&incident.project))
         }
         Err(StoreError::NotFound) => {
-            log(client.speak(call, &format!("Incident {id} was not found. Goodbye.")).await);
+            log(client
+                .speak(call, &format!("Incident {id} was not found. Goodbye."))
+                .await);
             return Ok(());
         }
         Err(e) => return Err(e.into()),

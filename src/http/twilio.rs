@@ -56,20 +56,18 @@ fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Primary then secondary auth token of the Twilio provider (SMS, else voice).
+/// The auth tokens (primary, then secondary) of every Twilio account in
+/// the SMS and voice lists: a webhook from any of them is accepted.
 fn auth_tokens(roster: &Roster) -> Option<Vec<&str>> {
-    let twilio = roster
-        .providers
-        .sms
-        .iter()
-        .chain(&roster.providers.voice)
-        .find_map(|p| match p {
-            Provider::Twilio(t) => Some(t),
-            _ => None,
-        })?;
-    let mut tokens = vec![twilio.auth_token.expose()];
-    tokens.extend(twilio.auth_token_secondary.as_ref().map(|s| s.expose()));
-    Some(tokens)
+    let mut tokens = Vec::new();
+    let accounts = roster.providers.sms.iter().chain(&roster.providers.voice);
+    for p in accounts {
+        if let Provider::Twilio(t) = p {
+            tokens.push(t.auth_token.expose());
+            tokens.extend(t.auth_token_secondary.as_ref().map(|s| s.expose()));
+        }
+    }
+    (!tokens.is_empty()).then_some(tokens)
 }
 
 fn pairs(bytes: &[u8]) -> Vec<(String, String)> {

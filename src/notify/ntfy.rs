@@ -155,7 +155,8 @@ mod tests {
     fn requests() {
         fn check(row: OutboxRow, headers: &[(&str, &str)], body: &str) {
             let (got_headers, got_body) = request(&row);
-            let got: Vec<(&str, &str)> = got_headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            let got: Vec<(&str, &str)> =
+                got_headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
             assert_eq!(got, headers);
             assert_eq!(got_body, body);
         }
@@ -189,7 +190,11 @@ mod tests {
         // A page whose body is not a push document is sent as plain text.
         check(
             row("page", "t", "plain"),
-            &[("Title", "t"), ("Priority", "urgent"), ("Tags", "rotating_light")],
+            &[
+                ("Title", "t"),
+                ("Priority", "urgent"),
+                ("Tags", "rotating_light"),
+            ],
             "plain",
         );
     }

@@ -230,7 +230,12 @@ impl Notifier for TelnyxVoice {
             };
             let id = self
                 .client
-                .dial(&row.target, &self.webhook_url, &state, self.ring_timeout_secs)
+                .dial(
+                    &row.target,
+                    &self.webhook_url,
+                    &state,
+                    self.ring_timeout_secs,
+                )
                 .await?;
             Ok(Some(id))
         })

@@ -41,7 +41,10 @@ pub enum Endpoint {
     Messages,
     Calls,
     /// A Call Control command: the call and the action (`speak`...).
-    Command { call: String, action: String },
+    Command {
+        call: String,
+        action: String,
+    },
 }
 
 /// One request the fake Telnyx received, and what it answered.
@@ -95,14 +98,15 @@ impl FakeTelnyx {
                 "/v2/messages",
                 post(|s, h, b| create(s, h, b, Endpoint::Messages)),
             )
-            .route("/v2/calls", post(|s, h, b| create(s, h, b, Endpoint::Calls)))
+            .route(
+                "/v2/calls",
+                post(|s, h, b| create(s, h, b, Endpoint::Calls)),
+            )
             .route(
                 "/v2/calls/{call}/actions/{action}",
-                post(
-                    |s, Path((call, action)): Path<(String, String)>, h, b| {
-                        create(s, h, b, Endpoint::Command { call, action })
-                    },
-                ),
+                post(|s, Path((call, action)): Path<(String, String)>, h, b| {
+                    create(s, h, b, Endpoint::Command { call, action })
+                }),
             )
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -161,7 +165,8 @@ impl FakeTelnyx {
         .to_string();
         let signature = base64::engine::general_purpose::STANDARD
             .encode(key().sign(format!("{at}|{body}").as_bytes()));
-        self.post_event(url, &at.to_string(), &signature, body).await
+        self.post_event(url, &at.to_string(), &signature, body)
+            .await
     }
 
     /// POSTs a body with the given signature headers, as anyone could.
@@ -336,5 +341,7 @@ async fn publish(
         headers,
         body: body.clone(),
     });
-    axum::Json(json!({"id": format!("msg{}", all.len()), "event": "message", "topic": topic, "message": body}))
+    axum::Json(
+        json!({"id": format!("msg{}", all.len()), "event": "message", "topic": topic, "message": body}),
+    )
 }

@@ -78,8 +78,15 @@ fn lists_and_single_mappings() {
     connection_id: "1494404757140276705"
   push: {{ type: ntfy, base_url: "https://ntfy.example", token: "${{NTFY_TOKEN}}" }}"#
     );
-    let r = load(&yaml(&providers, "    ntfy_topic: alice-pages\n    channels: [push, sms]")).expect("valid");
-    assert!(matches!(r.providers.sms.as_slice(), [Provider::Twilio(_), Provider::Telnyx(_)]));
+    let r = load(&yaml(
+        &providers,
+        "    ntfy_topic: alice-pages\n    channels: [push, sms]",
+    ))
+    .expect("valid");
+    assert!(matches!(
+        r.providers.sms.as_slice(),
+        [Provider::Twilio(_), Provider::Telnyx(_)]
+    ));
     let [Provider::Telnyx(t)] = r.providers.voice.as_slice() else {
         panic!("voice: {:?}", r.providers.voice);
     };
@@ -129,15 +136,26 @@ fn errors_name_the_entry_and_position() {
         ),
         &[
             (9, 16, "api_key must not be written in the file"),
-            (10, 19, "providers.sms[1].public_key must be the account's base64 Ed25519 public key"),
+            (
+                10,
+                19,
+                "providers.sms[1].public_key must be the account's base64 Ed25519 public key",
+            ),
             (11, 13, "providers.sms[1].from \"0151\" is not an E.164"),
         ],
     );
     check(
         &yaml("  sms:\n    - { type: pigeon }", ""),
-        &[(4, 15, "providers.sms[0]: unknown type \"pigeon\" (expected twilio, telnyx or log)")],
+        &[(
+            4,
+            15,
+            "providers.sms[0]: unknown type \"pigeon\" (expected twilio, telnyx or log)",
+        )],
     );
-    check(&yaml("  sms: []", ""), &[(3, 8, "providers.sms lists no provider")]);
+    check(
+        &yaml("  sms: []", ""),
+        &[(3, 8, "providers.sms lists no provider")],
+    );
     check(
         &yaml("  push: { type: ntfy, token: tk_literal }", ""),
         &[(3, 30, "token must not be written in the file")],
@@ -151,7 +169,25 @@ fn push_needs_a_topic() {
         &[(7, 16, "channel push needs a ntfy_topic")],
     );
     check(
-        &yaml("  push: { type: ntfy }", "    notify: [{ via: [sms, push] }]"),
+        &yaml(
+            "  push: { type: ntfy }",
+            "    notify: [{ via: [sms, push] }]",
+        ),
         &[(7, 14, "alice has no address for push")],
+    );
+}
+
+#[test]
+fn push_needs_a_server() {
+    check(
+        &yaml(
+            "  email: { type: log }",
+            "    ntfy_topic: alice-pages\n    channels: [sms, push]",
+        )
+        .replace("via: [sms]", "via: [sms, push]"),
+        &[
+            (23, 39, "push needs providers.push (type: ntfy)"),
+            (8, 21, "push needs providers.push (type: ntfy)"),
+        ],
     );
 }

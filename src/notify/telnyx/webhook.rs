@@ -78,7 +78,11 @@ impl CallState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// An SMS to our number (`message.received`).
-    Inbound { id: String, from: String, text: String },
+    Inbound {
+        id: String,
+        from: String,
+        text: String,
+    },
     /// A delivery report on our SMS or call: the provider id and the
     /// status in Twilio's words (`delivered`, `failed`, `no-answer`...).
     Status {
@@ -87,7 +91,10 @@ pub enum Event {
         error_code: Option<u32>,
     },
     /// The callee picked up: read the incident and gather a digit.
-    Answered { id: String, state: Option<CallState> },
+    Answered {
+        id: String,
+        state: Option<CallState>,
+    },
     /// A digit (or none: `digits` empty) was gathered.
     Gathered {
         id: String,

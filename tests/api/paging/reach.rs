@@ -87,7 +87,9 @@ impl Reach {
                     to: r.field("to").to_owned(),
                     incidents: named(r.field("text")),
                 }),
-                Endpoint::Calls => Some(call(r.field("to"), state_incident(r.field("client_state")))),
+                Endpoint::Calls => {
+                    Some(call(r.field("to"), state_incident(r.field("client_state"))))
+                }
                 Endpoint::Command { .. } => None,
             })
             .collect()
@@ -112,7 +114,12 @@ impl Reach {
             .ntfy
             .messages()
             .iter()
-            .map(|m| (m.topic.clone(), named(m.header("title").unwrap_or_default())))
+            .map(|m| {
+                (
+                    m.topic.clone(),
+                    named(m.header("title").unwrap_or_default()),
+                )
+            })
             .collect();
         let want: Vec<(String, Vec<i64>)> = pushed
             .iter()
@@ -128,7 +135,10 @@ fn state_incident(state: &str) -> i64 {
         .decode(state)
         .unwrap_or_default();
     let raw = String::from_utf8(raw).unwrap_or_default();
-    raw.split(':').next().and_then(|n| n.parse().ok()).unwrap_or(-1)
+    raw.split(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(-1)
 }
 
 const SMS_ONLY: &str = "      - { notify: nearest, via: [sms], wait: 1h }";
@@ -139,20 +149,33 @@ const PUSH_ONLY: &str = "      - { notify: nearest, via: [push], wait: 1h }";
 async fn twilio_down_past_its_retries_hands_the_page_to_telnyx() {
     let r = reach(SMS_ONLY).await;
     for _ in 0..8 {
-        r.rig.twilio.script(Resource::Messages, Reply::server_error());
+        r.rig
+            .twilio
+            .script(Resource::Messages, Reply::server_error());
     }
     let id = r.rig.open("DiskFull").await;
     assert!(r.telnyx.requests().is_empty(), "Twilio is retried first");
-    pass(&r.rig.d, chrono::Duration::minutes(20), chrono::Duration::seconds(30)).await;
+    pass(
+        &r.rig.d,
+        chrono::Duration::minutes(20),
+        chrono::Duration::seconds(30),
+    )
+    .await;
     let moved = r.rig.events(id, "next vendor").await;
     assert_eq!(moved.len(), 1, "{moved:#?}");
     assert_eq!(moved[0]["detail"]["from"], "twilio");
     let sent = r.rig.events(id, "page sent").await;
     assert_eq!(sent.len(), 1, "{sent:#?}");
-    assert_eq!(sent[0]["detail"]["provider"], "telnyx", "the timeline names who delivered");
+    assert_eq!(
+        sent[0]["detail"]["provider"], "telnyx",
+        "the timeline names who delivered"
+    );
     // Telnyx's delivery report lands on the page.
     let message = r.telnyx.requests()[0].clone();
-    assert_eq!(message.field("webhook_url"), "https://tocsin.example/telnyx/webhook");
+    assert_eq!(
+        message.field("webhook_url"),
+        "https://tocsin.example/telnyx/webhook"
+    );
     let report = json!({"id": message.id, "to": [{"phone_number": BOB_PHONE, "status": "delivered"}], "errors": []});
     assert_eq!(r.event("message.finalized", report).await, 204);
     let reports = r.rig.events(id, "delivery report").await;
@@ -164,7 +187,9 @@ async fn twilio_down_past_its_retries_hands_the_page_to_telnyx() {
 #[tokio::test]
 async fn a_refused_number_goes_to_telnyx_at_once_and_a_telnyx_reply_acknowledges() {
     let r = reach(SMS_ONLY).await;
-    r.rig.twilio.script(Resource::Messages, Reply::error(400, 21211));
+    r.rig
+        .twilio
+        .script(Resource::Messages, Reply::error(400, 21211));
     let id = r.rig.open("DiskFull").await;
     assert_eq!(r.rig.events(id, "next vendor").await.len(), 1);
     // bob answers the Telnyx number; the answer comes back as a message.
@@ -180,7 +205,12 @@ async fn a_refused_number_goes_to_telnyx_at_once_and_a_telnyx_reply_acknowledges
         .skip(1)
         .map(|m| m.field("text").to_owned())
         .collect();
-    assert_eq!(replies, [format!("Incident {id} acknowledged. Reply res {id} when fixed.")]);
+    assert_eq!(
+        replies,
+        [format!(
+            "Incident {id} acknowledged. Reply res {id} when fixed."
+        )]
+    );
     assert!(r.telnyx.requests()[1].body.get("webhook_url").is_none());
     let reply = Sent {
         channel: "sms",
@@ -193,7 +223,9 @@ async fn a_refused_number_goes_to_telnyx_at_once_and_a_telnyx_reply_acknowledges
 #[tokio::test]
 async fn a_telnyx_call_reads_the_incident_and_a_keypress_acknowledges_once() {
     let r = reach(VOICE_ONLY).await;
-    r.rig.twilio.script(Resource::Calls, Reply::error(400, 21211));
+    r.rig
+        .twilio
+        .script(Resource::Calls, Reply::error(400, 21211));
     let id = r.rig.open("DiskFull").await;
     let dial = r.telnyx.requests()[0].clone();
     assert_eq!(dial.endpoint, Endpoint::Calls);
@@ -212,7 +244,12 @@ async fn a_telnyx_call_reads_the_incident_and_a_keypress_acknowledges_once() {
     let commands = r.telnyx.commands();
     assert_eq!(commands.len(), 1, "{commands:#?}");
     assert_eq!(commands[0].0, "gather_using_speak");
-    assert!(commands[0].1.contains(&format!("incident {id} on project shop")), "{commands:?}");
+    assert!(
+        commands[0]
+            .1
+            .contains(&format!("incident {id} on project shop")),
+        "{commands:?}"
+    );
     assert!(commands[0].1.contains("Press 1 to acknowledge"));
     assert_eq!(r.telnyx.requests()[1].field("valid_digits"), "123");
     let digit = on_call(json!({"digits": "1", "status": "valid"}));
@@ -228,7 +265,10 @@ async fn a_telnyx_call_reads_the_incident_and_a_keypress_acknowledges_once() {
         actions,
         [
             ("gather_using_speak".to_string(), commands[0].1.clone()),
-            ("speak".into(), format!("Incident {id} acknowledged. Goodbye.")),
+            (
+                "speak".into(),
+                format!("Incident {id} acknowledged. Goodbye.")
+            ),
             ("hangup".into(), String::new()),
         ]
     );
@@ -241,25 +281,37 @@ async fn a_telnyx_call_reads_the_incident_and_a_keypress_acknowledges_once() {
         .iter()
         .map(|e| e["detail"]["status"].clone())
         .collect();
-    assert_eq!(statuses, [json!("initiated"), json!("in-progress"), json!("completed")]);
+    assert_eq!(
+        statuses,
+        [json!("initiated"), json!("in-progress"), json!("completed")]
+    );
     r.finish(&[call(BOB_PHONE, id)], &[], &[], 1).await;
 }
 
 #[tokio::test]
 async fn unsigned_stale_or_forged_telnyx_webhooks_change_nothing() {
     let r = reach(SMS_ONLY).await;
-    r.rig.twilio.script(Resource::Messages, Reply::error(400, 21211));
+    r.rig
+        .twilio
+        .script(Resource::Messages, Reply::error(400, 21211));
     let id = r.rig.open("DiskFull").await;
     let inbound = json!({"id": "in-9", "from": {"phone_number": BOB_PHONE}, "text": "ack"});
     let stale = r.now() - 301;
     assert_eq!(
-        r.telnyx.send_event(&r.hook(), stale, "message.received", inbound.clone()).await,
+        r.telnyx
+            .send_event(&r.hook(), stale, "message.received", inbound.clone())
+            .await,
         403
     );
     let forged = base64::engine::general_purpose::STANDARD.encode([0u8; 64]);
     let body = json!({"data": {"event_type": "message.received", "payload": inbound}}).to_string();
     let at = r.now().to_string();
-    assert_eq!(r.telnyx.post_event(&r.hook(), &at, &forged, body.clone()).await, 403);
+    assert_eq!(
+        r.telnyx
+            .post_event(&r.hook(), &at, &forged, body.clone())
+            .await,
+        403
+    );
     assert_eq!(r.telnyx.post_event(&r.hook(), &at, "", body).await, 403);
     assert_eq!(r.rig.state(id).await, "triggered");
     r.finish(&[sms(BOB_PHONE, &[id])], &[], &[], 1).await;
@@ -274,24 +326,44 @@ async fn a_push_page_carries_actions_that_acknowledge_and_resolve() {
     let m = &pushed[0];
     assert_eq!(m.topic, "bob-pages");
     assert_eq!(m.header("priority"), Some("urgent"));
-    assert_eq!(m.header("authorization"), Some(format!("Bearer {SECRET}").as_str()));
-    assert_eq!(m.body, format!("Incident {id} needs a responder: DiskFull on db-1"));
+    assert_eq!(
+        m.header("authorization"),
+        Some(format!("Bearer {SECRET}").as_str())
+    );
+    assert_eq!(
+        m.body,
+        format!("Incident {id} needs a responder: DiskFull on db-1")
+    );
     let actions = m.header("actions").expect("actions");
     let links: Vec<&str> = actions
         .split(';')
         .map(|a| a.split(',').map(str::trim).collect::<Vec<_>>())
         .map(|f| {
-            assert_eq!((f[0], f[3], f[4]), ("http", "method=POST", "clear=true"), "{actions}");
+            assert_eq!(
+                (f[0], f[3], f[4]),
+                ("http", "method=POST", "clear=true"),
+                "{actions}"
+            );
             f[2]
         })
         .collect();
-    let labels: Vec<&str> = actions.split(';').map(|a| a.split(',').nth(1).unwrap_or("").trim()).collect();
+    let labels: Vec<&str> = actions
+        .split(';')
+        .map(|a| a.split(',').nth(1).unwrap_or("").trim())
+        .collect();
     assert_eq!(labels, ["Acknowledge", "Resolve"]);
     // Pressing a button POSTs the signed link, as the ntfy app does.
     let press = |link: &str| {
         let path = link.strip_prefix(PUBLIC).unwrap_or(link).to_owned();
         let (http, url) = (r.rig.d.http.clone(), r.rig.d.url(&path));
-        async move { http.post(url).send().await.expect("press").status().as_u16() }
+        async move {
+            http.post(url)
+                .send()
+                .await
+                .expect("press")
+                .status()
+                .as_u16()
+        }
     };
     assert_eq!(press(links[0]).await, 200);
     assert_eq!(r.rig.state(id).await, "acknowledged");
@@ -304,7 +376,9 @@ async fn a_push_page_carries_actions_that_acknowledge_and_resolve() {
 #[tokio::test]
 async fn a_page_stays_on_the_vendor_it_reached_across_a_restart() {
     let mut r = reach(SMS_ONLY).await;
-    r.rig.twilio.script(Resource::Messages, Reply::error(400, 21211));
+    r.rig
+        .twilio
+        .script(Resource::Messages, Reply::error(400, 21211));
     r.telnyx.script(Endpoint::Messages, Reply::server_error());
     let id = r.rig.open("DiskFull").await;
     assert_eq!(r.rig.events(id, "attempt failed").await.len(), 1);

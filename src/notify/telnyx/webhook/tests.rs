@@ -52,21 +52,70 @@ fn verify_table() {
     }
     check(&public, Some("1700000000"), Some(&good), body, now, true);
     // Inside the window, either side.
-    check(&public, Some("1700000000"), Some(&good), body, now + 300, true);
-    check(&public, Some("1700000000"), Some(&good), body, now - 300, true);
+    check(
+        &public,
+        Some("1700000000"),
+        Some(&good),
+        body,
+        now + 300,
+        true,
+    );
+    check(
+        &public,
+        Some("1700000000"),
+        Some(&good),
+        body,
+        now - 300,
+        true,
+    );
     // Stale or from the future.
-    check(&public, Some("1700000000"), Some(&good), body, now + 301, false);
-    check(&public, Some("1700000000"), Some(&good), body, now - 301, false);
+    check(
+        &public,
+        Some("1700000000"),
+        Some(&good),
+        body,
+        now + 301,
+        false,
+    );
+    check(
+        &public,
+        Some("1700000000"),
+        Some(&good),
+        body,
+        now - 301,
+        false,
+    );
     // The timestamp is signed: another one breaks the signature.
     check(&public, Some("1700000001"), Some(&good), body, now, false);
     // One byte of the body changed.
-    check(&public, Some("1700000000"), Some(&good), &body.replace("received", "receivee"), now, false);
+    check(
+        &public,
+        Some("1700000000"),
+        Some(&good),
+        &body.replace("received", "receivee"),
+        now,
+        false,
+    );
     // Another key.
-    check(&[7u8; 32], Some("1700000000"), Some(&good), body, now, false);
+    check(
+        &[7u8; 32],
+        Some("1700000000"),
+        Some(&good),
+        body,
+        now,
+        false,
+    );
     check(&public, None, Some(&good), body, now, false);
     check(&public, Some("1700000000"), None, body, now, false);
     check(&public, Some("soon"), Some(&good), body, now, false);
-    check(&public, Some("1700000000"), Some("not base64!"), body, now, false);
+    check(
+        &public,
+        Some("1700000000"),
+        Some("not base64!"),
+        body,
+        now,
+        false,
+    );
     check(&public, Some("1700000000"), Some(""), body, now, false);
 }
 
@@ -80,7 +129,9 @@ fn parse_table() {
         person: "bob".into(),
     };
     let event = |kind: &str, payload: &str| {
-        format!(r#"{{"data":{{"record_type":"event","event_type":"{kind}","id":"e1","payload":{payload}}},"meta":{{"attempt":1}}}}"#)
+        format!(
+            r#"{{"data":{{"record_type":"event","event_type":"{kind}","id":"e1","payload":{payload}}},"meta":{{"attempt":1}}}}"#
+        )
     };
     check(
         &event(
@@ -96,7 +147,9 @@ fn parse_table() {
     let status = |s: &str, errors: &str| {
         event(
             "message.finalized",
-            &format!(r#"{{"id":"m2","to":[{{"phone_number":"+1","status":"{s}"}}],"errors":{errors}}}"#),
+            &format!(
+                r#"{{"id":"m2","to":[{{"phone_number":"+1","status":"{s}"}}],"errors":{errors}}}"#
+            ),
         )
     };
     let report = |s: &str, code| {
@@ -111,13 +164,19 @@ fn parse_table() {
         &status("delivery_failed", r#"[{"code":"40002","title":"Blocked"}]"#),
         report("failed", Some(40002)),
     );
-    check(&status("sending_failed", r#"[{"code":40310}]"#), report("failed", Some(40310)));
+    check(
+        &status("sending_failed", r#"[{"code":40310}]"#),
+        report("failed", Some(40310)),
+    );
     check(&status("delivery_unconfirmed", "[]"), report("sent", None));
     check(&status("mystery", "[]"), report("", None));
     let call = |kind: &str, extra: &str| {
         event(
             kind,
-            &format!(r#"{{"call_control_id":"v3:c1","client_state":"{}"{extra}}}"#, state.encode()),
+            &format!(
+                r#"{{"call_control_id":"v3:c1","client_state":"{}"{extra}}}"#,
+                state.encode()
+            ),
         )
     };
     check(
@@ -147,11 +206,17 @@ fn parse_table() {
     check(&hangup("user_busy"), ended("busy"));
     check(&hangup("timeout"), ended("no-answer"));
     check(&hangup("call_rejected"), ended("failed"));
-    check(&call("call.speak.ended", ""), Some(Event::SpeakEnded { id: "v3:c1".into() }));
+    check(
+        &call("call.speak.ended", ""),
+        Some(Event::SpeakEnded { id: "v3:c1".into() }),
+    );
     check(&call("call.dtmf.received", ""), Some(Event::Other));
     // A client_state tocsin did not write names nobody.
     check(
-        &event("call.answered", r#"{"call_control_id":"v3:c1","client_state":"Zm9v"}"#),
+        &event(
+            "call.answered",
+            r#"{"call_control_id":"v3:c1","client_state":"Zm9v"}"#,
+        ),
         Some(Event::Answered {
             id: "v3:c1".into(),
             state: None,
