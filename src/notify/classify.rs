@@ -120,6 +120,29 @@ mod tests {
     }
 
     #[test]
+    fn http_failure_table() {
+        use reqwest::StatusCode;
+        fn check(status: u16, code: Option<u32>, retry: bool, kept: Option<u32>) {
+            let status = StatusCode::from_u16(status).expect("status");
+            match http_failure("r".into(), status, None, code) {
+                SendError::Transient { .. } => assert!(retry, "{status} retried"),
+                SendError::Permanent { code, .. } => {
+                    assert!(!retry, "{status} refused");
+                    assert_eq!(code, kept, "{status}");
+                }
+            }
+        }
+        check(429, None, true, None);
+        check(500, None, true, None);
+        check(503, Some(90015), true, None);
+        // A refusal keeps the vendor's code, else the HTTP status.
+        check(400, Some(40310), false, Some(40310));
+        check(422, None, false, Some(422));
+        check(401, None, false, Some(401));
+        check(404, None, false, Some(404));
+    }
+
+    #[test]
     fn quote_table() {
         fn check(input: &str, expected: &str) {
             assert_eq!(quote(input), expected);
