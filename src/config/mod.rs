@@ -10,6 +10,7 @@ mod errors;
 mod maintenance;
 pub mod model;
 mod raw;
+mod reach;
 pub mod secret;
 mod validate;
 

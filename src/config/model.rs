@@ -93,10 +93,24 @@ pub struct Limits {
 
 #[derive(Debug, Clone)]
 pub struct Providers {
-    pub sms: Provider,
-    pub voice: Provider,
+    /// SMS vendors in failover order; never empty (`log` when unset).
+    pub sms: Vec<Provider>,
+    /// Voice vendors in failover order; never empty (`log` when unset).
+    pub voice: Vec<Provider>,
     pub email: Provider,
     pub chat: Channel,
+    /// Mobile push (ntfy); `None` records and logs push pages.
+    pub push: Option<Ntfy>,
+}
+
+impl Providers {
+    /// Every Telnyx account of the SMS and voice lists.
+    pub fn telnyx(&self) -> impl Iterator<Item = &Telnyx> {
+        self.sms.iter().chain(&self.voice).filter_map(|p| match p {
+            Provider::Telnyx(t) => Some(t),
+            _ => None,
+        })
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -104,7 +118,31 @@ pub enum Provider {
     /// Records and logs, sends nothing.
     Log,
     Twilio(Twilio),
+    Telnyx(Telnyx),
     Smtp(Smtp),
+}
+
+/// A Telnyx account: messaging (`/v2/messages`) and Call Control
+/// (`/v2/calls`), webhooks signed with Ed25519.
+#[derive(Debug, Clone)]
+pub struct Telnyx {
+    pub api_key: Secret,
+    /// The account's Ed25519 public key (32 bytes) that signs webhooks.
+    pub public_key: Vec<u8>,
+    pub from: String,
+    pub messaging_profile_id: Option<String>,
+    /// The Call Control application calls are placed through (voice only).
+    pub connection_id: Option<String>,
+    pub base_url: url::Url,
+    pub ring_timeout: Span,
+}
+
+/// An ntfy server (ntfy.sh or self-hosted).
+#[derive(Debug, Clone)]
+pub struct Ntfy {
+    pub base_url: url::Url,
+    /// Access token (`tk_...`) when the topics are protected.
+    pub token: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]
@@ -168,6 +206,7 @@ pub enum ChannelType {
     Sms,
     Voice,
     Email,
+    Push,
 }
 
 impl std::str::FromStr for ChannelType {
@@ -178,8 +217,9 @@ impl std::str::FromStr for ChannelType {
             "sms" => Ok(Self::Sms),
             "voice" => Ok(Self::Voice),
             "email" => Ok(Self::Email),
+            "push" => Ok(Self::Push),
             _ => Err(format!(
-                "unknown channel {s:?} (expected chat, sms, voice or email)"
+                "unknown channel {s:?} (expected chat, sms, voice, email or push)"
             )),
         }
     }
@@ -192,6 +232,8 @@ pub struct Person {
     pub phone: Option<String>,
     pub email: Option<String>,
     pub chat: Option<String>,
+    /// The ntfy topic push notifications go to.
+    pub ntfy_topic: Option<String>,
     pub timezone: Tz,
     pub working_hours: WorkingHours,
     /// Fallback order for pages; defaults to the channels the person has.
@@ -204,12 +246,13 @@ pub struct Person {
 }
 
 impl Person {
-    /// Where a message on `channel` goes: phone, email or chat handle.
+    /// Where a message on `channel` goes: phone, email, chat handle or ntfy topic.
     pub fn address(&self, channel: ChannelType) -> Option<&str> {
         match channel {
             ChannelType::Sms | ChannelType::Voice => self.phone.as_deref(),
             ChannelType::Email => self.email.as_deref(),
             ChannelType::Chat => self.chat.as_deref(),
+            ChannelType::Push => self.ntfy_topic.as_deref(),
         }
     }
 }
@@ -244,7 +287,7 @@ impl NotifyRule {
                 return Err((
                     "via",
                     format!(
-                        "{} has no address for {c} (phone, email or chat handle)",
+                        "{} has no address for {c} (phone, email, chat handle or ntfy_topic)",
                         person.id
                     ),
                 ));

@@ -96,10 +96,46 @@ pub struct Limits {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Providers {
-    pub sms: Option<Spanned<Provider>>,
-    pub voice: Option<Spanned<Provider>>,
+    pub sms: Option<Spanned<Phones>>,
+    pub voice: Option<Spanned<Phones>>,
     pub email: Option<Spanned<Provider>>,
     pub chat: Option<Spanned<Channel>>,
+    pub push: Option<Spanned<Provider>>,
+}
+
+/// `providers.sms` / `providers.voice`: one vendor (a mapping), or a list of
+/// them in failover order.
+#[derive(Debug)]
+pub enum Phones {
+    One(Box<Provider>),
+    Many(Vec<Spanned<Provider>>),
+}
+
+impl<'de> Deserialize<'de> for Phones {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Either;
+        impl<'de> serde::de::Visitor<'de> for Either {
+            type Value = Phones;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a provider (type: ...) or a list of them")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Phones, A::Error> {
+                let one = serde::de::value::MapAccessDeserializer::new(map);
+                Provider::deserialize(one).map(|p| Phones::One(Box::new(p)))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Phones, A::Error> {
+                let mut many = Vec::new();
+                while let Some(p) = seq.next_element()? {
+                    many.push(p);
+                }
+                Ok(Phones::Many(many))
+            }
+        }
+        d.deserialize_any(Either)
+    }
 }
 
 /// A provider entry; `type` says which fields apply (checked in validate).
@@ -119,6 +155,15 @@ pub struct Provider {
     pub base_url: Option<S>,
     pub validity: Option<S>,
     pub ring_timeout: Option<S>,
+    // telnyx (from, base_url as above)
+    pub api_key: Option<S>,
+    pub api_key_file: Option<S>,
+    pub public_key: Option<S>,
+    pub messaging_profile_id: Option<S>,
+    pub connection_id: Option<S>,
+    // ntfy (base_url as above)
+    pub token: Option<S>,
+    pub token_file: Option<S>,
     // smtp
     pub host: Option<S>,
     pub port: Option<Spanned<u16>>,
@@ -154,6 +199,8 @@ pub struct Person {
     pub phone: Option<S>,
     pub email: Option<S>,
     pub chat: Option<S>,
+    /// The ntfy topic their push notifications go to.
+    pub ntfy_topic: Option<S>,
     pub timezone: Option<S>,
     #[serde(default)]
     pub working_hours: Vec<S>,

@@ -344,7 +344,7 @@ fn env_interpolation_and_missing_variables() {
     let (_d, r) = load_text(&ok);
     let r = r.expect("valid");
     assert_eq!(r.server.listen.port(), 9999);
-    match &r.providers.sms {
+    match &r.providers.sms[0] {
         Provider::Twilio(t) => assert_eq!(t.auth_token.expose(), "tw-secret"),
         other => panic!("expected twilio, got {other:?}"),
     }

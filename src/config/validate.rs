@@ -38,6 +38,7 @@ pub fn roster(ctx: &mut Ctx<'_>, files: &[raw::File]) -> Option<Roster> {
     let providers = providers(ctx, main.providers.as_ref());
 
     let ids = Ids::collect(ctx, files);
+    super::reach::push_needs_a_server(ctx, files, providers.push.is_some());
     let mut r = Roster {
         server,
         storage,
@@ -561,18 +562,22 @@ fn sms_max_segments(ctx: &mut Ctx<'_>, v: Option<&Spanned<u32>>) -> usize {
 
 fn providers(ctx: &mut Ctx<'_>, p: Option<&Spanned<raw::Providers>>) -> Providers {
     let mut out = Providers {
-        sms: Provider::Log,
-        voice: Provider::Log,
+        sms: vec![Provider::Log],
+        voice: vec![Provider::Log],
         email: Provider::Log,
         chat: log_channel("on-call"),
+        push: None,
     };
     let Some(p) = p else { return out };
     let p = &p.value;
     if let Some(s) = &p.sms {
-        out.sms = phone_provider(ctx, "providers.sms", s);
+        out.sms = super::reach::phones(ctx, "providers.sms", s);
     }
     if let Some(s) = &p.voice {
-        out.voice = phone_provider(ctx, "providers.voice", s);
+        out.voice = super::reach::phones(ctx, "providers.voice", s);
+    }
+    if let Some(s) = &p.push {
+        out.push = super::reach::push(ctx, s);
     }
     if let Some(s) = &p.email {
         out.email = email_provider(ctx, s);
@@ -610,16 +615,23 @@ fn kind_of<'s>(
     }
 }
 
-fn phone_provider(ctx: &mut Ctx<'_>, what: &str, s: &Spanned<raw::Provider>) -> Provider {
-    let v = &s.value;
+pub(super) fn phone_provider(
+    ctx: &mut Ctx<'_>,
+    what: &str,
+    s: &Spanned<&raw::Provider>,
+) -> Provider {
+    let v = s.value;
     match kind_of(ctx, s, what, v.kind.as_ref()) {
         Some("log") => Provider::Log,
         Some("twilio") => twilio(ctx, what, s).map_or(Provider::Log, Provider::Twilio),
+        Some("telnyx") => {
+            super::reach::telnyx(ctx, what, s).map_or(Provider::Log, Provider::Telnyx)
+        }
         Some(other) => {
             if let Some(k) = &v.kind {
                 ctx.err(
                     k,
-                    format!("{what}: unknown type {other:?} (expected twilio or log)"),
+                    format!("{what}: unknown type {other:?} (expected twilio, telnyx or log)"),
                 );
             }
             Provider::Log
@@ -628,8 +640,8 @@ fn phone_provider(ctx: &mut Ctx<'_>, what: &str, s: &Spanned<raw::Provider>) -> 
     }
 }
 
-fn twilio(ctx: &mut Ctx<'_>, what: &str, s: &Spanned<raw::Provider>) -> Option<Twilio> {
-    let v = &s.value;
+fn twilio(ctx: &mut Ctx<'_>, what: &str, s: &Spanned<&raw::Provider>) -> Option<Twilio> {
+    let v = s.value;
     let sid =
         required(ctx, s, what, "account_sid", v.account_sid.as_ref()).and_then(|x| ctx.text(x));
     let token = ctx.secret(
@@ -881,10 +893,12 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
     } else {
         return None;
     };
+    let ntfy_topic = ctx.opt_text(v.ntfy_topic.as_ref());
     let has = |c: ChannelType| match c {
         ChannelType::Sms | ChannelType::Voice => phone.is_some(),
         ChannelType::Email => email.is_some(),
         ChannelType::Chat => chat.is_some(),
+        ChannelType::Push => ntfy_topic.is_some(),
     };
     let mut channels = Vec::new();
     for c in &v.channels {
@@ -898,6 +912,7 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
                         ChannelType::Sms | ChannelType::Voice => "phone",
                         ChannelType::Email => "email",
                         ChannelType::Chat => "chat handle",
+                        ChannelType::Push => "ntfy_topic",
                     }
                 ),
             ),
@@ -908,6 +923,7 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
     if v.channels.is_empty() {
         channels = [
             ChannelType::Chat,
+            ChannelType::Push,
             ChannelType::Sms,
             ChannelType::Voice,
             ChannelType::Email,
@@ -916,7 +932,7 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
         .filter(|c| has(*c))
         .collect();
     }
-    if phone.is_none() && email.is_none() && chat.is_none() {
+    if phone.is_none() && email.is_none() && chat.is_none() && ntfy_topic.is_none() {
         ctx.err(
             &v.id,
             format!("person {id:?} has no phone, email or chat: they cannot be paged"),
@@ -940,6 +956,7 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
         phone,
         email,
         chat,
+        ntfy_topic,
         timezone,
         working_hours,
         channels,

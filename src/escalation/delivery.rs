@@ -225,11 +225,17 @@ pub fn record(
                     format!("gave up after {} attempts: {reason}", row.attempts),
                 ),
             };
+            unbundle(repo, claimed)?;
+            if !e.is_opted_out()
+                && !e.is_not_mobile()
+                && next_vendor(repo, ctx, &mut row, provider, &reason)?
+            {
+                return Ok(());
+            }
             row.status = "failed".into();
             row.provider = Some(provider.to_string());
             row.last_error = Some(reason.clone());
             repo.update_outbox(&row)?;
-            unbundle(repo, claimed)?;
             event(
                 repo,
                 now,
@@ -245,6 +251,41 @@ pub fn record(
             fall_back(repo, ctx, &row)
         }
     }
+}
+
+/// A vendor that refused the row or stayed down through its retries hands
+/// it to the next vendor of the channel's list (`providers.sms`,
+/// `providers.voice`), at once and with a fresh retry budget; `false` when
+/// it was the last one (the caller falls back to the next channel).
+fn next_vendor(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    row: &mut OutboxRow,
+    provider: &str,
+    reason: &str,
+) -> StoreResult<bool> {
+    let vendors = match row.channel.as_str() {
+        "sms" => ctx.roster.providers.sms.len(),
+        "voice" => ctx.roster.providers.voice.len(),
+        _ => 1,
+    };
+    if row.vendor as usize + 1 >= vendors {
+        return Ok(false);
+    }
+    row.vendor += 1;
+    row.status = "pending".into();
+    row.attempts = 0;
+    row.due_at = ctx.now;
+    row.last_error = Some(reason.to_owned());
+    repo.update_outbox(row)?;
+    event(
+        repo,
+        ctx.now,
+        row,
+        "next vendor",
+        json!({"outbox": row.id, "person": row.person, "channel": row.channel, "from": provider, "error": reason, "vendor": row.vendor}),
+    )?;
+    Ok(true)
 }
 
 /// Rows folded into a failed row go back to the queue on their own.

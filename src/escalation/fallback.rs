@@ -25,6 +25,7 @@ pub fn can_receive(person: &Person, channel: ChannelType) -> bool {
         ChannelType::Sms | ChannelType::Voice => person.phone.is_some(),
         ChannelType::Email => person.email.is_some(),
         ChannelType::Chat => person.chat.is_some(),
+        ChannelType::Push => person.ntfy_topic.is_some(),
     }
 }
 

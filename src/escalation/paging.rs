@@ -16,7 +16,7 @@ use crate::incident::apply::{self, ActError, Outcome};
 use crate::incident::transition::Action;
 use crate::incident::{Actor, Incident, OutboxRow, OverrideFilter, Repo, State, Timer};
 use crate::ingest::alert::Source;
-use crate::notify::{ack_token, message};
+use crate::notify::{ack_token, message, ntfy};
 use crate::routing::PresenceMark;
 use crate::store::{StoreError, StoreResult};
 
@@ -41,6 +41,7 @@ pub fn channel_name(c: ChannelType) -> &'static str {
         ChannelType::Sms => "sms",
         ChannelType::Voice => "voice",
         ChannelType::Email => "email",
+        ChannelType::Push => "push",
     }
 }
 
@@ -204,6 +205,10 @@ pub fn page_body(
             message::headline(inc),
             message::chat_page(inc, person.chat.as_deref().unwrap_or(&person.id), &url),
         ),
+        ChannelType::Push => {
+            let resolve = ack_url(ctx, inc.id, &person.id, crate::notify::Action::Resolve);
+            (message::headline(inc), ntfy::page(inc, &url, &resolve))
+        }
     }
 }
 

@@ -254,6 +254,7 @@ fn contact(person: &Person, channel: ChannelType) -> Option<String> {
         ChannelType::Chat => person.chat.clone(),
         ChannelType::Email => person.email.clone(),
         ChannelType::Sms => person.phone.clone(),
+        ChannelType::Push => person.ntfy_topic.clone(),
         ChannelType::Voice => None,
     }
 }

@@ -17,6 +17,7 @@ mod postmortems;
 mod reports;
 mod routing;
 pub mod serve;
+mod telnyx;
 mod twilio;
 
 use axum::Router;
@@ -114,6 +115,7 @@ pub fn router(app: Shared) -> Router {
         .route("/twilio/sms", post(twilio::sms))
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/status", post(twilio::status))
+        .route("/telnyx/webhook", post(telnyx::webhook))
         .route("/a/{token}", get(ack_link::show).post(ack_link::act))
         // The outer layer refuses a declared oversize body before reading
         // it; `read_body`, inside it, stops a chunked one that grows past it.

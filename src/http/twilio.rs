@@ -56,17 +56,18 @@ fn first<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Primary then secondary auth token of the Twilio provider (SMS, else voice).
+/// The auth tokens (primary, then secondary) of every Twilio account in
+/// the SMS and voice lists: a webhook from any of them is accepted.
 fn auth_tokens(roster: &Roster) -> Option<Vec<&str>> {
-    let twilio = [&roster.providers.sms, &roster.providers.voice]
-        .into_iter()
-        .find_map(|p| match p {
-            Provider::Twilio(t) => Some(t),
-            _ => None,
-        })?;
-    let mut tokens = vec![twilio.auth_token.expose()];
-    tokens.extend(twilio.auth_token_secondary.as_ref().map(|s| s.expose()));
-    Some(tokens)
+    let mut tokens = Vec::new();
+    let accounts = roster.providers.sms.iter().chain(&roster.providers.voice);
+    for p in accounts {
+        if let Provider::Twilio(t) = p {
+            tokens.push(t.auth_token.expose());
+            tokens.extend(t.auth_token_secondary.as_ref().map(|s| s.expose()));
+        }
+    }
+    (!tokens.is_empty()).then_some(tokens)
 }
 
 fn pairs(bytes: &[u8]) -> Vec<(String, String)> {
@@ -165,8 +166,12 @@ pub(super) fn outcome_words(
 
 /// What an SMS or a keypress asks for once its target incident is known.
 enum Step {
-    /// Answer with this TwiML; `changed` names an incident that changed.
-    Answer { twiml: String, changed: Option<i64> },
+    /// Answer with these words (`None`: nothing to say); `changed` names
+    /// an incident that changed.
+    Answer {
+        words: Option<String>,
+        changed: Option<i64>,
+    },
     /// A repeated delivery: answer what was answered the first time.
     Repeat(Option<String>),
     /// Escalate this incident (outside the transaction), then answer.
@@ -175,15 +180,46 @@ enum Step {
 
 fn answer(text: &str) -> Step {
     Step::Answer {
-        twiml: twiml::message(text),
+        words: Some(text.to_owned()),
         changed: None,
     }
 }
 
+/// What a vendor's webhook answers an SMS or a keypress with: `rendered`
+/// (TwiML for Twilio; the bare words for vendors that reply by a new
+/// message), and whether this delivery was the first (a redelivery gets
+/// the first answer again and changes nothing).
+pub(super) struct Answered {
+    pub rendered: String,
+    pub fresh: bool,
+}
+
+/// Renders an answer's words for Twilio: a reply SMS, or none.
+fn twiml_reply(words: Option<&str>) -> String {
+    words.map_or_else(twiml::empty, twiml::message)
+}
+
 /// `POST /twilio/sms`: a reply from a person on the roster.
 pub async fn sms(State(app): State<Shared>, form: SignedForm) -> Result<Response, ApiError> {
-    let roster = app.roster();
     let from = form.get("From").unwrap_or("").trim().to_owned();
+    let sid = form.get("MessageSid").map(str::to_owned);
+    let body = form.get("Body").unwrap_or("");
+    let answered = inbound_sms(&app, &from, body, sid, twiml_reply).await?;
+    Ok(xml(answered.rendered))
+}
+
+/// An SMS from `from` through any vendor: the reply grammar, acted on once
+/// per message id `sid`; `render` turns the words into the vendor's answer,
+/// which is also what a redelivery gets.
+pub(super) async fn inbound_sms(
+    app: &Shared,
+    from: &str,
+    body: &str,
+    sid: Option<String>,
+    render: fn(Option<&str>) -> String,
+) -> Result<Answered, ApiError> {
+    let roster = app.roster();
+    let from = from.trim().to_owned();
     let Some(person) = roster
         .people
         .values()
@@ -191,10 +227,12 @@ pub async fn sms(State(app): State<Shared>, form: SignedForm) -> Result<Response
         .map(|p| p.id.clone())
     else {
         tracing::info!(from, "SMS from a number not on the roster");
-        return Ok(xml(twiml::message(NOT_ON_ROSTER)));
+        return Ok(Answered {
+            rendered: render(Some(NOT_ON_ROSTER)),
+            fresh: true,
+        });
     };
-    let sid = form.get("MessageSid").map(str::to_owned);
-    let parsed = reply::parse(form.get("Body").unwrap_or(""));
+    let parsed = reply::parse(body);
     let (who, sid_) = (person.clone(), sid.clone());
     let step = app
         .transact_paging(move |repo, ctx| {
@@ -204,15 +242,18 @@ pub async fn sms(State(app): State<Shared>, form: SignedForm) -> Result<Response
                 return Ok(Step::Repeat(reply));
             }
             let step = decide(repo, &who, &from, parsed, ctx)?;
-            if let (Some(sid), Step::Answer { twiml, .. }) = (&sid_, &step) {
-                repo.set_sms_reply(sid, twiml)?;
+            if let (Some(sid), Step::Answer { words, .. }) = (&sid_, &step) {
+                repo.set_sms_reply(sid, &render(words.as_deref()))?;
             }
             Ok(step)
         })
         .await?;
     match step {
-        Step::Repeat(reply) => Ok(xml(reply.unwrap_or_else(twiml::empty))),
-        Step::Answer { twiml, changed } => {
+        Step::Repeat(reply) => Ok(Answered {
+            rendered: reply.unwrap_or_else(|| render(None)),
+            fresh: false,
+        }),
+        Step::Answer { words, changed } => {
             if matches!(parsed, Reply::OptOut | Reply::OptIn) {
                 app.outbox_wake.notify_one();
             }
@@ -223,9 +264,19 @@ pub async fn sms(State(app): State<Shared>, form: SignedForm) -> Result<Response
             if let Some(id) = changed {
                 app.after_action(id);
             }
-            Ok(xml(twiml))
+            Ok(Answered {
+                rendered: render(words.as_deref()),
+                fresh: true,
+            })
         }
-        Step::Escalate(id) => escalate_claimed(&app, id, person, "sms", sid, twiml::message).await,
+        Step::Escalate(id) => {
+            let rendered =
+                escalate_claimed(app, id, person, "sms", sid, |w| render(Some(w))).await?;
+            Ok(Answered {
+                rendered,
+                fresh: true,
+            })
+        }
     }
 }
 
@@ -283,9 +334,9 @@ fn decide(
             let at = (parsed == Reply::OptOut).then_some(now);
             repo.set_sms_opt_out(person, phone, at)?;
             tell_admins_about_opt_out(repo, ctx, person, at.is_some())?;
-            // Twilio itself answers STOP and START.
+            // The vendor itself answers STOP and START.
             return Ok(Step::Answer {
-                twiml: twiml::empty(),
+                words: None,
                 changed: None,
             });
         }
@@ -328,7 +379,7 @@ fn decide(
         text.push_str(&format!(" Reply res {id} when fixed."));
     }
     Ok(Step::Answer {
-        twiml: twiml::message(&text),
+        words: Some(text),
         changed,
     })
 }
@@ -365,13 +416,13 @@ async fn escalate_claimed(
     person: String,
     via: &'static str,
     claim: Option<String>,
-    render: fn(&str) -> String,
-) -> Result<Response, ApiError> {
+    render: impl Fn(&str) -> String,
+) -> Result<String, ApiError> {
     let words = escalate_words(app, id, person, via).await;
     let text = match words {
         Ok(text) => text,
         Err(e) => {
-            // Nothing happened: let Twilio's redelivery act.
+            // Nothing happened: let the vendor's redelivery act.
             if let Some(key) = claim {
                 let _ = app.store.transact(move |r| r.release_sms(&key)).await;
             }
@@ -386,10 +437,10 @@ async fn escalate_claimed(
             .transact(move |r| r.set_sms_reply(&key, &stored))
             .await
         {
-            tracing::error!(error = %e, incident = id, "cannot store the answer to a Twilio webhook");
+            tracing::error!(error = %e, incident = id, "cannot store the answer to a webhook");
         }
     }
-    Ok(xml(reply))
+    Ok(reply)
 }
 
 /// `POST /twilio/voice?incident=N&person=ID`: reads the incident and gathers
@@ -409,17 +460,38 @@ pub async fn voice(State(app): State<Shared>, form: SignedForm) -> Result<Respon
         )));
     };
     let digit = form.get("Digits").unwrap_or("");
+    if !matches!(digit, "1" | "2" | "3") {
+        // No digit yet (or a wrong one): read the incident and ask again.
+        return gather(&app, id, &form.url).await;
+    }
+    let call = form.get("CallSid").map(str::to_owned);
+    let answered = keypress(&app, id, person, digit, call, goodbye).await?;
+    if answered.rendered.is_empty() {
+        return Ok(xml(twiml::empty()));
+    }
+    Ok(xml(answered.rendered))
+}
+
+/// A keypad digit on a page call through any vendor (1 acknowledge,
+/// 2 escalate, 3 resolve; anything else is `None`), acted on once per call
+/// and digit; `render` turns the words into the vendor's answer.
+pub(super) async fn keypress(
+    app: &Shared,
+    id: i64,
+    person: String,
+    digit: &str,
+    call: Option<String>,
+    render: fn(&str) -> String,
+) -> Result<Answered, ApiError> {
     let action = match digit {
         "1" => Some(Action::Acknowledge),
-        "2" => None,
         "3" => Some(Action::Resolve),
-        // No digit yet (or a wrong one): read the incident and ask again.
-        _ => return gather(&app, id, &form.url).await,
+        _ => None,
     };
     // A keypress acts once per call, as an SMS once per MessageSid: a
     // replayed signed request answers the same and changes nothing. A
-    // CallSid never looks like a MessageSid, so they share the table.
-    let claim = form.get("CallSid").map(|call| format!("{call}:{digit}"));
+    // call id never looks like a message id, so they share the table.
+    let claim = call.map(|call| format!("{call}:{digit}"));
     let (who, key) = (person.clone(), claim.clone());
     let step = app
         .transact_paging(move |repo, ctx| {
@@ -435,22 +507,33 @@ pub async fn voice(State(app): State<Shared>, form: SignedForm) -> Result<Respon
             let result = paging::act(repo, ctx, id, action, &actor, "voice", json!({}));
             let changed = matches!(result, Ok((_, true))).then_some(id);
             let text = outcome_words(id, action, result)?;
-            let twiml = goodbye(&text);
             if let Some(key) = &key {
-                repo.set_sms_reply(key, &twiml)?;
+                repo.set_sms_reply(key, &render(&text))?;
             }
-            Ok(Step::Answer { twiml, changed })
+            Ok(Step::Answer {
+                words: Some(text),
+                changed,
+            })
         })
         .await?;
     match step {
-        Step::Repeat(reply) => Ok(xml(reply.unwrap_or_else(twiml::empty))),
-        Step::Answer { twiml, changed } => {
+        Step::Repeat(reply) => Ok(Answered {
+            rendered: reply.unwrap_or_default(),
+            fresh: false,
+        }),
+        Step::Answer { words, changed } => {
             if let Some(id) = changed {
                 app.after_action(id);
             }
-            Ok(xml(twiml))
+            Ok(Answered {
+                rendered: render(words.as_deref().unwrap_or_default()),
+                fresh: true,
+            })
         }
-        Step::Escalate(id) => escalate_claimed(&app, id, person, "voice", claim, goodbye).await,
+        Step::Escalate(id) => Ok(Answered {
+            rendered: escalate_claimed(app, id, person, "voice", claim, render).await?,
+            fresh: true,
+        }),
     }
 }
 

@@ -330,6 +330,9 @@ pub struct OutboxRow {
     pub provider_status: Option<String>,
     pub last_error: Option<String>,
     pub bundle_of: Option<i64>,
+    /// Which vendor of the channel's failover list (`providers.sms`,
+    /// `providers.voice`) the row is on: 0 is the first.
+    pub vendor: u32,
 }
 
 impl OutboxRow {
@@ -365,6 +368,7 @@ impl OutboxRow {
             provider_status: None,
             last_error: None,
             bundle_of: None,
+            vendor: 0,
         }
     }
 
@@ -383,6 +387,7 @@ impl OutboxRow {
             crate::config::ChannelType::Sms => "sms",
             crate::config::ChannelType::Voice => "voice",
             crate::config::ChannelType::Email => "email",
+            crate::config::ChannelType::Push => "push",
         };
         OutboxRow {
             person: Some(person.id.clone()),

@@ -61,6 +61,36 @@ pub(crate) fn seconds(text: &str) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
 }
 
+/// A non-2xx answer of a JSON/HTTP vendor (ntfy, Telnyx): 429 and 5xx are
+/// worth retrying (a 5xx may have been acted on), anything else is a refusal
+/// that the same request will meet again. `code` is the vendor's own error
+/// code when its body names one, else the HTTP status.
+pub(crate) fn http_failure(
+    reason: String,
+    status: reqwest::StatusCode,
+    retry_after: Option<Duration>,
+    code: Option<u32>,
+) -> SendError {
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        SendError::Transient {
+            retry_after,
+            ambiguous: false,
+            reason,
+        }
+    } else if status.is_server_error() {
+        SendError::Transient {
+            retry_after,
+            ambiguous: true,
+            reason,
+        }
+    } else {
+        SendError::Permanent {
+            code: code.or(Some(u32::from(status.as_u16()))),
+            reason,
+        }
+    }
+}
+
 /// A provider's body, shortened for a log line.
 pub(crate) fn quote(body: &str) -> String {
     let body = body.trim();
@@ -87,6 +117,29 @@ mod tests {
         check("inf", None);
         check("Wed, 21 Oct 2015 07:28:00 GMT", None);
         check("", None);
+    }
+
+    #[test]
+    fn http_failure_table() {
+        use reqwest::StatusCode;
+        fn check(status: u16, code: Option<u32>, retry: bool, kept: Option<u32>) {
+            let status = StatusCode::from_u16(status).expect("status");
+            match http_failure("r".into(), status, None, code) {
+                SendError::Transient { .. } => assert!(retry, "{status} retried"),
+                SendError::Permanent { code, .. } => {
+                    assert!(!retry, "{status} refused");
+                    assert_eq!(code, kept, "{status}");
+                }
+            }
+        }
+        check(429, None, true, None);
+        check(500, None, true, None);
+        check(503, Some(90015), true, None);
+        // A refusal keeps the vendor's code, else the HTTP status.
+        check(400, Some(40310), false, Some(40310));
+        check(422, None, false, Some(422));
+        check(401, None, false, Some(401));
+        check(404, None, false, Some(404));
     }
 
     #[test]

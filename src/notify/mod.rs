@@ -19,8 +19,10 @@ mod classify;
 pub mod email;
 pub mod message;
 pub mod notifier;
+pub mod ntfy;
 pub mod reply;
 pub mod sms_segments;
+pub mod telnyx;
 #[cfg(test)]
 mod test_server;
 pub mod twilio;
@@ -106,6 +108,7 @@ mod invariants {
             ("twilio/status.rs", include_str!("twilio/status.rs")),
             ("sms_segments.rs", include_str!("sms_segments.rs")),
             ("message.rs", include_str!("message.rs")),
+            ("telnyx/webhook.rs", include_str!("telnyx/webhook.rs")),
         ];
         let forbidden = [
             "reqwest",

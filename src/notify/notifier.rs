@@ -11,6 +11,8 @@ use std::time::Duration;
 use super::SendError;
 use super::chat::{self, ChatKind};
 use super::email::EmailSender;
+use super::ntfy::Ntfy;
+use super::telnyx::{TelnyxClient, TelnyxSms, TelnyxVoice};
 use super::twilio::{CallContent, Sender, TwilioClient};
 use super::twiml;
 use crate::config::{Channel, ChannelKind, Provider, Roster};
@@ -162,10 +164,16 @@ fn mention(row: &OutboxRow) -> std::borrow::Cow<'_, str> {
 
 /// Every notifier of one configuration generation.
 pub struct Notifiers {
-    pub sms: Arc<dyn Notifier>,
-    pub voice: Arc<dyn Notifier>,
+    /// `providers.sms` in failover order (never empty).
+    pub sms: Vec<Arc<dyn Notifier>>,
+    /// `providers.voice` in failover order (never empty).
+    pub voice: Vec<Arc<dyn Notifier>>,
     pub email: Arc<dyn Notifier>,
     pub chat: Arc<dyn Notifier>,
+    pub push: Arc<dyn Notifier>,
+    /// Each Telnyx account's webhook key and client (its calls are driven
+    /// by commands from the webhook; replies to its SMS go back through it).
+    pub telnyx: Vec<(Vec<u8>, TelnyxClient)>,
     /// Each client's public channel.
     pub clients: BTreeMap<String, Arc<dyn Notifier>>,
 }
@@ -237,23 +245,52 @@ impl Notifiers {
                 http.clone(),
             )
         };
-        let sms: Arc<dyn Notifier> = match &roster.providers.sms {
-            Provider::Twilio(t) => Arc::new(TwilioSms {
-                client: twilio_client(t),
-                status_callback: format!("{public}/twilio/status"),
-                validity_secs: t.validity.as_secs().min(36_000) as u32,
-            }),
-            _ => Arc::new(LogNotifier),
+        let telnyx_hook = format!("{public}/telnyx/webhook");
+        let sms = |p: &Provider| -> Arc<dyn Notifier> {
+            match p {
+                Provider::Twilio(t) => Arc::new(TwilioSms {
+                    client: twilio_client(t),
+                    status_callback: format!("{public}/twilio/status"),
+                    validity_secs: t.validity.as_secs().min(36_000) as u32,
+                }),
+                Provider::Telnyx(t) => Arc::new(TelnyxSms {
+                    client: TelnyxClient::new(t, http.clone()),
+                    webhook_url: telnyx_hook.clone(),
+                }),
+                _ => Arc::new(LogNotifier),
+            }
         };
-        let voice: Arc<dyn Notifier> = match &roster.providers.voice {
-            Provider::Twilio(t) => Arc::new(TwilioVoice {
-                client: twilio_client(t),
-                status_callback: format!("{public}/twilio/status"),
-                public_url: public.clone(),
-                ring_timeout_secs: t.ring_timeout.as_secs().min(600) as u32,
-            }),
-            _ => Arc::new(LogNotifier),
+        let voice = |p: &Provider| -> Arc<dyn Notifier> {
+            match p {
+                Provider::Twilio(t) => Arc::new(TwilioVoice {
+                    client: twilio_client(t),
+                    status_callback: format!("{public}/twilio/status"),
+                    public_url: public.clone(),
+                    ring_timeout_secs: t.ring_timeout.as_secs().min(600) as u32,
+                }),
+                Provider::Telnyx(t) => Arc::new(TelnyxVoice {
+                    client: TelnyxClient::new(t, http.clone()),
+                    webhook_url: telnyx_hook.clone(),
+                    ring_timeout_secs: t.ring_timeout.as_secs().clamp(5, 600) as u32,
+                }),
+                _ => Arc::new(LogNotifier),
+            }
         };
+        let sms = roster.providers.sms.iter().map(sms).collect();
+        let voice = roster.providers.voice.iter().map(voice).collect();
+        let push: Arc<dyn Notifier> = match &roster.providers.push {
+            Some(n) => Arc::new(Ntfy {
+                http: http.clone(),
+                base: n.base_url.as_str().trim_end_matches('/').to_owned(),
+                token: n.token.as_ref().map(|t| t.expose().to_owned()),
+            }),
+            None => Arc::new(LogNotifier),
+        };
+        let telnyx = roster
+            .providers
+            .telnyx()
+            .map(|t| (t.public_key.clone(), TelnyxClient::new(t, http.clone())))
+            .collect();
         let email: Arc<dyn Notifier> = match &roster.providers.email {
             Provider::Smtp(s) => Arc::new(Email {
                 sender: EmailSender::new(s)?,
@@ -271,17 +308,22 @@ impl Notifiers {
             voice,
             email,
             chat,
+            push,
+            telnyx,
             clients,
         })
     }
 
-    /// The notifier that delivers `row`.
+    /// The notifier that delivers `row`: for SMS and voice, the vendor of
+    /// the failover list the row is on.
     pub fn for_row(&self, row: &OutboxRow) -> Option<Arc<dyn Notifier>> {
+        let vendor = row.vendor as usize;
         match row.channel.as_str() {
-            "sms" => Some(self.sms.clone()),
-            "voice" => Some(self.voice.clone()),
+            "sms" => self.sms.get(vendor).cloned(),
+            "voice" => self.voice.get(vendor).cloned(),
             "email" => Some(self.email.clone()),
             "chat" => Some(self.chat.clone()),
+            "push" => Some(self.push.clone()),
             "channel" => row
                 .client
                 .as_ref()

@@ -27,6 +27,7 @@ mod notes;
 mod overrides;
 mod paging;
 mod postmortems;
+mod reach_fakes;
 mod reload;
 mod routing;
 mod twilio;

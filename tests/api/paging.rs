@@ -10,6 +10,7 @@ mod crash;
 mod handling;
 mod maintenance;
 mod overrides;
+mod reach;
 mod reports;
 mod rig;
 mod sms_text;

@@ -305,6 +305,10 @@ pub const MIGRATIONS: &[&str] = &[
         deleted_at INTEGER
     ) STRICT;
     CREATE INDEX overrides_live ON overrides (to_at) WHERE deleted_at IS NULL;",
+    // 17: which vendor of the channel's failover list (providers.sms,
+    // providers.voice) a notification is on, so a restart resumes a page on
+    // the vendor it had moved to.
+    "ALTER TABLE outbox ADD COLUMN vendor INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

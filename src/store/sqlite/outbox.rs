@@ -9,7 +9,7 @@ use crate::incident::OutboxRow;
 use crate::store::{StoreError, StoreResult};
 
 const COLUMNS: &str = "id, incident, person, client, kind, channel, target, fallback, tried, subject, body,
-    status, attempts, due_at, created_at, sent_at, provider, provider_id, provider_status, last_error, bundle_of";
+    status, attempts, due_at, created_at, sent_at, provider, provider_id, provider_status, last_error, bundle_of, vendor";
 
 // The per-person lookups of the paging path, each over its own index
 // (migration 9; `tests::each_lookup_uses_its_index`).
@@ -62,6 +62,7 @@ fn row(r: &Row<'_>) -> rusqlite::Result<OutboxRow> {
         provider_status: r.get(18)?,
         last_error: r.get(19)?,
         bundle_of: r.get(20)?,
+        vendor: r.get::<_, i64>(21)?.max(0) as u32,
     })
 }
 
@@ -104,8 +105,8 @@ fn json(v: &[String]) -> String {
 pub fn insert(conn: &Connection, r: &OutboxRow) -> StoreResult<i64> {
     super::exec(conn,
         "INSERT INTO outbox (incident, person, client, kind, channel, target, fallback, tried, subject, body,
-            status, attempts, due_at, created_at, sent_at, provider, provider_id, provider_status, last_error, bundle_of)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+            status, attempts, due_at, created_at, sent_at, provider, provider_id, provider_status, last_error, bundle_of, vendor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
         params![
             r.incident,
             r.person,
@@ -127,6 +128,7 @@ pub fn insert(conn: &Connection, r: &OutboxRow) -> StoreResult<i64> {
             r.provider_status,
             r.last_error,
             r.bundle_of,
+            r.vendor as i64,
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -135,7 +137,8 @@ pub fn insert(conn: &Connection, r: &OutboxRow) -> StoreResult<i64> {
 pub fn update(conn: &Connection, r: &OutboxRow) -> StoreResult<()> {
     let n = super::exec(conn,
         "UPDATE outbox SET fallback = ?2, tried = ?3, body = ?4, status = ?5, attempts = ?6, due_at = ?7,
-            sent_at = ?8, provider = ?9, provider_id = ?10, provider_status = ?11, last_error = ?12, bundle_of = ?13
+            sent_at = ?8, provider = ?9, provider_id = ?10, provider_status = ?11, last_error = ?12, bundle_of = ?13,
+            vendor = ?14
          WHERE id = ?1",
         params![
             r.id,
@@ -151,6 +154,7 @@ pub fn update(conn: &Connection, r: &OutboxRow) -> StoreResult<()> {
             r.provider_status,
             r.last_error,
             r.bundle_of,
+            r.vendor as i64,
         ],
     )?;
     if n == 0 {
