@@ -144,6 +144,7 @@ pub fn person(id: &str, contacts: &str) -> Person {
         phone,
         email,
         chat,
+        chat_ids: Default::default(),
         timezone: Berlin,
         working_hours: WorkingHours::always(),
         channels,

@@ -229,7 +229,7 @@ impl World {
         for p in &posts[self.seen.1..] {
             out.push(Msg {
                 kind: "chat",
-                to: p.path.clone(),
+                to: p.to(),
                 text: p.text().to_string(),
             });
         }
