@@ -221,6 +221,17 @@ pub struct ChatIds {
     pub telegram: Option<String>,
 }
 
+impl ChatIds {
+    /// Each id with its configuration key: Slack, Mattermost, Telegram.
+    pub fn keyed(&self) -> [(&'static str, Option<&str>); 3] {
+        [
+            ("slack_id", self.slack.as_deref()),
+            ("mattermost_id", self.mattermost.as_deref()),
+            ("telegram_id", self.telegram.as_deref()),
+        ]
+    }
+}
+
 impl Person {
     /// Where a message on `channel` goes: phone, email or chat handle.
     pub fn address(&self, channel: ChannelType) -> Option<&str> {

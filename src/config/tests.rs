@@ -345,6 +345,14 @@ fn slack_app_needs_channel_and_signing_secret_and_chat_ids_load() {
         (Some("U0BOB"), Some("mm-bob"), Some("111"))
     );
     check(
+        &base_with(
+            "    working_hours: [\"mon-fri 09:00-18:00\"]\n",
+            "    working_hours: [\"mon-fri 09:00-18:00\"]\n    slack_id: U0BOB\n",
+        )
+        .replace("    email: bob@example.com\n", ids),
+        &[(9, 15, "slack_id \"U0BOB\" is also \"alice\"'s")],
+    );
+    check(
         &format!("{BASE}providers:\n  chat: {{ type: slack, bot_token: \"${{SLACK_BOT}}\" }}\n"),
         &[(32, 9, "a slack app needs channel and signing_secret")],
     );

@@ -60,6 +60,7 @@ pub fn roster(ctx: &mut Ctx<'_>, files: &[raw::File]) -> Option<Roster> {
         ctx.file = i;
         for p in &f.people {
             if let Some(v) = person(ctx, p, timezone) {
+                shared_chat_ids(ctx, p, &v, &r.people);
                 r.people.insert(v.id.clone(), v);
             }
         }
@@ -861,6 +862,37 @@ pub fn is_e164(s: &str) -> bool {
     (7..=15).contains(&digits.len())
         && digits.chars().all(|c| c.is_ascii_digit())
         && !digits.starts_with('0')
+}
+
+/// A chat button click names one person: no two share a platform id.
+fn shared_chat_ids(
+    ctx: &mut Ctx<'_>,
+    p: &Spanned<raw::Person>,
+    person: &Person,
+    earlier: &BTreeMap<String, Person>,
+) {
+    let at = [
+        &p.value.slack_id,
+        &p.value.mattermost_id,
+        &p.value.telegram_id,
+    ];
+    for (i, (key, mine)) in person.chat_ids.keyed().into_iter().enumerate() {
+        let (Some(at), Some(mine)) = (at[i], mine) else {
+            continue;
+        };
+        if let Some(other) = earlier
+            .values()
+            .find(|o| o.chat_ids.keyed()[i].1 == Some(mine))
+        {
+            ctx.err(
+                at,
+                format!(
+                    "person {:?}: {key} {mine:?} is also {:?}'s",
+                    person.id, other.id
+                ),
+            );
+        }
+    }
 }
 
 fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option<Person> {

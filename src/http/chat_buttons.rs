@@ -44,8 +44,7 @@ fn channels(roster: &Roster) -> impl Iterator<Item = &Channel> {
     std::iter::once(&roster.providers.chat).chain(roster.clients.values().map(|c| &c.channel))
 }
 
-fn refused(app: &Shared, platform: &str, why: Refusal) -> Response {
-    app.metrics.twilio_signature_failure();
+fn refused(platform: &str, why: Refusal) -> Response {
     tracing::warn!(platform, %why, "chat button refused");
     let status = match why {
         Refusal::Unsigned | Refusal::BadSignature => StatusCode::UNAUTHORIZED,
@@ -77,7 +76,7 @@ pub async fn slack(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
     );
     let which = match found {
         Ok(i) => apps[i],
-        Err(why) => return refused(&app, "slack", why),
+        Err(why) => return refused("slack", why),
     };
     // Another interaction (a shortcut, a modal): nothing of ours.
     let Some(click) = slack::parse(&body) else {
@@ -123,7 +122,7 @@ pub async fn mattermost(State(app): State<Shared>, body: Bytes) -> Response {
     }
     let click = match mattermost::parse(app.link_secret(), &body) {
         Ok(c) => c,
-        Err(why) => return refused(&app, "mattermost", why),
+        Err(why) => return refused("mattermost", why),
     };
     let person = person_of(&roster, &click.user, |p| p.chat_ids.mattermost.as_deref());
     let answer = match click_outcome(&app, person, &click, "mattermost").await {
@@ -132,7 +131,7 @@ pub async fn mattermost(State(app): State<Shared>, body: Bytes) -> Response {
                 "{}/mattermost/actions",
                 super::public_base(&roster.server.public_url)
             );
-            mattermost::update(app.link_secret(), &url, &click, &line, &buttons, &line)
+            mattermost::update(app.link_secret(), &url, &click, &line, &buttons)
         }
         Ok(Outcome::Told(words)) => mattermost::ephemeral(&words),
         Err(e) => return e.into_response(),
@@ -159,7 +158,7 @@ pub async fn telegram(State(app): State<Shared>, headers: HeaderMap, body: Bytes
         .and_then(|v| v.to_str().ok());
     let which = match telegram::verify(&secrets, given) {
         Ok(i) => bots[i],
-        Err(why) => return refused(&app, "telegram", why),
+        Err(why) => return refused("telegram", why),
     };
     let (Some(click), Some((kind, _, base))) = (telegram::parse(&body), chat_kind(which)) else {
         return StatusCode::OK.into_response();
@@ -246,8 +245,7 @@ async fn click_outcome(
             ))
         })
         .await?;
-    let verb = interactive::done_line(click.action, "").to_lowercase();
-    let verb = verb.trim_end_matches(" by .");
+    let verb = interactive::past(click.action);
     Ok(match result {
         Ok((incident, true)) => {
             app.after_action(id);

@@ -80,23 +80,15 @@ pub fn parse(secret: &[u8], body: &[u8]) -> Result<Click, Refusal> {
     })
 }
 
-/// The answer that updates the post (its text gains `line`, its buttons
-/// become `actions`) and tells the clicker `note`.
-pub fn update(
-    secret: &[u8],
-    url: &str,
-    click: &Click,
-    line: &str,
-    actions: &[Action],
-    note: &str,
-) -> Value {
+/// The answer that updates the post: its text gains `line`, its buttons
+/// become `actions`.
+pub fn update(secret: &[u8], url: &str, click: &Click, line: &str, actions: &[Action]) -> Value {
     let text = format!("{}\n{line}", click.message.text);
     json!({
         "update": {
             "message": text,
             "props": {"attachments": attachments(secret, url, click.incident, &text, actions)},
         },
-        "ephemeral_text": note,
     })
 }
 

@@ -108,6 +108,15 @@ pub fn buttons(state: State) -> Vec<Action> {
     ACTIONS.into_iter().filter(|a| offers(*a, state)).collect()
 }
 
+/// What an action did, as in "already acknowledged".
+pub fn past(action: Action) -> &'static str {
+    match action {
+        Action::Ack => "acknowledged",
+        Action::Resolve => "resolved",
+        Action::Escalate => "escalated",
+    }
+}
+
 /// The line a message gains when `who` acted on it.
 pub fn done_line(action: Action, who: &str) -> String {
     match action {
