@@ -57,7 +57,8 @@ fn refused(platform: &str, why: Refusal) -> Response {
 pub async fn slack(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let roster = app.roster();
     let apps: Vec<&Channel> = channels(&roster)
-        .filter(|c| c.kind == ChannelKind::Slack && c.signing_secret.is_some())
+        .filter(|c| c.kind == ChannelKind::Slack && c.bot_token.is_some())
+        .filter(|c| c.signing_secret.is_some())
         .collect();
     if apps.is_empty() {
         return StatusCode::NOT_FOUND.into_response();

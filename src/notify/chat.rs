@@ -266,9 +266,9 @@ pub async fn call(
         ChatKind::Telegram { bot_token, .. } => format!("{base}/bot{bot_token}/{method}"),
         _ => url_or_base.to_owned(),
     };
-    // A `response_url` answers `ok` like an incoming webhook.
+    // A `response_url` answers 200 (`ok` or `{"ok":true}`): any 2xx will do.
     let kind = if method.is_empty() {
-        &ChatKind::Slack
+        &ChatKind::Webhook { secret: None }
     } else {
         kind
     };
