@@ -25,7 +25,7 @@ use crate::incident::apply::ActError;
 use crate::incident::transition::Action as Transition;
 use crate::incident::{Actor, SmsClaim, State as IncidentState};
 use crate::notify::Action;
-use crate::notify::chat;
+use crate::notify::chat::{self, ChatKind};
 use crate::notify::interactive::{self, Click, Refusal, mattermost, slack, telegram};
 use crate::notify::notifier::chat_kind;
 
@@ -44,6 +44,16 @@ fn channels(roster: &Roster) -> impl Iterator<Item = &Channel> {
     std::iter::once(&roster.providers.chat).chain(roster.clients.values().map(|c| &c.channel))
 }
 
+/// The channels whose callbacks `secret` checks, with that secret.
+fn keyed<'r>(
+    roster: &'r Roster,
+    secret: impl Fn(&'r Channel) -> Option<&'r crate::config::Secret>,
+) -> (Vec<&'r Channel>, Vec<&'r [u8]>) {
+    channels(roster)
+        .filter_map(|c| secret(c).map(|s| (c, s.expose().as_bytes())))
+        .unzip()
+}
+
 fn refused(platform: &str, why: Refusal) -> Response {
     tracing::warn!(platform, %why, "chat button refused");
     let status = match why {
@@ -56,17 +66,13 @@ fn refused(platform: &str, why: Refusal) -> Response {
 /// `POST /slack/interactions`: a click on a Slack app's button.
 pub async fn slack(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let roster = app.roster();
-    let apps: Vec<&Channel> = channels(&roster)
-        .filter(|c| c.kind == ChannelKind::Slack && c.bot_token.is_some())
-        .filter(|c| c.signing_secret.is_some())
-        .collect();
+    let (apps, secrets) = keyed(&roster, |c| {
+        let app = c.kind == ChannelKind::Slack && c.bot_token.is_some();
+        c.signing_secret.as_ref().filter(|_| app)
+    });
     if apps.is_empty() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let secrets: Vec<&[u8]> = apps
-        .iter()
-        .filter_map(|c| c.signing_secret.as_ref().map(|s| s.expose().as_bytes()))
-        .collect();
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let found = slack::verify(
         &secrets,
@@ -80,10 +86,7 @@ pub async fn slack(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
         Err(why) => return refused("slack", why),
     };
     // Another interaction (a shortcut, a modal): nothing of ours.
-    let Some(click) = slack::parse(&body) else {
-        return StatusCode::OK.into_response();
-    };
-    let Some((kind, _, base)) = chat_kind(which) else {
+    let (Some(click), Some((kind, _, base))) = (slack::parse(&body), chat_kind(which)) else {
         return StatusCode::OK.into_response();
     };
     let person = person_of(&roster, &click.user, |p| p.chat_ids.slack.as_deref());
@@ -91,6 +94,13 @@ pub async fn slack(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
         Ok(o) => o,
         Err(e) => return e.into_response(),
     };
+    slack_answer(&app, &kind, &base, &click, outcome).await;
+    StatusCode::OK.into_response()
+}
+
+/// Updates the clicked message with `chat.update`, or tells the clicker
+/// alone through the click's `response_url`.
+async fn slack_answer(app: &Shared, kind: &ChatKind, base: &str, click: &Click, outcome: Outcome) {
     let sent = match outcome {
         Outcome::Done { line, buttons } => {
             let text = format!("{}\n{line}", click.message.text);
@@ -101,17 +111,16 @@ pub async fn slack(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -
                 Some(click.incident),
                 &buttons,
             );
-            chat::call(app.http(), &kind, &base, "chat.update", &update).await
+            chat::call(app.http(), kind, base, "chat.update", &update).await
         }
         Outcome::Told(words) => {
-            let url = click.message.reply_to.clone();
-            chat::call(app.http(), &kind, &url, "", &slack::ephemeral(&words)).await
+            let url = &click.message.reply_to;
+            chat::call(app.http(), kind, url, "", &slack::ephemeral(&words)).await
         }
     };
     if let Err(e) = sent {
         tracing::warn!(error = %e, "cannot update the Slack message");
     }
-    StatusCode::OK.into_response()
 }
 
 /// `POST /mattermost/actions`: a click on a Mattermost button; the answer
@@ -144,16 +153,13 @@ pub async fn mattermost(State(app): State<Shared>, body: Bytes) -> Response {
 /// clicks (`callback_query`) do anything.
 pub async fn telegram(State(app): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let roster = app.roster();
-    let bots: Vec<&Channel> = channels(&roster)
-        .filter(|c| c.kind == ChannelKind::Telegram && c.webhook_secret.is_some())
-        .collect();
+    let (bots, secrets) = keyed(&roster, |c| {
+        let bot = c.kind == ChannelKind::Telegram;
+        c.webhook_secret.as_ref().filter(|_| bot)
+    });
     if bots.is_empty() {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let secrets: Vec<&[u8]> = bots
-        .iter()
-        .filter_map(|c| c.webhook_secret.as_ref().map(|s| s.expose().as_bytes()))
-        .collect();
     let given = headers
         .get(telegram::SECRET_HEADER)
         .and_then(|v| v.to_str().ok());
@@ -169,23 +175,35 @@ pub async fn telegram(State(app): State<Shared>, headers: HeaderMap, body: Bytes
         Ok(o) => o,
         Err(e) => return e.into_response(),
     };
+    telegram_answer(&app, &kind, &base, &click, outcome).await;
+    StatusCode::OK.into_response()
+}
+
+/// Tells the clicker with `answerCallbackQuery` and, when the click changed
+/// the incident, edits the message with `editMessageText`.
+async fn telegram_answer(
+    app: &Shared,
+    kind: &ChatKind,
+    base: &str,
+    click: &Click,
+    outcome: Outcome,
+) {
     let (note, edit) = match outcome {
         Outcome::Done { line, buttons } => {
-            let edit = telegram::edit(&click, &line, &buttons);
+            let edit = telegram::edit(click, &line, &buttons);
             (line, Some(edit))
         }
         Outcome::Told(words) => (words, None),
     };
     let http = app.http();
-    let answer = telegram::answer(&click, &note);
-    let mut sent = chat::call(http, &kind, &base, "answerCallbackQuery", &answer).await;
+    let answer = telegram::answer(click, &note);
+    let mut sent = chat::call(http, kind, base, "answerCallbackQuery", &answer).await;
     if let Some(edit) = edit {
-        sent = sent.and(chat::call(http, &kind, &base, "editMessageText", &edit).await);
+        sent = sent.and(chat::call(http, kind, base, "editMessageText", &edit).await);
     }
     if let Err(e) = sent {
         tracing::warn!(error = %e, "cannot answer the Telegram click");
     }
-    StatusCode::OK.into_response()
 }
 
 /// The person whose platform id (read by `id_of`) is `user`.
