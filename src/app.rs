@@ -137,6 +137,11 @@ impl AppState {
         (self.roster(), self.secret.clone(), self.clock.now())
     }
 
+    /// The HTTP client every provider shares (chat message updates too).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// The key that signs and checks acknowledge-link tokens.
     pub fn link_secret(&self) -> &[u8] {
         &self.secret
@@ -213,7 +218,9 @@ impl AppState {
                 }
                 warn_world_writable(&new.files);
                 let notifiers = match crate::notify::notifier::Notifiers::from_roster(
-                    &new, &self.http,
+                    &new,
+                    &self.http,
+                    &self.secret,
                 ) {
                     Ok(n) => n,
                     Err(e) => {
@@ -316,8 +323,6 @@ pub async fn start_with(
     let store = SqliteStore::open(&roster.storage.sqlite).context("opening the store")?;
     let now = clock.now();
     let http = crate::notify::notifier::http_client();
-    let notifiers = crate::notify::notifier::Notifiers::from_roster(&roster, &http)
-        .map_err(|e| anyhow::anyhow!("providers: {e}"))?;
     let secret = match &roster.server.secret {
         Some(s) => s.expose().as_bytes().to_vec(),
         None => store
@@ -326,6 +331,8 @@ pub async fn start_with(
             .context("storing the generated link secret")?
             .into_bytes(),
     };
+    let notifiers = crate::notify::notifier::Notifiers::from_roster(&roster, &http, &secret)
+        .map_err(|e| anyhow::anyhow!("providers: {e}"))?;
     let (wake, outbox_wake) = (
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(tokio::sync::Notify::new()),

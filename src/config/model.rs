@@ -195,6 +195,14 @@ pub struct Channel {
     pub bot_token: Option<Secret>,
     pub chat_id: Option<String>,
     pub base_url: Option<url::Url>,
+    /// Slack app: the channel id `chat.postMessage` posts to.
+    pub channel: Option<String>,
+    /// Slack app: verifies `/slack/interactions` (request signing v0).
+    pub signing_secret: Option<Secret>,
+    /// Telegram: the webhook's `secret_token`; buttons when set.
+    pub webhook_secret: Option<Secret>,
+    /// Mattermost: interactive buttons on the posts.
+    pub buttons: bool,
 }
 
 #[derive(
@@ -234,6 +242,8 @@ pub struct Person {
     pub chat: Option<String>,
     /// The ntfy topic push notifications go to.
     pub ntfy_topic: Option<String>,
+    /// The user ids a chat button click carries.
+    pub chat_ids: ChatIds,
     pub timezone: Tz,
     pub working_hours: WorkingHours,
     /// Fallback order for pages; defaults to the channels the person has.
@@ -243,6 +253,25 @@ pub struct Person {
     pub notify: Vec<NotifyRule>,
     pub token: Option<TokenHash>,
     pub calendar_token: Option<TokenHash>,
+}
+
+/// Who a person is on each interactive chat platform.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatIds {
+    pub slack: Option<String>,
+    pub mattermost: Option<String>,
+    pub telegram: Option<String>,
+}
+
+impl ChatIds {
+    /// Each id with its configuration key: Slack, Mattermost, Telegram.
+    pub fn keyed(&self) -> [(&'static str, Option<&str>); 3] {
+        [
+            ("slack_id", self.slack.as_deref()),
+            ("mattermost_id", self.mattermost.as_deref()),
+            ("telegram_id", self.telegram.as_deref()),
+        ]
+    }
 }
 
 impl Person {

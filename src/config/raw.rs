@@ -189,6 +189,16 @@ pub struct Channel {
     pub bot_token_file: Option<S>,
     pub chat_id: Option<S>,
     pub base_url: Option<S>,
+    /// Slack app: the channel id (`C0123…`) `chat.postMessage` posts to.
+    pub channel: Option<S>,
+    /// Slack app: the signing secret of `/slack/interactions`.
+    pub signing_secret: Option<S>,
+    pub signing_secret_file: Option<S>,
+    /// Telegram: the `secret_token` given to `setWebhook` (buttons on).
+    pub webhook_secret: Option<S>,
+    pub webhook_secret_file: Option<S>,
+    /// Mattermost: interactive buttons on the posts.
+    pub buttons: Option<Spanned<bool>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -201,6 +211,11 @@ pub struct Person {
     pub chat: Option<S>,
     /// The ntfy topic their push notifications go to.
     pub ntfy_topic: Option<S>,
+    /// Who this person is on Slack, Mattermost and Telegram (the user id a
+    /// button click carries).
+    pub slack_id: Option<S>,
+    pub mattermost_id: Option<S>,
+    pub telegram_id: Option<S>,
     pub timezone: Option<S>,
     #[serde(default)]
     pub working_hours: Vec<S>,

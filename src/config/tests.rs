@@ -43,6 +43,8 @@ fn env(k: &str) -> Option<String> {
         "INTEGRATION_TOKEN" => Some("a-long-enough-integration-token".into()),
         "LISTEN" => Some("127.0.0.1:9999".into()),
         "ACME_HOOK" => Some("https://hooks.example/acme".into()),
+        "SLACK_BOT" => Some("xoxb-1".into()),
+        "SLACK_SIGNING" => Some("signing".into()),
         _ => None,
     }
 }
@@ -322,6 +324,43 @@ fn channel_needs_contact() {
             "    email: bob@example.com\n    channels: [sms]\n",
         ),
         &[(8, 16, "channel sms needs a phone")],
+    );
+}
+
+#[test]
+fn slack_app_needs_channel_and_signing_secret_and_chat_ids_load() {
+    let app = "providers:\n  chat: { type: slack, bot_token: \"${SLACK_BOT}\", channel: C0ONCALL, signing_secret: \"${SLACK_SIGNING}\" }\n";
+    let ids = "    email: bob@example.com\n    slack_id: U0BOB\n    mattermost_id: mm-bob\n    telegram_id: \"111\"\n";
+    let (_d, r) = load_text(&(base_with("    email: bob@example.com\n", ids) + app));
+    let r = r.expect("valid");
+    assert_eq!(r.providers.chat.channel.as_deref(), Some("C0ONCALL"));
+    assert!(r.providers.chat.signing_secret.is_some());
+    let bob = &r.people["bob"].chat_ids;
+    assert_eq!(
+        (
+            bob.slack.as_deref(),
+            bob.mattermost.as_deref(),
+            bob.telegram.as_deref()
+        ),
+        (Some("U0BOB"), Some("mm-bob"), Some("111"))
+    );
+    check(
+        &base_with(
+            "    working_hours: [\"mon-fri 09:00-18:00\"]\n",
+            "    working_hours: [\"mon-fri 09:00-18:00\"]\n    slack_id: U0BOB\n",
+        )
+        .replace("    email: bob@example.com\n", ids),
+        &[(9, 15, "slack_id \"U0BOB\" is also \"alice\"'s")],
+    );
+    check(
+        &format!("{BASE}providers:\n  chat: {{ type: slack, bot_token: \"${{SLACK_BOT}}\" }}\n"),
+        &[(32, 9, "a slack app needs channel and signing_secret")],
+    );
+    check(
+        &format!(
+            "{BASE}providers:\n  chat: {{ type: slack, bot_token: \"${{SLACK_BOT}}\", channel: C1, signing_secret: plain }}\n"
+        ),
+        &[(32, 80, "signing_secret must not be written in the file")],
     );
 }
 

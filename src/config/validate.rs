@@ -61,6 +61,7 @@ pub fn roster(ctx: &mut Ctx<'_>, files: &[raw::File]) -> Option<Roster> {
         ctx.file = i;
         for p in &f.people {
             if let Some(v) = person(ctx, p, timezone) {
+                shared_chat_ids(ctx, p, &v, &r.people);
                 r.people.insert(v.id.clone(), v);
             }
         }
@@ -597,6 +598,10 @@ fn log_channel(name: &str) -> Channel {
         bot_token: None,
         chat_id: None,
         base_url: None,
+        channel: None,
+        signing_secret: None,
+        webhook_secret: None,
+        buttons: false,
     }
 }
 
@@ -799,7 +804,10 @@ fn channel(ctx: &mut Ctx<'_>, what: &str, c: &Spanned<raw::Channel>) -> Option<C
         .opt_text(v.name.as_ref())
         .unwrap_or_else(|| what.to_string());
     let url = ctx.secret("url", v.url.as_ref(), v.url_file.as_ref());
-    let needs_url = !matches!(kind, ChannelKind::Log | ChannelKind::Telegram);
+    // A Slack app posts with its bot token instead of a webhook URL.
+    let slack_app =
+        kind == ChannelKind::Slack && (v.bot_token.is_some() || v.bot_token_file.is_some());
+    let needs_url = !matches!(kind, ChannelKind::Log | ChannelKind::Telegram) && !slack_app;
     if needs_url && url.is_none() && v.url.is_none() && v.url_file.is_none() {
         ctx.err(c, format!("{what} is missing url (or url_file)"));
     }
@@ -824,6 +832,26 @@ fn channel(ctx: &mut Ctx<'_>, what: &str, c: &Spanned<raw::Channel>) -> Option<C
         None => None,
     };
     let secret = ctx.secret("secret", v.secret.as_ref(), v.secret_file.as_ref());
+    let slack_channel = ctx.opt_text(v.channel.as_ref());
+    let signing_secret = ctx.secret(
+        "signing_secret",
+        v.signing_secret.as_ref(),
+        v.signing_secret_file.as_ref(),
+    );
+    if slack_app
+        && (slack_channel.is_none()
+            || v.signing_secret.is_none() && v.signing_secret_file.is_none())
+    {
+        ctx.err(
+            c,
+            format!("{what}: a slack app needs channel and signing_secret (or signing_secret_file) beside bot_token"),
+        );
+    }
+    let webhook_secret = ctx.secret(
+        "webhook_secret",
+        v.webhook_secret.as_ref(),
+        v.webhook_secret_file.as_ref(),
+    );
     Some(Channel {
         kind,
         name,
@@ -832,6 +860,10 @@ fn channel(ctx: &mut Ctx<'_>, what: &str, c: &Spanned<raw::Channel>) -> Option<C
         bot_token,
         chat_id,
         base_url,
+        channel: slack_channel,
+        signing_secret,
+        webhook_secret,
+        buttons: v.buttons.as_ref().is_some_and(|b| b.value),
     })
 }
 
@@ -842,6 +874,37 @@ pub fn is_e164(s: &str) -> bool {
     (7..=15).contains(&digits.len())
         && digits.chars().all(|c| c.is_ascii_digit())
         && !digits.starts_with('0')
+}
+
+/// A chat button click names one person: no two share a platform id.
+fn shared_chat_ids(
+    ctx: &mut Ctx<'_>,
+    p: &Spanned<raw::Person>,
+    person: &Person,
+    earlier: &BTreeMap<String, Person>,
+) {
+    let at = [
+        &p.value.slack_id,
+        &p.value.mattermost_id,
+        &p.value.telegram_id,
+    ];
+    for (i, (key, mine)) in person.chat_ids.keyed().into_iter().enumerate() {
+        let (Some(at), Some(mine)) = (at[i], mine) else {
+            continue;
+        };
+        if let Some(other) = earlier
+            .values()
+            .find(|o| o.chat_ids.keyed()[i].1 == Some(mine))
+        {
+            ctx.err(
+                at,
+                format!(
+                    "person {:?}: {key} {mine:?} is also {:?}'s",
+                    person.id, other.id
+                ),
+            );
+        }
+    }
 }
 
 fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option<Person> {
@@ -866,6 +929,11 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
         );
     }
     let chat = ctx.opt_text(v.chat.as_ref());
+    let chat_ids = ChatIds {
+        slack: ctx.opt_text(v.slack_id.as_ref()),
+        mattermost: ctx.opt_text(v.mattermost_id.as_ref()),
+        telegram: ctx.opt_text(v.telegram_id.as_ref()),
+    };
     let timezone = v
         .timezone
         .as_ref()
@@ -957,6 +1025,7 @@ fn person(ctx: &mut Ctx<'_>, p: &Spanned<raw::Person>, default_tz: Tz) -> Option
         email,
         chat,
         ntfy_topic,
+        chat_ids,
         timezone,
         working_hours,
         channels,

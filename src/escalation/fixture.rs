@@ -145,6 +145,7 @@ pub fn person(id: &str, contacts: &str) -> Person {
         email,
         chat,
         ntfy_topic: None,
+        chat_ids: Default::default(),
         timezone: Berlin,
         working_hours: WorkingHours::always(),
         channels,

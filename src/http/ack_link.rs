@@ -13,7 +13,7 @@ use super::error::ApiError;
 use crate::app::Shared;
 use crate::escalation::paging;
 use crate::incident::apply::ActError;
-use crate::incident::transition::{self, Action as Transition};
+use crate::incident::transition::Action as Transition;
 use crate::incident::{Actor, Incident, State as IncidentState};
 use crate::notify::Action;
 use crate::notify::ack_token::{self, Claims, TokenError};
@@ -154,17 +154,10 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
-/// Whether the button would change anything from `state`.
+/// Whether the button would change anything from `state` (the rule chat
+/// buttons follow too).
 fn can(action: Action, state: IncidentState) -> bool {
-    match action {
-        Action::Ack => transition::apply(state, Transition::Acknowledge)
-            .is_ok_and(|t| t != transition::Transition::Unchanged),
-        Action::Resolve => transition::apply(state, Transition::Resolve).is_ok(),
-        Action::Escalate => matches!(
-            state,
-            IncidentState::Triggered | IncidentState::Acknowledged
-        ),
-    }
+    crate::notify::interactive::offers(action, state)
 }
 
 fn describe(incident: &Incident) -> String {

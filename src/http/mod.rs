@@ -4,6 +4,7 @@
 
 pub mod ack_link;
 pub mod auth;
+mod chat_buttons;
 pub mod error;
 mod escalate;
 mod first_response;
@@ -117,6 +118,9 @@ pub fn router(app: Shared) -> Router {
         .route("/twilio/status", post(twilio::status))
         .route("/telnyx/webhook", post(telnyx::webhook))
         .route("/a/{token}", get(ack_link::show).post(ack_link::act))
+        .route("/slack/interactions", post(chat_buttons::slack))
+        .route("/mattermost/actions", post(chat_buttons::mattermost))
+        .route("/telegram/webhook", post(chat_buttons::telegram))
         // The outer layer refuses a declared oversize body before reading
         // it; `read_body`, inside it, stops a chunked one that grows past it.
         .layer(DefaultBodyLimit::max(limit))

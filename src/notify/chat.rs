@@ -14,7 +14,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use crate::notify::{SendError, classify};
+use crate::notify::interactive::{mattermost, slack, telegram};
+use crate::notify::{Action, SendError, classify};
 
 /// Header carrying the generic webhook's signature: `sha256=<hex>`.
 pub const SIGNATURE_HEADER: &str = "X-Tocsin-Signature";
@@ -29,6 +30,14 @@ const DISCORD_MAX: usize = 2000;
 pub enum ChatKind {
     /// Slack incoming webhook; answers 200 `ok`.
     Slack,
+    /// A Slack app: `chat.postMessage` with a bot token; the URL is the
+    /// Web API base (`https://slack.com/api`). Answers `{"ok": true, "ts"}`.
+    SlackApp {
+        /// The bot token, `xoxb-…` (a credential).
+        bot_token: String,
+        /// The channel id posted to.
+        channel: String,
+    },
     /// Mattermost incoming webhook; answers 200.
     Mattermost,
     /// Telegram Bot API `sendMessage`; the URL is the API base.
@@ -52,6 +61,11 @@ pub enum ChatKind {
 impl fmt::Debug for ChatKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            ChatKind::SlackApp { channel, .. } => f
+                .debug_struct("SlackApp")
+                .field("bot_token", &"<redacted>")
+                .field("channel", channel)
+                .finish(),
             ChatKind::Telegram { chat_id, .. } => f
                 .debug_struct("Telegram")
                 .field("bot_token", &"<redacted>")
@@ -69,7 +83,7 @@ impl fmt::Debug for ChatKind {
 impl ChatKind {
     fn name(&self) -> &'static str {
         match self {
-            ChatKind::Slack => "Slack",
+            ChatKind::Slack | ChatKind::SlackApp { .. } => "Slack",
             ChatKind::Mattermost => "Mattermost",
             ChatKind::Telegram { .. } => "Telegram",
             ChatKind::Discord => "Discord",
@@ -99,6 +113,16 @@ impl fmt::Debug for ChatRequest {
     }
 }
 
+/// Acknowledge, Resolve and Escalate buttons under a message about an
+/// incident (Slack apps, Mattermost, Telegram; other kinds ignore them).
+#[derive(Debug, Clone, Copy)]
+pub struct Buttons<'a> {
+    pub incident: i64,
+    pub actions: &'a [Action],
+    /// Mattermost: where a click posts, and the key signing its context.
+    pub mattermost: Option<(&'a str, &'a [u8])>,
+}
+
 /// Builds the request for `kind`. `url_or_base` is the webhook URL, or for
 /// Telegram the API base (`https://api.telegram.org`).
 pub fn build_request(
@@ -107,11 +131,44 @@ pub fn build_request(
     text: &str,
     title: Option<&str>,
 ) -> ChatRequest {
+    build_request_with(kind, url_or_base, text, title, None)
+}
+
+/// [`build_request`], with buttons when the kind has them.
+pub fn build_request_with(
+    kind: &ChatKind,
+    url_or_base: &str,
+    text: &str,
+    title: Option<&str>,
+    buttons: Option<Buttons<'_>>,
+) -> ChatRequest {
     let mut url = url_or_base.to_owned();
     let mut headers = vec![("Content-Type", "application/json".to_owned())];
     let body = match kind {
         ChatKind::Slack => json!({ "text": slack_text(text, title) }),
-        ChatKind::Mattermost => json!({ "text": markdown_text(text, title) }),
+        ChatKind::SlackApp { bot_token, channel } => {
+            url = format!("{}/chat.postMessage", url_or_base.trim_end_matches('/'));
+            headers = vec![
+                ("Content-Type", "application/json; charset=utf-8".to_owned()),
+                ("Authorization", format!("Bearer {bot_token}")),
+            ];
+            let (incident, actions) =
+                buttons.map_or((None, &[][..]), |b| (Some(b.incident), b.actions));
+            slack::message(channel, None, &slack_text(text, title), incident, actions)
+        }
+        ChatKind::Mattermost => {
+            let text = markdown_text(text, title);
+            let mut body = json!({ "text": text });
+            if let Some(Buttons {
+                incident,
+                actions,
+                mattermost: Some((url, key)),
+            }) = buttons
+            {
+                body["attachments"] = mattermost::attachments(key, url, incident, &text, actions);
+            }
+            body
+        }
         ChatKind::Discord => json!({
             "content": truncate(&markdown_text(text, title), DISCORD_MAX),
             // Alert text must never ping @everyone or a role.
@@ -122,12 +179,16 @@ pub fn build_request(
                 "{}/bot{bot_token}/sendMessage",
                 url_or_base.trim_end_matches('/')
             );
-            json!({
+            let mut body = json!({
                 "chat_id": telegram_chat_id(chat_id),
                 "text": telegram_text(text, title),
                 "parse_mode": "HTML",
                 "disable_web_page_preview": true,
-            })
+            });
+            if let Some(b) = buttons {
+                body["reply_markup"] = telegram::keyboard(b.incident, b.actions);
+            }
+            body
         }
         ChatKind::Teams => teams_card(text, title),
         ChatKind::Webhook { .. } => json!({ "text": text, "title": title }),
@@ -150,15 +211,28 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-/// Posts one message and reads the provider's answer.
+/// Posts one message and reads the provider's answer; returns the posted
+/// message's id when the provider gives one (a Slack app's `ts`, Telegram's
+/// `message_id`).
 pub async fn send(
     http: &reqwest::Client,
     kind: &ChatKind,
     url_or_base: &str,
     text: &str,
     title: Option<&str>,
-) -> Result<(), SendError> {
-    let request = build_request(kind, url_or_base, text, title);
+    buttons: Option<Buttons<'_>>,
+) -> Result<Option<String>, SendError> {
+    let request = build_request_with(kind, url_or_base, text, title, buttons);
+    let body = post(http, kind, request).await?;
+    Ok(message_id(&body))
+}
+
+/// Posts `request` and reads the answer as [`send`] does; returns its body.
+async fn post(
+    http: &reqwest::Client,
+    kind: &ChatKind,
+    request: ChatRequest,
+) -> Result<String, SendError> {
     let mut builder = http.post(&request.url).body(request.body);
     for (name, value) in request.headers {
         builder = builder.header(name, value);
@@ -167,7 +241,53 @@ pub async fn send(
     let status = response.status();
     let retry_after = classify::retry_after(response.headers());
     let body = response.text().await.map_err(classify::transport)?;
-    classify_response(kind, status, retry_after, &body)
+    classify_response(kind, status, retry_after, &body)?;
+    Ok(body)
+}
+
+/// Calls one method of a chat platform's Web API with a JSON body: Slack's
+/// `chat.update` (`url_or_base` is the API base), Telegram's
+/// `editMessageText` and `answerCallbackQuery`, or a Slack `response_url`
+/// (`method` empty: `url_or_base` is the whole URL).
+pub async fn call(
+    http: &reqwest::Client,
+    kind: &ChatKind,
+    url_or_base: &str,
+    method: &str,
+    body: &Value,
+) -> Result<(), SendError> {
+    let base = url_or_base.trim_end_matches('/');
+    let mut headers = vec![("Content-Type", "application/json; charset=utf-8".to_owned())];
+    let url = match kind {
+        ChatKind::SlackApp { bot_token, .. } if !method.is_empty() => {
+            headers.push(("Authorization", format!("Bearer {bot_token}")));
+            format!("{base}/{method}")
+        }
+        ChatKind::Telegram { bot_token, .. } => format!("{base}/bot{bot_token}/{method}"),
+        _ => url_or_base.to_owned(),
+    };
+    // A `response_url` answers 200 (`ok` or `{"ok":true}`): any 2xx will do.
+    let kind = if method.is_empty() {
+        &ChatKind::Webhook { secret: None }
+    } else {
+        kind
+    };
+    let request = ChatRequest {
+        url,
+        headers,
+        body: body.to_string().into_bytes(),
+    };
+    post(http, kind, request).await.map(|_| ())
+}
+
+/// The id of a posted message in a provider's answer.
+fn message_id(body: &str) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    match (v.get("ts"), v.pointer("/result/message_id")) {
+        (Some(Value::String(ts)), _) => Some(ts.clone()),
+        (_, Some(Value::Number(id))) => Some(id.to_string()),
+        _ => None,
+    }
 }
 
 /// Reads a provider's answer; only the success each provider promises counts.
@@ -177,8 +297,10 @@ fn classify_response(
     retry_after: Option<Duration>,
     body: &str,
 ) -> Result<(), SendError> {
-    if let ChatKind::Telegram { .. } = kind {
-        return telegram_response(status, retry_after, body);
+    match kind {
+        ChatKind::Telegram { .. } => return telegram_response(status, retry_after, body),
+        ChatKind::SlackApp { .. } => return slack_api_response(status, retry_after, body),
+        _ => {}
     }
     let reason = format!(
         "{} HTTP {}: {}",
@@ -203,6 +325,31 @@ fn classify_response(
         };
     }
     Err(failure(status.as_u16().into(), retry_after, reason))
+}
+
+/// Slack's Web API answers 200 with `ok` true or false, and 429 when rate
+/// limited.
+fn slack_api_response(
+    status: StatusCode,
+    retry_after: Option<Duration>,
+    body: &str,
+) -> Result<(), SendError> {
+    let json: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    if status.is_success() && json.get("ok") == Some(&Value::Bool(true)) {
+        return Ok(());
+    }
+    let error = json
+        .get("error")
+        .and_then(Value::as_str)
+        .map_or_else(|| classify::quote(body), str::to_owned);
+    let reason = format!("Slack HTTP {}: {error}", status.as_u16());
+    let code = match error.as_str() {
+        "ratelimited" => 429,
+        "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" => 503,
+        _ if status.is_success() => 400,
+        _ => status.as_u16().into(),
+    };
+    Err(failure(code, retry_after, reason))
 }
 
 fn telegram_response(

@@ -3,7 +3,7 @@
 //! Owns: Twilio webhook signatures ([`twilio_sig`]), the SMS reply grammar
 //! ([`reply`]), signed acknowledge-link tokens ([`ack_token`]), TwiML
 //! ([`twiml`]), the Twilio REST client and its status callbacks ([`twilio`]),
-//! chat webhooks ([`chat`]), SMTP email ([`email`]), the words of every
+//! chat webhooks ([`chat`]) and their buttons ([`interactive`]), SMTP email ([`email`]), the words of every
 //! message ([`message`]) and what an SMS costs ([`sms_segments`]). Every
 //! provider failure is reported as one [`SendError`], shaped by what the
 //! outbox does next: retry later, or give up on this channel and fall back
@@ -17,6 +17,7 @@ pub mod ack_token;
 pub mod chat;
 mod classify;
 pub mod email;
+pub mod interactive;
 pub mod message;
 pub mod notifier;
 pub mod ntfy;
@@ -109,6 +110,16 @@ mod invariants {
             ("sms_segments.rs", include_str!("sms_segments.rs")),
             ("message.rs", include_str!("message.rs")),
             ("telnyx/webhook.rs", include_str!("telnyx/webhook.rs")),
+            ("interactive/mod.rs", include_str!("interactive/mod.rs")),
+            ("interactive/slack.rs", include_str!("interactive/slack.rs")),
+            (
+                "interactive/mattermost.rs",
+                include_str!("interactive/mattermost.rs"),
+            ),
+            (
+                "interactive/telegram.rs",
+                include_str!("interactive/telegram.rs"),
+            ),
         ];
         let forbidden = [
             "reqwest",

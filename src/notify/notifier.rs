@@ -131,6 +131,40 @@ pub struct Chat {
     pub kind: ChatKind,
     pub url: String,
     pub name: &'static str,
+    /// Whether pages and client posts carry Acknowledge, Resolve and
+    /// Escalate buttons.
+    pub buttons: ChatButtons,
+}
+
+/// The buttons of a chat channel.
+#[derive(Clone)]
+pub enum ChatButtons {
+    None,
+    /// A Slack app, or a Telegram bot with a webhook.
+    On,
+    /// Mattermost: each click posts to `url` a context signed with `key`.
+    Mattermost {
+        url: String,
+        key: Vec<u8>,
+    },
+}
+
+impl Chat {
+    fn buttons<'a>(&'a self, row: &OutboxRow) -> Option<chat::Buttons<'a>> {
+        let incident = row
+            .incident
+            .filter(|_| row.kind == "page" || row.kind == "client")?;
+        let mattermost = match &self.buttons {
+            ChatButtons::None => return None,
+            ChatButtons::On => None,
+            ChatButtons::Mattermost { url, key } => Some((url.as_str(), key.as_slice())),
+        };
+        Some(chat::Buttons {
+            incident,
+            actions: &crate::notify::interactive::ACTIONS,
+            mattermost,
+        })
+    }
 }
 
 impl Notifier for Chat {
@@ -145,9 +179,9 @@ impl Notifier for Chat {
                 &self.url,
                 &mention(row),
                 Some(&row.subject),
+                self.buttons(row),
             )
-            .await?;
-            Ok(None)
+            .await
         })
     }
 }
@@ -178,15 +212,43 @@ pub struct Notifiers {
     pub clients: BTreeMap<String, Arc<dyn Notifier>>,
 }
 
-fn chat_notifier(http: &reqwest::Client, c: &Channel) -> Arc<dyn Notifier> {
+/// What a chat channel's notifier needs beyond its own configuration.
+pub struct ChatContext<'a> {
+    pub http: &'a reqwest::Client,
+    /// `server.public_url` without a trailing slash.
+    pub public_url: &'a str,
+    /// The link secret, which also signs Mattermost button contexts.
+    pub secret: &'a [u8],
+}
+
+/// How a chat channel is reached: its kind, its URL (or API base), and the
+/// notifier's name; `None` for the log channel. Posting and updating
+/// messages (button clicks) both start here.
+pub fn chat_kind(c: &Channel) -> Option<(ChatKind, &'static str, String)> {
     let url = c
         .url
         .as_ref()
         .map(|u| u.expose().to_string())
         .unwrap_or_default();
-    let (kind, name, url) = match c.kind {
-        ChannelKind::Log => return Arc::new(LogNotifier),
-        ChannelKind::Slack => (ChatKind::Slack, "slack", url),
+    let base = |default: &str| {
+        c.base_url.as_ref().map_or_else(
+            || default.to_string(),
+            |u| u.as_str().trim_end_matches('/').to_string(),
+        )
+    };
+    Some(match c.kind {
+        ChannelKind::Log => return None,
+        ChannelKind::Slack => match (&c.bot_token, &c.channel) {
+            (Some(token), Some(channel)) => (
+                ChatKind::SlackApp {
+                    bot_token: token.expose().to_string(),
+                    channel: channel.clone(),
+                },
+                "slack",
+                base("https://slack.com/api"),
+            ),
+            _ => (ChatKind::Slack, "slack", url),
+        },
         ChannelKind::Mattermost => (ChatKind::Mattermost, "mattermost", url),
         ChannelKind::Discord => (ChatKind::Discord, "discord", url),
         ChannelKind::Teams => (ChatKind::Teams, "teams", url),
@@ -207,30 +269,52 @@ fn chat_notifier(http: &reqwest::Client, c: &Channel) -> Arc<dyn Notifier> {
                 chat_id: c.chat_id.clone().unwrap_or_default(),
             },
             "telegram",
-            c.base_url.as_ref().map_or_else(
-                || "https://api.telegram.org".to_string(),
-                |u| u.as_str().trim_end_matches('/').to_string(),
-            ),
+            base("https://api.telegram.org"),
         ),
+    })
+}
+
+fn chat_notifier(cx: &ChatContext<'_>, c: &Channel) -> Arc<dyn Notifier> {
+    let Some((kind, name, url)) = chat_kind(c) else {
+        return Arc::new(LogNotifier);
+    };
+    let buttons = match &kind {
+        ChatKind::SlackApp { .. } => ChatButtons::On,
+        ChatKind::Telegram { .. } if c.webhook_secret.is_some() => ChatButtons::On,
+        ChatKind::Mattermost if c.buttons => ChatButtons::Mattermost {
+            url: format!("{}/mattermost/actions", cx.public_url),
+            key: cx.secret.to_vec(),
+        },
+        _ => ChatButtons::None,
     };
     Arc::new(Chat {
-        http: http.clone(),
+        http: cx.http.clone(),
         kind,
         url,
         name,
+        buttons,
     })
 }
 
 impl Notifiers {
     /// Builds the providers of `roster`. Must run inside the tokio runtime
     /// (the SMTP transport starts a task).
-    pub fn from_roster(roster: &Roster, http: &reqwest::Client) -> Result<Notifiers, String> {
+    pub fn from_roster(
+        roster: &Roster,
+        http: &reqwest::Client,
+        secret: &[u8],
+    ) -> Result<Notifiers, String> {
         let public = roster
             .server
             .public_url
             .as_str()
             .trim_end_matches('/')
             .to_string();
+        let cx = ChatContext {
+            http,
+            public_url: &public,
+            secret,
+        };
         let twilio_client = |t: &crate::config::Twilio| {
             let from = match (&t.from, &t.messaging_service_sid) {
                 (Some(n), _) => Sender::Number(n.clone()),
@@ -297,11 +381,11 @@ impl Notifiers {
             }),
             _ => Arc::new(LogNotifier),
         };
-        let chat = chat_notifier(http, &roster.providers.chat);
+        let chat = chat_notifier(&cx, &roster.providers.chat);
         let clients = roster
             .clients
             .values()
-            .map(|c| (c.id.clone(), chat_notifier(http, &c.channel)))
+            .map(|c| (c.id.clone(), chat_notifier(&cx, &c.channel)))
             .collect();
         Ok(Notifiers {
             sms,

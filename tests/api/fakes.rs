@@ -291,6 +291,14 @@ impl ChatPost {
     pub fn text(&self) -> &str {
         self.body["text"].as_str().unwrap_or_default()
     }
+
+    /// Where it went: a Slack app's channel, else the webhook's path.
+    pub fn to(&self) -> String {
+        match self.body["channel"].as_str() {
+            Some(channel) if self.path.ends_with("chat.postMessage") => channel.to_string(),
+            _ => self.path.clone(),
+        }
+    }
 }
 
 /// A running fake chat webhook (Slack-style: answers `ok`); stops when dropped.
@@ -326,12 +334,29 @@ impl FakeChat {
     }
 }
 
+/// Webhooks answer `ok`; the Slack and Telegram Web API methods answer
+/// as those APIs do (a posted message gets an id).
 async fn chat_post(
     State(posts): State<Arc<Mutex<Vec<ChatPost>>>>,
     Path(path): Path<String>,
     body: String,
-) -> &'static str {
-    let body = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    lock(&posts).push(ChatPost { path, body });
-    "ok"
+) -> String {
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    let mut posts = lock(&posts);
+    let n = posts.len() + 1;
+    let method = path.rsplit('/').next().unwrap_or_default();
+    let answer = match method {
+        "chat.postMessage" => {
+            json!({"ok": true, "channel": body["channel"], "ts": format!("1700000000.{n:06}")})
+                .to_string()
+        }
+        "chat.update" => json!({"ok": true}).to_string(),
+        "sendMessage" => json!({"ok": true, "result": {"message_id": n}}).to_string(),
+        "editMessageText" | "answerCallbackQuery" => {
+            json!({"ok": true, "result": true}).to_string()
+        }
+        _ => "ok".to_string(),
+    };
+    posts.push(ChatPost { path, body });
+    answer
 }

@@ -7,6 +7,7 @@ mod action_items;
 mod alert_start;
 mod alertmanager_e2e;
 mod architecture;
+mod chat_buttons;
 mod cli;
 mod client_channel;
 mod connections;

@@ -18,4 +18,5 @@ mod client_report;
 mod hand_over;
 mod heartbeat;
 mod resolved_by_hand;
+mod slack_buttons;
 mod storm;

@@ -25,6 +25,8 @@ pub const BOB: &str = "+4915110000002";
 pub const DAVE: &str = "+12125550104";
 pub const GLOBEX_TOKEN: &str = "client-globex-0123456789";
 pub const HEARTBEAT_TOKEN: &str = "heartbeat-0123456789abc";
+pub const SLACK_BOT_TOKEN: &str = "xoxb-journey-0123456789";
+pub const SLACK_SIGNING_SECRET: &str = "slack-signing-0123456789";
 
 /// The on-call chat, and each client's public channel, on the fake chat.
 pub const ONCALL: &str = "hooks/oncall";
@@ -162,10 +164,17 @@ pub async fn world() -> World {
 
 /// The world with `extra` YAML at the end of its configuration.
 pub async fn world_with(extra: &str) -> World {
+    world_edited(extra, |yaml, _| yaml).await
+}
+
+/// The world whose configuration `edit` changes (it gets the fake chat, to
+/// point a provider at it); `slack.token` and `slack.signing` hold a Slack
+/// app's bot token and signing secret.
+pub async fn world_edited(extra: &str, edit: impl FnOnce(String, &FakeChat) -> String) -> World {
     let twilio = FakeTwilio::start().await;
     let chat = FakeChat::start().await;
     let smtp = FakeSmtp::start().await.expect("fake smtp");
-    let yaml = roster(&twilio.base_url(), smtp.addr().port(), extra);
+    let yaml = edit(roster(&twilio.base_url(), smtp.addr().port(), extra), &chat);
     let (oncall, acme, globex) = (chat.url(ONCALL), chat.url(ACME), chat.url(GLOBEX));
     let d = spawn_with_files(
         &yaml,
@@ -174,6 +183,8 @@ pub async fn world_with(extra: &str) -> World {
             ("oncall.url", &oncall),
             ("acme.url", &acme),
             ("globex.url", &globex),
+            ("slack.token", SLACK_BOT_TOKEN),
+            ("slack.signing", SLACK_SIGNING_SECRET),
         ],
     )
     .await;
@@ -229,7 +240,7 @@ impl World {
         for p in &posts[self.seen.1..] {
             out.push(Msg {
                 kind: "chat",
-                to: p.path.clone(),
+                to: p.to(),
                 text: p.text().to_string(),
             });
         }

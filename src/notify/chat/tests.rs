@@ -471,3 +471,98 @@ async fn transport_failures() {
             .contains("SECRETPATH")
     );
 }
+
+/// [`super::send`] without buttons, its message id dropped.
+async fn send(
+    http: &reqwest::Client,
+    kind: &ChatKind,
+    url: &str,
+    text: &str,
+    title: Option<&str>,
+) -> Result<(), SendError> {
+    super::send(http, kind, url, text, title, None)
+        .await
+        .map(|_| ())
+}
+
+fn slack_app() -> ChatKind {
+    ChatKind::SlackApp {
+        bot_token: "xoxb-secret".into(),
+        channel: "C0ONCALL".into(),
+    }
+}
+
+#[tokio::test]
+async fn slack_app_posts_with_the_bot_token_and_buttons() {
+    let answer = r#"{"ok":true,"channel":"C0ONCALL","ts":"1700000000.000100"}"#;
+    let fake = start(Canned::new(200, answer)).await;
+    let buttons = Buttons {
+        incident: 7,
+        actions: &crate::notify::interactive::ACTIONS,
+        mattermost: None,
+    };
+    let got = super::send(
+        &reqwest::Client::new(),
+        &slack_app(),
+        &fake.base,
+        "db down",
+        Some("#7"),
+        Some(buttons),
+    )
+    .await;
+    assert_eq!(got, Ok(Some("1700000000.000100".into())));
+    let req = fake.only_request();
+    assert_eq!(req.path_and_query, "/chat.postMessage");
+    assert_eq!(req.header("authorization"), Some("Bearer xoxb-secret"));
+    let body = req.json();
+    assert_eq!(body["channel"], "C0ONCALL");
+    assert_eq!(body["text"], "*#7*\ndb down");
+    assert_eq!(body["blocks"][1]["elements"][0]["value"], "ack:7");
+    assert!(!format!("{:?}", slack_app()).contains("xoxb"));
+}
+
+#[test]
+fn slack_app_answers() {
+    fn check(status: u16, body: &str, expected: Shape) {
+        let status = StatusCode::from_u16(status).expect("valid status");
+        let got = classify_response(&slack_app(), status, None, body);
+        assert_eq!(shape(&got), expected, "{status} {body:?}: {got:?}");
+    }
+    use Shape::*;
+    check(200, r#"{"ok":true,"ts":"1.2"}"#, Delivered);
+    check(
+        200,
+        r#"{"ok":false,"error":"channel_not_found"}"#,
+        Permanent(Some(400)),
+    );
+    check(
+        200,
+        r#"{"ok":false,"error":"invalid_auth"}"#,
+        Permanent(Some(400)),
+    );
+    check(200, "ok", Permanent(Some(400)));
+    check(
+        429,
+        r#"{"ok":false,"error":"ratelimited"}"#,
+        Transient {
+            retry_after: None,
+            ambiguous: false,
+        },
+    );
+    check(
+        200,
+        r#"{"ok":false,"error":"internal_error"}"#,
+        Transient {
+            retry_after: None,
+            ambiguous: true,
+        },
+    );
+    check(
+        502,
+        "",
+        Transient {
+            retry_after: None,
+            ambiguous: true,
+        },
+    );
+}
