@@ -17,6 +17,7 @@ mod postmortems;
 mod reports;
 mod routing;
 pub mod serve;
+mod signin;
 mod twilio;
 
 use axum::Router;
@@ -50,6 +51,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/trigger", post(ingest::trigger))
         .route("/api/v1/heartbeat/{id}", post(ingest::heartbeat))
         .route("/api/v1/whoami", get(routing::whoami))
+        .route("/api/v1/signin-links", post(signin::create))
         .route(
             "/api/v1/presence/{person}",
             put(routing::put_presence).delete(routing::delete_presence),
@@ -115,6 +117,7 @@ pub fn router(app: Shared) -> Router {
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/status", post(twilio::status))
         .route("/a/{token}", get(ack_link::show).post(ack_link::act))
+        .merge(crate::web::router())
         // The outer layer refuses a declared oversize body before reading
         // it; `read_body`, inside it, stops a chunked one that grows past it.
         .layer(DefaultBodyLimit::max(limit))

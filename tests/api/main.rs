@@ -30,3 +30,4 @@ mod postmortems;
 mod reload;
 mod routing;
 mod twilio;
+mod web;
