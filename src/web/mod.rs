@@ -30,6 +30,28 @@
 //! names stable: browser tests find them (`name="action"
 //! value="acknowledge"`).
 //!
+//! **Acting on an incident.** Call [`act::run`](act) with an `act::Act`
+//! (acknowledge, resolve, escalate, assign, note, diagnosis, client update):
+//! one transaction through the same domain functions as the JSON API. For
+//! any other action, call the domain function the matching `http/` handler
+//! calls (inside `app.transact_paging`); if the rule you need is buried in a
+//! handler, move it into the domain and call it from both doors (as
+//! `followup::diagnosis` was). Map errors to [`WebError`]: `bad(field,
+//! reason)` (400 naming the field), `NotFound`, `Conflict`, `Store` (503).
+//!
+//! **Showing an incident.** `incident::IncidentView` and
+//! `templates/incident_summary.html` (`{% include %}` it; it reads `inc`)
+//! show state, links, labels and times the same way on every page.
+//!
+//! **Live pages.** Give the section that should refresh an `id` and
+//! `data-live="/events"`: `assets/app.js` reloads that section when any
+//! incident changes. Without JavaScript the page is the same, only static.
+//!
+//! **Sessions.** `app.store.sessions_of(person, now)`,
+//! `revoke_session(person, id, now)` and `revoke_sessions_of(person, now)`
+//! list and end sessions (for "Me"); `POST /signout` with `everywhere`
+//! ends them all.
+//!
 //! **Times.** [`When::new(t, viewer.person.timezone, now)`](When) gives
 //! `iso`, `local` and `ago`; write it as
 //! `<time datetime="{{ w.iso }}" title="{{ w.local }}" data-ago>{{ w.ago }}</time>`
