@@ -27,6 +27,8 @@ pub mod oncall;
 pub mod outbox;
 pub mod reports;
 pub mod routing;
+pub mod signin;
 pub mod store;
 pub mod systemd;
+pub mod web;
 pub mod when;

@@ -96,6 +96,8 @@ pub enum Command {
     Maintenance(MaintenanceCmd),
     /// Incidents, MTTA, MTTR, pages and night wake-ups per project, client, team or person.
     Report(report::ReportArgs),
+    /// Print a one-time link that signs you in to the web UI (15 minutes).
+    Login,
 }
 
 /// Runs the parsed command; errors become exit code 1 with one line.
@@ -138,6 +140,7 @@ fn run_client(
         match command {
             Command::Incidents(cmd) => incidents::run(&api, cmd, tz).await,
             Command::Presence(args) => presence::run(&api, args).await,
+            Command::Login => login(&api).await,
             Command::Notify(args) => notify::run(&api, args).await,
             Command::Route { project, at, json } => {
                 routing::route(&api, &project, at.as_deref(), json, tz).await
@@ -223,6 +226,19 @@ fn check_ready(url: Option<&str>, config: &std::path::Path) -> anyhow::Result<()
         .build()?;
     rt.block_on(client::check_ready(&base))?;
     println!("ready");
+    Ok(())
+}
+
+/// `tocsin login`: the caller's web sign-in link, on one line.
+async fn login(api: &client::ApiClient) -> anyhow::Result<()> {
+    let v = api
+        .post("/api/v1/signin-links", &serde_json::json!({}))
+        .await?;
+    let url = v["url"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("the daemon sent no link"))?;
+    println!("{url}");
+    eprintln!("Open it within 15 minutes; it works once.");
     Ok(())
 }
 

@@ -2,7 +2,6 @@
 //! status codes. The only module that knows axum and status codes; handlers
 //! parse, call the domain, and map the result.
 
-pub mod ack_link;
 pub mod auth;
 mod chat_buttons;
 pub mod error;
@@ -19,6 +18,7 @@ mod reports;
 mod routing;
 pub mod serve;
 mod telnyx;
+mod signin;
 mod twilio;
 
 use axum::Router;
@@ -52,6 +52,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/v1/trigger", post(ingest::trigger))
         .route("/api/v1/heartbeat/{id}", post(ingest::heartbeat))
         .route("/api/v1/whoami", get(routing::whoami))
+        .route("/api/v1/signin-links", post(signin::create))
         .route(
             "/api/v1/presence/{person}",
             put(routing::put_presence).delete(routing::delete_presence),
@@ -117,10 +118,10 @@ pub fn router(app: Shared) -> Router {
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/status", post(twilio::status))
         .route("/telnyx/webhook", post(telnyx::webhook))
-        .route("/a/{token}", get(ack_link::show).post(ack_link::act))
         .route("/slack/interactions", post(chat_buttons::slack))
         .route("/mattermost/actions", post(chat_buttons::mattermost))
         .route("/telegram/webhook", post(chat_buttons::telegram))
+        .merge(crate::web::router())
         // The outer layer refuses a declared oversize body before reading
         // it; `read_body`, inside it, stops a chunked one that grows past it.
         .layer(DefaultBodyLimit::max(limit))

@@ -61,8 +61,8 @@ fn only_store_knows_sql() {
 }
 
 #[test]
-fn only_http_and_wiring_know_axum() {
-    check(&["http/", "app.rs"], "axum");
+fn only_doors_and_wiring_know_axum() {
+    check(&["http/", "web/", "app.rs"], "axum");
 }
 
 #[test]

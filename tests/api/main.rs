@@ -32,3 +32,4 @@ mod reach_fakes;
 mod reload;
 mod routing;
 mod twilio;
+mod web;

@@ -14,6 +14,7 @@ mod reach;
 mod reports;
 mod rig;
 mod sms_text;
+mod web;
 
 use chrono::Duration;
 use serde_json::json;

@@ -309,6 +309,25 @@ pub const MIGRATIONS: &[&str] = &[
     // providers.voice) a notification is on, so a restart resumes a page on
     // the vendor it had moved to.
     "ALTER TABLE outbox ADD COLUMN vendor INTEGER NOT NULL DEFAULT 0;",
+    // 18: web sign-in. One-time sign-in links and sessions, both kept only
+    // as the SHA-256 of their token; a session carries its CSRF token and
+    // is revoked (sign out) rather than deleted.
+    "CREATE TABLE signin_links (
+        hash       TEXT PRIMARY KEY,
+        person     TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        used_at    INTEGER
+    ) STRICT;
+    CREATE TABLE sessions (
+        id         INTEGER PRIMARY KEY,
+        hash       TEXT NOT NULL UNIQUE,
+        person     TEXT NOT NULL,
+        csrf       TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        revoked_at INTEGER
+    ) STRICT;
+    CREATE INDEX sessions_live ON sessions (person) WHERE revoked_at IS NULL;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

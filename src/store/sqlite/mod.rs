@@ -35,6 +35,7 @@ mod outbox;
 mod overrides;
 mod postmortems;
 mod reports;
+mod sessions;
 mod sms;
 mod sync;
 
