@@ -2,7 +2,13 @@
 //! the session cookie, CSRF on every form, the security headers, escaping.
 //! `web/` holds the pages' own tests.
 
+mod maintenance;
+mod me;
+mod oncall;
+mod postmortems;
+mod reports;
 mod signin;
+mod status;
 
 use reqwest::header;
 
