@@ -31,6 +31,29 @@
 //! names stable: browser tests find them (`name="action"
 //! value="acknowledge"`).
 //!
+//! **Acting on an incident.** Call [`act::run`](act) with an `act::Act`
+//! (acknowledge, resolve, escalate, assign, note, diagnosis, client update):
+//! one transaction through the same domain functions as the JSON API. For
+//! any other action, call the domain function the matching `http/` handler
+//! calls (inside `app.transact_paging`); if the rule you need is buried in a
+//! handler, move it into the domain and call it from both doors (as
+//! `followup::diagnosis` was). Map errors to [`WebError`]: `bad(field,
+//! reason)` (400 naming the field), `NotFound`, `Forbidden` (403),
+//! `Conflict`, `Store` (503).
+//!
+//! **Showing an incident.** `incident::IncidentView` and
+//! `templates/incident_summary.html` (`{% include %}` it; it reads `inc`)
+//! show state, links, labels and times the same way on every page.
+//!
+//! **Live pages.** Give the section that should refresh an `id` and
+//! `data-live="/events"`: `assets/app.js` reloads that section when any
+//! incident changes. Without JavaScript the page is the same, only static.
+//!
+//! **Sessions.** `app.store.sessions_of(person, now)`,
+//! `revoke_session(person, id, now)` and `revoke_sessions_of(person, now)`
+//! list and end sessions (for "Me"); `POST /signout` with `everywhere`
+//! ends them all.
+//!
 //! **Times.** [`When::new(t, viewer.person.timezone, now)`](When) gives
 //! `iso`, `local` and `ago`; write it as
 //! `<time datetime="{{ w.iso }}" title="{{ w.local }}" data-ago>{{ w.ago }}</time>`
@@ -43,7 +66,10 @@
 //! cached, under a name that changes with its content. So: no `style=`
 //! attributes, no inline `<script>`, no `on…=` handlers.
 
+mod ack_link;
+mod act;
 mod assets;
+mod incident;
 mod incidents;
 mod maintenance;
 mod markdown;
@@ -55,6 +81,7 @@ mod session;
 mod signin;
 mod status;
 pub mod time;
+mod timeline;
 
 use askama::Template;
 use axum::Router;
@@ -74,6 +101,9 @@ pub use time::When;
 pub fn router() -> Router<Shared> {
     Router::new()
         .route("/", get(incidents::list))
+        .route("/events", get(incidents::events))
+        .route("/a/{token}", get(ack_link::show).post(ack_link::act))
+        .route("/incidents/{id}", get(incident::show).post(incident::post))
         .route("/signin", get(signin::form).post(signin::send))
         .route("/signin/{token}", get(signin::confirm).post(signin::open))
         .route("/signout", post(signin::signout))
@@ -206,10 +236,10 @@ pub enum WebError {
     Bad { field: String, reason: String },
     #[error("not found")]
     NotFound,
-    /// Not this viewer's to do: 403 with why.
+    /// Not this viewer's to do: 403 with why; nothing changed.
     #[error("{0}")]
     Forbidden(String),
-    /// Not in this state: 409 with why; nothing changed.
+    /// The action does not apply in this state: 409.
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
@@ -234,7 +264,7 @@ impl IntoResponse for WebError {
                 &format!("{field}: {reason}. Nothing changed."),
             ),
             WebError::Forbidden(why) => forbidden(&why),
-            WebError::Conflict(why) => message(StatusCode::CONFLICT, "Not now", &why),
+            WebError::Conflict(text) => message(StatusCode::CONFLICT, "Nothing to do", &text),
             WebError::NotFound | WebError::Store(StoreError::NotFound) => {
                 message(StatusCode::NOT_FOUND, "Not found", "There is nothing here.")
             }
