@@ -120,3 +120,32 @@ async fn the_status_page_needs_the_clients_own_token() {
         assert!(!html.contains("Open incidents"), "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_other_new_pages_need_a_session() {
+    let d = spawn().await;
+    for (path, next) in [
+        ("/oncall?view=month", "%2Foncall%3Fview%3Dmonth"),
+        ("/maintenance", "%2Fmaintenance"),
+        ("/postmortems", "%2Fpostmortems"),
+        ("/postmortems/1", "%2Fpostmortems%2F1"),
+        ("/reports", "%2Freports"),
+        ("/me", "%2Fme"),
+    ] {
+        let r = browser().get(d.url(path)).send().await.expect("get");
+        assert_eq!(r.status(), 303, "{path}");
+        let location = header_of(&r, reqwest::header::LOCATION);
+        assert_eq!(location, format!("/signin?next={next}"), "{path}");
+    }
+    // A form without a session changes nothing either: to sign-in.
+    for path in [
+        "/oncall/presence",
+        "/maintenance",
+        "/me/notify",
+        "/postmortems/1/step",
+    ] {
+        let (status, location) = post_form(&d, "", path, &[("csrf", "x")]).await;
+        assert_eq!(status, 303, "{path}");
+        assert!(location.starts_with("/signin"), "{path}: {location}");
+    }
+}
