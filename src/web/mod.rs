@@ -13,7 +13,8 @@
 //! for the header). Build it with [`Chrome::new`] and answer with
 //! [`render`]. Add the route in [`router`]. Every `{{ value }}` is
 //! HTML-escaped (askama's default for `.html`); never use `|safe` on what a
-//! user, an alert or a client typed.
+//! user, an alert or a client typed, except the output of
+//! `markdown::to_html` (raw HTML in it is already text).
 //!
 //! **The signed-in person.** Take a [`Viewer`] argument in the handler:
 //! without a live session the request is redirected to `/signin?next=…`
@@ -37,7 +38,8 @@
 //! calls (inside `app.transact_paging`); if the rule you need is buried in a
 //! handler, move it into the domain and call it from both doors (as
 //! `followup::diagnosis` was). Map errors to [`WebError`]: `bad(field,
-//! reason)` (400 naming the field), `NotFound`, `Conflict`, `Store` (503).
+//! reason)` (400 naming the field), `NotFound`, `Forbidden` (403),
+//! `Conflict`, `Store` (503).
 //!
 //! **Showing an incident.** `incident::IncidentView` and
 //! `templates/incident_summary.html` (`{% include %}` it; it reads `inc`)
@@ -69,8 +71,15 @@ mod act;
 mod assets;
 mod incident;
 mod incidents;
+mod maintenance;
+mod markdown;
+mod me;
+mod oncall;
+mod postmortems;
+mod reports;
 mod session;
 mod signin;
+mod status;
 pub mod time;
 mod timeline;
 
@@ -99,6 +108,27 @@ pub fn router() -> Router<Shared> {
         .route("/signin/{token}", get(signin::confirm).post(signin::open))
         .route("/signout", post(signin::signout))
         .route("/assets/{file}", get(assets::serve))
+        .route("/oncall", get(oncall::show))
+        .route("/oncall/shift", post(oncall::shift))
+        .route("/oncall/presence", post(oncall::presence))
+        .route(
+            "/maintenance",
+            get(maintenance::list).post(maintenance::start),
+        )
+        .route("/maintenance/{id}/end", post(maintenance::end))
+        .route("/postmortems", get(postmortems::list))
+        .route(
+            "/postmortems/{id}",
+            get(postmortems::show).post(postmortems::edit),
+        )
+        .route("/postmortems/{id}/step", post(postmortems::step))
+        .route("/postmortems/{id}/actions", post(postmortems::add_action))
+        .route("/actions/{id}/done", post(postmortems::action_done))
+        .route("/reports", get(reports::show))
+        .route("/me", get(me::show))
+        .route("/me/notify", post(me::notify))
+        .route("/me/sessions/{id}/revoke", post(me::revoke))
+        .route("/status/{client}", get(status::show))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -206,7 +236,10 @@ pub enum WebError {
     Bad { field: String, reason: String },
     #[error("not found")]
     NotFound,
-    /// The action does not apply in the incident's state: 409.
+    /// Not this viewer's to do: 403 with why; nothing changed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The action does not apply in this state: 409.
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
@@ -230,6 +263,7 @@ impl IntoResponse for WebError {
                 "Check the form",
                 &format!("{field}: {reason}. Nothing changed."),
             ),
+            WebError::Forbidden(why) => forbidden(&why),
             WebError::Conflict(text) => message(StatusCode::CONFLICT, "Nothing to do", &text),
             WebError::NotFound | WebError::Store(StoreError::NotFound) => {
                 message(StatusCode::NOT_FOUND, "Not found", "There is nothing here.")

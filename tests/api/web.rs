@@ -3,7 +3,13 @@
 //! `web/` holds the pages' own tests.
 
 mod incident;
+mod maintenance;
+mod me;
+mod oncall;
+mod postmortems;
+mod reports;
 mod signin;
+mod status;
 
 use reqwest::header;
 
