@@ -17,8 +17,8 @@ mod postmortems;
 mod reports;
 mod routing;
 pub mod serve;
-mod telnyx;
 mod signin;
+mod telnyx;
 mod twilio;
 
 use axum::Router;

@@ -15,10 +15,10 @@ use crate::app::Shared;
 use crate::config::Roster;
 use crate::followup::{channel, diagnosis};
 use crate::incident::transition::Action;
-use crate::notify::Action as NotifyAction;
-use crate::notify::interactive::offers;
 use crate::incident::{AttachedAlert, Event, Incident, State as IncidentState};
 use crate::limits;
+use crate::notify::Action as NotifyAction;
+use crate::notify::interactive::offers;
 
 /// A link an alert sent; only http(s) ones become links.
 pub struct LinkView {
