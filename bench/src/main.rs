@@ -13,6 +13,7 @@ mod payload;
 mod peer;
 mod prom;
 mod report;
+mod scale;
 mod scenarios;
 
 use std::path::PathBuf;
@@ -28,9 +29,14 @@ pub struct Sizes {
     pub people: usize,
     pub a2p: usize,
     pub lag: usize,
-    pub scale_incidents: usize,
+    /// Resolved incidents written into the scale database.
+    pub scale_history: usize,
+    /// Incidents then opened through the webhook.
+    pub scale_open: usize,
     pub scale_people: usize,
     pub acks: usize,
+    /// Sequential list calls per filter.
+    pub lists: usize,
     pub peer: usize,
 }
 
@@ -41,9 +47,11 @@ impl Sizes {
         people: 1_000,
         a2p: 1_000,
         lag: 3_000,
-        scale_incidents: 100_000,
+        scale_history: 1_000_000,
+        scale_open: 10_000,
         scale_people: 1_000,
         acks: 1_000,
+        lists: 200,
         peer: 20_000,
     };
     const QUICK: Sizes = Sizes {
@@ -52,9 +60,11 @@ impl Sizes {
         people: 200,
         a2p: 200,
         lag: 500,
-        scale_incidents: 5_000,
+        scale_history: 20_000,
+        scale_open: 1_000,
         scale_people: 200,
         acks: 200,
+        lists: 50,
         peer: 2_000,
     };
 }
@@ -75,10 +85,10 @@ const USAGE: &str = "usage: tocsin-bench [--tocsin PATH] [--quick] [--no-peer] [
   --tocsin PATH     tocsin binary (default ../target/release/tocsin)
   --quick           small sizes (about a minute)
   --no-peer         skip the Alertmanager comparison
-  --no-scale        skip the 100k-incident scale scenario
+  --no-scale        skip the scale scenario (1M stored incidents)
   --requests N      requests per ingest load (default 20000, quick 2000)
   --concurrency N   in-flight requests for the ingest loads (default 32)
-  --incidents N     open incidents for the scale scenario (default 100000)";
+  --incidents N     stored (resolved) incidents for the scale scenario (default 1000000)";
 
 fn parse_args() -> anyhow::Result<Opts> {
     let mut tocsin = PathBuf::from("../target/release/tocsin");
@@ -115,7 +125,7 @@ fn parse_args() -> anyhow::Result<Opts> {
         sizes.concurrency = c.max(1);
     }
     if let Some(n) = incidents {
-        sizes.scale_incidents = n.max(1);
+        sizes.scale_history = n.max(1);
     }
     if !tocsin.exists() {
         bail!(

@@ -125,13 +125,14 @@ impl Report {
         let _ = writeln!(o, "Command: `{}`", args.join(" "));
         let _ = writeln!(
             o,
-            "Sizes: {} requests per load at {} in flight; {} alert-to-page incidents over {} people; {} escalation deadlines; scale {} incidents over {} people{}.",
+            "Sizes: {} requests per load at {} in flight; {} alert-to-page incidents over {} people; {} escalation deadlines; scale {} stored + {} open incidents over {} people{}.",
             s.ingest,
             s.concurrency,
             s.a2p,
             s.people,
             s.lag,
-            s.scale_incidents,
+            s.scale_history,
+            s.scale_open,
             s.scale_people,
             if opts.quick { " (--quick)" } else { "" }
         );

@@ -128,6 +128,24 @@ fn presence_row(r: &Row<'_>) -> rusqlite::Result<PresenceMark> {
     })
 }
 
+/// Keeps a replaced snapshot of a group (processed at `at`, ms) for the
+/// HA copy window.
+fn keep_recent(
+    conn: &Connection,
+    integration: &str,
+    group_key: &str,
+    key: &str,
+    at: i64,
+) -> StoreResult<()> {
+    super::exec(
+        conn,
+        "INSERT INTO deliveries (integration, group_key, key, at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (integration, group_key, key) DO UPDATE SET at = excluded.at",
+        params![integration, group_key, key, at],
+    )?;
+    Ok(())
+}
+
 /// A `Repo` bound to the writer's transaction, for one job.
 pub struct TxRepo<'a> {
     pub conn: &'a Connection,
@@ -136,9 +154,37 @@ pub struct TxRepo<'a> {
     /// The incident last read, as stored now: one job reads the incident
     /// it works on many times (opening, routing, paging, reminders), and
     /// decoding the row was the writer's largest single cost. Every method
-    /// that writes `incidents` drops it (`changed`); it lives for one job,
-    /// so a rolled-back job cannot leave it behind.
+    /// that writes `incidents` updates it as the row now reads (`kept`) or
+    /// drops it (`changed`); it lives for one job, so a rolled-back job
+    /// cannot leave it behind. The incident a job inserts is kept as
+    /// written, so it is never read back.
     cached: Option<Incident>,
+    /// The incident this job inserted.
+    opened: Option<i64>,
+    /// Timeline events the job appended, not yet written: they go in
+    /// together, one statement (`flush`), before anything reads the
+    /// timeline and when the job ends.
+    appended: Vec<Appended>,
+}
+
+/// A timeline row: incident, at (ms), actor, kind, detail.
+type Appended = (i64, i64, String, String, String);
+
+/// Most timeline rows one statement writes (a new incident appends four).
+const APPEND_ROWS: usize = 8;
+
+/// The statement that writes `n` timeline rows (1..=APPEND_ROWS), built once.
+fn append_sql(n: usize) -> &'static str {
+    static SQL: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    let all = SQL.get_or_init(|| {
+        (1..=APPEND_ROWS)
+            .map(|n| {
+                let rows = vec!["(?, ?, ?, ?, ?)"; n].join(", ");
+                format!("INSERT INTO timeline (incident, at, actor, kind, detail) VALUES {rows}")
+            })
+            .collect()
+    });
+    &all[n.clamp(1, APPEND_ROWS) - 1]
 }
 
 impl<'a> TxRepo<'a> {
@@ -147,12 +193,35 @@ impl<'a> TxRepo<'a> {
             conn,
             touched: Touched::default(),
             cached: None,
+            opened: None,
+            appended: Vec::new(),
         }
     }
 
-    /// After any write to `incidents`.
+    /// After a write to `incidents` whose effect the kept row cannot follow.
     fn changed(&mut self) {
         self.cached = None;
+    }
+
+    /// The kept incident, when it is `id`: a write to its row that
+    /// succeeded updates it to what the row now holds.
+    fn kept(&mut self, id: i64) -> Option<&mut Incident> {
+        self.cached.as_mut().filter(|i| i.id == id)
+    }
+
+    /// Writes the timeline events appended so far. Called before the
+    /// timeline is read in the job and when the job ends (`transact`).
+    pub fn flush(&mut self) -> StoreResult<()> {
+        for chunk in self.appended.chunks(APPEND_ROWS) {
+            let mut stmt = self.conn.prepare_cached(append_sql(chunk.len()))?;
+            let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 5);
+            for (incident, at, actor, kind, detail) in chunk {
+                values.extend([incident as &dyn rusqlite::ToSql, at, actor, kind, detail]);
+            }
+            stmt.execute(values.as_slice())?;
+        }
+        self.appended.clear();
+        Ok(())
     }
 }
 
@@ -219,14 +288,17 @@ impl Repo for TxRepo<'_> {
     fn insert(&mut self, n: &NewIncident, state: State, now: DateTime<Utc>) -> StoreResult<i64> {
         self.changed();
         let t = ms(now);
+        let prefix = reference::prefix(&n.client);
+        let (links, details) = (to_json(&n.links), to_json(&n.details));
         // The client's sequence is taken in this transaction (the writer is
         // the only one), and the unique index makes any slip an error.
-        super::exec(self.conn,
+        let (id, seq): (i64, i64) = super::row(self.conn,
             "INSERT INTO incidents (project, client, title, severity, state, critical, source, integration,
                 dedup_key, client_reported, labels, annotations, links, details, alert_count, created_at,
                 last_seen_at, downgraded_at, started_at, ref_prefix, ref_seq, announced)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0, ?15, ?15, ?16, ?17, ?18,
-                (SELECT coalesce(max(ref_seq), 0) + 1 FROM incidents WHERE ref_prefix = ?18), ?10)",
+                (SELECT coalesce(max(ref_seq), 0) + 1 FROM incidents WHERE ref_prefix = ?18), ?10)
+             RETURNING id, ref_seq",
             params![
                 n.project,
                 n.client,
@@ -240,15 +312,51 @@ impl Repo for TxRepo<'_> {
                 n.client_reported as i64,
                 to_json(&n.labels),
                 to_json(&n.annotations),
-                to_json(&n.links),
-                to_json(&n.details),
+                links,
+                details,
                 t,
                 (state == State::Downgraded).then_some(t),
                 ms(n.started_at),
-                reference::prefix(&n.client),
+                prefix,
             ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        Ok(self.conn.last_insert_rowid())
+        self.opened = Some(id);
+        // Kept as `incident_row` would read it back (times in whole ms,
+        // JSON columns decoded from what was stored).
+        self.cached = Some(Incident {
+            id,
+            reference: reference::format(&prefix, seq),
+            project: n.project.clone(),
+            client: n.client.clone(),
+            title: n.title.clone(),
+            severity: n.severity,
+            state,
+            critical: n.critical,
+            source: n.source,
+            integration: n.integration.clone(),
+            dedup_key: n.dedup_key.clone(),
+            client_reported: n.client_reported,
+            labels: n.labels.clone(),
+            annotations: n.annotations.clone(),
+            links: json_col(links),
+            details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+            alert_count: 0,
+            started_at: from_ms(ms(n.started_at)),
+            created_at: from_ms(t),
+            last_seen_at: from_ms(t),
+            acknowledged_at: None,
+            resolved_at: None,
+            downgraded_at: (state == State::Downgraded).then(|| from_ms(t)),
+            assignee: None,
+            layer: None,
+            reproducible: None,
+            serious: false,
+            serious_reason: None,
+            provider_ticket: None,
+            announced: n.client_reported,
+        });
+        Ok(id)
     }
 
     fn set_state(
@@ -258,7 +366,6 @@ impl Repo for TxRepo<'_> {
         now: DateTime<Utc>,
         assignee: Option<&str>,
     ) -> StoreResult<()> {
-        self.changed();
         let t = ms(now);
         let column = match state {
             State::Acknowledged => "acknowledged_at",
@@ -277,6 +384,18 @@ impl Repo for TxRepo<'_> {
         )?;
         if n == 0 {
             return Err(StoreError::NotFound);
+        }
+        if let Some(i) = self.kept(id) {
+            i.state = state;
+            let at = value.map(from_ms);
+            match state {
+                State::Acknowledged => i.acknowledged_at = at,
+                State::Downgraded => i.downgraded_at = at,
+                State::Resolved | State::Triggered | State::Suppressed => i.resolved_at = at,
+            }
+            if let Some(a) = assignee {
+                i.assignee = Some(a.to_string());
+            }
         }
         Ok(())
     }
@@ -302,17 +421,18 @@ impl Repo for TxRepo<'_> {
     }
 
     fn mark_announced(&mut self, id: i64) -> StoreResult<()> {
-        self.changed();
-        super::exec(
+        let n = super::exec(
             self.conn,
             "UPDATE incidents SET announced = 1 WHERE id = ?1",
             [id],
         )?;
+        if let Some(i) = self.kept(id).filter(|_| n > 0) {
+            i.announced = true;
+        }
         Ok(())
     }
 
     fn set_assignee(&mut self, id: i64, person: &str) -> StoreResult<()> {
-        self.changed();
         let n = super::exec(
             self.conn,
             "UPDATE incidents SET assignee = ?1 WHERE id = ?2",
@@ -320,6 +440,9 @@ impl Repo for TxRepo<'_> {
         )?;
         if n == 0 {
             return Err(StoreError::NotFound);
+        }
+        if let Some(i) = self.kept(id) {
+            i.assignee = Some(person.to_string());
         }
         Ok(())
     }
@@ -332,11 +455,13 @@ impl Repo for TxRepo<'_> {
         kind: &str,
         detail: serde_json::Value,
     ) -> StoreResult<()> {
-        super::exec(
-            self.conn,
-            "INSERT INTO timeline (incident, at, actor, kind, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, ms(now), actor.to_string(), kind, detail.to_string()],
-        )?;
+        self.appended.push((
+            id,
+            ms(now),
+            actor.to_string(),
+            kind.to_string(),
+            detail.to_string(),
+        ));
         Ok(())
     }
 
@@ -349,13 +474,19 @@ impl Repo for TxRepo<'_> {
         labels: &BTreeMap<String, String>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>> {
-        let previous: Option<String> = super::row(
-            self.conn,
-            "SELECT status FROM alerts WHERE incident = ?1 AND fingerprint = ?2",
-            params![id, fingerprint],
-            |r| r.get(0),
-        )
-        .optional()?;
+        // An incident this job opened has no alert but those it counted.
+        let none_yet = self.opened == Some(id) && self.kept(id).is_some_and(|i| i.alert_count == 0);
+        let previous: Option<String> = if none_yet {
+            None
+        } else {
+            super::row(
+                self.conn,
+                "SELECT status FROM alerts WHERE incident = ?1 AND fingerprint = ?2",
+                params![id, fingerprint],
+                |r| r.get(0),
+            )
+            .optional()?
+        };
         super::exec(self.conn,
             "INSERT INTO alerts (incident, fingerprint, status, summary, labels, first_seen, last_seen)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
@@ -363,13 +494,15 @@ impl Repo for TxRepo<'_> {
             params![id, fingerprint, status, summary, to_json(labels), ms(now)],
         )?;
         if previous.is_none() {
-            self.changed();
             // Kept incrementally: counting on every join grows with the group.
-            super::exec(
+            let n = super::exec(
                 self.conn,
                 "UPDATE incidents SET alert_count = alert_count + 1 WHERE id = ?1",
                 [id],
             )?;
+            if let Some(i) = self.kept(id).filter(|_| n > 0) {
+                i.alert_count += 1;
+            }
         }
         Ok(previous)
     }
@@ -384,12 +517,19 @@ impl Repo for TxRepo<'_> {
     }
 
     fn touch(&mut self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
-        self.changed();
-        super::exec(
+        let at = from_ms(ms(now));
+        // An incident opened by this job was last seen now already.
+        if self.kept(id).is_some_and(|i| i.last_seen_at == at) {
+            return Ok(());
+        }
+        let n = super::exec(
             self.conn,
             "UPDATE incidents SET last_seen_at = ?1 WHERE id = ?2",
             params![ms(now), id],
         )?;
+        if let Some(i) = self.kept(id).filter(|_| n > 0) {
+            i.last_seen_at = at;
+        }
         Ok(())
     }
 
@@ -402,44 +542,53 @@ impl Repo for TxRepo<'_> {
         recent: chrono::Duration,
     ) -> StoreResult<bool> {
         let since = ms(now - recent);
-        let last: Option<String> = super::row(
+        let last: Option<(String, i64)> = super::row(
             self.conn,
-            "SELECT key FROM delivery_last WHERE integration = ?1 AND group_key = ?2",
+            "SELECT key, at FROM delivery_last WHERE integration = ?1 AND group_key = ?2",
             params![integration, group_key],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-        let duplicate = last.as_deref() == Some(key)
+        let duplicate = last.as_ref().is_some_and(|(k, _)| k == key)
             || super::row(
                 self.conn,
                 "SELECT EXISTS (SELECT 1 FROM deliveries WHERE integration = ?1 AND group_key = ?2 AND key = ?3 AND at >= ?4)",
                 params![integration, group_key, key, since],
                 |r| r.get(0),
             )?;
-        if !duplicate {
-            super::exec(
-                self.conn,
-                "INSERT INTO delivery_last (integration, group_key, key) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (integration, group_key) DO UPDATE SET key = excluded.key",
-                params![integration, group_key, key],
-            )?;
-            super::exec(
-                self.conn,
-                "INSERT INTO deliveries (integration, group_key, key, at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (integration, group_key, key) DO UPDATE SET at = excluded.at",
-                params![integration, group_key, key, ms(now)],
-            )?;
-            // Out of the copy window, a snapshot is never read again.
-            super::exec(
-                self.conn,
-                "DELETE FROM deliveries WHERE at < ?1",
-                params![since],
-            )?;
+        if duplicate {
+            return Ok(true);
         }
-        Ok(duplicate)
+        super::exec(
+            self.conn,
+            "INSERT INTO delivery_last (integration, group_key, key, at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (integration, group_key) DO UPDATE SET key = excluded.key, at = excluded.at",
+            params![integration, group_key, key, ms(now)],
+        )?;
+        // The snapshot it replaces is kept while an HA copy of it can still
+        // come; a group's first snapshot writes only its last row.
+        if let Some((previous, at)) = last.filter(|(_, at)| *at >= since) {
+            keep_recent(self.conn, integration, group_key, &previous, at)?;
+        }
+        // Out of the copy window, a snapshot is never read again.
+        super::exec(
+            self.conn,
+            "DELETE FROM deliveries WHERE at < ?1",
+            params![since],
+        )?;
+        Ok(false)
     }
 
     fn forget_delivery(&mut self, integration: &str, group_key: &str) -> StoreResult<()> {
+        // Its last snapshot still counts within the copy window.
+        super::exec(
+            self.conn,
+            "INSERT INTO deliveries (integration, group_key, key, at)
+             SELECT integration, group_key, key, at FROM delivery_last
+             WHERE integration = ?1 AND group_key = ?2
+             ON CONFLICT (integration, group_key, key) DO UPDATE SET at = excluded.at",
+            params![integration, group_key],
+        )?;
         super::exec(
             self.conn,
             "DELETE FROM delivery_last WHERE integration = ?1 AND group_key = ?2",
@@ -689,6 +838,8 @@ impl Repo for TxRepo<'_> {
     }
 
     fn paged_to(&mut self, person: &str) -> StoreResult<Vec<i64>> {
+        // It reads the job's own "page queued" events too.
+        self.flush()?;
         super::sms::paged_to(self.conn, person)
     }
 
@@ -718,6 +869,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn timeline(&mut self, id: i64) -> StoreResult<Vec<Event>> {
+        self.flush()?;
         timeline(self.conn, id)
     }
 
@@ -838,20 +990,39 @@ impl ReadRepo for Reader<'_> {
         after: Option<Cursor>,
         limit: usize,
     ) -> StoreResult<Vec<Incident>> {
-        let (cond, arg) = match filter {
-            StateFilter::Open => ("state IN ('triggered', 'acknowledged')", String::new()),
-            StateFilter::Only(s) => ("state = ?2", s.as_str().to_string()),
-            StateFilter::All => ("1", String::new()),
+        let states: &[&str] = match filter {
+            StateFilter::Open => &["triggered", "acknowledged"],
+            StateFilter::Only(s) => &[s.as_str()],
+            StateFilter::All => &[],
         };
-        let sql = format!(
-            "SELECT {COLUMNS} FROM incidents WHERE {cond} AND (?2 = ?2 OR 1)
-             AND (?3 IS NULL OR id < ?3) ORDER BY id DESC LIMIT ?1"
-        );
+        let before = if after.is_some() { " AND id < ?2" } else { "" };
+        let sql = if states.is_empty() {
+            format!("SELECT {COLUMNS} FROM incidents WHERE 1{before} ORDER BY id DESC LIMIT ?1")
+        } else {
+            // The newest of each state from `incidents_by_state`, then the
+            // newest of those: a short walk down the index per state, where
+            // `state IN (…) ORDER BY id` read and sorted every open incident
+            // (or scanned the whole history for them). The states are the
+            // store's own words, never the caller's.
+            let newest: Vec<String> = states
+                .iter()
+                .map(|s| {
+                    format!(
+                        "SELECT id FROM (SELECT id FROM incidents WHERE state = '{s}'{before}
+                         ORDER BY id DESC LIMIT ?1)"
+                    )
+                })
+                .collect();
+            format!(
+                "SELECT {COLUMNS} FROM incidents WHERE id IN ({}) ORDER BY id DESC LIMIT ?1",
+                newest.join(" UNION ALL ")
+            )
+        };
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(
-            params![limit as i64, arg, after.map(|c| c.id)],
-            incident_row,
-        )?;
+        let rows = match after {
+            Some(c) => stmt.query_map(params![limit as i64, c.id], incident_row)?,
+            None => stmt.query_map(params![limit as i64], incident_row)?,
+        };
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 

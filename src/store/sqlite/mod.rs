@@ -273,6 +273,7 @@ impl SqliteStore {
                 move |t| {
                     let mut repo = incidents::TxRepo::new(t);
                     let out = f(&mut repo)?;
+                    repo.flush()?;
                     Ok((out, repo.touched))
                 },
                 // After the commit is durable (woken earlier, a task could
