@@ -16,7 +16,7 @@ use crate::peer::{self, Alertmanager};
 use crate::report::{Measure, Report, Throughput};
 use crate::{Opts, fake, prom};
 
-fn client() -> anyhow::Result<reqwest::Client> {
+pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .no_proxy()
         .tcp_nodelay(true)
@@ -25,7 +25,7 @@ fn client() -> anyhow::Result<reqwest::Client> {
         .build()?)
 }
 
-fn say(what: &str) {
+pub(crate) fn say(what: &str) {
     eprintln!("[bench] {what}");
 }
 
@@ -47,7 +47,7 @@ pub fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-async fn metrics(http: &reqwest::Client, d: &Daemon) -> anyhow::Result<String> {
+pub(crate) async fn metrics(http: &reqwest::Client, d: &Daemon) -> anyhow::Result<String> {
     Ok(http.get(d.url("/metrics")).send().await?.text().await?)
 }
 
@@ -59,7 +59,7 @@ fn incidents_in_store(text: &str) -> f64 {
         .sum()
 }
 
-fn gauge(text: &str, name: &str) -> Option<f64> {
+pub(crate) fn gauge(text: &str, name: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
         .and_then(|l| l.rsplit_once(' ')?.1.trim().parse().ok())
