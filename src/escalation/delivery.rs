@@ -50,9 +50,10 @@ const LOOKS: usize = 4;
 pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Vec<Claimed>> {
     let mut out = Vec::new();
     // A person's whole SMS queue leaves the due rows with its first row
-    // (folded into its SMS, or moved to the end of its window), so a look
-    // that filled no claim looks again: thousands of pages queued for one
-    // person do not keep another person's page out of this claim.
+    // (folded into its SMS, or moved to the end of its window), so when a
+    // look saw a full view but did not fill the claim, it looks again:
+    // thousands of pages queued for one person do not keep another
+    // person's page out of this claim.
     for _ in 0..LOOKS {
         let seen = claim_due(repo, ctx, limit, &mut out)?;
         if seen < limit || out.len() >= limit {
