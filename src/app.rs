@@ -17,6 +17,7 @@ use tokio::sync::watch;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, ConfigErrors, Roster};
 use crate::store::SqliteStore;
+use crate::store::sqlite::Lane;
 
 /// State shared by every request and background task.
 pub type Shared = Arc<AppState>;
@@ -117,20 +118,58 @@ impl AppState {
             + Send
             + 'static,
     {
+        self.transact_paging_in(Lane::Prompt, now, f).await
+    }
+
+    /// `transact_paging_at` for alerts from monitoring: the store's bulk
+    /// lane, so that a storm of them never delays a page or an acknowledgement.
+    pub async fn transact_ingest_at<R, F>(
+        &self,
+        now: DateTime<Utc>,
+        f: F,
+    ) -> crate::store::StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(
+                &mut dyn crate::incident::Repo,
+                &crate::escalation::paging::Ctx<'_>,
+            ) -> crate::store::StoreResult<R>
+            + Send
+            + 'static,
+    {
+        self.transact_paging_in(Lane::Bulk, now, f).await
+    }
+
+    async fn transact_paging_in<R, F>(
+        &self,
+        lane: Lane,
+        now: DateTime<Utc>,
+        f: F,
+    ) -> crate::store::StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(
+                &mut dyn crate::incident::Repo,
+                &crate::escalation::paging::Ctx<'_>,
+            ) -> crate::store::StoreResult<R>
+            + Send
+            + 'static,
+    {
         let (roster, secret) = (self.roster(), self.secret.clone());
-        let out = self
-            .store
-            .transact(move |repo| {
-                f(
-                    repo,
-                    &crate::escalation::paging::Ctx {
-                        roster: &roster,
-                        secret: &secret,
-                        now,
-                    },
-                )
-            })
-            .await?;
+        let job = move |repo: &mut dyn crate::incident::Repo| {
+            f(
+                repo,
+                &crate::escalation::paging::Ctx {
+                    roster: &roster,
+                    secret: &secret,
+                    now,
+                },
+            )
+        };
+        let out = match lane {
+            Lane::Prompt => self.store.transact(job).await?,
+            Lane::Bulk => self.store.transact_bulk(job).await?,
+        };
         // Whatever it queued or scheduled wakes its task (the store does it).
         Ok(out)
     }

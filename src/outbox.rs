@@ -1,6 +1,9 @@
 //! The outbox worker: claims due notifications in a transaction, hands them
 //! to providers outside it, records each answer in another. Wakes when a
 //! row is queued, when the clock is moved by hand, or at the next retry.
+//! Every claimed row is its own task and the worker claims again while
+//! others are in flight: pages to different people never wait on one
+//! another's provider call or record.
 //!
 //! Delivery is at-least-once. A row is marked `sending` before the provider
 //! call; after a crash such rows are sent again, so a page can go out twice
@@ -17,14 +20,52 @@ use crate::escalation::delivery::{self, Claimed};
 use crate::escalation::paging::Ctx;
 use crate::store::StoreResult;
 
-/// Rows claimed at once; sent concurrently.
+/// Rows claimed at once.
 const BATCH: usize = 32;
+/// Provider calls in flight at most. Each claimed row is sent and recorded
+/// in its own task and the worker claims again as soon as rows are queued,
+/// so a slow call, or the record of a bundle of thousands, holds one slot
+/// and delays nobody else's page.
+const IN_FLIGHT: usize = 64;
 
-/// Sends everything due now; returns how many rows were handed to providers.
+/// The rows being sent, each its provider call and the record of its answer.
+type InFlight = tokio::task::JoinSet<StoreResult<()>>;
+
+/// Sends everything due now and waits for every answer to be recorded, as
+/// often as answers queue more (a fallback); returns how many rows were
+/// handed to providers. The first failure to record an answer is returned
+/// once every call has ended (a row left `sending` is re-queued by `reap`).
 pub async fn run_once(state: &Shared) -> StoreResult<usize> {
+    let mut inflight = InFlight::new();
+    let mut total = 0;
+    let mut failed = None;
+    loop {
+        match dispatch(state, &mut inflight).await {
+            Ok(n) => total += n,
+            Err(e) => failed = Some(e),
+        }
+        if inflight.is_empty() {
+            break;
+        }
+        while let Some(done) = inflight.join_next().await {
+            if let Err(e) = joined(done) {
+                failed.get_or_insert(e);
+            }
+        }
+        if failed.is_some() {
+            break;
+        }
+    }
+    failed.map_or(Ok(total), Err)
+}
+
+/// Claims what is due now, as far as free slots allow, and starts each
+/// row's provider call in its own task; returns how many rows it claimed.
+async fn dispatch(state: &Shared, inflight: &mut InFlight) -> StoreResult<usize> {
     let mut total = 0;
     let mut idle_passes = 0;
-    loop {
+    while inflight.len() < IN_FLIGHT {
+        let limit = (IN_FLIGHT - inflight.len()).min(BATCH);
         let roster = state.roster();
         let now = state.clock.now();
         let secret = state.link_secret().to_vec();
@@ -38,7 +79,7 @@ pub async fn run_once(state: &Shared) -> StoreResult<usize> {
                         secret: &secret,
                         now,
                     },
-                    BATCH,
+                    limit,
                 )
             })
             .await?;
@@ -54,47 +95,57 @@ pub async fn run_once(state: &Shared) -> StoreResult<usize> {
             if due_now && idle_passes < 5 {
                 continue;
             }
-            return Ok(total);
+            break;
         }
         total += claimed.len();
         let notifiers = state.notifiers();
-        // Each answer is recorded as soon as its own call returns, not after
-        // the batch's slowest: a provider's status callback (an undelivered
-        // SMS) finds the row by the provider id recorded here, and one that
-        // came before it would be dropped, and its fallback with it.
-        let sends = claimed.into_iter().map(|c| {
-            let notifiers = notifiers.clone();
-            let state = state.clone();
-            async move {
-                let (provider, result) = match notifiers.for_row(&c.row) {
-                    None => (
-                        "none",
-                        Err(crate::notify::SendError::Permanent {
-                            code: None,
-                            reason: format!("no provider for channel {}", c.row.channel),
-                        }),
-                    ),
-                    Some(n) => {
-                        let started = std::time::Instant::now();
-                        let result = n.send(&c.row).await;
-                        tracing::debug!(
-                            outbox = c.row.id,
-                            ms = started.elapsed().as_millis() as u64,
-                            ok = result.is_ok(),
-                            "provider call"
-                        );
-                        (n.provider(), result)
-                    }
-                };
-                record(&state, c, provider, result).await
-            }
-        });
-        // Every answer gets its chance to be recorded; then the first
-        // failure (a row left `sending` is re-queued by `reap`).
-        for recorded in futures_join(sends).await {
-            recorded?;
+        for c in claimed {
+            inflight.spawn(deliver(state.clone(), notifiers.clone(), c));
         }
     }
+    Ok(total)
+}
+
+/// One row's provider call, then the record of its answer. Each answer is
+/// recorded as soon as its own call returns, not after the slowest of its
+/// batch: a provider's status callback (an undelivered SMS) finds the row by
+/// the provider id recorded here, and one that came before it would be
+/// dropped, and its fallback with it.
+async fn deliver(
+    state: Shared,
+    notifiers: Arc<crate::notify::notifier::Notifiers>,
+    c: Claimed,
+) -> StoreResult<()> {
+    let (provider, result) = match notifiers.for_row(&c.row) {
+        None => (
+            "none",
+            Err(crate::notify::SendError::Permanent {
+                code: None,
+                reason: format!("no provider for channel {}", c.row.channel),
+            }),
+        ),
+        Some(n) => {
+            let started = std::time::Instant::now();
+            let result = n.send(&c.row).await;
+            tracing::debug!(
+                outbox = c.row.id,
+                ms = started.elapsed().as_millis() as u64,
+                ok = result.is_ok(),
+                "provider call"
+            );
+            (n.provider(), result)
+        }
+    };
+    record(&state, c, provider, result).await
+}
+
+/// A finished task's outcome; a panicked provider call is logged (its row
+/// stays `sending` and is re-queued by `reap`).
+fn joined(done: Result<StoreResult<()>, tokio::task::JoinError>) -> StoreResult<()> {
+    done.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a provider call panicked");
+        Ok(())
+    })
 }
 
 async fn record(
@@ -140,23 +191,6 @@ async fn record(
         .await
 }
 
-/// Runs futures concurrently and returns their outputs in order.
-async fn futures_join<F>(futs: impl IntoIterator<Item = F>) -> Vec<F::Output>
-where
-    F: std::future::Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
-    let mut out = Vec::with_capacity(handles.len());
-    for h in handles {
-        match h.await {
-            Ok(v) => out.push(v),
-            Err(e) => tracing::error!(error = %e, "a provider call panicked"),
-        }
-    }
-    out
-}
-
 /// Longer than any provider call (the HTTP client gives up after 15 s):
 /// a row `sending` for longer had its answer lost.
 const STALE_CLAIM: chrono::Duration = chrono::Duration::minutes(5);
@@ -190,7 +224,8 @@ async fn requeue(
     Ok(n)
 }
 
-/// Starts the worker; it stops when `stop` turns true.
+/// Starts the worker; it stops when `stop` turns true, once the calls in
+/// flight have ended and their answers are recorded.
 pub fn spawn(
     state: Shared,
     wake: Arc<Notify>,
@@ -199,6 +234,10 @@ pub fn spawn(
     tokio::spawn(async move {
         let mut clock = state.clock.subscribe();
         let mut last_reap = std::time::Instant::now();
+        let mut inflight = InFlight::new();
+        // Claim when woken (a row queued, the clock moved, a row due) or
+        // when a slot frees while all were taken; not after every answer.
+        let mut claim = true;
         loop {
             if last_reap.elapsed() >= Duration::from_secs(60) {
                 last_reap = std::time::Instant::now();
@@ -206,13 +245,35 @@ pub fn spawn(
                     tracing::error!(error = %e, "re-queueing stale notifications failed");
                 }
             }
-            if let Err(e) = run_once(&state).await {
+            if claim && let Err(e) = dispatch(&state, &mut inflight).await {
                 tracing::error!(error = %e, "outbox run failed; retrying in a second");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            let next = state.store.query(|r| r.next_outbox_due()).await;
-            if !crate::engine::wait_for(&state, next, &mut clock, &wake, &mut stop).await {
-                return;
+            let full = inflight.len() >= IN_FLIGHT;
+            // With every slot taken, only an answer (or stop) matters.
+            let next = if full {
+                Ok(None)
+            } else {
+                state.store.query(|r| r.next_outbox_due()).await
+            };
+            tokio::select! {
+                go = crate::engine::wait_for(&state, next, &mut clock, &wake, &mut stop) => {
+                    if !go {
+                        break;
+                    }
+                    claim = !full;
+                }
+                Some(done) = inflight.join_next() => {
+                    if let Err(e) = joined(done) {
+                        tracing::error!(error = %e, "recording a provider's answer failed");
+                    }
+                    claim = full;
+                }
+            }
+        }
+        while let Some(done) = inflight.join_next().await {
+            if let Err(e) = joined(done) {
+                tracing::error!(error = %e, "recording a provider's answer failed");
             }
         }
     })

@@ -1,7 +1,8 @@
 //! The generated tocsin configuration: a roster of `people` people, one
 //! project per person for alert-to-page (routed by the `project` label), a
-//! bulk project for the ingest loads, and three projects whose first
-//! escalation step waits 1, 2 or 3 seconds for escalation-lag.
+//! bulk project for the ingest loads, three projects whose first
+//! escalation step waits 1, 2 or 3 seconds for escalation-lag, and the storm
+//! probe's project (its own person and policy).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -14,6 +15,10 @@ pub const AM_TOKEN: &str = "bench-am-token-0123456789";
 pub const A2P_TOKEN: &str = "bench-a2p-token-0123456789";
 pub const LAG_TOKEN: &str = "bench-lag-token-0123456789";
 pub const PD_TOKEN: &str = "bench-pd-token-0123456789";
+pub const PROBE_TOKEN: &str = "bench-probe-token-0123456789";
+/// The probe person's own token: they acknowledge their page themselves,
+/// so no "who took it" SMS lands in their bundle window.
+pub const PROBE_PERSON_TOKEN: &str = "bench-probe-person-token-0123";
 pub const TWILIO_TOKEN: &str = "bench-twilio-auth-token-0123";
 
 fn sha(token: &str) -> String {
@@ -25,6 +30,9 @@ pub enum Sms {
     Twilio { port: u16 },
     Log,
 }
+
+/// The storm probe's person: no other project pages them.
+pub const PROBE_PERSON: &str = "probe";
 
 /// Id of person `i`.
 pub fn person(i: usize) -> String {
@@ -85,7 +93,13 @@ escalation_policies:
             "  - id: fast{secs}\n    steps:\n      - {{ notify: nearest, via: [chat], wait: {secs}s }}\n      - {{ notify: nearest, via: [chat], wait: 1h }}\n"
         );
     }
+    y.push_str("  - id: probe\n    steps:\n      - { notify: nearest, via: [sms], wait: 1h }\n");
     y.push_str("people:\n");
+    let _ = writeln!(
+        y,
+        "  - {{ id: {PROBE_PERSON}, phone: \"+15559999999\", working_hours: [always], token_sha256: {} }}",
+        sha(PROBE_PERSON_TOKEN)
+    );
     for i in 0..people {
         let _ = write!(
             y,
@@ -105,7 +119,15 @@ escalation_policies:
             p = person(i)
         );
     }
+    let _ = writeln!(
+        y,
+        "  - {{ id: t-probe, lead: {PROBE_PERSON}, members: [{PROBE_PERSON}] }}"
+    );
     y.push_str("projects:\n");
+    let _ = writeln!(
+        y,
+        "  - {{ id: probe, client: bench, team: t-probe, responders: [{PROBE_PERSON}], escalation_policy: probe }}"
+    );
     y.push_str("  - { id: bulk, client: bench, team: t0000, responders: [p0000] }\n");
     for secs in 1..=3 {
         let _ = writeln!(
@@ -127,6 +149,7 @@ escalation_policies:
         r#"integrations:
   - {{ id: prom, type: alertmanager, token_sha256: {am}, project: bulk }}
   - {{ id: pd, type: events_v2, token_sha256: {pd}, project: bulk }}
+  - {{ id: probe, type: alertmanager, token_sha256: {probe}, project: probe }}
   - id: lag
     type: alertmanager
     token_sha256: {lag}
@@ -144,6 +167,7 @@ escalation_policies:
         pd = sha(PD_TOKEN),
         lag = sha(LAG_TOKEN),
         a2p = sha(A2P_TOKEN),
+        probe = sha(PROBE_TOKEN),
         first = project(0),
     );
     for i in 0..people {

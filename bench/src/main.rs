@@ -15,6 +15,7 @@ mod prom;
 mod report;
 mod scale;
 mod scenarios;
+mod storm;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -75,12 +76,17 @@ pub struct Opts {
     pub quick: bool,
     pub peer: bool,
     pub scale: bool,
+    /// Run the `storm` scenario alone (issue 14).
+    pub storm: bool,
     /// Each load stops after this long even if not all requests were sent.
     pub limit: Duration,
 }
 
-const USAGE: &str = "usage: tocsin-bench [--tocsin PATH] [--quick] [--no-peer] [--no-scale]
+const USAGE: &str = "usage: tocsin-bench [storm] [--tocsin PATH] [--quick] [--no-peer] [--no-scale]
                     [--requests N] [--concurrency N] [--incidents N]
+
+  storm             only the storm scenario: one project flooded while a probe
+                    pages another person every 1.3 s (about 1.5 minutes)
 
   --tocsin PATH     tocsin binary (default ../target/release/tocsin)
   --quick           small sizes (about a minute)
@@ -93,7 +99,7 @@ const USAGE: &str = "usage: tocsin-bench [--tocsin PATH] [--quick] [--no-peer] [
 fn parse_args() -> anyhow::Result<Opts> {
     let mut tocsin = PathBuf::from("../target/release/tocsin");
     let mut quick = false;
-    let (mut peer, mut scale) = (true, true);
+    let (mut peer, mut scale, mut storm) = (true, true, false);
     let (mut requests, mut concurrency, mut incidents) = (None, None, None);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -103,6 +109,7 @@ fn parse_args() -> anyhow::Result<Opts> {
         };
         match a.as_str() {
             "--tocsin" => tocsin = PathBuf::from(value("--tocsin")?),
+            "storm" => storm = true,
             "--quick" => quick = true,
             "--no-peer" => peer = false,
             "--no-scale" => scale = false,
@@ -139,6 +146,7 @@ fn parse_args() -> anyhow::Result<Opts> {
         quick,
         peer,
         scale,
+        storm,
         limit: Duration::from_secs(if quick { 30 } else { 120 }),
     })
 }
@@ -155,6 +163,11 @@ fn main() -> anyhow::Result<()> {
 
 async fn run() -> anyhow::Result<()> {
     let opts = parse_args()?;
+    if opts.storm {
+        let http = scenarios::client()?;
+        println!("{}", storm::run(&opts, &http).await?);
+        return Ok(());
+    }
     let report = scenarios::run_all(&opts).await?;
     println!("{}", report.markdown(&opts));
     Ok(())

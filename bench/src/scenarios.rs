@@ -14,7 +14,7 @@ use crate::peer::{self, Alertmanager};
 use crate::report::{Measure, Report, Throughput};
 use crate::{Opts, fake, prom};
 
-fn client() -> anyhow::Result<reqwest::Client> {
+pub(crate) fn client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .no_proxy()
         .tcp_nodelay(true)

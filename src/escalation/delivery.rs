@@ -43,19 +43,49 @@ fn still_paging(repo: &mut dyn Repo, row: &OutboxRow) -> StoreResult<bool> {
     }
 }
 
-/// Takes the rows due now and marks them `sending`.
+/// Looks at the due rows at most this often per claim.
+const LOOKS: usize = 4;
+
+/// Takes up to `limit` rows due now and marks them `sending`.
 pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Vec<Claimed>> {
-    let now = ctx.now;
     let mut out = Vec::new();
+    // A person's whole SMS queue leaves the due rows with its first row
+    // (folded into its SMS, or moved to the end of its window), so when a
+    // look saw a full view but did not fill the claim, it looks again:
+    // thousands of pages queued for one person do not keep another
+    // person's page out of this claim.
+    for _ in 0..LOOKS {
+        let seen = claim_due(repo, ctx, limit, &mut out)?;
+        if seen < limit || out.len() >= limit {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// One look at the `limit` rows due first; claims into `out` (up to
+/// `limit` in all) and returns how many rows it saw.
+fn claim_due(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    limit: usize,
+    out: &mut Vec<Claimed>,
+) -> StoreResult<usize> {
+    let now = ctx.now;
     let mut due = repo.due_outbox(now, limit)?;
+    let seen = due.len();
     // Pages first: a notice due at the same time must not take the SMS
     // window from a page (the page would wait it out behind the notice).
     due.sort_by_key(|r| r.kind != "page");
     for due in due {
+        if out.len() >= limit {
+            break;
+        }
         // Re-read: an earlier row of this batch may have folded this one
-        // into its SMS, and the copy in `due` would not show it.
+        // into its SMS, or moved it to the end of the person's SMS window,
+        // and the copy in `due` would not show it.
         let mut row = repo.outbox(due.id)?;
-        if row.status != "pending" {
+        if row.status != "pending" || row.due_at > now {
             continue;
         }
         if !still_paging(repo, &row)? {
@@ -103,26 +133,17 @@ pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Ve
             if let Some(last) = repo.last_sent(&person, "sms")?
                 && last + window > now
             {
-                row.due_at = last + window;
-                repo.update_outbox(&row)?;
+                // Every SMS queued for this person waits for the same end of
+                // the window: moved at once, so a person with thousands
+                // queued (an alert storm) costs one statement, and their
+                // rows leave this claim's way for other people's.
+                repo.defer_pending(&person, "sms", last + window)?;
                 continue;
             }
             // Pages fold into a page's SMS: a notice keeps its own words, so
             // it neither folds in nor takes pages into its message.
-            let others = if row.kind == "page" {
-                repo.pending_for(&person, "sms")?
-            } else {
-                Vec::new()
-            };
-            for mut other in others {
-                if other.id == row.id || other.due_at > now + window || !still_paging(repo, &other)?
-                {
-                    continue;
-                }
-                other.status = "bundled".into();
-                other.bundle_of = Some(row.id);
-                repo.update_outbox(&other)?;
-                bundled.push(other);
+            if row.kind == "page" {
+                bundled = repo.fold_into(&row, now + window)?;
             }
             if !bundled.is_empty() {
                 let pages: Vec<(i64, &str)> = std::iter::once(&row)
@@ -141,7 +162,7 @@ pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Ve
         repo.update_outbox(&row)?;
         out.push(Claimed { row, bundled });
     }
-    Ok(out)
+    Ok(seen)
 }
 
 /// Records a provider's answer for a claimed row.
@@ -174,16 +195,14 @@ pub fn record(
                 kind,
                 json!({"outbox": row.id, "person": row.person, "channel": row.channel, "provider": provider, "provider_id": pid, "attempt": row.attempts}),
             )?;
+            if !claimed.bundled.is_empty() {
+                repo.bundle_sent(row.id, now, provider, pid.as_deref())?;
+            }
             for b in &claimed.bundled {
-                let mut b = repo.outbox(b.id)?;
-                b.sent_at = Some(now);
-                b.provider = Some(provider.to_string());
-                b.provider_id = pid.clone();
-                repo.update_outbox(&b)?;
                 event(
                     repo,
                     now,
-                    &b,
+                    b,
                     "page sent",
                     json!({"outbox": b.id, "person": b.person, "channel": b.channel, "provider": provider, "provider_id": pid, "bundled_into": row.id}),
                 )?;
@@ -290,15 +309,10 @@ fn next_vendor(
 
 /// Rows folded into a failed row go back to the queue on their own.
 fn unbundle(repo: &mut dyn Repo, claimed: &Claimed) -> StoreResult<()> {
-    for b in &claimed.bundled {
-        let mut b = repo.outbox(b.id)?;
-        if b.status == "bundled" {
-            b.status = "pending".into();
-            b.bundle_of = None;
-            repo.update_outbox(&b)?;
-        }
+    if claimed.bundled.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    repo.unbundle(claimed.row.id)
 }
 
 /// After a permanent failure: the person's next channel, if the page is still wanted.

@@ -99,7 +99,7 @@ async fn group(
     // The ticket rides through the write job so that it is released only
     // after the commit, even if this request is cancelled meanwhile.
     let (out, ticket) = app
-        .transact_paging_at(now, move |repo, ctx| {
+        .transact_ingest_at(now, move |repo, ctx| {
             let out =
                 apply::ingest_group(repo, ctx.roster, &integration, &webhook, &delivery, ctx.now)?;
             paging::sync(repo, ctx, &out, &format!("integration:{}", integration.id))?;
@@ -192,7 +192,7 @@ async fn events(
     );
     let key = event.dedup_key.clone();
     let out = app
-        .transact_paging(move |repo, ctx| {
+        .transact_ingest_at(app.clock.now(), move |repo, ctx| {
             let out = apply::ingest_event(repo, ctx.roster, &integration, &event, ctx.now)?;
             paging::sync(repo, ctx, &out, &format!("integration:{}", integration.id))?;
             Ok(out)
@@ -220,7 +220,7 @@ pub async fn change(State(app): State<Shared>, body: Bytes) -> Result<Response, 
     let now = app.clock.now();
     let detail = json!({"source": ev.source, "timestamp": ev.timestamp, "custom_details": ev.custom_details, "links": ev.links});
     app.store
-        .transact(move |repo| {
+        .transact_bulk(move |repo| {
             repo.record_change_event(
                 &integration.id,
                 &integration.project,

@@ -138,8 +138,29 @@ pub trait Repo {
     fn outbox(&mut self, id: i64) -> StoreResult<OutboxRow>;
     /// Pending rows due at `now`, earliest first.
     fn due_outbox(&mut self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRow>>;
-    /// Pending pages for the same person and channel (bundling).
-    fn pending_for(&mut self, person: &str, channel: &str) -> StoreResult<Vec<OutboxRow>>;
+    /// Makes every pending row to `person` on `channel` due no earlier than
+    /// `until` (the end of their bundle window); returns how many moved.
+    fn defer_pending(
+        &mut self,
+        person: &str,
+        channel: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<usize>;
+    /// Folds into `head` (bundling) every other pending page to its person
+    /// on its channel due by `due_by` whose incident is still triggered;
+    /// returns them, folded (`bundled`, `bundle_of` set), oldest first.
+    fn fold_into(&mut self, head: &OutboxRow, due_by: DateTime<Utc>)
+    -> StoreResult<Vec<OutboxRow>>;
+    /// Stamps the rows folded into `head` as sent with it.
+    fn bundle_sent(
+        &mut self,
+        head: i64,
+        at: DateTime<Utc>,
+        provider: &str,
+        provider_id: Option<&str>,
+    ) -> StoreResult<()>;
+    /// Rows folded into `head` (still `bundled`) go back to the queue on their own.
+    fn unbundle(&mut self, head: i64) -> StoreResult<()>;
     /// When the last message on `channel` went to `person`.
     fn last_sent(&mut self, person: &str, channel: &str) -> StoreResult<Option<DateTime<Utc>>>;
     /// Messages (a bundle is one) sent to `person` on `channel` since `since`, counted up to

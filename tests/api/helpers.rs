@@ -116,6 +116,16 @@ pub async fn spawn_with(yaml: &str) -> Daemon {
 
 /// With extra files beside the config (secrets for `*_file` keys).
 pub async fn spawn_with_files(yaml: &str, files: &[(&str, &str)]) -> Daemon {
+    spawn_files(yaml, files, false).await
+}
+
+/// `spawn_with_files`, with the timer task and the outbox worker running
+/// as in production (the clock still moves only by hand).
+pub async fn spawn_with_workers(yaml: &str, files: &[(&str, &str)]) -> Daemon {
+    spawn_files(yaml, files, true).await
+}
+
+async fn spawn_files(yaml: &str, files: &[(&str, &str)], workers: bool) -> Daemon {
     let dir = tempfile::tempdir().expect("temp dir");
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).expect("write file");
@@ -129,7 +139,7 @@ pub async fn spawn_with_files(yaml: &str, files: &[(&str, &str)]) -> Daemon {
         .expect("bind");
     let clock = ManualClock::new(t0());
     let running =
-        tocsin::app::start_with(&config, roster, listener, Arc::new(clock.clone()), false)
+        tocsin::app::start_with(&config, roster, listener, Arc::new(clock.clone()), workers)
             .await
             .expect("daemon starts");
     let base = format!("http://{}", running.addr);

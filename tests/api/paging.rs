@@ -3,7 +3,8 @@
 //! comparing what the fakes delivered with exactly the pages it expects, so
 //! a duplicate or a stray page fails it. Time moves by hand (`advance`);
 //! `rig` holds the harness; `crash` runs the real binary and kills it with
-//! SIGKILL; `sms_text` checks what an SMS says under load and hostile text.
+//! SIGKILL; `sms_text` checks what an SMS says under load and hostile text;
+//! `storm` that one person's flood of pages holds back nobody else's.
 
 mod channels;
 mod crash;
@@ -14,6 +15,7 @@ mod reach;
 mod reports;
 mod rig;
 mod sms_text;
+mod storm;
 mod web;
 
 use chrono::Duration;

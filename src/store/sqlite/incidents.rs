@@ -755,8 +755,44 @@ impl Repo for TxRepo<'_> {
         outbox::due(self.conn, now, limit)
     }
 
-    fn pending_for(&mut self, person: &str, channel: &str) -> StoreResult<Vec<OutboxRow>> {
-        outbox::pending_for(self.conn, person, channel)
+    fn defer_pending(
+        &mut self,
+        person: &str,
+        channel: &str,
+        until: DateTime<Utc>,
+    ) -> StoreResult<usize> {
+        self.touched.outbox = true;
+        outbox::defer(self.conn, person, channel, until)
+    }
+
+    fn fold_into(
+        &mut self,
+        head: &OutboxRow,
+        due_by: DateTime<Utc>,
+    ) -> StoreResult<Vec<OutboxRow>> {
+        let Some(person) = head.person.as_deref() else {
+            return Ok(Vec::new());
+        };
+        self.touched.outbox = true;
+        outbox::fold_into(self.conn, head.id, person, &head.channel, due_by)
+    }
+
+    fn bundle_sent(
+        &mut self,
+        head: i64,
+        at: DateTime<Utc>,
+        provider: &str,
+        provider_id: Option<&str>,
+    ) -> StoreResult<()> {
+        self.touched.outbox = true;
+        outbox::bundle_sent(self.conn, head, at, provider, provider_id)?;
+        Ok(())
+    }
+
+    fn unbundle(&mut self, head: i64) -> StoreResult<()> {
+        self.touched.outbox = true;
+        outbox::unbundle(self.conn, head)?;
+        Ok(())
     }
 
     fn last_sent(&mut self, person: &str, channel: &str) -> StoreResult<Option<DateTime<Utc>>> {

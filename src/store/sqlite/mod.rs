@@ -27,6 +27,13 @@
 //!
 //! Readiness follows the writes: after a batch fails to commit or sync,
 //! `ready` fails until a write succeeds again (it tries a probe write itself).
+//!
+//! The writer's queue has two lanes. Ingest (`transact_bulk`) is the bulk
+//! lane; everything else — the outbox's claims and records, acknowledgements
+//! and other actions, timers — is the prompt lane, and a batch is made of
+//! prompt jobs alone whenever any wait: during an alert storm a page or an
+//! acknowledgement waits for the batch being written, never behind the
+//! storm's queue (`Queue`).
 
 mod incidents;
 mod maintenance;
@@ -34,6 +41,7 @@ mod migrations;
 mod outbox;
 mod overrides;
 mod postmortems;
+mod queue;
 mod reports;
 mod sessions;
 mod sms;
@@ -48,6 +56,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
 pub use migrations::{MIGRATIONS, migrate_to};
+pub use queue::Lane;
+use queue::Queue;
 use sync::{Synced, Wal, WriteHealth, sync_loop};
 
 use super::{StoreError, StoreResult};
@@ -58,9 +68,6 @@ use super::{StoreError, StoreResult};
 type Job = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Completer) + Send>;
 type Completer = Box<dyn FnOnce(bool) + Send>;
 
-/// Most jobs folded into one transaction.
-const MAX_BATCH: usize = 256;
-
 #[derive(Clone)]
 pub struct SqliteStore {
     inner: Arc<Inner>,
@@ -68,7 +75,7 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<mpsc::Sender<(Lane, Job)>>>,
     readers: Mutex<Vec<Connection>>,
     /// Test hook: make every write fail as a full or read-only disk would.
     fail_writes: Arc<AtomicBool>,
@@ -139,7 +146,7 @@ impl SqliteStore {
             tracing::info!(from, to, path = %path.display(), "database schema migrated");
         }
         let fail_writes = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::channel::<(Lane, Job)>();
         // The sync thread (below) makes each commit durable before its callers hear of it.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| StoreError::Unavailable(format!("configuring {}: {e}", path.display())))?;
@@ -197,12 +204,12 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
     {
-        self.write_then(f, |_| {}).await
+        self.write_then(Lane::Prompt, f, |_| {}).await
     }
 
-    /// `write`, and `durable` runs with the result once the commit is on
-    /// disk — on the store's side, so it runs even if the caller has gone.
-    async fn write_then<R, F, D>(&self, f: F, durable: D) -> StoreResult<R>
+    /// `write` in `lane`, and `durable` runs with the result once the commit
+    /// is on disk — on the store's side, so it runs even if the caller has gone.
+    async fn write_then<R, F, D>(&self, lane: Lane, f: F, durable: D) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
@@ -232,7 +239,7 @@ impl SqliteStore {
             .clone()
             .ok_or_else(|| StoreError::Unavailable("store is closed".into()))?;
         sender
-            .send(job)
+            .send((lane, job))
             .map_err(|_| StoreError::Unavailable("writer thread stopped".into()))?;
         rx.await
             .map_err(|_| StoreError::Unavailable("writer thread stopped".into()))?
@@ -261,8 +268,27 @@ impl SqliteStore {
         .map_err(|e| StoreError::Unavailable(format!("reader task failed: {e}")))?
     }
 
-    /// Runs incident logic in one write transaction (committed before it resolves).
+    /// Runs incident logic in one write transaction (committed before it
+    /// resolves), in the prompt lane.
     pub async fn transact<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
+    {
+        self.transact_in(Lane::Prompt, f).await
+    }
+
+    /// `transact` in the bulk lane: for ingest, which a storm sends by the
+    /// thousand, so that pages and acknowledgements go first.
+    pub async fn transact_bulk<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
+    {
+        self.transact_in(Lane::Bulk, f).await
+    }
+
+    async fn transact_in<R, F>(&self, lane: Lane, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
@@ -270,6 +296,7 @@ impl SqliteStore {
         let wakers = self.inner.wakers.get().cloned();
         let (out, _) = self
             .write_then(
+                lane,
                 move |t| {
                     let mut repo = incidents::TxRepo::new(t);
                     let out = f(&mut repo)?;
@@ -438,20 +465,26 @@ fn now_nanos() -> u128 {
 
 fn writer_loop(
     mut conn: Connection,
-    rx: mpsc::Receiver<Job>,
+    rx: mpsc::Receiver<(Lane, Job)>,
     fail: Arc<AtomicBool>,
     poisoned: Arc<AtomicBool>,
     health: WriteHealth,
     sync: mpsc::Sender<Synced>,
 ) {
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => batch.push(j),
+    let mut queue = Queue::default();
+    loop {
+        if queue.is_empty() {
+            match rx.recv() {
+                Ok((lane, job)) => queue.push(lane, job),
                 Err(_) => break,
             }
         }
+        // Everything waiting is sorted into its lane before a batch is
+        // chosen, so a prompt job sent after a thousand bulk ones goes first.
+        while let Ok((lane, job)) = rx.try_recv() {
+            queue.push(lane, job);
+        }
+        let batch = queue.next_batch();
         // After a failed sync nothing more is committed: a commit would be
         // visible (a retried alert would look stored) without being durable.
         let refuse = fail.load(Ordering::SeqCst) || poisoned.load(Ordering::SeqCst);

@@ -19,8 +19,21 @@ const LAST_SENDING: &str =
     "SELECT max(due_at) FROM outbox WHERE person = ?1 AND channel = ?2 AND status = 'sending'";
 const SENT_SINCE: &str = "SELECT 1 FROM outbox
     WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3 AND sent_at IS NOT NULL AND bundle_of IS NULL";
-const PENDING_FOR: &str =
-    "status = 'pending' AND person = ?1 AND channel = ?2 AND kind = 'page' ORDER BY id";
+// A person's SMS wait for the end of their bundle window together: one
+// statement, however many are queued (an alert storm queues thousands).
+const DEFER: &str = "UPDATE outbox SET due_at = ?3
+    WHERE status = 'pending' AND person = ?1 AND channel = ?2 AND due_at < ?3";
+// The pages that fold into bundle ?1: pending, due by ?4, of an incident
+// still paging (triggered; the state `delivery::still_paging` asks for).
+const FOLD: &str = "UPDATE outbox SET status = 'bundled', bundle_of = ?1
+    WHERE status = 'pending' AND person = ?2 AND channel = ?3 AND kind = 'page'
+      AND id <> ?1 AND due_at <= ?4
+      AND (incident IS NULL
+           OR EXISTS (SELECT 1 FROM incidents i WHERE i.id = outbox.incident AND i.state = 'triggered'))";
+const BUNDLE_SENT: &str = "UPDATE outbox SET sent_at = ?2, provider = ?3, provider_id = ?4
+    WHERE bundle_of = ?1 AND status = 'bundled'";
+const UNBUNDLE: &str = "UPDATE outbox SET status = 'pending', bundle_of = NULL
+    WHERE bundle_of = ?1 AND status = 'bundled'";
 const TO_PERSON: &str = "person = ?1 ORDER BY id";
 // Rows folded into a bundle carry its provider id too: the head is the one
 // without `bundle_of`.
@@ -179,8 +192,49 @@ pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> StoreResult<V
     )
 }
 
-pub fn pending_for(conn: &Connection, person: &str, channel: &str) -> StoreResult<Vec<OutboxRow>> {
-    query(conn, PENDING_FOR, params![person, channel])
+pub fn defer(
+    conn: &Connection,
+    person: &str,
+    channel: &str,
+    until: DateTime<Utc>,
+) -> StoreResult<usize> {
+    Ok(super::exec(
+        conn,
+        DEFER,
+        params![person, channel, ms(until)],
+    )?)
+}
+
+pub fn fold_into(
+    conn: &Connection,
+    head: i64,
+    person: &str,
+    channel: &str,
+    due_by: DateTime<Utc>,
+) -> StoreResult<Vec<OutboxRow>> {
+    let mut stmt = conn.prepare_cached(&format!("{FOLD} RETURNING {COLUMNS}"))?;
+    let rows = stmt.query_map(params![head, person, channel, ms(due_by)], row)?;
+    let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+pub fn bundle_sent(
+    conn: &Connection,
+    head: i64,
+    at: DateTime<Utc>,
+    provider: &str,
+    provider_id: Option<&str>,
+) -> StoreResult<usize> {
+    Ok(super::exec(
+        conn,
+        BUNDLE_SENT,
+        params![head, ms(at), provider, provider_id],
+    )?)
+}
+
+pub fn unbundle(conn: &Connection, head: i64) -> StoreResult<usize> {
+    Ok(super::exec(conn, UNBUNDLE, [head])?)
 }
 
 pub fn last_sent(
@@ -360,7 +414,10 @@ mod tests {
             (LAST_SENT.to_string(), "outbox_sent_messages"),
             (LAST_SENDING.to_string(), "outbox_sending"),
             (SENT_SINCE.to_string(), "outbox_sent_messages"),
-            (select(PENDING_FOR), "outbox_pending_by_person"),
+            (DEFER.to_string(), "outbox_pending_by_person"),
+            (FOLD.to_string(), "outbox_pending_by_person"),
+            (BUNDLE_SENT.to_string(), "outbox_bundled"),
+            (UNBUNDLE.to_string(), "outbox_bundled"),
             (select(TO_PERSON), "outbox_by_person"),
             (select(BY_PROVIDER_ID), "outbox_by_provider_id"),
             (select(BUNDLED_INTO), "outbox_bundled"),

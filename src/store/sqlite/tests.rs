@@ -866,3 +866,65 @@ async fn readiness_fails_while_writes_fail_and_recovers_with_them() {
         .expect("the probe write succeeds: ready again");
     store.ready().await.expect("still ready");
 }
+
+/// Polls `fut` once: far enough for a store call to queue its job.
+async fn queue<F: std::future::Future + Unpin>(fut: &mut F) {
+    tokio::select! {
+        biased;
+        _ = fut => panic!("answered while the writer was held"),
+        _ = std::future::ready(()) => {}
+    }
+}
+
+/// During a storm the writer's queue is full of ingest; an acknowledgement
+/// (any prompt job: paging, actions, timers) queued behind it is written
+/// first, in a batch of its own.
+#[tokio::test]
+async fn an_acknowledgement_is_written_before_the_ingest_queued_ahead_of_it() {
+    type Waiting<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = StoreResult<()>> + 'a>>;
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    let order = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = |label: String| {
+        let order = order.clone();
+        move |_: &mut dyn crate::incident::Repo| {
+            order.lock().expect("order").push(label);
+            Ok(())
+        }
+    };
+    // The writer is busy with one job until every job below is queued.
+    let (held_tx, held_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let mut busy = Box::pin(store.write(move |_| {
+        let _ = held_tx.send(());
+        let _ = release_rx.recv();
+        Ok(())
+    }));
+    queue(&mut busy).await;
+    held_rx.recv().expect("the writer runs the first job");
+    let mut waiting: Vec<Waiting<'_>> = Vec::new();
+    for i in 0..5 {
+        let mut ingest: Waiting<'_> = Box::pin(store.transact_bulk(log(format!("ingest {i}"))));
+        queue(&mut ingest).await;
+        waiting.push(ingest);
+    }
+    let mut ack: Waiting<'_> = Box::pin(store.transact(log("acknowledge".into())));
+    queue(&mut ack).await;
+    waiting.push(ack);
+    release_tx.send(()).expect("release the writer");
+    busy.await.expect("first job");
+    for w in waiting {
+        w.await.expect("written");
+    }
+    assert_eq!(
+        *order.lock().expect("order"),
+        [
+            "acknowledge",
+            "ingest 0",
+            "ingest 1",
+            "ingest 2",
+            "ingest 3",
+            "ingest 4"
+        ]
+    );
+}
