@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, ConfigErrors, Roster};
-use crate::store::SqliteStore;
+use crate::store::Store;
 
 /// State shared by every request and background task.
 pub type Shared = Arc<AppState>;
@@ -24,7 +24,7 @@ pub type Shared = Arc<AppState>;
 pub struct AppState {
     roster: RwLock<Arc<Roster>>,
     config_path: PathBuf,
-    pub store: SqliteStore,
+    pub store: Store,
     pub clock: Arc<dyn Clock>,
     reload: Mutex<ReloadStatus>,
     /// Wakes the timer task when a nearer deadline may have been stored.
@@ -313,7 +313,9 @@ pub async fn start_with(
     workers: bool,
 ) -> anyhow::Result<Running> {
     warn_world_writable(&roster.files);
-    let store = SqliteStore::open(&roster.storage.sqlite).context("opening the store")?;
+    let store = Store::open(&roster.storage)
+        .await
+        .context("opening the store")?;
     let now = clock.now();
     let http = crate::notify::notifier::http_client();
     let notifiers = crate::notify::notifier::Notifiers::from_roster(&roster, &http)
@@ -330,7 +332,13 @@ pub async fn start_with(
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(tokio::sync::Notify::new()),
     );
-    let snapshots = crate::incident::snapshots::Snapshots::default();
+    // Other daemons on the same database record deliveries this one never
+    // sees: the mirror would answer for a group it no longer mirrors.
+    let snapshots = if store.shared() {
+        crate::incident::snapshots::Snapshots::with_limits(0, 0)
+    } else {
+        crate::incident::snapshots::Snapshots::default()
+    };
     let mirror = snapshots.clone();
     store.set_wakers(crate::store::sqlite::Wakers {
         timers: wake.clone(),

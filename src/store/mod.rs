@@ -1,16 +1,19 @@
 //! Durable state behind an interface the domain owns.
 //!
 //! The domain asks for operations ("record this alert", "due timers") and
-//! gets domain types back; only `store::sqlite` knows SQL. A PostgreSQL
-//! backend would be a second implementation of the same operations.
+//! gets domain types back; only `store::sqlite` and `store::postgres` know
+//! SQL. [`Store`] is the one type the rest of the daemon holds: which of
+//! the two it runs on is decided once, by the configuration.
 
 mod page;
+pub mod postgres;
 pub mod sqlite;
 
 use std::future::Future;
 use std::pin::Pin;
 
 pub use page::{Cursor, Page};
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 
 /// Why a store operation failed, shaped by what the caller does next.
@@ -34,5 +37,126 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl From<::postgres::Error> for StoreError {
+    fn from(e: ::postgres::Error) -> Self {
+        StoreError::Unavailable(e.to_string())
+    }
+}
+
 pub type StoreResult<T> = Result<T, StoreError>;
 pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = StoreResult<T>> + Send + 'a>>;
+
+/// The store the daemon runs on: the embedded SQLite file, or a PostgreSQL
+/// database shared by several daemons. Each method is the same operation on
+/// either.
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(SqliteStore),
+    Postgres(PgStore),
+}
+
+impl Store {
+    /// Opens the store the configuration names (migrating it).
+    pub async fn open(storage: &crate::config::Storage) -> StoreResult<Self> {
+        Ok(match &storage.postgres {
+            Some(url) => Store::Postgres(PgStore::open_async(url.expose().to_string()).await?),
+            None => Store::Sqlite(SqliteStore::open(&storage.sqlite)?),
+        })
+    }
+
+    /// Whether other daemons write to the same database: in-memory copies
+    /// of stored state may then be stale and must not answer for it.
+    pub fn shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
+    /// The SQLite store, for what only it has (tests of its file).
+    pub fn as_sqlite(&self) -> Option<&SqliteStore> {
+        match self {
+            Store::Sqlite(s) => Some(s),
+            Store::Postgres(_) => None,
+        }
+    }
+
+    pub fn set_wakers(&self, wakers: sqlite::Wakers) {
+        match self {
+            Store::Sqlite(s) => s.set_wakers(wakers),
+            Store::Postgres(s) => s.set_wakers(wakers),
+        }
+    }
+
+    /// Makes writes fail (true) or work again (false); for fault tests.
+    pub fn set_fail_writes(&self, fail: bool) {
+        match self {
+            Store::Sqlite(s) => s.set_fail_writes(fail),
+            Store::Postgres(s) => s.set_fail_writes(fail),
+        }
+    }
+
+    /// Runs incident logic in one write transaction (committed before it resolves).
+    pub async fn transact<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
+    {
+        match self {
+            Store::Sqlite(s) => s.transact(f).await,
+            Store::Postgres(s) => s.transact(f).await,
+        }
+    }
+
+    /// Runs read-side incident queries.
+    pub async fn query<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn crate::incident::ReadRepo) -> StoreResult<R> + Send + 'static,
+    {
+        match self {
+            Store::Sqlite(s) => s.query(f).await,
+            Store::Postgres(s) => s.query(f).await,
+        }
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        match self {
+            Store::Sqlite(s) => s.ping().await,
+            Store::Postgres(s) => s.ping().await,
+        }
+    }
+
+    pub async fn ready(&self) -> StoreResult<()> {
+        match self {
+            Store::Sqlite(s) => s.ready().await,
+            Store::Postgres(s) => s.ready().await,
+        }
+    }
+
+    pub async fn schema_version(&self) -> StoreResult<usize> {
+        match self {
+            Store::Sqlite(s) => s.schema_version().await,
+            Store::Postgres(s) => s.schema_version().await,
+        }
+    }
+
+    pub async fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
+        match self {
+            Store::Sqlite(s) => s.meta_get(key).await,
+            Store::Postgres(s) => s.meta_get(key).await,
+        }
+    }
+
+    /// Stores `value` unless the key exists; returns the stored value.
+    pub async fn meta_get_or_insert(&self, key: &str, value: String) -> StoreResult<String> {
+        match self {
+            Store::Sqlite(s) => s.meta_get_or_insert(key, value).await,
+            Store::Postgres(s) => s.meta_get_or_insert(key, value).await,
+        }
+    }
+
+    pub fn close(&self) {
+        match self {
+            Store::Sqlite(s) => s.close(),
+            Store::Postgres(s) => s.close(),
+        }
+    }
+}
