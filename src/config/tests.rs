@@ -506,22 +506,27 @@ fn a_variable_inside_a_flow_mapping_suggests_quoting() {
 
 #[test]
 fn storage_postgres_is_a_secret_and_excludes_sqlite() {
-    let (_d, r) = load_text(&format!(
-        "storage:\n  postgres: ${{DATABASE_URL}}\n{BASE}"
-    ));
+    let (_d, r) = load_text(&format!("storage:\n  postgres: ${{DATABASE_URL}}\n{BASE}"));
     let r = r.expect("valid");
     assert_eq!(
         r.storage.postgres.as_ref().map(|u| u.expose()),
         Some("postgres://tocsin@db.internal/tocsin")
     );
     let (_d, r) = load_text(BASE);
-    assert!(r.expect("valid").storage.postgres.is_none(), "SQLite by default");
+    assert!(
+        r.expect("valid").storage.postgres.is_none(),
+        "SQLite by default"
+    );
     check(
         &format!("storage:\n  postgres: postgres://tocsin:hunter2@db/tocsin\n{BASE}"),
         &[(2, 13, "postgres must not be written in the file")],
     );
     check(
         &format!("storage:\n  sqlite: x.db\n  postgres: ${{DATABASE_URL}}\n{BASE}"),
-        &[(2, 11, "give either storage.sqlite or storage.postgres, not both")],
+        &[(
+            2,
+            11,
+            "give either storage.sqlite or storage.postgres, not both",
+        )],
     );
 }

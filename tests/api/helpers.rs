@@ -318,6 +318,32 @@ impl Daemon {
         self.running = Some(running);
     }
 
+    /// A second daemon on the same configuration, database and clock (on
+    /// PostgreSQL: two daemons sharing one database).
+    pub async fn peer(&self) -> Daemon {
+        let roster = tocsin::config::load(&self.config).unwrap_or_else(|e| panic!("config:\n{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let running = tocsin::app::start_with(
+            &self.config,
+            roster,
+            listener,
+            Arc::new(self.clock.clone()),
+            false,
+        )
+        .await
+        .expect("peer starts");
+        Daemon {
+            base: format!("http://{}", running.addr),
+            running: Some(running),
+            dir: tempfile::tempdir().expect("temp dir"),
+            config: self.config.clone(),
+            clock: self.clock.clone(),
+            http: reqwest::Client::new(),
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Some(r) = self.running.take() {
             r.stop().await.expect("clean stop");

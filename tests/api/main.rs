@@ -29,4 +29,5 @@ mod paging;
 mod postmortems;
 mod reload;
 mod routing;
+mod shared_database;
 mod twilio;

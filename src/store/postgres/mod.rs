@@ -50,8 +50,11 @@ use super::{StoreError, StoreResult};
 const WRITE_LOCK: i64 = 0x746f_6373_696e_2d77;
 /// The channel commits notify and every daemon listens on.
 const CHANNEL: &str = "tocsin_wake";
-/// How long a request waits for a connection or the write lock before 503.
+/// How long a request waits for the write lock before 503.
 const WAIT: Duration = Duration::from_secs(10);
+/// How long a request waits for a connection before 503 (the database may
+/// be away: a sender should hear so, and retry, before its own timeout).
+const CONNECT_WAIT: Duration = Duration::from_secs(3);
 
 type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
 
@@ -142,7 +145,7 @@ impl PgStore {
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(1))
-            .connection_timeout(WAIT)
+            .connection_timeout(CONNECT_WAIT)
             .test_on_check_out(false)
             .build(manager)
             .map_err(|e| unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
