@@ -8,6 +8,7 @@
 mod page;
 pub mod postgres;
 pub mod sqlite;
+pub mod transfer;
 
 use std::future::Future;
 use std::pin::Pin;

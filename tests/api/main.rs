@@ -23,6 +23,7 @@ mod ingest;
 mod limits;
 mod logs;
 mod maintenance;
+mod migrate_store;
 mod notes;
 mod overrides;
 mod paging;

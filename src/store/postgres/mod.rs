@@ -80,7 +80,7 @@ fn unavailable(e: impl std::fmt::Display) -> StoreError {
 
 /// rustls with the ring provider and the Mozilla roots; PostgreSQL's
 /// `sslmode` (in the URL) says whether TLS is tried or required.
-fn tls() -> StoreResult<MakeRustlsConnect> {
+pub(super) fn tls() -> StoreResult<MakeRustlsConnect> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
