@@ -239,3 +239,40 @@ async fn the_database_away_is_503_and_back_is_served_without_a_restart() {
     assert_eq!(titles, ["After on a", "Before on a"]);
     a.stop().await;
 }
+
+#[tokio::test]
+async fn what_a_daemon_that_is_gone_was_sending_goes_out_from_the_other() {
+    let Some((a, b)) = pair().await else { return };
+    assert_eq!(post_am(&a, "Gone").await, 200);
+    let id = all_incidents(&b).await[0]["id"].as_i64().expect("id");
+    // The first daemon claims the page (it is being sent)...
+    let claimed = a
+        .state()
+        .transact_paging(|repo, ctx| {
+            tocsin::escalation::delivery::claim(repo, ctx, 10).map(|c| c.len())
+        })
+        .await
+        .expect("claim");
+    assert_eq!(claimed, 1);
+    // ...while it lives, the other leaves the claim alone...
+    tocsin::outbox::run_once(b.state()).await.expect("outbox b");
+    let statuses = |d: &Daemon| {
+        let s = d.state().clone();
+        async move {
+            s.store
+                .query(move |r| r.outbox_for(id))
+                .await
+                .expect("outbox")
+                .into_iter()
+                .map(|r| r.status)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(statuses(&b).await, ["sending"]);
+    // ...and once it is gone, sends it at its next pass, not minutes later.
+    a.stop().await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    tocsin::outbox::run_once(b.state()).await.expect("outbox b");
+    assert_eq!(statuses(&b).await, ["sent"]);
+    b.stop().await;
+}

@@ -251,6 +251,10 @@ pub const MIGRATIONS: &[&str] = &[
         deleted_at BIGINT
     );
     CREATE INDEX overrides_live ON overrides (to_at) WHERE deleted_at IS NULL;",
+    // 2: which daemon claimed a row being sent: while that daemon lives it
+    // holds an advisory lock named by this number, and once it is gone its
+    // claims are re-queued at once by the others (not after five minutes).
+    "ALTER TABLE outbox ADD COLUMN claimed_by BIGINT;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

@@ -48,6 +48,9 @@ use super::{StoreError, StoreResult};
 
 /// The advisory lock every write transaction takes first ("tocsin-w").
 const WRITE_LOCK: i64 = 0x746f_6373_696e_2d77;
+/// The first key of the advisory lock each daemon holds while it lives
+/// ("tocs" as a 32-bit number; the second key is the daemon's number).
+const LIVE_LOCK: i32 = 0x746f_6373;
 /// The channel commits notify and every daemon listens on.
 const CHANNEL: &str = "tocsin_wake";
 /// How long a request waits for the write lock before 503.
@@ -69,6 +72,11 @@ struct Inner {
     /// Always `Some` until dropped (see `Drop`).
     pool: Option<Pool>,
     wakers: OnceLock<Wakers>,
+    /// This daemon's number, stamped on the outbox rows it claims.
+    daemon: i32,
+    /// The listening connection, already holding the daemon's lock, until
+    /// the listener thread takes it.
+    listener: std::sync::Mutex<Option<postgres::Client>>,
     /// Test hook: every write fails as if the database refused it.
     fail_writes: AtomicBool,
     closed: Arc<AtomicBool>,
@@ -157,12 +165,24 @@ impl PgStore {
                 tracing::info!(from, to, "database schema migrated");
             }
         }
+        // Held before this daemon claims anything: its claims are its own
+        // for as long as it lives.
+        let daemon = loop {
+            // Positive: pg_locks shows the key as an unsigned oid.
+            let n = rand::random::<i32>() & 0x7fff_ffff;
+            if n != 0 {
+                break n;
+            }
+        };
+        let listener = live_connection(&config, tls.clone(), daemon)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 tls,
                 pool: Some(pool),
                 wakers: OnceLock::new(),
+                daemon,
+                listener: std::sync::Mutex::new(Some(listener)),
                 fail_writes: AtomicBool::new(false),
                 closed: Arc::new(AtomicBool::new(false)),
             }),
@@ -175,14 +195,16 @@ impl PgStore {
         if self.inner.wakers.set(wakers.clone()).is_err() {
             return;
         }
-        let (config, tls, closed) = (
+        let (config, tls, closed, daemon) = (
             self.inner.config.clone(),
             self.inner.tls.clone(),
             self.inner.closed.clone(),
+            self.inner.daemon,
         );
+        let first = self.inner.listener.lock().ok().and_then(|mut l| l.take());
         let spawned = std::thread::Builder::new()
             .name("tocsin-store-listen".into())
-            .spawn(move || listen(&config, tls, &closed, &wakers));
+            .spawn(move || listen(&config, tls, daemon, first, &closed, &wakers));
         if let Err(e) = spawned {
             tracing::error!(error = %e, "store: cannot start the listener thread");
         }
@@ -216,6 +238,7 @@ impl PgStore {
             let mut repo = repo::TxRepo {
                 tx: &mut tx,
                 touched: repo::Touched::default(),
+                daemon: inner.daemon,
             };
             let out = f(&mut repo)?;
             let touched = repo.touched;
@@ -333,24 +356,43 @@ impl PgStore {
     }
 }
 
-/// The listener thread: `LISTEN tocsin_wake` on a connection of its own,
-/// reconnecting after a failure (and then waking both tasks, since a
-/// notification may have been missed meanwhile).
-fn listen(config: &postgres::Config, tls: MakeRustlsConnect, closed: &AtomicBool, wakers: &Wakers) {
+/// A connection that holds this daemon's lock and listens for wake-ups.
+fn live_connection(
+    config: &postgres::Config,
+    tls: MakeRustlsConnect,
+    daemon: i32,
+) -> StoreResult<postgres::Client> {
+    let mut client = config.connect(tls)?;
+    client.execute("SELECT pg_advisory_lock($1, $2)", &[&LIVE_LOCK, &daemon])?;
+    client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+    Ok(client)
+}
+
+/// The listener thread: `LISTEN tocsin_wake` on the connection that holds
+/// the daemon's lock, reconnecting after a failure (and then waking both
+/// tasks, since a notification may have been missed meanwhile). While it is
+/// disconnected the others may re-queue this daemon's claims: a page in
+/// flight then may go out twice, never not at all.
+fn listen(
+    config: &postgres::Config,
+    tls: MakeRustlsConnect,
+    daemon: i32,
+    mut first: Option<postgres::Client>,
+    closed: &AtomicBool,
+    wakers: &Wakers,
+) {
     while !closed.load(Ordering::SeqCst) {
-        let mut client = match config.connect(tls.clone()) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "store: listener cannot connect; retrying");
-                std::thread::sleep(Duration::from_secs(1));
-                continue;
-            }
+        let mut client = match first.take() {
+            Some(c) => c,
+            None => match live_connection(config, tls.clone(), daemon) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "store: listener cannot connect; retrying");
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+            },
         };
-        if let Err(e) = client.batch_execute(&format!("LISTEN {CHANNEL}")) {
-            tracing::warn!(error = %e, "store: LISTEN failed; retrying");
-            std::thread::sleep(Duration::from_secs(1));
-            continue;
-        }
         wakers.timers.notify_one();
         wakers.outbox.notify_one();
         while !closed.load(Ordering::SeqCst) {

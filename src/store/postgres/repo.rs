@@ -37,7 +37,20 @@ pub struct Touched {
 pub struct TxRepo<'a, 'b> {
     pub tx: &'a mut postgres::Transaction<'b>,
     pub touched: Touched,
+    /// This daemon's number (`super::LIVE_LOCK`), stamped on its claims.
+    pub daemon: i32,
 }
+
+/// The numbers of the daemons alive on this database: each holds the
+/// advisory lock (`LIVE_LOCK`, its number) on its listening connection.
+const LIVE: &str = "SELECT objid::BIGINT FROM pg_locks
+    WHERE locktype = 'advisory' AND classid = 1953457011 AND objsubid = 2 AND granted
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
+/// Milliseconds of year 10000: a `claimed_before` past it is start-up
+/// recovery ("every claim"), which on a shared database means the claims
+/// of daemons that are gone, never those of a daemon still sending.
+const RECOVER_ALL: i64 = 253_402_300_800_000;
 
 fn get<C: GenericClient>(c: &mut C, id: i64) -> StoreResult<Incident> {
     opt(
@@ -574,10 +587,12 @@ impl Repo for TxRepo<'_, '_> {
 
     fn update_outbox(&mut self, r: &OutboxRow) -> StoreResult<()> {
         self.touched.outbox = true;
+        let claimer = (r.status == "sending").then_some(i64::from(self.daemon));
         let n = exec(
             self.tx,
             "UPDATE outbox SET fallback = $2, tried = $3, body = $4, status = $5, attempts = $6, due_at = $7,
-                sent_at = $8, provider = $9, provider_id = $10, provider_status = $11, last_error = $12, bundle_of = $13
+                sent_at = $8, provider = $9, provider_id = $10, provider_status = $11, last_error = $12, bundle_of = $13,
+                claimed_by = $14
              WHERE id = $1",
             &[
                 &r.id,
@@ -593,6 +608,7 @@ impl Repo for TxRepo<'_, '_> {
                 &r.provider_status,
                 &r.last_error,
                 &r.bundle_of,
+                &claimer,
             ],
         )?;
         if n == 0 {
@@ -609,6 +625,16 @@ impl Repo for TxRepo<'_, '_> {
     }
 
     fn due_outbox(&mut self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+        // What a daemon that is gone was sending goes back first: the
+        // survivors send it now, not at the next reap.
+        exec(
+            self.tx,
+            &format!(
+                "UPDATE outbox SET status = 'pending', claimed_by = NULL
+                 WHERE status = 'sending' AND claimed_by NOT IN ({LIVE})"
+            ),
+            &[],
+        )?;
         outbox_where(
             self.tx,
             "status = 'pending' AND due_at <= $1 ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -747,23 +773,27 @@ impl Repo for TxRepo<'_, '_> {
 
     fn requeue_in_flight(&mut self, claimed_before: DateTime<Utc>) -> StoreResult<Vec<OutboxRow>> {
         self.touched.outbox = true;
+        // Claims of a daemon that is gone (its lock released with its
+        // connection) go back at once; those of a live daemon only when
+        // older than `claimed_before` (its answer could not be recorded).
         let before = ms(claimed_before);
-        let rows = outbox_where(
-            self.tx,
-            "status = 'sending' AND due_at < $1 ORDER BY id",
-            &[&before],
-        )?;
+        let stale = format!(
+            "status = 'sending' AND (claimed_by IS NULL OR claimed_by NOT IN ({LIVE})
+                OR ($1 < {RECOVER_ALL} AND due_at < $1))"
+        );
+        let rows = outbox_where(self.tx, &format!("{stale} ORDER BY id"), &[&before])?;
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         // Rows folded into a bundle that was in flight go back on their own.
         exec(
             self.tx,
             "UPDATE outbox SET status = 'pending', bundle_of = NULL
-             WHERE status = 'bundled' AND bundle_of IN (SELECT id FROM outbox WHERE status = 'sending' AND due_at < $1)",
-            &[&before],
+             WHERE status = 'bundled' AND bundle_of = ANY($1)",
+            &[&ids],
         )?;
         exec(
             self.tx,
-            "UPDATE outbox SET status = 'pending' WHERE status = 'sending' AND due_at < $1",
-            &[&before],
+            "UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE id = ANY($1)",
+            &[&ids],
         )?;
         Ok(rows)
     }
