@@ -554,11 +554,13 @@ impl Repo for TxRepo<'_, '_> {
 
     fn insert_outbox(&mut self, r: &OutboxRow) -> StoreResult<i64> {
         self.touched.outbox = true;
+        let claimer = (r.status == "sending").then_some(i64::from(self.daemon));
         scalar(
             self.tx,
             "INSERT INTO outbox (incident, person, client, kind, channel, target, fallback, tried, subject, body,
-                status, attempts, due_at, created_at, sent_at, provider, provider_id, provider_status, last_error, bundle_of)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                status, attempts, due_at, created_at, sent_at, provider, provider_id, provider_status, last_error, bundle_of,
+                claimed_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
              RETURNING id",
             &[
                 &r.incident,
@@ -581,6 +583,7 @@ impl Repo for TxRepo<'_, '_> {
                 &r.provider_status,
                 &r.last_error,
                 &r.bundle_of,
+                &claimer,
             ],
         )
     }
