@@ -335,7 +335,7 @@ pub async fn start_with(
     // Other daemons on the same database record deliveries this one never
     // sees: the mirror would answer for a group it no longer mirrors.
     let snapshots = if store.shared() {
-        crate::incident::snapshots::Snapshots::with_limits(0, 0)
+        crate::incident::snapshots::Snapshots::off()
     } else {
         crate::incident::snapshots::Snapshots::default()
     };

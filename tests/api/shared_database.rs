@@ -276,3 +276,38 @@ async fn what_a_daemon_that_is_gone_was_sending_goes_out_from_the_other() {
     assert_eq!(statuses(&b).await, ["sent"]);
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_daemon_never_answers_from_memory_for_a_group_the_other_moved_on() {
+    let Some((a, b)) = pair().await else { return };
+    let post = |d: &Daemon, status: &str| {
+        let body = am_payload("Flip", vec![am_alert("Flip", "a", status)]);
+        let (http, url) = (d.http.clone(), d.url("/api/v1/alertmanager"));
+        async move {
+            let r = http
+                .post(url)
+                .bearer_auth(AM_TOKEN)
+                .json(&body)
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.expect("json")["outcome"]["duplicate"] == json!(true)
+        }
+    };
+    assert!(!post(&a, "firing").await);
+    // The other daemon hears it resolve...
+    assert!(!post(&b, "resolved").await);
+    // ...and, past the HA copy window, it fires again at the first one:
+    // a new alert, not the snapshot that daemon saw last.
+    a.clock.advance(chrono::Duration::minutes(2));
+    assert!(!post(&a, "firing").await, "the refire was swallowed");
+    let open: Vec<Value> = all_incidents(&a)
+        .await
+        .into_iter()
+        .filter(|i| i["state"] == "triggered")
+        .collect();
+    assert_eq!(open.len(), 1, "the refire opened an incident again");
+    a.stop().await;
+    b.stop().await;
+}
