@@ -154,7 +154,9 @@ impl PgStore {
             .max_size(16)
             .min_idle(Some(1))
             .connection_timeout(CONNECT_WAIT)
-            .test_on_check_out(false)
+            // A connection the server dropped (a restart, a failover) is
+            // found out here and replaced, not handed to a request.
+            .test_on_check_out(true)
             .build(manager)
             .map_err(|e| unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
         {
