@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, ConfigErrors, Roster};
-use crate::store::SqliteStore;
+use crate::store::Store;
 use crate::store::sqlite::Lane;
 
 /// State shared by every request and background task.
@@ -25,7 +25,7 @@ pub type Shared = Arc<AppState>;
 pub struct AppState {
     roster: RwLock<Arc<Roster>>,
     config_path: PathBuf,
-    pub store: SqliteStore,
+    pub store: Store,
     pub clock: Arc<dyn Clock>,
     reload: Mutex<ReloadStatus>,
     /// Wakes the timer task when a nearer deadline may have been stored.
@@ -362,7 +362,9 @@ pub async fn start_with(
     workers: bool,
 ) -> anyhow::Result<Running> {
     warn_world_writable(&roster.files);
-    let store = SqliteStore::open(&roster.storage.sqlite).context("opening the store")?;
+    let store = Store::open(&roster.storage)
+        .await
+        .context("opening the store")?;
     let now = clock.now();
     let http = crate::notify::notifier::http_client();
     let secret = match &roster.server.secret {
@@ -380,7 +382,13 @@ pub async fn start_with(
         Arc::new(tokio::sync::Notify::new()),
     );
     let (tx, rx) = watch::channel(false);
-    let snapshots = crate::incident::snapshots::Snapshots::default();
+    // Other daemons on the same database record deliveries this one never
+    // sees: the mirror would answer for a group it no longer mirrors.
+    let snapshots = if store.shared() {
+        crate::incident::snapshots::Snapshots::off()
+    } else {
+        crate::incident::snapshots::Snapshots::default()
+    };
     let mirror = snapshots.clone();
     store.set_wakers(crate::store::sqlite::Wakers {
         timers: wake.clone(),

@@ -98,6 +98,16 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Print a one-time link that signs you in to the web UI (15 minutes).
     Login,
+    /// Copy a SQLite database into an empty PostgreSQL one, counts checked.
+    MigrateStore {
+        /// sqlite:PATH
+        #[arg(long, value_name = "sqlite:PATH")]
+        from: String,
+        /// postgres:URL, or postgres: alone for the URL in $TOCSIN_DATABASE_URL
+        /// (kept out of the process list).
+        #[arg(long, value_name = "postgres:URL")]
+        to: String,
+    },
 }
 
 /// Runs the parsed command; errors become exit code 1 with one line.
@@ -106,6 +116,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve => crate::app::serve_blocking(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
         Command::CheckReady => check_ready(cli.url.as_deref(), &cli.config),
+        Command::MigrateStore { from, to } => migrate_store(&from, &to),
         command => run_client(
             command,
             cli.url.as_deref(),
@@ -156,11 +167,39 @@ fn run_client(
             Command::Reload => reload(&api).await,
             Command::Maintenance(cmd) => maintenance::run(&api, cmd, tz).await,
             Command::Report(args) => report::run(&api, args).await,
-            Command::Serve | Command::CheckConfig | Command::CheckReady => {
-                anyhow::bail!("serve, check-config and check-ready do not call the API")
+            Command::Serve
+            | Command::CheckConfig
+            | Command::CheckReady
+            | Command::MigrateStore { .. } => {
+                anyhow::bail!(
+                    "serve, check-config, check-ready and migrate-store do not call the API"
+                )
             }
         }
     })
+}
+
+/// `tocsin migrate-store --from sqlite:PATH --to postgres:URL`.
+fn migrate_store(from: &str, to: &str) -> anyhow::Result<()> {
+    let Some(path) = from.strip_prefix("sqlite:") else {
+        anyhow::bail!("--from: give sqlite:PATH");
+    };
+    let Some(url) = to.strip_prefix("postgres:") else {
+        anyhow::bail!("--to: give postgres:URL (or postgres: with TOCSIN_DATABASE_URL set)");
+    };
+    let url = if url.is_empty() {
+        std::env::var("TOCSIN_DATABASE_URL")
+            .map_err(|_| anyhow::anyhow!("--to postgres: needs TOCSIN_DATABASE_URL"))?
+    } else {
+        url.to_string()
+    };
+    let counts = crate::store::transfer::sqlite_to_postgres(std::path::Path::new(path), &url)
+        .map_err(|e| anyhow::anyhow!("nothing copied: {e}"))?;
+    for (table, n) in &counts {
+        println!("{table:<14} {n:>8}");
+    }
+    println!("copied; every table's count checked");
+    Ok(())
 }
 
 /// `POST /api/v1/reload`: the new summary, or every problem of the files

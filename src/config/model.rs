@@ -58,6 +58,9 @@ pub struct Server {
 #[derive(Debug, Clone)]
 pub struct Storage {
     pub sqlite: PathBuf,
+    /// `storage.postgres`: the database URL (a secret); when set, tocsin
+    /// runs on PostgreSQL and `sqlite` is unused.
+    pub postgres: Option<Secret>,
 }
 
 #[derive(Debug, Clone)]

@@ -62,6 +62,8 @@ pub struct Server {
 #[serde(deny_unknown_fields)]
 pub struct Storage {
     pub sqlite: Option<S>,
+    pub postgres: Option<S>,
+    pub postgres_file: Option<S>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -45,6 +45,7 @@ fn env(k: &str) -> Option<String> {
         "ACME_HOOK" => Some("https://hooks.example/acme".into()),
         "SLACK_BOT" => Some("xoxb-1".into()),
         "SLACK_SIGNING" => Some("signing".into()),
+        "DATABASE_URL" => Some("postgres://tocsin@db.internal/tocsin".into()),
         _ => None,
     }
 }
@@ -540,4 +541,31 @@ fn a_variable_inside_a_flow_mapping_suggests_quoting() {
     );
     let (_d, result) = load_text(&quoted);
     result.unwrap_or_else(|e| panic!("quoted variable: {e}"));
+}
+
+#[test]
+fn storage_postgres_is_a_secret_and_excludes_sqlite() {
+    let (_d, r) = load_text(&format!("storage:\n  postgres: ${{DATABASE_URL}}\n{BASE}"));
+    let r = r.expect("valid");
+    assert_eq!(
+        r.storage.postgres.as_ref().map(|u| u.expose()),
+        Some("postgres://tocsin@db.internal/tocsin")
+    );
+    let (_d, r) = load_text(BASE);
+    assert!(
+        r.expect("valid").storage.postgres.is_none(),
+        "SQLite by default"
+    );
+    check(
+        &format!("storage:\n  postgres: postgres://tocsin:hunter2@db/tocsin\n{BASE}"),
+        &[(2, 13, "postgres must not be written in the file")],
+    );
+    check(
+        &format!("storage:\n  sqlite: x.db\n  postgres: ${{DATABASE_URL}}\n{BASE}"),
+        &[(
+            2,
+            11,
+            "give either storage.sqlite or storage.postgres, not both",
+        )],
+    );
 }

@@ -436,8 +436,20 @@ fn storage(ctx: &mut Ctx<'_>, s: Option<&Spanned<raw::Storage>>) -> Storage {
         .and_then(|s| s.value.sqlite.as_ref())
         .and_then(|p| ctx.text(p))
         .unwrap_or_else(|| "../data/tocsin.db".into());
+    let postgres = s.and_then(|s| {
+        let v = &s.value;
+        let url = ctx.secret("postgres", v.postgres.as_ref(), v.postgres_file.as_ref())?;
+        if let Some(sqlite) = &v.sqlite {
+            ctx.err(
+                sqlite,
+                "give either storage.sqlite or storage.postgres, not both",
+            );
+        }
+        Some(url)
+    });
     Storage {
         sqlite: ctx.path(&path),
+        postgres,
     }
 }
 

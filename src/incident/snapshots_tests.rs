@@ -185,3 +185,13 @@ fn the_byte_count_follows_what_is_kept() {
     drop(check(&s, "g", "C", 2).expect("new"));
     assert_eq!((s.len(), s.bytes()), (0, 0), "forgotten entirely");
 }
+
+#[test]
+fn a_mirror_that_is_off_sends_every_delivery_to_the_store() {
+    let s = Snapshots::off();
+    for at in [0, 1, 3600] {
+        deliver(&s, "g", "A", at, false);
+    }
+    assert!(check(&s, "g", "A", 3601).is_some(), "never a duplicate");
+    assert_eq!(s.bytes(), 0, "remembers nothing");
+}

@@ -275,3 +275,82 @@ fn the_systemd_unit_checks_the_files_before_reloading() {
     assert!(reload[0].ends_with("check-config"), "{reload:?}");
     assert!(reload[1].contains("kill -HUP $MAINPID"), "{reload:?}");
 }
+
+#[test]
+fn the_two_daemon_stack_shares_one_database_and_gets_every_alert_twice() {
+    let compose = yaml("ha/compose.yaml");
+    let services = &compose["services"];
+    for name in [
+        "postgres",
+        "tocsin-a",
+        "tocsin-b",
+        "balancer",
+        "alertmanager",
+    ] {
+        assert!(services[name].is_object(), "service {name}");
+    }
+    // Both daemons are the same service (a YAML merge), on the same database.
+    assert_eq!(services["tocsin-a"], services["tocsin-b"]);
+    let env = &services["tocsin-a"]["environment"];
+    assert!(
+        env["TOCSIN_DATABASE_URL"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("postgres://") && u.contains("@postgres:5432/")),
+        "{env}"
+    );
+    for (name, service) in services.as_object().expect("services") {
+        for volume in service["volumes"].as_array().into_iter().flatten() {
+            let source = volume.as_str().expect("short syntax").split(':').next();
+            if let Some(path) = source.filter(|s| s.starts_with("./") || s.starts_with("../")) {
+                assert!(
+                    deploy(&format!("ha/{path}")).exists(),
+                    "{name} mounts missing {path}"
+                );
+            }
+        }
+    }
+    // The configuration reads every variable the services pass, and checks
+    // with the values of env.example.
+    let example: BTreeSet<_> = env_example().into_iter().map(|(k, _)| k).collect();
+    for var in variables(&read("ha/tocsin.yaml")) {
+        assert!(env[&var].is_string(), "{var} not passed to the daemons");
+        assert!(
+            example.contains(&var) || var == "TOCSIN_DATABASE_URL",
+            "{var}"
+        );
+    }
+    assert!(example.contains("POSTGRES_PASSWORD"));
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("tocsin.yaml"), read("ha/tocsin.yaml")).expect("config");
+    std::fs::create_dir(dir.path().join("roster")).expect("roster dir");
+    std::fs::write(
+        dir.path().join("roster/oncall.yaml"),
+        read("container/roster/oncall.yaml"),
+    )
+    .expect("roster");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tocsin"))
+        .arg("--config")
+        .arg(dir.path().join("tocsin.yaml"))
+        .arg("check-config")
+        .env_clear()
+        .envs(env_example())
+        .env(
+            "TOCSIN_DATABASE_URL",
+            "postgres://tocsin:pw@postgres:5432/tocsin",
+        )
+        .output()
+        .expect("run");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Alertmanager sends to each daemon, the balancer checks each one's /readyz.
+    let am = read("ha/alertmanager.yml");
+    for daemon in ["tocsin-a", "tocsin-b"] {
+        assert!(am.contains(&format!("url: http://{daemon}:8080/api/v1/alertmanager")));
+        assert!(read("ha/haproxy.cfg").contains(&format!("{daemon}:8080 check")));
+    }
+    assert!(read("ha/haproxy.cfg").contains("option httpchk GET /readyz"));
+}

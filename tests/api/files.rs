@@ -15,7 +15,8 @@ fn mode(path: &std::path::Path) -> u32 {
 
 #[tokio::test]
 async fn the_database_and_its_folder_are_private() {
-    let d = spawn_daemon().await;
+    // SQLite's files: PostgreSQL keeps its own.
+    let d = spawn_on_sqlite(&roster_yaml("")).await;
     let data = d.dir.path().join("data");
     assert_eq!(mode(&data), 0o700, "the folder tocsin created");
     for file in ["tocsin.db", "tocsin.db-wal", "tocsin.db-shm"] {

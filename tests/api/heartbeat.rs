@@ -156,15 +156,13 @@ async fn a_claim_without_a_recorded_answer_is_requeued() {
     let status: String = d
         .state()
         .store
-        .read(move |c| {
-            Ok(
-                c.query_row("SELECT status FROM outbox WHERE id = ?1", [oid], |r| {
-                    r.get(0)
-                })?,
-            )
-        })
+        .query(move |r| r.outbox_for(id))
         .await
-        .expect("status");
+        .expect("outbox")
+        .into_iter()
+        .find(|r| r.id == oid)
+        .expect("the row")
+        .status;
     assert_eq!(status, "sent");
     let r = d
         .http

@@ -97,6 +97,53 @@ pub fn t0() -> DateTime<Utc> {
         .expect("valid instant")
 }
 
+/// The environment variable that runs the suite on PostgreSQL: the URL of
+/// a server where the tests may create databases (`.ci/run` starts one).
+pub const TEST_POSTGRES: &str = "TOCSIN_TEST_POSTGRES";
+
+/// The config `yaml` on the store the suite runs against: as written
+/// (SQLite in the test's folder), or, when [`TEST_POSTGRES`] is set, a new
+/// PostgreSQL database of this test's own (so tests run in parallel), its
+/// URL in `pg.url` beside the config. Without the server the test fails:
+/// a run asked for PostgreSQL never quietly falls back to SQLite.
+pub fn on_test_store(yaml: &str, dir: &std::path::Path) -> String {
+    let Some(url) = std::env::var(TEST_POSTGRES).ok().filter(|u| !u.is_empty()) else {
+        return yaml.to_string();
+    };
+    let sqlite = "storage:\n  sqlite: data/tocsin.db\n";
+    assert!(
+        yaml.contains(sqlite),
+        "a test config without the usual storage section cannot run on PostgreSQL"
+    );
+    let db_url = create_test_database(&url);
+    std::fs::write(dir.join("pg.url"), db_url).expect("write pg.url");
+    yaml.replace(sqlite, "storage:\n  postgres_file: pg.url\n")
+}
+
+/// Creates an empty database on the server at `url`; returns its URL.
+pub fn create_test_database(url: &str) -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let name = format!("tocsin_test_{}_{n}_{nanos}", std::process::id());
+    let admin = url.to_string();
+    let created = name.clone();
+    // The blocking client runs its own runtime: not on a tokio worker.
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("{TEST_POSTGRES}={admin}: cannot connect: {e}"));
+        c.batch_execute(&format!("CREATE DATABASE {created}"))
+            .unwrap_or_else(|e| panic!("cannot create the test database: {e}"));
+    })
+    .join()
+    .expect("database created");
+    let mut config: url::Url = url.parse().expect("TOCSIN_TEST_POSTGRES is a URL");
+    config.set_path(&name);
+    config.to_string()
+}
+
 pub struct Daemon {
     pub running: Option<Running>,
     pub dir: tempfile::TempDir,
@@ -116,21 +163,32 @@ pub async fn spawn_with(yaml: &str) -> Daemon {
 
 /// With extra files beside the config (secrets for `*_file` keys).
 pub async fn spawn_with_files(yaml: &str, files: &[(&str, &str)]) -> Daemon {
-    spawn_files(yaml, files, false).await
+    spawn_on(yaml, files, true, false).await
 }
 
 /// `spawn_with_files`, with the timer task and the outbox worker running
 /// as in production (the clock still moves only by hand).
 pub async fn spawn_with_workers(yaml: &str, files: &[(&str, &str)]) -> Daemon {
-    spawn_files(yaml, files, true).await
+    spawn_on(yaml, files, true, true).await
 }
 
-async fn spawn_files(yaml: &str, files: &[(&str, &str)], workers: bool) -> Daemon {
+/// On SQLite whatever the suite runs against: for what is SQLite's by
+/// nature (its files, their modes, a full disk under them).
+pub async fn spawn_on_sqlite(yaml: &str) -> Daemon {
+    spawn_on(yaml, &[], false, false).await
+}
+
+async fn spawn_on(yaml: &str, files: &[(&str, &str)], test_store: bool, workers: bool) -> Daemon {
     let dir = tempfile::tempdir().expect("temp dir");
     for (name, text) in files {
         std::fs::write(dir.path().join(name), text).expect("write file");
     }
     let config = dir.path().join("tocsin.yaml");
+    let yaml = if test_store {
+        on_test_store(yaml, dir.path())
+    } else {
+        yaml.to_string()
+    };
     std::fs::write(&config, yaml).expect("write config");
     let roster =
         tocsin::config::load(&config).unwrap_or_else(|e| panic!("test config invalid:\n{e}"));
@@ -264,6 +322,32 @@ impl Daemon {
         .expect("daemon restarts");
         self.base = format!("http://{}", running.addr);
         self.running = Some(running);
+    }
+
+    /// A second daemon on the same configuration, database and clock (on
+    /// PostgreSQL: two daemons sharing one database).
+    pub async fn peer(&self) -> Daemon {
+        let roster = tocsin::config::load(&self.config).unwrap_or_else(|e| panic!("config:\n{e}"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let running = tocsin::app::start_with(
+            &self.config,
+            roster,
+            listener,
+            Arc::new(self.clock.clone()),
+            false,
+        )
+        .await
+        .expect("peer starts");
+        Daemon {
+            base: format!("http://{}", running.addr),
+            running: Some(running),
+            dir: tempfile::tempdir().expect("temp dir"),
+            config: self.config.clone(),
+            clock: self.clock.clone(),
+            http: reqwest::Client::new(),
+        }
     }
 
     pub async fn stop(mut self) {

@@ -295,7 +295,9 @@ async fn store_failure_answers_503_and_recovers() {
 
 #[tokio::test]
 async fn a_repeated_snapshot_is_answered_from_memory_and_a_refire_is_not_swallowed() {
-    let mut d = spawn_daemon().await;
+    // The in-memory mirror works on SQLite only: on a database shared by
+    // several daemons it is off (tests/api/shared_database.rs).
+    let mut d = spawn_on_sqlite(&roster_yaml("")).await;
     let firing = am_payload("Mem", vec![am_alert("Mem", "a", "firing")]);
     let resolved = am_payload("Mem", vec![am_alert("Mem", "a", "resolved")]);
     assert_eq!(

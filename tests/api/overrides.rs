@@ -472,17 +472,24 @@ async fn the_ical_feed_shows_overrides_with_stable_uids() {
 
 /// Every notice queued: (person, channel, body), oldest first.
 async fn notices(d: &Daemon) -> Vec<(String, String, String)> {
-    d.state()
+    let people: Vec<String> = d.state().roster().people.keys().cloned().collect();
+    let mut rows = d
+        .state()
         .store
-        .read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT person, channel, body FROM outbox WHERE kind = 'notice' ORDER BY id",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        .query(move |r| {
+            let mut all = Vec::new();
+            for p in &people {
+                all.extend(r.outbox_to(p)?);
+            }
+            Ok(all)
         })
         .await
-        .expect("query")
+        .expect("query");
+    rows.sort_by_key(|r| r.id);
+    rows.into_iter()
+        .filter(|r| r.kind == "notice")
+        .map(|r| (r.person.unwrap_or_default(), r.channel, r.body))
+        .collect()
 }
 
 fn told(rows: &[(&str, &str, &str)]) -> Vec<(String, String, String)> {

@@ -311,15 +311,16 @@ async fn oncall_and_ical() {
 
 async fn notices(d: &Daemon, person: &str) -> Vec<(String, String)> {
     let person = person.to_string();
-    d.state()
+    let rows = d
+        .state()
         .store
-        .read(move |c| {
-            let mut stmt = c.prepare("SELECT channel, body FROM outbox WHERE kind = 'notice' AND person = ?1 ORDER BY id")?;
-            let rows = stmt.query_map([&person], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
+        .query(move |r| r.outbox_to(&person))
         .await
-        .expect("query")
+        .expect("query");
+    rows.into_iter()
+        .filter(|r| r.kind == "notice")
+        .map(|r| (r.channel, r.body))
+        .collect()
 }
 
 #[tokio::test]

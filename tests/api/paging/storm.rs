@@ -40,10 +40,15 @@ async fn post(rig: &Rig, name: &str, ops: bool) -> i64 {
     body["outcome"]["opened"][0].as_i64().expect("opened")
 }
 
-/// One claim of the outbox worker's size, as it would run now.
+/// What one claim of the outbox worker's size would take now. The claim is
+/// rolled back (its job fails on purpose), so every row stays queued, on
+/// either store.
 async fn claim_once(d: &Daemon) -> Vec<delivery::Claimed> {
     let (roster, secret, now) = d.state().paging_parts();
-    d.state()
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    let rolled_back = d
+        .state()
         .store
         .transact(move |repo| {
             let ctx = Ctx {
@@ -51,10 +56,15 @@ async fn claim_once(d: &Daemon) -> Vec<delivery::Claimed> {
                 secret: &secret,
                 now,
             };
-            delivery::claim(repo, &ctx, 32)
+            let claimed = delivery::claim(repo, &ctx, 32)?;
+            *keep.lock().expect("lock") = claimed;
+            Err::<(), _>(tocsin::store::StoreError::Conflict(
+                "a look, not a claim".into(),
+            ))
         })
-        .await
-        .expect("claim")
+        .await;
+    assert!(rolled_back.is_err());
+    std::mem::take(&mut *seen.lock().expect("lock"))
 }
 
 #[tokio::test]
@@ -74,10 +84,7 @@ async fn pages_queued_by_the_hundred_for_one_person_leave_another_persons_page_i
         .map(|c| (c.row.person.clone(), c.row.incident))
         .collect();
     assert_eq!(to, [(Some("alice".to_string()), Some(other))]);
-    // Hand the claimed row back as a restart would, and send everything.
-    tocsin::outbox::recover(rig.d.state())
-        .await
-        .expect("re-queued");
+    // The look changed nothing: now send everything.
     rig.d.settle().await;
     assert_eq!(rig.twilio.accepted().len(), 2, "bob's first, alice's");
     rig.d.advance(Duration::minutes(1)).await;

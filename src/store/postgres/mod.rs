@@ -1,0 +1,428 @@
+//! The PostgreSQL store: several daemons on one database.
+//!
+//! Client: the `postgres` crate (the blocking face of `tokio-postgres`) with
+//! an `r2d2` pool. The domain's `Repo` is synchronous and runs inside one
+//! transaction, exactly as on SQLite's writer thread, so a blocking client
+//! on tokio's blocking pool fits it without a second, async copy of every
+//! query; sqlx would need an async `Repo`. TLS is rustls (pure Rust, ring).
+//!
+//! Writes: every `transact` runs in one PostgreSQL transaction that first
+//! takes one transaction-scoped advisory lock, so write transactions run
+//! one at a time across all daemons, as on SQLite's one writer. Every rule
+//! the domain relies on (one open incident per key, the HA copy window, the
+//! client's reference sequence, a timer fired once, a page claimed once,
+//! an acknowledgement that stops what is queued) holds as it does on
+//! SQLite, with no retry loop and no deadlock. Claims (`take_due`,
+//! `due_outbox`) also say `FOR UPDATE SKIP LOCKED`, so they stay exclusive
+//! should the lock ever be narrowed. Provider calls run outside any
+//! transaction, so daemons still send in parallel. A commit is durable when
+//! PostgreSQL answers it (`synchronous_commit` on), and only then is the
+//! caller answered; any failure is `Unavailable` (503) and nothing was
+//! stored. A daemon cut off from the database (a partition) cannot claim or
+//! fire anything; the transaction it had open dies with its connection
+//! (releasing the lock), and what it had claimed but not recorded is
+//! re-queued by `requeue_in_flight` on the others after five minutes.
+//!
+//! Wake-ups: a commit that stored a timer or an outbox row wakes this
+//! daemon's tasks and sends `NOTIFY tocsin_wake`, which a listener thread in
+//! every daemon turns into the same wake-ups; after losing its connection
+//! the listener wakes both tasks once it is back (it may have missed some).
+
+mod migrations;
+mod repo;
+mod rows;
+mod sessions;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use postgres::fallible_iterator::FallibleIterator;
+use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+pub use migrations::MIGRATIONS;
+
+use super::sqlite::Wakers;
+use super::{StoreError, StoreResult};
+
+/// The advisory lock every write transaction takes first ("tocsin-w").
+const WRITE_LOCK: i64 = 0x746f_6373_696e_2d77;
+/// The first key of the advisory lock each daemon holds while it lives
+/// ("tocs" as a 32-bit number; the second key is the daemon's number).
+const LIVE_LOCK: i32 = 0x746f_6373;
+/// The channel commits notify and every daemon listens on.
+const CHANNEL: &str = "tocsin_wake";
+/// How long a request waits for the write lock before 503.
+const WAIT: Duration = Duration::from_secs(10);
+/// How long a request waits for a connection before 503 (the database may
+/// be away: a sender should hear so, and retry, before its own timeout).
+const CONNECT_WAIT: Duration = Duration::from_secs(3);
+
+type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
+
+#[derive(Clone)]
+pub struct PgStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: postgres::Config,
+    tls: MakeRustlsConnect,
+    /// Always `Some` until dropped (see `Drop`).
+    pool: Option<Pool>,
+    wakers: OnceLock<Wakers>,
+    /// This daemon's number, stamped on the outbox rows it claims.
+    daemon: i32,
+    /// The listening connection, already holding the daemon's lock, until
+    /// the listener thread takes it.
+    listener: std::sync::Mutex<Option<postgres::Client>>,
+    /// Test hook: every write fails as if the database refused it.
+    fail_writes: AtomicBool,
+    closed: Arc<AtomicBool>,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+/// rustls with the ring provider and the Mozilla roots; PostgreSQL's
+/// `sslmode` (in the URL) says whether TLS is tried or required.
+pub(super) fn tls() -> StoreResult<MakeRustlsConnect> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(unavailable)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(MakeRustlsConnect::new(config))
+}
+
+impl Inner {
+    fn conn(
+        &self,
+    ) -> StoreResult<r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>> {
+        self.pool
+            .as_ref()
+            .ok_or_else(|| unavailable("store is closed"))?
+            .get()
+            .map_err(unavailable)
+    }
+}
+
+impl Drop for Inner {
+    /// The blocking client closes its connections with a runtime of its
+    /// own, which must not happen on a tokio worker: dropped on a thread.
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            let _ = std::thread::Builder::new()
+                .name("tocsin-store-close".into())
+                .spawn(move || drop(pool));
+        }
+    }
+}
+
+impl PgStore {
+    /// `open` on the blocking pool: the blocking client must not run on a
+    /// tokio worker.
+    pub async fn open_async(url: String) -> StoreResult<Self> {
+        tokio::task::spawn_blocking(move || Self::open(&url))
+            .await
+            .map_err(|e| unavailable(format!("store task failed: {e}")))?
+    }
+
+    /// Connects (failing after a few seconds when the database does not
+    /// answer) and migrates to the latest schema.
+    pub fn open(url: &str) -> StoreResult<Self> {
+        let mut config: postgres::Config = url
+            .parse()
+            .map_err(|e| unavailable(format!("the PostgreSQL URL does not parse: {e}")))?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(5));
+        }
+        config.keepalives_idle(Duration::from_secs(30));
+        if config.get_application_name().is_none() {
+            config.application_name("tocsin");
+        }
+        let tls = tls()?;
+        let manager = PostgresConnectionManager::new(config.clone(), tls.clone());
+        let pool = r2d2::Pool::builder()
+            .max_size(16)
+            .min_idle(Some(1))
+            .connection_timeout(CONNECT_WAIT)
+            // A connection the server dropped (a restart, a failover) is
+            // found out here and replaced, not handed to a request.
+            .test_on_check_out(true)
+            .build(manager)
+            .map_err(|e| unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
+        {
+            let mut c = pool.get().map_err(unavailable)?;
+            let (from, to) = migrations::migrate(&mut c)
+                .map_err(|e| unavailable(format!("migrating PostgreSQL: {e}")))?;
+            if from != to {
+                tracing::info!(from, to, "database schema migrated");
+            }
+        }
+        // Held before this daemon claims anything: its claims are its own
+        // for as long as it lives.
+        let daemon = loop {
+            // Positive: pg_locks shows the key as an unsigned oid.
+            let n = rand::random::<i32>() & 0x7fff_ffff;
+            if n != 0 {
+                break n;
+            }
+        };
+        let listener = live_connection(&config, tls.clone(), daemon)?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                tls,
+                pool: Some(pool),
+                wakers: OnceLock::new(),
+                daemon,
+                listener: std::sync::Mutex::new(Some(listener)),
+                fail_writes: AtomicBool::new(false),
+                closed: Arc::new(AtomicBool::new(false)),
+            }),
+        })
+    }
+
+    /// Who to wake after a commit that stored a timer or an outbox row, here
+    /// or in another daemon (the listener thread starts here).
+    pub fn set_wakers(&self, wakers: Wakers) {
+        if self.inner.wakers.set(wakers.clone()).is_err() {
+            return;
+        }
+        let (config, tls, closed, daemon) = (
+            self.inner.config.clone(),
+            self.inner.tls.clone(),
+            self.inner.closed.clone(),
+            self.inner.daemon,
+        );
+        let first = self.inner.listener.lock().ok().and_then(|mut l| l.take());
+        let spawned = std::thread::Builder::new()
+            .name("tocsin-store-listen".into())
+            .spawn(move || listen(&config, tls, daemon, first, &closed, &wakers));
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "store: cannot start the listener thread");
+        }
+    }
+
+    /// Makes writes fail (true) or work again (false); for fault tests.
+    pub fn set_fail_writes(&self, fail: bool) {
+        self.inner.fail_writes.store(fail, Ordering::SeqCst);
+    }
+
+    /// Runs incident logic in one write transaction (committed before it resolves).
+    pub async fn transact<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        let (out, touched) = tokio::task::spawn_blocking(move || {
+            if inner.closed.load(Ordering::SeqCst) {
+                return Err(unavailable("store is closed"));
+            }
+            if inner.fail_writes.load(Ordering::SeqCst) {
+                return Err(unavailable("writes are failing (test hook)"));
+            }
+            let mut client = inner.conn()?;
+            let mut tx = client.transaction()?;
+            tx.batch_execute(&format!(
+                "SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({WRITE_LOCK})",
+                WAIT.as_secs()
+            ))?;
+            let mut repo = repo::TxRepo {
+                tx: &mut tx,
+                touched: repo::Touched::default(),
+                daemon: inner.daemon,
+            };
+            let out = f(&mut repo)?;
+            let touched = repo.touched;
+            let what = match (touched.timers, touched.outbox) {
+                (true, true) => Some("timers,outbox"),
+                (true, false) => Some("timers"),
+                (false, true) => Some("outbox"),
+                (false, false) => None,
+            };
+            if let Some(what) = what {
+                // Delivered to every listener at the commit, never before.
+                tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &what])?;
+            }
+            tx.commit()?;
+            Ok((out, touched))
+        })
+        .await
+        .map_err(|e| unavailable(format!("store task failed: {e}")))??;
+        if let Some(w) = self.inner.wakers.get() {
+            if touched.timers {
+                w.timers.notify_one();
+            }
+            if touched.outbox {
+                w.outbox.notify_one();
+            }
+            if !touched.forgotten.is_empty() {
+                (w.forgotten)(&touched.forgotten);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs read-side incident queries on a pooled connection.
+    pub async fn query<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&dyn crate::incident::ReadRepo) -> StoreResult<R> + Send + 'static,
+    {
+        self.read(move |c| {
+            f(&repo::Reader {
+                conn: RefCell::new(c),
+            })
+        })
+        .await
+    }
+
+    async fn read<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut postgres::Client) -> StoreResult<R> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut client = inner.conn()?;
+            f(&mut client)
+        })
+        .await
+        .map_err(|e| unavailable(format!("store task failed: {e}")))?
+    }
+
+    /// Readiness: a round trip to the database.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| {
+            c.simple_query("SELECT 1")?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Readiness: `ping`, and writes are not refused. Whether a commit is
+    /// durable is PostgreSQL's own business (and its replicas').
+    pub async fn ready(&self) -> StoreResult<()> {
+        self.ping().await?;
+        if self.inner.fail_writes.load(Ordering::SeqCst) {
+            return Err(unavailable("writes fail"));
+        }
+        Ok(())
+    }
+
+    pub async fn schema_version(&self) -> StoreResult<usize> {
+        self.read(|c| Ok(migrations::version(c)?)).await
+    }
+
+    pub async fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_string();
+        self.read(move |c| {
+            Ok(
+                c.query_opt("SELECT value FROM meta WHERE key = $1", &[&key])?
+                    .map(|r| r.try_get(0))
+                    .transpose()?,
+            )
+        })
+        .await
+    }
+
+    /// Stores `value` unless the key exists; returns the stored value.
+    pub async fn meta_get_or_insert(&self, key: &str, value: String) -> StoreResult<String> {
+        let key = key.to_string();
+        self.read(move |c| {
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+                &[&key, &value],
+            )?;
+            Ok(
+                c.query_one("SELECT value FROM meta WHERE key = $1", &[&key])?
+                    .try_get(0)?,
+            )
+        })
+        .await
+    }
+
+    /// Stops accepting writes and stops the listener.
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+    }
+}
+
+/// A connection that holds this daemon's lock and listens for wake-ups.
+fn live_connection(
+    config: &postgres::Config,
+    tls: MakeRustlsConnect,
+    daemon: i32,
+) -> StoreResult<postgres::Client> {
+    let mut client = config.connect(tls)?;
+    client.execute("SELECT pg_advisory_lock($1, $2)", &[&LIVE_LOCK, &daemon])?;
+    client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
+    Ok(client)
+}
+
+/// The listener thread: `LISTEN tocsin_wake` on the connection that holds
+/// the daemon's lock, reconnecting after a failure (and then waking both
+/// tasks, since a notification may have been missed meanwhile). While it is
+/// disconnected the others may re-queue this daemon's claims: a page in
+/// flight then may go out twice, never not at all.
+fn listen(
+    config: &postgres::Config,
+    tls: MakeRustlsConnect,
+    daemon: i32,
+    mut first: Option<postgres::Client>,
+    closed: &AtomicBool,
+    wakers: &Wakers,
+) {
+    while !closed.load(Ordering::SeqCst) {
+        let mut client = match first.take() {
+            Some(c) => c,
+            None => match live_connection(config, tls.clone(), daemon) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::warn!(error = %e, "store: listener cannot connect; retrying");
+                    std::thread::sleep(Duration::from_secs(1));
+                    continue;
+                }
+            },
+        };
+        wakers.timers.notify_one();
+        wakers.outbox.notify_one();
+        while !closed.load(Ordering::SeqCst) {
+            let mut notes = client.notifications();
+            let mut iter = notes.timeout_iter(Duration::from_millis(500));
+            match iter.next() {
+                Ok(Some(n)) => {
+                    let what = n.payload();
+                    if what.contains("timers") {
+                        wakers.timers.notify_one();
+                    }
+                    if what.contains("outbox") {
+                        wakers.outbox.notify_one();
+                    }
+                }
+                Ok(None) => {
+                    drop(iter);
+                    drop(notes);
+                    if client.is_closed() {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "store: listener lost its connection");
+                    break;
+                }
+            }
+        }
+    }
+}
