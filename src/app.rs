@@ -76,6 +76,11 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
+    /// The shared HTTP client for calls out (timeouts set, rustls).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// The providers of the running configuration.
     pub fn notifiers(&self) -> Arc<crate::notify::notifier::Notifiers> {
         self.notifiers

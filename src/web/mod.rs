@@ -44,9 +44,11 @@
 
 mod assets;
 mod incidents;
+mod oidc;
 mod session;
 mod signin;
 pub mod time;
+mod trusted;
 
 use askama::Template;
 use axum::Router;
@@ -69,6 +71,8 @@ pub fn router() -> Router<Shared> {
         .route("/signin", get(signin::form).post(signin::send))
         .route("/signin/{token}", get(signin::confirm).post(signin::open))
         .route("/signout", post(signin::signout))
+        .route("/auth/oidc", get(oidc::start))
+        .route("/auth/oidc/callback", get(oidc::callback))
         .route("/assets/{file}", get(assets::serve))
         .layer(middleware::from_fn(security_headers))
 }

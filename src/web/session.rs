@@ -2,8 +2,10 @@
 //! session: a redirect to the sign-in page and back), and the CSRF check
 //! every POST passes through ([`Posted`]).
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
-use axum::extract::{Form, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, Form, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -53,10 +55,18 @@ impl FromRequestParts<Shared> for Viewer {
         let Some(session) = session else {
             return Err(to_signin());
         };
+        let roster = app.roster();
         // Removed from the roster since: the session no longer opens anything.
-        let Some(person) = app.roster().people.get(&session.person).cloned() else {
+        let Some(person) = roster.people.get(&session.person).cloned() else {
             return Err(to_signin());
         };
+        // The trusted proxy now vouches for someone else: sign them in.
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>()
+            && let Some(who) = super::trusted::named(&roster, *peer, &parts.headers)
+            && signin::find(&roster, &who).is_none_or(|p| p.id != person.id)
+        {
+            return Err(to_signin());
+        }
         Ok(Viewer { person, session })
     }
 }

@@ -2,7 +2,9 @@
 //! the session cookie, CSRF on every form, the security headers, escaping.
 //! `web/` holds the pages' own tests.
 
+mod oidc;
 mod signin;
+mod trusted;
 
 use reqwest::header;
 
