@@ -41,6 +41,9 @@ pub struct AppState {
     secret: Vec<u8>,
     /// A weak handle to ourselves, for work spawned from `&self`.
     me: std::sync::OnceLock<std::sync::Weak<AppState>>,
+    /// Turns true when the daemon stops: long-lived responses (the web
+    /// UI's event streams) end so that shutdown does not wait for them.
+    pub stopping: watch::Receiver<bool>,
 }
 
 /// What `/readyz` shows about configuration loads.
@@ -335,6 +338,7 @@ pub async fn start_with(
         Arc::new(tokio::sync::Notify::new()),
         Arc::new(tokio::sync::Notify::new()),
     );
+    let (tx, rx) = watch::channel(false);
     let snapshots = crate::incident::snapshots::Snapshots::default();
     let mirror = snapshots.clone();
     store.set_wakers(crate::store::sqlite::Wakers {
@@ -364,6 +368,7 @@ pub async fn start_with(
         snapshots,
         secret,
         me: std::sync::OnceLock::new(),
+        stopping: rx.clone(),
     });
     let _ = state.me.set(Arc::downgrade(&state));
     state
@@ -371,7 +376,6 @@ pub async fn start_with(
         .await
         .context("scheduling heartbeat deadlines")?;
     let addr = listener.local_addr()?;
-    let (tx, rx) = watch::channel(false);
     let router = crate::http::router(state.clone());
     let server = &state.roster().server;
     let limits = crate::http::serve::Limits {

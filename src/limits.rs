@@ -30,6 +30,17 @@ impl Cap {
         }
     }
 
+    /// What a person wrote, trimmed: present and within the cap (a note,
+    /// a status update); `Err(reason)` otherwise.
+    pub fn required(self, value: &str) -> Result<String, String> {
+        let v = value.trim();
+        if v.is_empty() {
+            return Err("must not be empty".into());
+        }
+        self.check(v)?;
+        Ok(v.to_string())
+    }
+
     /// The number, in the cap's unit.
     pub const fn max(self) -> usize {
         match self {

@@ -128,6 +128,15 @@ pub fn update_text(inc: &Incident, person: &str, text: &str) -> String {
     )
 }
 
+/// Exactly what the client reads for `person`'s update `text`: (title,
+/// body). What `post_update` sends and what a preview shows.
+pub fn update_post(roster: &Roster, inc: &Incident, person: &str, text: &str) -> (String, String) {
+    (
+        headline(inc),
+        update_text(inc, person_name(roster, person), text),
+    )
+}
+
 /// Step 4: the client and we agreed it can wait.
 pub fn downgraded_text(inc: &Incident) -> String {
     format!(
@@ -340,8 +349,8 @@ pub fn post_update(
     }
     let actor = Actor::Person(person.to_string());
     repo.append(id, ctx.now, &actor, "status update", json!({"text": text}))?;
-    let body = update_text(&inc, person_name(ctx.roster, person), text);
-    post(repo, ctx, &inc, About::Update, body)?;
+    let (title, body) = update_post(ctx.roster, &inc, person, text);
+    post_titled(repo, ctx, &inc, About::Update, title, body)?;
     super::reminders::restart_update_clock(repo, ctx, &inc)?;
     Ok(repo.get(id)?)
 }

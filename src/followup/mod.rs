@@ -11,6 +11,7 @@
 
 pub mod assign;
 pub mod channel;
+pub mod diagnosis;
 pub mod reminders;
 
 pub mod actions;

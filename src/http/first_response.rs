@@ -63,16 +63,11 @@ pub async fn assign(
     Ok(Json(json!({"incident": incident, "changed": changed})))
 }
 
-/// The update's text, trimmed: present and within [`limits::NOTE`].
+/// The text of an update or a note: present and within [`limits::NOTE`].
 fn update_text(text: &str) -> Result<String, ApiError> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Err(ApiError::bad("text", "must not be empty"));
-    }
     limits::NOTE
-        .check(t)
-        .map_err(|reason| ApiError::bad("text", reason))?;
-    Ok(t.to_string())
+        .required(text)
+        .map_err(|reason| ApiError::bad("text", reason))
 }
 
 /// `POST /api/v1/incidents/{id}/updates` `{"text": "..."}`.

@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 use super::auth;
 use super::error::ApiError;
 use crate::app::Shared;
-use crate::escalation::paging::{self, Ctx};
-use crate::followup::reminders;
-use crate::incident::apply::{self, ActError};
+use crate::escalation::paging;
+use crate::followup::diagnosis;
+use crate::incident::apply::ActError;
 use crate::incident::reference::{self, Key};
 use crate::incident::transition::Action;
-use crate::incident::{Actor, Diagnosis, StateFilter};
-use crate::limits::{self, Cap};
+use crate::incident::{Actor, StateFilter};
+use crate::limits;
 use crate::store::{Cursor, StoreError};
 
 #[derive(Debug, Deserialize)]
@@ -200,18 +200,6 @@ pub struct PatchBody {
     provider_ticket: Option<String>,
 }
 
-/// A text field, trimmed; present but blank, or over `cap`, is a 400.
-fn non_empty(field: &str, v: Option<String>, cap: Cap) -> Result<Option<String>, ApiError> {
-    match v.map(|s| s.trim().to_string()) {
-        Some(s) if s.is_empty() => Err(ApiError::bad(field, "must not be empty")),
-        Some(s) => match cap.check(&s) {
-            Ok(()) => Ok(Some(s)),
-            Err(reason) => Err(ApiError::bad(field, reason)),
-        },
-        None => Ok(None),
-    }
-}
-
 pub async fn patch(
     State(app): State<Shared>,
     headers: HeaderMap,
@@ -222,62 +210,27 @@ pub async fn patch(
     let id = incident_id(&app, &id).await?;
     let b: PatchBody =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
-    let d = Diagnosis {
-        layer: b
-            .layer
-            .map(|l| l.parse())
-            .transpose()
-            .map_err(|e: String| ApiError::bad("layer", e))?,
+    let d = diagnosis::check(diagnosis::Sent {
+        layer: b.layer,
         reproducible: b.reproducible,
         serious: b.serious,
-        serious_reason: non_empty("serious_reason", b.serious_reason, limits::REASON)?,
-        severity: b.severity.map(|s| s.parse()).transpose().map_err(
-            |e: crate::ingest::alert::UnknownSeverity| ApiError::bad("severity", e.to_string()),
-        )?,
-        provider_ticket: non_empty(
-            "provider_ticket",
-            b.provider_ticket,
-            limits::PROVIDER_TICKET,
-        )?,
-    };
-    if d.layer.is_none()
-        && d.reproducible.is_none()
-        && d.serious.is_none()
-        && d.severity.is_none()
-        && d.provider_ticket.is_none()
-        && d.serious_reason.is_none()
-    {
-        return Err(ApiError::bad(
-            "body",
-            "give at least one of layer, reproducible, serious, serious_reason, severity, provider_ticket",
-        ));
-    }
-    if d.serious == Some(true) && d.serious_reason.is_none() {
-        return Err(ApiError::bad(
-            "serious_reason",
-            "required with serious: true (long outage, data loss, reputational, ...)",
-        ));
-    }
+        serious_reason: b.serious_reason,
+        severity: b.severity,
+        provider_ticket: b.provider_ticket,
+    })
+    .map_err(|e| ApiError::bad(e.field, e.reason))?;
     let incident = app
         .transact_paging(move |repo, ctx| {
-            ActError::in_job(diagnose(repo, ctx, id, &d, &Actor::Person(person)))
+            ActError::in_job(diagnosis::diagnose(
+                repo,
+                ctx,
+                id,
+                &d,
+                &Actor::Person(person),
+            ))
         })
         .await?
         .map_err(|e| act_error(e, id))?;
     app.after_action(id);
     Ok(Json(json!({"incident": incident})))
-}
-
-/// Records the diagnosis, then arms or cancels the first-response reminders.
-fn diagnose(
-    repo: &mut dyn crate::incident::Repo,
-    ctx: &Ctx<'_>,
-    id: i64,
-    d: &Diagnosis,
-    actor: &Actor,
-) -> Result<crate::incident::Incident, ActError> {
-    let before = repo.get(id)?;
-    apply::diagnose(repo, id, d, actor, ctx.now)?;
-    reminders::after_diagnosis(repo, ctx, &before, d)?;
-    Ok(repo.get(id)?)
 }

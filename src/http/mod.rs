@@ -2,7 +2,6 @@
 //! status codes. The only module that knows axum and status codes; handlers
 //! parse, call the domain, and map the result.
 
-pub mod ack_link;
 pub mod auth;
 pub mod error;
 mod escalate;
@@ -116,7 +115,6 @@ pub fn router(app: Shared) -> Router {
         .route("/twilio/sms", post(twilio::sms))
         .route("/twilio/voice", post(twilio::voice))
         .route("/twilio/status", post(twilio::status))
-        .route("/a/{token}", get(ack_link::show).post(ack_link::act))
         .merge(crate::web::router())
         // The outer layer refuses a declared oversize body before reading
         // it; `read_body`, inside it, stops a chunked one that grows past it.

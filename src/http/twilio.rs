@@ -20,9 +20,8 @@ use super::error::ApiError;
 use crate::app::Shared;
 use crate::config::{Provider, Roster};
 use crate::escalation::paging::{self, Ctx};
-use crate::incident::apply::ActError;
 use crate::incident::transition::Action;
-use crate::incident::{Actor, Incident, Repo, SmsClaim};
+use crate::incident::{Actor, Repo, SmsClaim};
 use crate::notify::reply::{self, Reply};
 use crate::notify::{message, twilio_sig, twiml};
 use crate::store::{StoreError, StoreResult};
@@ -128,40 +127,6 @@ fn xml(body: String) -> Response {
 const NOT_ON_ROSTER: &str = "This number is not on the tocsin roster.";
 const HELP: &str = "tocsin: reply ack 42 (or a42, 42) to acknowledge, res 42 (r42) to resolve, \
 esc 42 to escalate; a bare ack works when one incident is paged to you. STOP ends SMS pages.";
-
-/// Past participle for the confirmation words.
-fn done(action: Action) -> &'static str {
-    match action {
-        Action::Acknowledge => "acknowledged",
-        Action::Resolve => "resolved",
-        Action::Downgrade => "downgraded",
-        Action::Reopen => "reopened",
-        Action::Unacknowledge => "unacknowledged",
-        Action::EndMaintenance => "paged after its maintenance",
-    }
-}
-
-/// What a responder hears back after `action` on incident `id`, by any
-/// channel; `Err` only when the store failed (nothing was changed).
-pub(super) fn outcome_words(
-    id: i64,
-    action: Action,
-    result: Result<(Incident, bool), ActError>,
-) -> Result<String, StoreError> {
-    match result {
-        Ok((_, true)) => Ok(format!("Incident {id} {}.", done(action))),
-        Ok((incident, false)) => Ok(match incident.assignee {
-            Some(who) => format!("Incident {id} was already {} by {who}.", done(action)),
-            None => format!("Incident {id} was already {}.", done(action)),
-        }),
-        Err(ActError::NotFound) => Ok(format!("Incident {id} not found.")),
-        Err(ActError::Illegal(state)) => Ok(format!(
-            "Incident {id} is {state}, so it cannot be {}.",
-            done(action)
-        )),
-        Err(ActError::Store(e)) => Err(e),
-    }
-}
 
 /// What an SMS or a keypress asks for once its target incident is known.
 enum Step {
@@ -323,7 +288,7 @@ fn decide(
     let actor = Actor::Person(person.to_owned());
     let result = paging::act(repo, ctx, id, action, &actor, "sms", json!({}));
     let changed = matches!(result, Ok((_, true))).then_some(id);
-    let mut text = outcome_words(id, action, result)?;
+    let mut text = message::outcome_words(id, action, result)?;
     if changed.is_some() && action == Action::Acknowledge {
         text.push_str(&format!(" Reply res {id} when fixed."));
     }
@@ -343,9 +308,7 @@ pub(super) async fn escalate_words(
     match super::escalate::escalate(app.clone(), id, person, via).await {
         Ok(_) => {
             app.after_action(id);
-            Ok(format!(
-                "Incident {id} escalated: the next step is being paged now."
-            ))
+            Ok(message::escalated_words(id))
         }
         Err(ApiError::NotFound(_)) => Ok(format!("Incident {id} not found.")),
         Err(ApiError::IllegalTransition { state, .. }) => Ok(format!(
@@ -434,7 +397,7 @@ pub async fn voice(State(app): State<Shared>, form: SignedForm) -> Result<Respon
             let actor = Actor::Person(who);
             let result = paging::act(repo, ctx, id, action, &actor, "voice", json!({}));
             let changed = matches!(result, Ok((_, true))).then_some(id);
-            let text = outcome_words(id, action, result)?;
+            let text = message::outcome_words(id, action, result)?;
             let twiml = goodbye(&text);
             if let Some(key) = &key {
                 repo.set_sms_reply(key, &twiml)?;

@@ -8,6 +8,9 @@ use std::collections::BTreeSet;
 
 use super::sms_segments::{cut, fits, longest_start};
 use crate::incident::Incident;
+use crate::incident::apply::ActError;
+use crate::incident::transition::Action;
+use crate::store::StoreError;
 
 /// Longest title in an SMS page, in characters.
 const SMS_TITLE_CHARS: usize = 90;
@@ -188,6 +191,45 @@ pub fn resolved_notice(i: &Incident, by: &str) -> String {
 /// Told to everyone else a page reached, once somebody acknowledged.
 pub fn taken_notice(i: &Incident, who: &str) -> String {
     format!("tocsin: {who} took {}. Nothing to do.", headline(i))
+}
+
+/// Past participle for the confirmation words.
+fn done(action: Action) -> &'static str {
+    match action {
+        Action::Acknowledge => "acknowledged",
+        Action::Resolve => "resolved",
+        Action::Downgrade => "downgraded",
+        Action::Reopen => "reopened",
+        Action::Unacknowledge => "unacknowledged",
+        Action::EndMaintenance => "paged after its maintenance",
+    }
+}
+
+/// What a responder hears back after `action` on incident `id`, by any
+/// channel; `Err` only when the store failed (nothing was changed).
+pub fn outcome_words(
+    id: i64,
+    action: Action,
+    result: Result<(Incident, bool), ActError>,
+) -> Result<String, StoreError> {
+    match result {
+        Ok((_, true)) => Ok(format!("Incident {id} {}.", done(action))),
+        Ok((incident, false)) => Ok(match incident.assignee {
+            Some(who) => format!("Incident {id} was already {} by {who}.", done(action)),
+            None => format!("Incident {id} was already {}.", done(action)),
+        }),
+        Err(ActError::NotFound) => Ok(format!("Incident {id} not found.")),
+        Err(ActError::Illegal(state)) => Ok(format!(
+            "Incident {id} is {state}, so it cannot be {}.",
+            done(action)
+        )),
+        Err(ActError::Store(e)) => Err(e),
+    }
+}
+
+/// What a responder hears back after escalating incident `id`.
+pub fn escalated_words(id: i64) -> String {
+    format!("Incident {id} escalated: the next step is being paged now.")
 }
 
 #[cfg(test)]

@@ -42,12 +42,16 @@
 //! cached, under a name that changes with its content. So: no `style=`
 //! attributes, no inline `<script>`, no `on…=` handlers.
 
+mod ack_link;
+mod act;
 mod assets;
+mod incident;
 mod incidents;
 mod oidc;
 mod session;
 mod signin;
 pub mod time;
+mod timeline;
 mod trusted;
 
 use askama::Template;
@@ -68,6 +72,9 @@ pub use time::When;
 pub fn router() -> Router<Shared> {
     Router::new()
         .route("/", get(incidents::list))
+        .route("/events", get(incidents::events))
+        .route("/a/{token}", get(ack_link::show).post(ack_link::act))
+        .route("/incidents/{id}", get(incident::show).post(incident::post))
         .route("/signin", get(signin::form).post(signin::send))
         .route("/signin/{token}", get(signin::confirm).post(signin::open))
         .route("/signout", post(signin::signout))
@@ -181,6 +188,9 @@ pub enum WebError {
     Bad { field: String, reason: String },
     #[error("not found")]
     NotFound,
+    /// The action does not apply in the incident's state: 409.
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -202,6 +212,7 @@ impl IntoResponse for WebError {
                 "Check the form",
                 &format!("{field}: {reason}. Nothing changed."),
             ),
+            WebError::Conflict(text) => message(StatusCode::CONFLICT, "Nothing to do", &text),
             WebError::NotFound | WebError::Store(StoreError::NotFound) => {
                 message(StatusCode::NOT_FOUND, "Not found", "There is nothing here.")
             }

@@ -13,6 +13,7 @@ mod overrides;
 mod reports;
 mod rig;
 mod sms_text;
+mod web;
 
 use chrono::Duration;
 use serde_json::json;

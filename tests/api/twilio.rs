@@ -503,7 +503,7 @@ async fn ack_link_get_shows_and_only_post_acts() {
             html.contains(&format!("Acknowledge incident {id}</button>")),
             "{html}"
         );
-        assert!(html.contains("Disk&lt;Full&gt; on a"), "{html}");
+        assert!(html.contains("Disk&#60;Full&#62; on a"), "{html}");
         assert!(!html.contains("Disk<Full>"), "{html}");
         assert!(html.contains("triggered"), "{html}");
     }

@@ -2,6 +2,7 @@
 //! the session cookie, CSRF on every form, the security headers, escaping.
 //! `web/` holds the pages' own tests.
 
+mod incident;
 mod oidc;
 mod signin;
 mod trusted;

@@ -1,5 +1,6 @@
-//! SQL behind web sign-in (`crate::signin`): one-time links and sessions,
-//! both stored as the SHA-256 of their token. Times are Unix milliseconds.
+//! SQL behind the web UI: sign-in (`crate::signin`: one-time links and
+//! sessions, both stored as the SHA-256 of their token) and the change mark
+//! live pages watch. Times are Unix milliseconds.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -165,6 +166,20 @@ impl SqliteStore {
                 t,
                 "UPDATE sessions SET revoked_at = ?2 WHERE person = ?1 AND revoked_at IS NULL",
                 params![person, ms(now)],
+            )?)
+        })
+        .await
+    }
+
+    /// A number that grows with every change to any incident (its
+    /// timeline's last event): the web UI's live pages poll it.
+    pub async fn change_mark(&self) -> StoreResult<i64> {
+        self.read(|c| {
+            Ok(super::row(
+                c,
+                "SELECT COALESCE(MAX(id), 0) FROM timeline",
+                [],
+                |r| r.get(0),
             )?)
         })
         .await
