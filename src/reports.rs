@@ -180,6 +180,20 @@ fn spread(mut samples: Vec<i64>) -> Spread {
     }
 }
 
+/// MTTA and MTTR over every incident of `rows`, whatever its group.
+pub fn overall(rows: &Rows) -> (Spread, Spread) {
+    let since = |i: &IncidentRow, at: DateTime<Utc>| (at - i.started_at).num_seconds().max(0);
+    let acks = rows
+        .incidents
+        .iter()
+        .filter_map(|i| Some(since(i, i.acknowledged_at?)));
+    let fixes = rows
+        .incidents
+        .iter()
+        .filter_map(|i| Some(since(i, i.resolved_at?)));
+    (spread(acks.collect()), spread(fixes.collect()))
+}
+
 /// Whether a page sent at `at` to `person` woke them: outside their working
 /// hours in their own zone. Unknown people are not counted.
 pub fn night(roster: &Roster, person: &str, at: DateTime<Utc>) -> bool {

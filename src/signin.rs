@@ -14,6 +14,11 @@ use crate::config::{ChannelType, Person, Roster};
 /// How long a sign-in link works.
 pub const LINK_TTL: Duration = Duration::minutes(15);
 
+/// Most unused links a person may have at once: the sign-in form sends
+/// no more until one is used or expires, so it cannot be used to flood
+/// someone's phone.
+pub const MAX_LIVE_LINKS: i64 = 3;
+
 /// How long a session lasts without signing in again.
 pub const SESSION_TTL: Duration = Duration::days(30);
 

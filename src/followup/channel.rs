@@ -10,14 +10,14 @@
 //! "online" post, a status update). Posts name the incident by the
 //! client's reference (`ACME-7`), never by the global number.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
 use super::business_days;
 use crate::config::Roster;
 use crate::escalation::paging::{Ctx, notice_row};
 use crate::incident::apply::ActError;
-use crate::incident::{Actor, Incident, Repo, State};
+use crate::incident::{Actor, Event, Incident, Repo, State};
 use crate::ingest::alert::Source;
 use crate::notify::message;
 use crate::store::StoreResult;
@@ -220,6 +220,22 @@ pub fn withheld(inc: &Incident, about: About) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// Whether the client may see `inc` at all (its status page): only what it
+/// was told about, never an internal incident. The rule of [`withheld`].
+pub fn client_sees(inc: &Incident) -> bool {
+    withheld(inc, About::Resolved).is_none()
+}
+
+/// What the client channel was sent about an incident, oldest first: the
+/// time and the exact text of each queued post.
+pub fn heard(events: &[Event]) -> Vec<(DateTime<Utc>, String)> {
+    events
+        .iter()
+        .filter(|e| e.kind == "client post queued")
+        .filter_map(|e| Some((e.at, e.detail["text"].as_str()?.to_string())))
+        .collect()
 }
 
 /// The title of a client post: the reference and the incident's title.

@@ -14,16 +14,10 @@ use serde_json::{Value, json};
 use super::auth;
 use super::error::ApiError;
 use crate::app::Shared;
-use crate::config::{ClientReports, Roster, Scope};
-use crate::duration::Span;
+use crate::config::{Roster, Scope};
 use crate::escalation::paging;
+use crate::incident::maintenance::request::{self, Request, scope_parts};
 use crate::incident::maintenance::{self, NewWindow, Window};
-use crate::ingest::matcher::Matcher;
-
-/// Longest `reason`, in characters.
-const REASON_MAX: usize = 500;
-/// Most label matchers on one window.
-const MATCHERS_MAX: usize = 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,39 +72,11 @@ pub async fn list(
     let now = app.clock.now();
     let limit = q.limit.unwrap_or(100).clamp(1, 500);
     let stored = app.store.query(move |r| r.windows(now, limit)).await?;
-    let mut all: Vec<Value> = roster
-        .maintenance
-        .values()
-        .filter_map(|m| {
-            let (from, to) = maintenance::occurrence(m, now).or_else(|| {
-                let from = m.cron.next_after(m.timezone, now)?;
-                Some((from, from + m.duration.to_chrono()))
-            })?;
-            Some(to_json(&maintenance::configured(m, from, to), now))
-        })
+    let all: Vec<Value> = request::listed(&roster, stored, now)
+        .iter()
+        .map(|w| to_json(w, now))
         .collect();
-    all.extend(stored.iter().map(|w| to_json(w, now)));
     Ok(Json(json!({"maintenance": all})))
-}
-
-fn scope(b: &CreateBody) -> Result<Scope, ApiError> {
-    match (&b.project, &b.client, &b.integration) {
-        (Some(p), None, None) => Ok(Scope::Project(p.clone())),
-        (None, Some(c), None) => Ok(Scope::Client(c.clone())),
-        (None, None, Some(i)) => Ok(Scope::Integration(i.clone())),
-        (None, None, None) => Err(ApiError::bad(
-            "project",
-            "give the window's scope: project, client or integration",
-        )),
-        _ => Err(ApiError::bad(
-            "project",
-            "give one of project, client or integration, not several",
-        )),
-    }
-}
-
-fn time(roster: &Roster, field: &str, s: &str) -> Result<DateTime<Utc>, ApiError> {
-    crate::when::parse(s, roster.timezone).map_err(|e| ApiError::bad(field, e))
 }
 
 /// The body as a window, or a 400 naming the first bad field.
@@ -120,56 +86,18 @@ fn parse(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<NewWindow, ApiError> {
-    let scope = scope(&b)?;
-    if b.matchers.len() > MATCHERS_MAX {
-        return Err(ApiError::bad("matchers", format!("at most {MATCHERS_MAX}")));
-    }
-    let matchers = b
-        .matchers
-        .iter()
-        .map(|m| Matcher::parse(m).map_err(|e| ApiError::bad("matchers", e.to_string())))
-        .collect::<Result<Vec<_>, _>>()?;
-    let from = match &b.from {
-        Some(s) => time(roster, "from", s)?,
-        None => now,
+    let r = Request {
+        project: b.project,
+        client: b.client,
+        integration: b.integration,
+        matchers: b.matchers,
+        from: b.from,
+        to: b.to,
+        duration: b.duration,
+        reason: b.reason,
+        client_reports: b.client_reports,
     };
-    let to = match (&b.to, &b.duration) {
-        (Some(s), None) => time(roster, "to", s)?,
-        (None, Some(d)) => {
-            from + Span::parse(d)
-                .map_err(|e| ApiError::bad("for", e))?
-                .to_chrono()
-        }
-        (Some(_), Some(_)) => return Err(ApiError::bad("to", "give to or for, not both")),
-        (None, None) => return Err(ApiError::bad("to", "required (or for, a duration)")),
-    };
-    let reason = b.reason.as_deref().map(str::trim).unwrap_or_default();
-    if reason.is_empty() {
-        return Err(ApiError::bad("reason", "required: say why pages are held"));
-    }
-    if reason.chars().count() > REASON_MAX {
-        return Err(ApiError::bad(
-            "reason",
-            format!("longer than {REASON_MAX} characters"),
-        ));
-    }
-    let client_reports = match &b.client_reports {
-        Some(c) => c
-            .parse::<ClientReports>()
-            .map_err(|e| ApiError::bad("client_reports", e))?,
-        None => ClientReports::Page,
-    };
-    let w = NewWindow {
-        scope,
-        matchers,
-        from,
-        to,
-        reason: reason.to_string(),
-        client_reports,
-        created_by: by.to_string(),
-    };
-    maintenance::check(roster, &w, now).map_err(|e| ApiError::bad(e.field, e.reason))?;
-    Ok(w)
+    request::parse(roster, &r, by, now).map_err(|e| ApiError::bad(e.field, e.reason))
 }
 
 fn forbidden(person: &str, scope: &Scope) -> ApiError {
@@ -177,14 +105,6 @@ fn forbidden(person: &str, scope: &Scope) -> ApiError {
     ApiError::Forbidden(format!(
         "{person} may not manage maintenance of {kind} {id}: admins and the lead of every team concerned may"
     ))
-}
-
-fn scope_parts(scope: &Scope) -> (&'static str, &str) {
-    match scope {
-        Scope::Project(p) => ("project", p),
-        Scope::Client(c) => ("client", c),
-        Scope::Integration(i) => ("integration", i),
-    }
 }
 
 pub async fn create(

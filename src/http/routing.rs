@@ -20,7 +20,8 @@ use crate::duration::Span;
 use crate::escalation::targets::{self, RouteContext};
 use crate::followup::channel::person_name;
 use crate::incident::OverrideFilter;
-use crate::routing::{self, FeedShift, PresenceMark, Status, StoredOverride};
+use crate::oncall::selfservice::{self, SelfError};
+use crate::routing::{self, FeedShift, PresenceMark, StoredOverride};
 
 /// How far ahead the iCal feeds reach.
 const ICAL_WEEKS: i64 = 8;
@@ -43,15 +44,14 @@ pub struct PresenceBody {
     ttl: Option<String>,
 }
 
-/// May `caller` set `target`'s presence? Themselves, an admin, or the lead
-/// of a team `target` belongs to.
-fn may_set(roster: &Roster, caller: &str, target: &str) -> bool {
-    caller == target
-        || roster.is_admin(caller)
-        || roster
-            .teams
-            .values()
-            .any(|t| t.lead == caller && t.members.iter().any(|m| m == target))
+impl From<SelfError> for ApiError {
+    fn from(e: SelfError) -> Self {
+        match e {
+            SelfError::Invalid { field, reason } => ApiError::bad(field, reason),
+            SelfError::Forbidden(m) => ApiError::Forbidden(m),
+            SelfError::NotFound(what) => ApiError::NotFound(what),
+        }
+    }
 }
 
 pub async fn put_presence(
@@ -62,45 +62,17 @@ pub async fn put_presence(
 ) -> Result<Json<Value>, ApiError> {
     let roster = app.roster();
     let caller = auth::person(&roster, &headers)?.id.clone();
-    if !roster.people.contains_key(&person) {
-        return Err(ApiError::NotFound(format!("person {person:?}")));
-    }
-    if !may_set(&roster, &caller, &person) {
-        return Err(ApiError::Forbidden(format!(
-            "{caller} may not set the presence of {person} (only themselves, their team lead or an admin)"
-        )));
-    }
+    selfservice::target(
+        &roster,
+        &caller,
+        &person,
+        &format!("set the presence of {person}"),
+    )?;
     let b: PresenceBody =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
-    let status = match b.status.as_deref() {
-        Some("online") => Status::Online,
-        Some("offline") => Status::Offline,
-        Some(other) => {
-            return Err(ApiError::bad(
-                "status",
-                format!("{other:?} is not online or offline"),
-            ));
-        }
-        None => return Err(ApiError::bad("status", "required: online or offline")),
-    };
     let now = app.clock.now();
-    // Without a ttl the mark holds until it is cleared or replaced.
-    let until = match b.ttl {
-        None => PresenceMark::until_cleared(),
-        Some(text) => {
-            let ttl = Span::parse(&text).map_err(|e| ApiError::bad("ttl", e))?;
-            let max = roster.limits.presence_max_ttl;
-            if ttl > max {
-                return Err(ApiError::bad(
-                    "ttl",
-                    format!("{ttl} is longer than the maximum {max} (limits.presence_max_ttl)"),
-                ));
-            }
-            now + ttl.to_chrono()
-        }
-    };
-    let mark = PresenceMark { status, until };
-    let stored = mark;
+    let mark = selfservice::mark(&roster, b.status.as_deref(), b.ttl.as_deref(), now)?;
+    let (stored, status) = (mark, mark.status);
     let target = person.clone();
     app.store
         .transact(move |repo| repo.set_presence(&target, &stored, &caller, now))
@@ -120,14 +92,12 @@ pub async fn delete_presence(
 ) -> Result<Json<Value>, ApiError> {
     let roster = app.roster();
     let caller = auth::person(&roster, &headers)?.id.clone();
-    if !roster.people.contains_key(&person) {
-        return Err(ApiError::NotFound(format!("person {person:?}")));
-    }
-    if !may_set(&roster, &caller, &person) {
-        return Err(ApiError::Forbidden(format!(
-            "{caller} may not clear the presence of {person} (only themselves, their team lead or an admin)"
-        )));
-    }
+    selfservice::target(
+        &roster,
+        &caller,
+        &person,
+        &format!("clear the presence of {person}"),
+    )?;
     let target = person.clone();
     let cleared = app
         .store
@@ -414,15 +384,12 @@ fn notify_target<'r>(
     person: &str,
 ) -> Result<(&'r crate::config::Person, String), ApiError> {
     let caller = auth::person(roster, headers)?.id.clone();
-    let p = roster
-        .people
-        .get(person)
-        .ok_or_else(|| ApiError::NotFound(format!("person {person:?}")))?;
-    if !may_set(roster, &caller, person) {
-        return Err(ApiError::Forbidden(format!(
-            "{caller} may not change how {person} is notified (only themselves, their team lead or an admin)"
-        )));
-    }
+    let p = selfservice::target(
+        roster,
+        &caller,
+        person,
+        &format!("change how {person} is notified"),
+    )?;
     Ok((p, caller))
 }
 
@@ -474,18 +441,9 @@ pub async fn put_notify(
     let (p, caller) = notify_target(&roster, &headers, &person)?;
     let b: NotifyBody =
         serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
-    if b.rules.is_empty() || b.rules.len() > crate::config::MAX_NOTIFY_RULES {
-        return Err(ApiError::bad(
-            "rules",
-            format!("give 1 to {} rules", crate::config::MAX_NOTIFY_RULES),
-        ));
-    }
-    let mut rules = Vec::new();
-    for (i, r) in b.rules.iter().enumerate() {
-        let rule = crate::config::NotifyRule::parse(p, &r.via, r.after.as_deref())
-            .map_err(|(key, why)| ApiError::bad(format!("rules[{i}].{key}"), why))?;
-        rules.push(rule);
-    }
+    let rungs: Vec<(Vec<String>, Option<String>)> =
+        b.rules.into_iter().map(|r| (r.via, r.after)).collect();
+    let rules = selfservice::ladder(p, &rungs)?;
     let (target, now) = (person.clone(), app.clock.now());
     app.store
         .transact(move |repo| repo.set_notify_rules(&target, Some(&rules), &caller, now))

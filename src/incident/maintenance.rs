@@ -20,6 +20,8 @@ use crate::config::{ClientReports, Maintenance, Roster, Scope};
 use crate::ingest::matcher::Matcher;
 use crate::store::StoreResult;
 
+pub mod request;
+
 /// The timer at a window's end.
 pub const TIMER: &str = "maintenance";
 

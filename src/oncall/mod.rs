@@ -4,3 +4,4 @@
 //! thin. Must not know HTTP or SQL, nor read the clock.
 
 pub mod overrides;
+pub mod selfservice;

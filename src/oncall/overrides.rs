@@ -230,8 +230,9 @@ fn leads<'r>(roster: &'r Roster, s: &Schedule) -> Vec<&'r str> {
     teams(roster, s).iter().map(|t| t.lead.as_str()).collect()
 }
 
-/// Who may be put on call in `s`: its members and its teams' people.
-fn eligible<'r>(roster: &'r Roster, s: &'r Schedule) -> Vec<&'r str> {
+/// Who may be put on call in `s`: its members and its teams' people
+/// (may repeat).
+pub fn eligible<'r>(roster: &'r Roster, s: &'r Schedule) -> Vec<&'r str> {
     let mut out: Vec<&str> = s.members.iter().map(String::as_str).collect();
     for t in teams(roster, s) {
         out.extend(t.members.iter().map(String::as_str));

@@ -13,7 +13,8 @@
 //! for the header). Build it with [`Chrome::new`] and answer with
 //! [`render`]. Add the route in [`router`]. Every `{{ value }}` is
 //! HTML-escaped (askama's default for `.html`); never use `|safe` on what a
-//! user, an alert or a client typed.
+//! user, an alert or a client typed, except the output of
+//! `markdown::to_html` (raw HTML in it is already text).
 //!
 //! **The signed-in person.** Take a [`Viewer`] argument in the handler:
 //! without a live session the request is redirected to `/signin?next=…`
@@ -29,6 +30,29 @@
 //! with JavaScript off. Name buttons for what they do, and keep ids and
 //! names stable: browser tests find them (`name="action"
 //! value="acknowledge"`).
+//!
+//! **Acting on an incident.** Call [`act::run`](act) with an `act::Act`
+//! (acknowledge, resolve, escalate, assign, note, diagnosis, client update):
+//! one transaction through the same domain functions as the JSON API. For
+//! any other action, call the domain function the matching `http/` handler
+//! calls (inside `app.transact_paging`); if the rule you need is buried in a
+//! handler, move it into the domain and call it from both doors (as
+//! `followup::diagnosis` was). Map errors to [`WebError`]: `bad(field,
+//! reason)` (400 naming the field), `NotFound`, `Forbidden` (403),
+//! `Conflict`, `Store` (503).
+//!
+//! **Showing an incident.** `incident::IncidentView` and
+//! `templates/incident_summary.html` (`{% include %}` it; it reads `inc`)
+//! show state, links, labels and times the same way on every page.
+//!
+//! **Live pages.** Give the section that should refresh an `id` and
+//! `data-live="/events"`: `assets/app.js` reloads that section when any
+//! incident changes. Without JavaScript the page is the same, only static.
+//!
+//! **Sessions.** `app.store.sessions_of(person, now)`,
+//! `revoke_session(person, id, now)` and `revoke_sessions_of(person, now)`
+//! list and end sessions (for "Me"); `POST /signout` with `everywhere`
+//! ends them all.
 //!
 //! **Times.** [`When::new(t, viewer.person.timezone, now)`](When) gives
 //! `iso`, `local` and `ago`; write it as
@@ -47,9 +71,16 @@ mod act;
 mod assets;
 mod incident;
 mod incidents;
+mod maintenance;
+mod markdown;
+mod me;
 mod oidc;
+mod oncall;
+mod postmortems;
+mod reports;
 mod session;
 mod signin;
+mod status;
 pub mod time;
 mod timeline;
 mod trusted;
@@ -81,6 +112,27 @@ pub fn router() -> Router<Shared> {
         .route("/auth/oidc", get(oidc::start))
         .route("/auth/oidc/callback", get(oidc::callback))
         .route("/assets/{file}", get(assets::serve))
+        .route("/oncall", get(oncall::show))
+        .route("/oncall/shift", post(oncall::shift))
+        .route("/oncall/presence", post(oncall::presence))
+        .route(
+            "/maintenance",
+            get(maintenance::list).post(maintenance::start),
+        )
+        .route("/maintenance/{id}/end", post(maintenance::end))
+        .route("/postmortems", get(postmortems::list))
+        .route(
+            "/postmortems/{id}",
+            get(postmortems::show).post(postmortems::edit),
+        )
+        .route("/postmortems/{id}/step", post(postmortems::step))
+        .route("/postmortems/{id}/actions", post(postmortems::add_action))
+        .route("/actions/{id}/done", post(postmortems::action_done))
+        .route("/reports", get(reports::show))
+        .route("/me", get(me::show))
+        .route("/me/notify", post(me::notify))
+        .route("/me/sessions/{id}/revoke", post(me::revoke))
+        .route("/status/{client}", get(status::show))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -188,7 +240,10 @@ pub enum WebError {
     Bad { field: String, reason: String },
     #[error("not found")]
     NotFound,
-    /// The action does not apply in the incident's state: 409.
+    /// Not this viewer's to do: 403 with why; nothing changed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The action does not apply in this state: 409.
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
@@ -212,6 +267,7 @@ impl IntoResponse for WebError {
                 "Check the form",
                 &format!("{field}: {reason}. Nothing changed."),
             ),
+            WebError::Forbidden(why) => forbidden(&why),
             WebError::Conflict(text) => message(StatusCode::CONFLICT, "Nothing to do", &text),
             WebError::NotFound | WebError::Store(StoreError::NotFound) => {
                 message(StatusCode::NOT_FOUND, "Not found", "There is nothing here.")

@@ -85,12 +85,24 @@ pub async fn send(State(app): State<Shared>, Form(f): Form<SendForm>) -> Respons
     if who.is_empty() {
         return WebError::bad("who", "give your person id or email").into_response();
     }
+    if let Err(reason) = crate::limits::NAME.check(who) {
+        return WebError::bad("who", reason).into_response();
+    }
     let Some(via) = channel(&f.via) else {
         return WebError::bad("via", "pick email, chat or sms").into_response();
     };
     let roster = app.roster();
     let next = safe_next(f.next.as_deref());
     if let Some(person) = signin::find(&roster, who).filter(|p| p.address(via).is_some()) {
+        match app
+            .store
+            .live_signin_links(person.id.clone(), app.clock.now())
+            .await
+        {
+            Ok(n) if n >= signin::MAX_LIVE_LINKS => return sent(who, &f.via),
+            Ok(_) => {}
+            Err(e) => return WebError::from(e).into_response(),
+        }
         let url = match issue(&app, &person.id, &next).await {
             Ok(url) => url,
             Err(e) => return WebError::from(e).into_response(),
@@ -105,12 +117,16 @@ pub async fn send(State(app): State<Shared>, Form(f): Form<SendForm>) -> Respons
             return WebError::from(e).into_response();
         }
     }
+    sent(who, &f.via)
+}
+
+/// The one answer of the sign-in form, whoever asked.
+fn sent(who: &str, via: &str) -> Response {
     message(
         StatusCode::OK,
         "Check your messages",
         &format!(
-            "If {who} is on the roster with {}, a sign-in link is on its way. It works once, for 15 minutes.",
-            f.via
+            "If {who} is on the roster with {via}, a sign-in link is on its way. It works once, for 15 minutes."
         ),
     )
 }

@@ -51,7 +51,7 @@ pub(crate) async fn open_incident(d: &Daemon) -> i64 {
 }
 
 /// Opened, acknowledged by bob, flagged serious, resolved by bob.
-async fn serious_resolved(d: &Daemon) -> i64 {
+pub(crate) async fn serious_resolved(d: &Daemon) -> i64 {
     let id = open_incident(d).await;
     d.advance(Duration::minutes(4)).await;
     let inc = format!("/api/v1/incidents/{id}");

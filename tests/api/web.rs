@@ -3,8 +3,14 @@
 //! `web/` holds the pages' own tests.
 
 mod incident;
+mod maintenance;
+mod me;
 mod oidc;
+mod oncall;
+mod postmortems;
+mod reports;
 mod signin;
+mod status;
 mod trusted;
 
 use reqwest::header;

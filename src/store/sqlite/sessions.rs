@@ -68,6 +68,20 @@ impl SqliteStore {
         .await
     }
 
+    /// How many of `person`'s sign-in links are still unused and valid.
+    pub async fn live_signin_links(&self, person: String, now: DateTime<Utc>) -> StoreResult<i64> {
+        self.read(move |c| {
+            Ok(super::row(
+                c,
+                "SELECT COUNT(*) FROM signin_links
+                 WHERE person = ?1 AND used_at IS NULL AND expires_at > ?2",
+                params![person, ms(now)],
+                |r| r.get(0),
+            )?)
+        })
+        .await
+    }
+
     /// Uses the link `hash` once and opens `session` for its person, in one
     /// transaction; `None` when the link is unknown, used or expired.
     /// `session.person` is ignored: the link says who.

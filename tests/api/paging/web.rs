@@ -96,3 +96,115 @@ async fn acknowledging_on_the_ack_link_stops_paging_and_says_what_next() {
     pass(&rig.d, Duration::minutes(50), Duration::minutes(1)).await;
     rig.finish(&[sms(BOB_PHONE, &[id])], 1).await;
 }
+
+/// The sign-in link in a message, as a path on this daemon.
+fn signin_link(text: &str) -> String {
+    // Mail bodies may be quoted-printable: undo its soft line breaks.
+    let text = text
+        .replace("=\r\n", "")
+        .replace("=\n", "")
+        .replace("=3D", "=");
+    let re = regex::Regex::new(r"https://tocsin\.example(/signin/[0-9a-f]{64}(\?next=[^\s]+)?)")
+        .expect("regex");
+    re.captures(&text)
+        .map(|c| c[1].to_string())
+        .unwrap_or_else(|| panic!("no sign-in link in {text}"))
+}
+
+#[tokio::test]
+async fn the_signin_form_sends_a_link_by_the_channel_picked_and_brings_you_back() {
+    let rig = rig().await;
+    let r = browser()
+        .get(rig.d.url("/incidents/7"))
+        .send()
+        .await
+        .expect("get");
+    let back = "/signin?next=%2Fincidents%2F7";
+    assert_eq!(crate::web::header_of(&r, reqwest::header::LOCATION), back);
+    let ask = |who: &'static str, via: &'static str| {
+        let d = &rig.d;
+        async move {
+            let r = browser()
+                .post(d.url("/signin"))
+                .form(&[("who", who), ("via", via), ("next", "/incidents/7")])
+                .send()
+                .await
+                .expect("post");
+            assert_eq!(r.status(), 200, "{who} {via}");
+        }
+    };
+    // Only bob has an email address; nobody is not on the roster.
+    for (who, via) in [
+        ("bob@example.com", "email"),
+        ("nobody", "email"),
+        ("alice", "email"),
+    ] {
+        ask(who, via).await;
+    }
+    rig.d.settle().await;
+    let mails = rig.smtp.received();
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(mails[0].to, vec!["bob@example.com".to_string()]);
+    let link = signin_link(&mails[0].data);
+
+    // The link's page keeps where to go; its button signs in and goes there.
+    let (status, html) = crate::web::page(&rig.d, "", &link).await;
+    assert_eq!(status, 200);
+    assert!(
+        html.contains(r#"name="next" value="/incidents/7""#),
+        "{html}"
+    );
+    let r = browser()
+        .post(rig.d.url(&link))
+        .form(&[("next", "/incidents/7")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        crate::web::header_of(&r, reqwest::header::LOCATION),
+        "/incidents/7"
+    );
+
+    // By SMS; asking again and again sends no more than three live links.
+    for _ in 0..4 {
+        ask("bob", "sms").await;
+    }
+    // SMS to one person go at most one per `sms_bundle_window` (1m).
+    pass(&rig.d, Duration::minutes(6), Duration::minutes(1)).await;
+    let sms_sent = rig.twilio.accepted();
+    assert_eq!(
+        sms_sent.len(),
+        3,
+        "one email used, three by SMS: {sms_sent:#?}"
+    );
+    assert!(sms_sent.iter().all(|s| s.to() == BOB_PHONE));
+    signin_link(sms_sent[0].text());
+    let none = Vec::new;
+    rig.finish(
+        &[
+            Sent {
+                channel: "email",
+                to: "bob@example.com".into(),
+                incidents: none(),
+            },
+            Sent {
+                channel: "sms",
+                to: BOB_PHONE.into(),
+                incidents: none(),
+            },
+            Sent {
+                channel: "sms",
+                to: BOB_PHONE.into(),
+                incidents: none(),
+            },
+            Sent {
+                channel: "sms",
+                to: BOB_PHONE.into(),
+                incidents: none(),
+            },
+        ],
+        3,
+    )
+    .await;
+}

@@ -213,3 +213,30 @@ async fn what_an_alert_says_is_shown_as_text() {
     );
     assert!(!html.contains("<script>alert"), "{html}");
 }
+
+#[tokio::test]
+async fn tocsin_login_prints_a_link_that_signs_the_cli_user_in() {
+    let d = spawn_daemon().await;
+    let o = crate::cli::as_token(&d, BOB_TOKEN, &["login"]).await;
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let out = crate::cli::stdout(&o);
+    let url = out.trim();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    let path = url
+        .strip_prefix("https://tocsin.example")
+        .expect("public url");
+    assert!(path.starts_with("/signin/"), "{url}");
+    let (status, cookie, _, _) = open_link(&d, path).await;
+    assert_eq!(status, 303);
+    let cookie = cookie.expect("cookie");
+    assert!(
+        page(&d, &cookie, "/")
+            .await
+            .1
+            .contains(r#"title="Signed in as bob""#)
+    );
+    // Without a valid token: a one-line user error, no link.
+    let o = crate::cli::as_token(&d, "wrong-token", &["login"]).await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(crate::cli::stdout(&o).is_empty());
+}
