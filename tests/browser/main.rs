@@ -8,7 +8,6 @@
 //! cargo test --test browser screenshots` writes them (360 and 1280 px).
 
 #[path = "../api/fakes.rs"]
-#[allow(dead_code)]
 mod fakes;
 #[path = "../api/helpers.rs"]
 mod helpers;
@@ -46,7 +45,10 @@ pub async fn ui() -> Option<Ui> {
     }
     let one = ONE_BROWSER.lock().await;
     let chat = FakeChat::start().await;
-    let yaml = roster_yaml("").replace(
+    // bob and dave take turns on web-primary, weeks from Monday 09:00;
+    // dave has the week of t0.
+    let schedule = "schedules:\n  - id: web-primary\n    name: Web primary\n    team: web\n    members: [bob, dave]\n    handoff: \"0 9 * * MON\"\n    start: \"2026-11-02 09:00\"\n";
+    let yaml = roster_yaml(schedule).replace(
         r##"channel: { type: log, name: "#acme" }"##,
         r##"channel: { type: slack, url_file: acme.url, name: "#acme" }"##,
     );
@@ -121,6 +123,34 @@ impl Ui {
         url.strip_prefix("https://tocsin.example")
             .expect("under public_url")
             .to_string()
+    }
+
+    /// bob acknowledges, marks it serious and, 90 minutes on, resolves it
+    /// through the API: its postmortem is due.
+    pub async fn serious_resolved(&self, id: i64) {
+        let inc = format!("/api/v1/incidents/{id}");
+        let ack = self
+            .d
+            .post_json(&format!("{inc}/acknowledge"), BOB_TOKEN, &json!({}))
+            .await;
+        assert_eq!(ack.status(), 200);
+        let flag = self
+            .d
+            .http
+            .patch(self.d.url(&inc))
+            .bearer_auth(BOB_TOKEN)
+            .json(&json!({ "serious": true, "serious_reason": "long outage" }))
+            .send()
+            .await
+            .expect("patch");
+        assert_eq!(flag.status(), 200);
+        self.d.advance(chrono::Duration::minutes(90)).await;
+        let resolve = self
+            .d
+            .post_json(&format!("{inc}/resolve"), BOB_TOKEN, &json!({}))
+            .await;
+        assert_eq!(resolve.status(), 200);
+        self.d.settle().await;
     }
 
     /// The incident's state through the API.

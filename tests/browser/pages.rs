@@ -129,3 +129,95 @@ async fn a_label_with_a_script_renders_as_text() {
         .await;
     assert_eq!(scripts, 0, "inline script in the page");
 }
+
+#[tokio::test]
+async fn takes_a_shift_and_the_calendar_changes() {
+    let Some(ui) = ui().await else { return };
+    let b = ui.browser(1280).await;
+    ui.sign_in(&b, BOB_TOKEN).await;
+    b.goto(&ui.d.url("/oncall")).await;
+    let now = b.text("#oncall-now-web-primary").await;
+    assert!(now.contains("dave"), "{now}");
+    // dave's week, the first shift shown: bob takes it.
+    b.click(r#"#schedule-web-primary li.shift:not(.mine) button[value="take"]"#)
+        .await;
+    b.wait_for_text("the override in the calendar", |t| t.contains("override"))
+        .await;
+    let now = b.text("#oncall-now-web-primary").await;
+    assert!(now.contains("bob"), "{now}");
+    let first = b.text("#schedule-web-primary li.shift.override.mine").await;
+    assert!(first.contains("override"), "{first}");
+}
+
+#[tokio::test]
+async fn a_client_update_reaches_the_status_page() {
+    let Some(ui) = ui().await else { return };
+    let id = ui.open("DiskFull", json!({})).await;
+    let b = ui.browser(1280).await;
+    ui.sign_in(&b, BOB_TOKEN).await;
+    b.goto(&ui.d.url(&format!("/incidents/{id}"))).await;
+    b.click("#acknowledge").await;
+    b.wait_for_text("the acknowledged state", |t| t.contains("acknowledged"))
+        .await;
+    let words = "Checkout is slow; we are moving the database to a bigger disk.";
+    b.fill("#update-text", words).await;
+    b.click("#preview-update").await;
+    let preview = b.text("#preview").await;
+    assert!(preview.contains(words), "{preview}");
+    b.click("#send-update").await;
+    let posts = ui.client_posts().await;
+    assert!(posts.iter().any(|p| p.contains(words)), "{posts:?}");
+
+    b.goto(&ui.d.url(&format!("/status/acme?token={CLIENT_TOKEN}")))
+        .await;
+    let body = b
+        .wait_for_text("the update on the status page", |t| t.contains(words))
+        .await;
+    assert!(body.contains("ACME-1"), "{body}");
+}
+
+#[tokio::test]
+async fn writes_and_approves_a_postmortem() {
+    let Some(ui) = ui().await else { return };
+    let id = ui.open("DiskFull", json!({})).await;
+    ui.serious_resolved(id).await;
+    let b = ui.browser(1280).await;
+    ui.sign_in(&b, BOB_TOKEN).await;
+    b.goto(&ui.d.url("/postmortems")).await;
+    b.click("#postmortem-1 a").await;
+    for (section, text) in [
+        ("#what_happened", "The shop's disk filled up."),
+        ("#how_fixed", "We moved the database to a **bigger** disk."),
+        ("#cause", "Logs were never rotated."),
+        ("#measures", "Rotate logs daily."),
+        (
+            "#client_summary",
+            "The shop was slow for 90 minutes; it is fixed.",
+        ),
+    ] {
+        b.fill(section, text).await;
+    }
+    b.click("#no_measures_needed").await;
+    b.click(r#"button[value="preview"]"#).await;
+    b.find("#preview-note").await;
+    let preview = b.text("#preview").await;
+    assert!(preview.contains("bigger"), "{preview}");
+    b.click(r#"button[value="save"]"#).await;
+    b.wait_gone("#preview-note").await;
+    b.click("#step-submit").await;
+    b.wait_for_text("the submitted state", |t| t.contains("submitted"))
+        .await;
+    assert_eq!(b.text("#postmortem-state").await, "submitted");
+
+    // The team lead approves, sees the client's exact text, publishes.
+    ui.sign_in(&b, ADMIN_TOKEN).await;
+    b.goto(&ui.d.url("/postmortems/1")).await;
+    b.click("#step-approve").await;
+    b.wait_gone("#step-approve").await;
+    let client_text = b.text("#client-text").await;
+    assert_eq!(
+        client_text,
+        "The shop was slow for 90 minutes; it is fixed."
+    );
+    assert_eq!(b.text("#postmortem-state").await, "approved");
+}

@@ -35,6 +35,20 @@ async fn screenshots() {
         b.goto(&ui.d.url(&format!("/incidents/{id}"))).await;
         b.find("#act").await;
         save(&dir, "incident", width, b.screenshot().await);
+        for (page, path, ready) in [
+            ("oncall", "/oncall", "#schedule-web-primary"),
+            ("postmortems", "/postmortems", "main"),
+            ("reports", "/reports", "main"),
+            ("me", "/me", "main"),
+        ] {
+            b.goto(&ui.d.url(path)).await;
+            b.find(ready).await;
+            save(&dir, page, width, b.screenshot().await);
+        }
+        b.goto(&ui.d.url(&format!("/status/acme?token={CLIENT_TOKEN}")))
+            .await;
+        b.find("main").await;
+        save(&dir, "status", width, b.screenshot().await);
     }
 }
 

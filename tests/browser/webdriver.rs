@@ -181,6 +181,14 @@ impl Browser {
             .await;
     }
 
+    /// Replaces what the field holds with `text`.
+    pub async fn fill(&self, css: &str, text: &str) {
+        let id = self.find(css).await;
+        self.post(&format!("/element/{id}/clear"), json!({})).await;
+        self.post(&format!("/element/{id}/value"), json!({ "text": text }))
+            .await;
+    }
+
     /// The element's rendered text.
     pub async fn text(&self, css: &str) -> String {
         let id = self.find(css).await;
@@ -227,6 +235,20 @@ impl Browser {
             cond(&body).then_some(body)
         })
         .await
+    }
+
+    /// Waits until nothing on the page matches `css` (the page moved on).
+    pub async fn wait_gone(&self, css: &str) {
+        wait_for(&format!("{css} to go"), || async {
+            let v = self
+                .run(
+                    "return document.querySelector(arguments[0]) === null;",
+                    json!([css]),
+                )
+                .await;
+            v.as_bool().filter(|gone| *gone)
+        })
+        .await;
     }
 
     /// Waits until the current URL satisfies `cond`.
