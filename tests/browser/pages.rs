@@ -74,6 +74,11 @@ async fn every_page_without_a_session_goes_to_signin() {
         ("/".to_string(), "%2F".to_string()),
         ("/?state=all".to_string(), "%2F%3Fstate%3Dall".to_string()),
         (format!("/incidents/{id}"), format!("%2Fincidents%2F{id}")),
+        ("/oncall".to_string(), "%2Foncall".to_string()),
+        ("/maintenance".to_string(), "%2Fmaintenance".to_string()),
+        ("/postmortems".to_string(), "%2Fpostmortems".to_string()),
+        ("/reports".to_string(), "%2Freports".to_string()),
+        ("/me".to_string(), "%2Fme".to_string()),
     ] {
         b.goto(&ui.d.url(&path)).await;
         let want = format!("/signin?next={next}");
