@@ -2,7 +2,9 @@
 //! (oauth2-proxy and the like), the header it sets names the person. The
 //! header is believed only when the TCP peer is one of the configured proxy
 //! addresses; from anywhere else it is ignored, so nobody signs in by
-//! typing the header themselves.
+//! typing the header themselves. The sign-in happens on `GET /signin`
+//! (where a page without a session redirects): the proxy has already
+//! authenticated the person, so there is no form to press.
 
 use std::net::SocketAddr;
 
