@@ -104,6 +104,28 @@ impl<T: DeserializeOwned + Send> FromRequest<Shared> for Posted<T> {
     }
 }
 
+/// Whether a POST came from our own pages: no `Origin` (not a browser, or
+/// an old one), or an `Origin` that is `public_url`'s or the `Host` asked
+/// for. Stops another site from signing a browser in with a link of its
+/// own (login CSRF), where no session token exists yet.
+pub fn same_origin(headers: &HeaderMap, public_url: &url::Url) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str().map(|o| o.trim_end_matches('/')) else {
+        return false;
+    };
+    let public = public_url.origin().ascii_serialization();
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    let asked = origin
+        .split_once("://")
+        .is_some_and(|(_, rest)| !host.is_empty() && rest == host);
+    origin == public || asked
+}
+
 /// Constant-time; an empty token never matches.
 pub fn csrf_matches(sent: &str, expected: &str) -> bool {
     !sent.is_empty() && bool::from(sent.as_bytes().ct_eq(expected.as_bytes()))
@@ -183,6 +205,24 @@ mod tests {
         check(Some("//evil.example/"), "/");
         check(Some("https://evil.example/"), "/");
         check(Some("/\\evil.example"), "/");
+    }
+
+    #[test]
+    fn same_origin_table() {
+        fn check(origin: Option<&str>, host: &str, expected: bool) {
+            let mut h = HeaderMap::new();
+            if let Some(o) = origin {
+                h.insert(header::ORIGIN, o.parse().expect("header"));
+            }
+            h.insert(header::HOST, host.parse().expect("header"));
+            let public: url::Url = "https://tocsin.example/".parse().expect("url");
+            assert_eq!(same_origin(&h, &public), expected, "{origin:?} {host}");
+        }
+        check(None, "tocsin.example", true);
+        check(Some("https://tocsin.example"), "10.0.0.1:8080", true);
+        check(Some("http://localhost:8080"), "localhost:8080", true);
+        check(Some("https://evil.example"), "tocsin.example", false);
+        check(Some("null"), "tocsin.example", false);
     }
 
     #[test]

@@ -180,8 +180,12 @@ pub struct OpenForm {
 pub async fn open(
     State(app): State<Shared>,
     Path(token): Path<String>,
+    headers: HeaderMap,
     Form(f): Form<OpenForm>,
 ) -> Response {
+    if !session::same_origin(&headers, &app.roster().server.public_url) {
+        return super::forbidden("This sign-in came from another site. Open your link again.");
+    }
     let now = app.clock.now();
     let cookie = random_token();
     let new = signin::session("", &cookie, &random_token(), now);

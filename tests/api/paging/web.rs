@@ -208,3 +208,35 @@ async fn the_signin_form_sends_a_link_by_the_channel_picked_and_brings_you_back(
     )
     .await;
 }
+
+#[tokio::test]
+async fn escalating_on_the_ack_link_pages_the_next_step_now() {
+    let rig = rig().await;
+    let id = rig.open("DiskFull").await;
+    let re = regex::Regex::new(r"https://tocsin\.example(/a/[^\s]+)").expect("regex");
+    let link = re
+        .captures(rig.twilio.accepted()[0].text())
+        .map(|c| c[1].to_string())
+        .expect("an acknowledge link in the SMS");
+    let r = browser()
+        .post(rig.d.url(&link))
+        .form(&[("action", "escalate")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    // The token is in the URL: it must not leak through a Referer or a cache.
+    for (name, value) in [
+        (reqwest::header::REFERRER_POLICY, "no-referrer"),
+        (reqwest::header::CACHE_CONTROL, "no-store"),
+        (reqwest::header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        assert_eq!(crate::web::header_of(&r, name.clone()), value, "{name}");
+    }
+    let html = r.text().await.expect("html");
+    assert!(html.contains(&format!("Incident {id} escalated")), "{html}");
+    rig.d.settle().await;
+    assert_eq!(rig.state(id).await, "triggered");
+    rig.finish(&[sms(BOB_PHONE, &[id]), call(ALICE_PHONE, id)], 2)
+        .await;
+}

@@ -8,7 +8,12 @@ use super::*;
 #[tokio::test]
 async fn every_page_without_a_session_redirects_to_signin_and_back() {
     let d = spawn_daemon().await;
-    for (path, next) in [("/", "%2F"), ("/?state=all", "%2F%3Fstate%3Dall")] {
+    for (path, next) in [
+        ("/", "%2F"),
+        ("/?state=all", "%2F%3Fstate%3Dall"),
+        ("/incidents/1", "%2Fincidents%2F1"),
+        ("/events", "%2Fevents"),
+    ] {
         for cookie in ["", "tocsin_session=forged"] {
             let r = browser()
                 .get(d.url(path))
@@ -239,4 +244,28 @@ async fn tocsin_login_prints_a_link_that_signs_the_cli_user_in() {
     let o = crate::cli::as_token(&d, "wrong-token", &["login"]).await;
     assert_eq!(o.status.code(), Some(1));
     assert!(crate::cli::stdout(&o).is_empty());
+}
+
+#[tokio::test]
+async fn another_site_cannot_sign_a_browser_in_with_its_own_link() {
+    let d = spawn_daemon().await;
+    let path = signin_path(&d, BOB_TOKEN).await;
+    let r = browser()
+        .post(d.url(&path))
+        .header(header::ORIGIN, "https://evil.example")
+        .form(&[("next", "/")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 403);
+    assert!(header_of(&r, header::SET_COOKIE).is_empty());
+    // The link is still good from our own page.
+    let r = browser()
+        .post(d.url(&path))
+        .header(header::ORIGIN, "https://tocsin.example")
+        .form(&[("next", "/")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 303);
 }
