@@ -170,6 +170,8 @@ async fn a_client_update_reaches_the_status_page() {
     let preview = b.text("#preview").await;
     assert!(preview.contains(words), "{preview}");
     b.click("#send-update").await;
+    // Sent: back on the incident's page, without the preview.
+    b.wait_gone("#send-update").await;
     let posts = ui.client_posts().await;
     assert!(posts.iter().any(|p| p.contains(words)), "{posts:?}");
 
