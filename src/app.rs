@@ -80,6 +80,12 @@ impl AppState {
             .unwrap_or_else(|p| p.into_inner().clone())
     }
 
+    /// The HTTP client every provider and sign-in call shares (timeouts
+    /// set, rustls).
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     /// The providers of the running configuration.
     pub fn notifiers(&self) -> Arc<crate::notify::notifier::Notifiers> {
         self.notifiers
@@ -177,11 +183,6 @@ impl AppState {
     /// What paging needs for a transaction at `now`.
     pub fn paging_parts(&self) -> (Arc<Roster>, Vec<u8>, DateTime<Utc>) {
         (self.roster(), self.secret.clone(), self.clock.now())
-    }
-
-    /// The HTTP client every provider shares (chat message updates too).
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
     }
 
     /// The key that signs and checks acknowledge-link tokens.

@@ -78,12 +78,20 @@ pub fn session(person: &str, cookie: &str, csrf: &str, now: DateTime<Utc>) -> Ne
 /// The person `who` names: a person id or an email address (any case).
 pub fn find<'r>(roster: &'r Roster, who: &str) -> Option<&'r Person> {
     let who = who.trim();
-    roster.people.get(who).or_else(|| {
-        roster.people.values().find(|p| {
-            p.email
-                .as_deref()
-                .is_some_and(|e| e.eq_ignore_ascii_case(who))
-        })
+    roster
+        .people
+        .get(who)
+        .or_else(|| find_by_email(roster, who))
+}
+
+/// The person whose configured email is `email` (any case); what an
+/// identity provider's `email` claim opens.
+pub fn find_by_email<'r>(roster: &'r Roster, email: &str) -> Option<&'r Person> {
+    let email = email.trim();
+    roster.people.values().find(|p| {
+        p.email
+            .as_deref()
+            .is_some_and(|e| e.eq_ignore_ascii_case(email))
     })
 }
 

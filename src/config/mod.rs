@@ -5,6 +5,7 @@
 //! `file:line:column: message`. This module reads files and the environment
 //! and nothing else; it never starts anything.
 
+mod auth;
 mod context;
 mod errors;
 mod maintenance;

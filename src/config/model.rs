@@ -53,6 +53,35 @@ pub struct Server {
     pub body_timeout: Span,
     /// People allowed admin calls (reload, presence of others).
     pub admins: BTreeSet<String>,
+    /// Sign-in besides the one-time link.
+    pub auth: Auth,
+}
+
+/// `server.auth`: optional ways to sign in to the web UI; each opens the
+/// same stored session as a sign-in link.
+#[derive(Debug, Clone, Default)]
+pub struct Auth {
+    pub oidc: Option<Oidc>,
+    pub trusted_header: Option<TrustedHeader>,
+}
+
+/// Sign-in through an OpenID Connect issuer (authorization code + PKCE);
+/// the ID token's `email` names the person.
+#[derive(Debug, Clone)]
+pub struct Oidc {
+    /// The issuer URL, without a trailing slash; discovery is under it.
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+/// A header set by an authenticating proxy (oauth2-proxy and the like),
+/// believed only on connections from `proxies`.
+#[derive(Debug, Clone)]
+pub struct TrustedHeader {
+    /// The header's name, lower-case.
+    pub header: String,
+    pub proxies: BTreeSet<std::net::IpAddr>,
 }
 
 #[derive(Debug, Clone)]

@@ -56,6 +56,32 @@ pub struct Server {
     pub body_timeout: Option<S>,
     #[serde(default)]
     pub admins: Vec<S>,
+    pub auth: Option<Spanned<Auth>>,
+}
+
+/// `server.auth`: sign-in besides the one-time link.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Auth {
+    pub oidc: Option<Spanned<Oidc>>,
+    pub trusted_header: Option<Spanned<TrustedHeader>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Oidc {
+    pub issuer: Option<S>,
+    pub client_id: Option<S>,
+    pub client_secret: Option<S>,
+    pub client_secret_file: Option<S>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedHeader {
+    pub header: Option<S>,
+    #[serde(default)]
+    pub proxies: Vec<S>,
 }
 
 #[derive(Debug, Default, Deserialize)]

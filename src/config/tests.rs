@@ -569,3 +569,46 @@ fn storage_postgres_is_a_secret_and_excludes_sqlite() {
         )],
     );
 }
+
+#[test]
+fn server_auth_is_checked_where_written() {
+    let ok = format!(
+        "{BASE}server:\n  auth:\n    oidc:\n      issuer: https://login.example.com/\n      client_id: tocsin\n      client_secret: ${{TWILIO_TOKEN}}\n    trusted_header:\n      header: X-Forwarded-Email\n      proxies: [10.0.0.5, \"::1\"]\n"
+    );
+    let (_d, r) = load_text(&ok);
+    let auth = r.expect("valid").server.auth;
+    let oidc = auth.oidc.expect("oidc");
+    assert_eq!(oidc.issuer, "https://login.example.com");
+    assert_eq!(oidc.client_secret.expose(), "tw-secret");
+    let th = auth.trusted_header.expect("trusted header");
+    assert_eq!(th.header, "x-forwarded-email");
+    assert_eq!(th.proxies.len(), 2);
+    check(
+        &format!(
+            "{BASE}server:\n  auth:\n    oidc:\n      issuer: http://login.example.com\n      client_secret: hunter2\n    trusted_header:\n      header: X Email\n      proxies: [10.0.0.5, proxy.local]\n"
+        ),
+        &[
+            (
+                34,
+                15,
+                "server.auth.oidc.issuer \"http://login.example.com\" must be an https:// URL",
+            ),
+            (34, 7, "server.auth.oidc is missing client_id"),
+            (35, 22, "client_secret must not be written in the file"),
+            (
+                37,
+                15,
+                "server.auth.trusted_header.header \"X Email\" is not a header name",
+            ),
+            (
+                38,
+                27,
+                "server.auth.trusted_header.proxies: \"proxy.local\" is not an IP address",
+            ),
+        ],
+    );
+    check(
+        &format!("{BASE}server:\n  auth:\n    trusted_header:\n      header: X-Email\n"),
+        &[(34, 7, "server.auth.trusted_header is missing proxies")],
+    );
+}

@@ -371,6 +371,7 @@ fn server(ctx: &mut Ctx<'_>, s: Option<&Spanned<raw::Server>>) -> Server {
         header_timeout: Span::from_secs(10),
         body_timeout: Span::from_secs(30),
         admins: BTreeSet::new(),
+        auth: Auth::default(),
     };
     let Some(s) = s else { return out };
     let s = &s.value;
@@ -428,6 +429,7 @@ fn server(ctx: &mut Ctx<'_>, s: Option<&Spanned<raw::Server>>) -> Server {
         600,
     );
     out.admins = s.admins.iter().map(|a| a.value.clone()).collect();
+    out.auth = super::auth::auth(ctx, s.auth.as_ref());
     out
 }
 

@@ -11,10 +11,14 @@
 //! (`axum::serve` has neither: no timer for hyper, no cap.) The body timeout
 //! is a middleware of the router (`read_body`).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::service::Service as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -41,9 +45,9 @@ pub async fn serve(
             slot = slots.clone().acquire_owned() => slot.expect("the semaphore is never closed"),
             () = stopped(&mut stop) => break,
         };
-        let stream = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     // Out of descriptors, or the peer left before we got to it.
                     tracing::warn!(error = %e, "accepting a connection failed");
@@ -55,7 +59,7 @@ pub async fn serve(
         };
         let (router, stop) = (router.clone(), stop.clone());
         tokio::spawn(async move {
-            connection(stream, router, limits, stop).await;
+            connection((stream, peer), router, limits, stop).await;
             drop(slot);
         });
     }
@@ -70,7 +74,7 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
 }
 
 async fn connection(
-    stream: tokio::net::TcpStream,
+    (stream, peer): (tokio::net::TcpStream, SocketAddr),
     router: Router,
     limits: Limits,
     mut stop: watch::Receiver<bool>,
@@ -78,7 +82,14 @@ async fn connection(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let conn = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router));
+    // The peer's address, for handlers that take `ConnectInfo<SocketAddr>`
+    // (a trusted proxy header is believed only from the proxy).
+    let inner = TowerToHyperService::new(router);
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        inner.call(req)
+    });
+    let conn = http.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let done = tokio::select! {
         done = conn.as_mut() => done,

@@ -150,6 +150,16 @@ impl Store {
         }
     }
 
+    pub async fn open_session(
+        &self,
+        session: crate::signin::NewSession,
+    ) -> StoreResult<crate::signin::Session> {
+        match self {
+            Store::Sqlite(s) => s.open_session(session).await,
+            Store::Postgres(s) => s.open_session(session).await,
+        }
+    }
+
     pub async fn session(
         &self,
         hash: String,

@@ -74,6 +74,7 @@ mod incidents;
 mod maintenance;
 mod markdown;
 mod me;
+mod oidc;
 mod oncall;
 mod postmortems;
 mod reports;
@@ -82,6 +83,7 @@ mod signin;
 mod status;
 pub mod time;
 mod timeline;
+mod trusted;
 
 use askama::Template;
 use axum::Router;
@@ -107,6 +109,8 @@ pub fn router() -> Router<Shared> {
         .route("/signin", get(signin::form).post(signin::send))
         .route("/signin/{token}", get(signin::confirm).post(signin::open))
         .route("/signout", post(signin::signout))
+        .route("/auth/oidc", get(oidc::start))
+        .route("/auth/oidc/callback", get(oidc::callback))
         .route("/assets/{file}", get(assets::serve))
         .route("/oncall", get(oncall::show))
         .route("/oncall/shift", post(oncall::shift))

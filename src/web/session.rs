@@ -2,8 +2,10 @@
 //! session: a redirect to the sign-in page and back), and the CSRF check
 //! every POST passes through ([`Posted`]).
 
+use std::net::SocketAddr;
+
 use axum::body::Body;
-use axum::extract::{Form, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, Form, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -53,10 +55,18 @@ impl FromRequestParts<Shared> for Viewer {
         let Some(session) = session else {
             return Err(to_signin());
         };
+        let roster = app.roster();
         // Removed from the roster since: the session no longer opens anything.
-        let Some(person) = app.roster().people.get(&session.person).cloned() else {
+        let Some(person) = roster.people.get(&session.person).cloned() else {
             return Err(to_signin());
         };
+        // The trusted proxy now vouches for someone else: sign them in.
+        if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>()
+            && let Some(who) = super::trusted::named(&roster, *peer, &parts.headers)
+            && signin::find(&roster, &who).is_none_or(|p| p.id != person.id)
+        {
+            return Err(to_signin());
+        }
         Ok(Viewer { person, session })
     }
 }
@@ -94,11 +104,17 @@ impl<T: DeserializeOwned + Send> FromRequest<Shared> for Posted<T> {
     }
 }
 
-/// Whether a POST came from our own pages: no `Origin` (not a browser, or
-/// an old one), or an `Origin` that is `public_url`'s or the `Host` asked
-/// for. Stops another site from signing a browser in with a link of its
-/// own (login CSRF), where no session token exists yet.
+/// Whether a POST came from our own pages. A browser's
+/// `Sec-Fetch-Site` says so first (`same-origin`, or `none` for a user's
+/// own action); our `Referrer-Policy: no-referrer` makes Chromium send
+/// `Origin: null` even on our own forms. Without it: no `Origin` (not a
+/// browser, or an old one), or an `Origin` that is `public_url`'s or the
+/// `Host` asked for. Stops another site from signing a browser in with a
+/// link of its own (login CSRF), where no session token exists yet.
 pub fn same_origin(headers: &HeaderMap, public_url: &url::Url) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return matches!(site.to_str(), Ok("same-origin" | "none"));
+    }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return true;
     };
@@ -213,6 +229,18 @@ mod tests {
         check(Some("http://localhost:8080"), "localhost:8080", true);
         check(Some("https://evil.example"), "tocsin.example", false);
         check(Some("null"), "tocsin.example", false);
+        // A browser's own word wins over `Origin: null`.
+        fn fetched(site: &str, expected: bool) {
+            let mut h = HeaderMap::new();
+            h.insert(header::ORIGIN, "null".parse().expect("header"));
+            h.insert("sec-fetch-site", site.parse().expect("header"));
+            let public: url::Url = "https://tocsin.example/".parse().expect("url");
+            assert_eq!(same_origin(&h, &public), expected, "{site}");
+        }
+        fetched("same-origin", true);
+        fetched("none", true);
+        fetched("same-site", false);
+        fetched("cross-site", false);
     }
 
     #[test]

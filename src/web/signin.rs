@@ -8,13 +8,15 @@
 //! is no session yet): a forged post only sends the person their own link.
 
 use askama::Template;
-use axum::extract::{Form, Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::session::{self, Posted, random_token, safe_next};
-use super::{Chrome, WebError, message, render};
+use super::{Chrome, WebError, message, render, trusted};
 use crate::app::Shared;
 use crate::config::ChannelType;
 use crate::incident::OutboxRow;
@@ -31,13 +33,39 @@ pub struct Next {
 struct SigninPage {
     chrome: Chrome,
     next: String,
+    /// `/auth/oidc?next=…` when single sign-on is configured.
+    sso: Option<String>,
 }
 
-/// `GET /signin`: who are you, and where should the link go.
-pub async fn form(Query(q): Query<Next>) -> Response {
+/// `GET /signin`: who are you, and where should the link go. Behind the
+/// trusted proxy, the person its header names is signed in at once.
+pub async fn form(
+    State(app): State<Shared>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<Next>,
+) -> Response {
+    let roster = app.roster();
+    if let Some(who) = trusted::named(&roster, peer, &headers) {
+        return match signin::find(&roster, &who) {
+            Some(person) => sign_in_as(&app, &person.id, q.next.as_deref()).await,
+            None => message(
+                StatusCode::FORBIDDEN,
+                "Not on the roster",
+                &format!("{who} is not on tocsin's roster. Ask an admin to add you."),
+            ),
+        };
+    }
+    let next = safe_next(q.next.as_deref());
     render(&SigninPage {
         chrome: Chrome::public("Sign in"),
-        next: safe_next(q.next.as_deref()),
+        sso: roster
+            .server
+            .auth
+            .oidc
+            .as_ref()
+            .map(|_| format!("/auth/oidc?next={}", session::encode(&next))),
+        next,
     })
 }
 
@@ -176,8 +204,24 @@ pub async fn open(
             "This sign-in link was used already or is older than 15 minutes. Ask for a new one.",
         );
     }
-    let mut resp = Redirect::to(&safe_next(f.next.as_deref())).into_response();
-    set_cookie(&mut resp, &session::set_cookie(&cookie, secure(&app)));
+    signed_in(&app, &cookie, f.next.as_deref())
+}
+
+/// Opens a session for `person`, whom the identity provider or the trusted
+/// proxy vouched for: the same stored session a sign-in link opens.
+pub async fn sign_in_as(app: &Shared, person: &str, next: Option<&str>) -> Response {
+    let cookie = random_token();
+    let new = signin::session(person, &cookie, &random_token(), app.clock.now());
+    match app.store.open_session(new).await {
+        Ok(_) => signed_in(app, &cookie, next),
+        Err(e) => WebError::from(e).into_response(),
+    }
+}
+
+/// The answer once a session is open: its cookie, and on to `next`.
+fn signed_in(app: &Shared, cookie: &str, next: Option<&str>) -> Response {
+    let mut resp = Redirect::to(&safe_next(next)).into_response();
+    set_cookie(&mut resp, &session::set_cookie(cookie, secure(app)));
     resp
 }
 
@@ -210,11 +254,11 @@ pub async fn signout(State(app): State<Shared>, posted: Posted<SignoutForm>) -> 
 }
 
 /// Whether cookies get `Secure`: the daemon is reached over https.
-fn secure(app: &Shared) -> bool {
+pub fn secure(app: &Shared) -> bool {
     app.roster().server.public_url.scheme() == "https"
 }
 
-fn set_cookie(resp: &mut Response, value: &str) {
+pub fn set_cookie(resp: &mut Response, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }

@@ -480,17 +480,44 @@ impl Drop for Process {
     }
 }
 
+/// The path of a sign-in link issued for the holder of `token`
+/// (`tocsin login`'s call).
+pub async fn signin_path(d: &Daemon, token: &str) -> String {
+    let r = d
+        .post_json("/api/v1/signin-links", token, &serde_json::json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.expect("json");
+    let url = v["url"].as_str().expect("url");
+    url.strip_prefix("https://tocsin.example")
+        .expect("under public_url")
+        .to_string()
+}
+
 /// Polls `f` until it returns Some, for effects of another process (signals).
-pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    for _ in 0..200 {
+    eventually_within(what, std::time::Duration::from_secs(5), f).await
+}
+
+/// As [`eventually`], with its own patience (a browser under load).
+pub async fn eventually_within<T, F, Fut>(what: &str, patience: std::time::Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = std::time::Instant::now() + patience;
+    loop {
         if let Some(v) = f().await {
             return v;
         }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    panic!("timed out waiting for {what}");
 }

@@ -5,11 +5,13 @@
 mod incident;
 mod maintenance;
 mod me;
+mod oidc;
 mod oncall;
 mod postmortems;
 mod reports;
 mod signin;
 mod status;
+mod trusted;
 
 use reqwest::header;
 
@@ -22,20 +24,6 @@ pub(super) fn browser() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
-}
-
-/// The path of a sign-in link issued for the holder of `token`
-/// (`tocsin login`'s call).
-pub(super) async fn signin_path(d: &Daemon, token: &str) -> String {
-    let r = d
-        .post_json("/api/v1/signin-links", token, &serde_json::json!({}))
-        .await;
-    assert_eq!(r.status(), 200);
-    let v: serde_json::Value = r.json().await.expect("json");
-    let url = v["url"].as_str().expect("url");
-    url.strip_prefix("https://tocsin.example")
-        .expect("under public_url")
-        .to_string()
 }
 
 /// Opens a sign-in link; (status, the session cookie's `name=value` if set,

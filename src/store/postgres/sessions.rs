@@ -24,6 +24,34 @@ fn session_row(r: &Row) -> Result<Session, postgres::Error> {
     })
 }
 
+/// Stores a session for `person` (the one insert both sign-in doors use).
+fn insert_session(
+    t: &mut postgres::Transaction<'_>,
+    person: String,
+    session: NewSession,
+) -> Result<Session, postgres::Error> {
+    let id: i64 = t
+        .query_one(
+            "INSERT INTO sessions (hash, person, csrf, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[
+                &session.hash,
+                &person,
+                &session.csrf,
+                &ms(session.created_at),
+                &ms(session.expires_at),
+            ],
+        )?
+        .try_get(0)?;
+    Ok(Session {
+        id,
+        person,
+        csrf: session.csrf,
+        created_at: session.created_at,
+        expires_at: session.expires_at,
+    })
+}
+
 impl PgStore {
     /// One transaction of its own: sessions touch no incident, so they
     /// do not take the incidents' write lock.
@@ -100,28 +128,16 @@ impl PgStore {
             else {
                 return Ok(None);
             };
-            let id: i64 = t
-                .query_one(
-                    "INSERT INTO sessions (hash, person, csrf, created_at, expires_at)
-                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                    &[
-                        &session.hash,
-                        &person,
-                        &session.csrf,
-                        &ms(session.created_at),
-                        &ms(session.expires_at),
-                    ],
-                )?
-                .try_get(0)?;
-            Ok(Some(Session {
-                id,
-                person,
-                csrf: session.csrf,
-                created_at: session.created_at,
-                expires_at: session.expires_at,
-            }))
+            Ok(Some(insert_session(t, person, session)?))
         })
         .await
+    }
+
+    /// Opens `session` for `session.person`, signed in by the identity
+    /// provider or the trusted proxy.
+    pub async fn open_session(&self, session: NewSession) -> StoreResult<Session> {
+        self.write_plain(move |t| Ok(insert_session(t, session.person.clone(), session)?))
+            .await
     }
 
     /// The live session whose cookie hashes to `hash`.

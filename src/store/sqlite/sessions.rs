@@ -22,6 +22,33 @@ fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
     })
 }
 
+/// The one insert of a session, whichever door signed the person in.
+fn insert_session(
+    t: &rusqlite::Transaction<'_>,
+    person: String,
+    session: NewSession,
+) -> rusqlite::Result<Session> {
+    super::exec(
+        t,
+        "INSERT INTO sessions (hash, person, csrf, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            session.hash,
+            person,
+            session.csrf,
+            ms(session.created_at),
+            ms(session.expires_at)
+        ],
+    )?;
+    Ok(Session {
+        id: t.last_insert_rowid(),
+        person,
+        csrf: session.csrf,
+        created_at: session.created_at,
+        expires_at: session.expires_at,
+    })
+}
+
 impl SqliteStore {
     /// Keeps a new sign-in link (and forgets links long expired).
     pub async fn insert_signin_link(&self, link: NewLink) -> StoreResult<()> {
@@ -76,27 +103,16 @@ impl SqliteStore {
             let Some(person) = person else {
                 return Ok(None);
             };
-            super::exec(
-                t,
-                "INSERT INTO sessions (hash, person, csrf, created_at, expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![
-                    session.hash,
-                    person,
-                    session.csrf,
-                    ms(session.created_at),
-                    ms(session.expires_at)
-                ],
-            )?;
-            Ok(Some(Session {
-                id: t.last_insert_rowid(),
-                person,
-                csrf: session.csrf,
-                created_at: session.created_at,
-                expires_at: session.expires_at,
-            }))
+            Ok(Some(insert_session(t, person, session)?))
         })
         .await
+    }
+
+    /// Opens `session` for `session.person`, signed in by the identity
+    /// provider or the trusted proxy.
+    pub async fn open_session(&self, session: NewSession) -> StoreResult<Session> {
+        self.write(move |t| Ok(insert_session(t, session.person.clone(), session)?))
+            .await
     }
 
     /// The live session whose cookie hashes to `hash`.
