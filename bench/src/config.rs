@@ -31,6 +31,9 @@ pub enum Sms {
     Log,
 }
 
+/// How long after opening a `failover` incident its first escalation is due.
+pub const FAILOVER_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The storm probe's person: no other project pages them.
 pub const PROBE_PERSON: &str = "probe";
 
@@ -93,6 +96,12 @@ escalation_policies:
             "  - id: fast{secs}\n    steps:\n      - {{ notify: nearest, via: [chat], wait: {secs}s }}\n      - {{ notify: nearest, via: [chat], wait: 1h }}\n"
         );
     }
+    // The failover scenario: due long enough after opening to kill a daemon first.
+    let _ = write!(
+        y,
+        "  - id: failover\n    steps:\n      - {{ notify: nearest, via: [chat], wait: {}s }}\n      - {{ notify: nearest, via: [chat], wait: 1h }}\n",
+        FAILOVER_WAIT.as_secs()
+    );
     y.push_str("  - id: probe\n    steps:\n      - { notify: nearest, via: [sms], wait: 1h }\n");
     y.push_str("people:\n");
     let _ = writeln!(
@@ -136,6 +145,7 @@ escalation_policies:
             p = person(secs)
         );
     }
+    y.push_str("  - { id: failover, client: bench, team: t0001, responders: [p0001], escalation_policy: failover }\n");
     for i in 0..people {
         let _ = writeln!(
             y,
@@ -157,6 +167,7 @@ escalation_policies:
     routes:
       - {{ matchers: ['project="lag2"'], project: lag2 }}
       - {{ matchers: ['project="lag3"'], project: lag3 }}
+      - {{ matchers: ['project="failover"'], project: failover }}
   - id: a2p
     type: alertmanager
     token_sha256: {a2p}

@@ -4,6 +4,7 @@
 //! time; all traffic goes to 127.0.0.1.
 
 mod bare;
+mod compare;
 mod config;
 mod cpu;
 mod daemon;
@@ -15,6 +16,7 @@ mod prom;
 mod report;
 mod scale;
 mod scenarios;
+mod store;
 mod storm;
 
 use std::path::PathBuf;
@@ -78,12 +80,15 @@ pub struct Opts {
     pub scale: bool,
     /// Run the `storm` scenario alone (issue 14).
     pub storm: bool,
+    /// `--store`: PostgreSQL runs the two stores side by side (compare.rs).
+    pub store: store::Store,
     /// Each load stops after this long even if not all requests were sent.
     pub limit: Duration,
 }
 
 const USAGE: &str = "usage: tocsin-bench [storm] [--tocsin PATH] [--quick] [--no-peer] [--no-scale]
                     [--requests N] [--concurrency N] [--incidents N]
+                    [--store sqlite|postgres|postgres:URL]
 
   storm             only the storm scenario: one project flooded while a probe
                     pages another person every 1.3 s (about 1.5 minutes)
@@ -94,11 +99,17 @@ const USAGE: &str = "usage: tocsin-bench [storm] [--tocsin PATH] [--quick] [--no
   --no-scale        skip the scale scenario (1M stored incidents)
   --requests N      requests per ingest load (default 20000, quick 2000)
   --concurrency N   in-flight requests for the ingest loads (default 32)
-  --incidents N     stored (resolved) incidents for the scale scenario (default 1000000)";
+  --incidents N     stored (resolved) incidents for the scale scenario (default 1000000)
+  --store postgres  the ingest loads, alert-to-page and escalation-lag on SQLite
+                    and on PostgreSQL side by side (a fresh database each),
+                    then two daemons on one database, one killed: the server
+                    URL from TOCSIN_BENCH_POSTGRES, or postgres:URL; its user
+                    must be allowed to create databases";
 
 fn parse_args() -> anyhow::Result<Opts> {
     let mut tocsin = PathBuf::from("../target/release/tocsin");
     let mut quick = false;
+    let mut store = store::Store::Sqlite;
     let (mut peer, mut scale, mut storm) = (true, true, false);
     let (mut requests, mut concurrency, mut incidents) = (None, None, None);
     let mut args = std::env::args().skip(1);
@@ -115,6 +126,9 @@ fn parse_args() -> anyhow::Result<Opts> {
             "--no-scale" => scale = false,
             "--requests" => requests = Some(value("--requests")?.parse::<usize>()?),
             "--concurrency" => concurrency = Some(value("--concurrency")?.parse::<usize>()?),
+            "--store" => {
+                store = store::Store::parse(&value("--store")?, std::env::var(store::ENV).ok())?
+            }
             "--incidents" => incidents = Some(value("--incidents")?.parse::<usize>()?),
             "-h" | "--help" => {
                 println!("{USAGE}");
@@ -147,6 +161,7 @@ fn parse_args() -> anyhow::Result<Opts> {
         peer,
         scale,
         storm,
+        store,
         limit: Duration::from_secs(if quick { 30 } else { 120 }),
     })
 }
@@ -166,6 +181,10 @@ async fn run() -> anyhow::Result<()> {
     if opts.storm {
         let http = scenarios::client()?;
         println!("{}", storm::run(&opts, &http).await?);
+        return Ok(());
+    }
+    if let store::Store::Postgres(server) = &opts.store {
+        println!("{}", compare::run(&opts, server).await?);
         return Ok(());
     }
     let report = scenarios::run_all(&opts).await?;

@@ -65,7 +65,7 @@ pub fn gauge(text: &str, name: &str) -> Option<f64> {
 
 /// Waits (at most a minute) until the pages a load queued are sent, so the
 /// next load is measured alone rather than alongside the last one's paging.
-async fn settle(http: &reqwest::Client, d: &Daemon) {
+pub(crate) async fn settle(http: &reqwest::Client, d: &Daemon) {
     let started = Instant::now();
     while started.elapsed() < Duration::from_secs(60) {
         if let Ok(text) = metrics(http, d).await
@@ -319,7 +319,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
 }
 
 /// The ingest-new body number `i`: a new group and fingerprint.
-fn new_body(i: usize) -> String {
+pub(crate) fn new_body(i: usize) -> String {
     payload::am_webhook(
         &format!("{{}}:{{alertname=\"BenchNew\", instance=\"n{i}\"}}"),
         "BenchNew",
@@ -332,12 +332,15 @@ fn new_body(i: usize) -> String {
 
 pub struct Part {
     pub ok: usize,
+    /// The median and 99th percentile of what the part measured.
+    pub p50: Duration,
+    pub p99: Duration,
     pub measures: Vec<Measure>,
 }
 
 /// Sends `n` webhooks one after another, each a new incident for its own
 /// person, and times each from the send to the fake Twilio's receipt.
-async fn alert_to_page(
+pub(crate) async fn alert_to_page(
     http: &reqwest::Client,
     d: &Daemon,
     inbox: &fake::Shared,
@@ -414,12 +417,17 @@ async fn alert_to_page(
         target: "p99 < 20 ms".into(),
         met: Some(lat.len() == ok && ok > 0 && p99 < Duration::from_millis(20)),
     }];
-    Ok(Part { ok, measures })
+    Ok(Part {
+        ok,
+        p50: load::percentile(&lat, 50.0),
+        p99,
+        measures,
+    })
 }
 
 /// Opens `n` incidents whose first step waits 1, 2 or 3 s, then reads how
 /// late the deadlines fired from tocsin's own histogram.
-async fn escalation_lag(
+pub(crate) async fn escalation_lag(
     http: &reqwest::Client,
     d: &Daemon,
     n: usize,
@@ -464,6 +472,8 @@ async fn escalation_lag(
     ));
     Ok(Part {
         ok: st.ok,
+        p50: Duration::from_secs_f64(p50.max(0.0) / 1000.0),
+        p99: Duration::from_secs_f64(p99.max(0.0) / 1000.0),
         measures: vec![Measure {
             name: format!(
                 "escalation-lag p50 / p99 / max ({:.0} of {} deadlines fired, due 1–3 s after opening; from tocsin's histogram, interpolated in buckets)",
