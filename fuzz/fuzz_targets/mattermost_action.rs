@@ -17,7 +17,10 @@ fuzz_target!(|data: &[u8]| {
         let button = interactive::value(click.incident, click.action);
         let sig = mattermost::sign(KEY, &button, &click.message.text);
         let body: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
-        assert_eq!(body.pointer("/context/sig").and_then(|s| s.as_str()), Some(sig.as_str()));
+        assert_eq!(
+            body.pointer("/context/sig").and_then(|s| s.as_str()),
+            Some(sig.as_str())
+        );
         // The same body under another key is refused.
         assert!(mattermost::parse(b"another key", data).is_err());
     }

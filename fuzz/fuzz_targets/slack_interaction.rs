@@ -22,19 +22,28 @@ fuzz_target!(|data: &[u8]| {
     if slack::verify(&[SECRET], timestamp, signature, body, now).is_ok() {
         let ts = timestamp.unwrap_or_default();
         let secs: i64 = ts.trim().parse().unwrap_or(i64::MIN);
-        assert!((secs - now.timestamp()).abs() <= slack::WINDOW_SECS, "{ts:?}");
+        assert!(
+            (secs - now.timestamp()).abs() <= slack::WINDOW_SECS,
+            "{ts:?}"
+        );
         assert_eq!(Some(slack::signature(SECRET, ts, body).as_str()), signature);
     }
     // The signature Slack would send, fresh, always verifies.
     let fresh = now.timestamp().to_string();
     let good = slack::signature(SECRET, &fresh, body);
-    assert_eq!(slack::verify(&[SECRET], Some(&fresh), Some(&good), body, now), Ok(0));
+    assert_eq!(
+        slack::verify(&[SECRET], Some(&fresh), Some(&good), body, now),
+        Ok(0)
+    );
 
     // A click names an incident by a positive number, and its button value
     // reads back as itself.
     if let Some(click) = slack::parse(body) {
         assert!(click.incident > 0);
         let value = interactive::value(click.incident, click.action);
-        assert_eq!(interactive::parse_value(&value), Some((click.incident, click.action)));
+        assert_eq!(
+            interactive::parse_value(&value),
+            Some((click.incident, click.action))
+        );
     }
 });

@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
     let body = body.unwrap_or_default();
     // Only the configured token itself is accepted.
     if let Some(token) = header(token) {
-        assert_eq!(telegram::verify(&[SECRET], Some(token)).is_ok(), token.as_bytes() == SECRET);
+        assert_eq!(
+            telegram::verify(&[SECRET], Some(token)).is_ok(),
+            token.as_bytes() == SECRET
+        );
     }
     if let Some(click) = telegram::parse(body) {
         assert!(click.incident > 0);
@@ -23,6 +26,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(value.len() <= 64, "callback_data over 64 bytes: {value}");
         // Answering and editing never panic, whatever the ids were.
         let _ = telegram::answer(&click, "x");
-        let _ = telegram::edit(&click, "x", &interactive::buttons(tocsin::incident::State::Triggered));
+        let _ = telegram::edit(
+            &click,
+            "x",
+            &interactive::buttons(tocsin::incident::State::Triggered),
+        );
     }
 });

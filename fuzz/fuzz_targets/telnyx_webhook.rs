@@ -36,8 +36,20 @@ fuzz_target!(|data: &[u8]| {
     let now = NOW.to_string();
     assert!(webhook::verify(&public, Some(&now), Some(&good), body, NOW));
     let later = (NOW + 1).to_string();
-    assert!(!webhook::verify(&public, Some(&later), Some(&good), body, NOW));
+    assert!(!webhook::verify(
+        &public,
+        Some(&later),
+        Some(&good),
+        body,
+        NOW
+    ));
     let stale = NOW - WINDOW_SECS - 1;
     let old = signed(stale);
-    assert!(!webhook::verify(&public, Some(&stale.to_string()), Some(&old), body, NOW));
+    assert!(!webhook::verify(
+        &public,
+        Some(&stale.to_string()),
+        Some(&old),
+        body,
+        NOW
+    ));
 });
