@@ -17,7 +17,6 @@ use tokio::sync::watch;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{self, ConfigErrors, Roster};
 use crate::store::Store;
-use crate::store::sqlite::Lane;
 
 /// State shared by every request and background task.
 pub type Shared = Arc<AppState>;
@@ -124,37 +123,33 @@ impl AppState {
             + Send
             + 'static,
     {
-        self.transact_paging_in(Lane::Prompt, now, f).await
+        let (roster, secret) = (self.roster(), self.secret.clone());
+        // Whatever it queued or scheduled wakes its task (the store does it).
+        self.store
+            .transact(move |repo| {
+                f(
+                    repo,
+                    &crate::escalation::paging::Ctx {
+                        roster: &roster,
+                        secret: &secret,
+                        now,
+                    },
+                )
+            })
+            .await
     }
 
     /// `transact_paging_at` for alerts from monitoring: the store's bulk
     /// lane, so that a storm of them never delays a page or an acknowledgement.
+    /// `f` may run more than once (see `Store::transact_bulk`).
     pub async fn transact_ingest_at<R, F>(
         &self,
         now: DateTime<Utc>,
-        f: F,
+        mut f: F,
     ) -> crate::store::StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(
-                &mut dyn crate::incident::Repo,
-                &crate::escalation::paging::Ctx<'_>,
-            ) -> crate::store::StoreResult<R>
-            + Send
-            + 'static,
-    {
-        self.transact_paging_in(Lane::Bulk, now, f).await
-    }
-
-    async fn transact_paging_in<R, F>(
-        &self,
-        lane: Lane,
-        now: DateTime<Utc>,
-        f: F,
-    ) -> crate::store::StoreResult<R>
-    where
-        R: Send + 'static,
-        F: FnOnce(
+        F: FnMut(
                 &mut dyn crate::incident::Repo,
                 &crate::escalation::paging::Ctx<'_>,
             ) -> crate::store::StoreResult<R>
@@ -162,22 +157,18 @@ impl AppState {
             + 'static,
     {
         let (roster, secret) = (self.roster(), self.secret.clone());
-        let job = move |repo: &mut dyn crate::incident::Repo| {
-            f(
-                repo,
-                &crate::escalation::paging::Ctx {
-                    roster: &roster,
-                    secret: &secret,
-                    now,
-                },
-            )
-        };
-        let out = match lane {
-            Lane::Prompt => self.store.transact(job).await?,
-            Lane::Bulk => self.store.transact_bulk(job).await?,
-        };
-        // Whatever it queued or scheduled wakes its task (the store does it).
-        Ok(out)
+        self.store
+            .transact_bulk(move |repo| {
+                f(
+                    repo,
+                    &crate::escalation::paging::Ctx {
+                        roster: &roster,
+                        secret: &secret,
+                        now,
+                    },
+                )
+            })
+            .await
     }
 
     /// What paging needs for a transaction at `now`.

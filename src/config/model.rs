@@ -548,9 +548,9 @@ impl Roster {
     /// The person whose token this is, compared in constant time.
     pub fn person_by_token(&self, token: &str) -> Option<&Person> {
         // Checks every entry so the time taken does not reveal which matched.
-        let mut found = None;
+        let (presented, mut found) = (crate::config::secret::TokenHash::of(token), None);
         for p in self.people.values() {
-            if p.token.is_some_and(|h| h.matches(token)) && found.is_none() {
+            if p.token.is_some_and(|h| h.is(&presented)) && found.is_none() {
                 found = Some(p);
             }
         }

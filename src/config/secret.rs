@@ -47,8 +47,13 @@ impl TokenHash {
 
     /// Constant-time check of a presented token against this hash.
     pub fn matches(&self, presented: &str) -> bool {
-        let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
-        digest.ct_eq(&self.0).into()
+        self.is(&Self::of(presented))
+    }
+
+    /// Constant-time check of a presented token's hash: a token checked
+    /// against many entries is hashed once (`TokenHash::of`), not per entry.
+    pub fn is(&self, presented: &TokenHash) -> bool {
+        presented.0.ct_eq(&self.0).into()
     }
 }
 

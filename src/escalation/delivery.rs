@@ -38,7 +38,7 @@ fn still_paging(repo: &mut dyn Repo, row: &OutboxRow) -> StoreResult<bool> {
         return Ok(true);
     }
     match row.incident {
-        Some(id) => Ok(repo.get(id)?.state == State::Triggered),
+        Some(id) => Ok(repo.state_of(id)? == State::Triggered),
         None => Ok(true),
     }
 }
@@ -77,14 +77,16 @@ fn claim_due(
     // Pages first: a notice due at the same time must not take the SMS
     // window from a page (the page would wait it out behind the notice).
     due.sort_by_key(|r| r.kind != "page");
+    // Whether an earlier row of this look folded or deferred others.
+    let mut moved = false;
     for due in due {
         if out.len() >= limit {
             break;
         }
-        // Re-read: an earlier row of this batch may have folded this one
-        // into its SMS, or moved it to the end of the person's SMS window,
-        // and the copy in `due` would not show it.
-        let mut row = repo.outbox(due.id)?;
+        // Re-read once an earlier row may have folded this one into its
+        // SMS, or moved it to the end of the person's SMS window: the copy
+        // in `due` would not show it.
+        let mut row = if moved { repo.outbox(due.id)? } else { due };
         if row.status != "pending" || row.due_at > now {
             continue;
         }
@@ -138,12 +140,14 @@ fn claim_due(
                 // queued (an alert storm) costs one statement, and their
                 // rows leave this claim's way for other people's.
                 repo.defer_pending(&person, "sms", last + window)?;
+                moved = true;
                 continue;
             }
             // Pages fold into a page's SMS: a notice keeps its own words, so
             // it neither folds in nor takes pages into its message.
             if row.kind == "page" {
                 bundled = repo.fold_into(&row, now + window)?;
+                moved |= !bundled.is_empty();
             }
             if !bundled.is_empty() {
                 let pages: Vec<(i64, &str)> = std::iter::once(&row)

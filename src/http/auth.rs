@@ -6,6 +6,7 @@ use axum::http::HeaderMap;
 use base64::Engine;
 
 use super::error::ApiError;
+use crate::config::secret::TokenHash;
 use crate::config::{Client, Integration, IntegrationKind, Person, Roster};
 
 /// The presented token, if any.
@@ -59,9 +60,9 @@ pub fn integration_by_token<'r>(
     kind: IntegrationKind,
 ) -> Option<&'r Integration> {
     // Every entry is checked so timing does not reveal which one matched.
-    let mut found = None;
+    let (presented, mut found) = (TokenHash::of(token), None);
     for i in roster.integrations.values() {
-        if i.token.matches(token) && i.kind == kind && found.is_none() {
+        if i.token.is(&presented) && i.kind == kind && found.is_none() {
             found = Some(i);
         }
     }
@@ -84,15 +85,16 @@ pub fn integration<'r>(
 /// Whether `token` is any heartbeat's or any integration's (every entry is
 /// checked, so timing does not say which).
 pub fn heartbeat_or_integration(roster: &Roster, token: &str) -> bool {
+    let presented = TokenHash::of(token);
     let heartbeats = roster
         .heartbeats
         .values()
-        .filter(|h| h.token.is_some_and(|t| t.matches(token)))
+        .filter(|h| h.token.is_some_and(|t| t.is(&presented)))
         .count();
     let integrations = roster
         .integrations
         .values()
-        .filter(|i| i.token.matches(token))
+        .filter(|i| i.token.is(&presented))
         .count();
     heartbeats + integrations > 0
 }
@@ -101,9 +103,9 @@ pub fn heartbeat_or_integration(roster: &Roster, token: &str) -> bool {
 pub fn client<'r>(roster: &'r Roster, headers: &HeaderMap) -> Result<&'r Client, ApiError> {
     let token = bearer(headers)
         .ok_or_else(|| ApiError::Unauthorized("missing Authorization: Bearer token".into()))?;
-    let mut found = None;
+    let (presented, mut found) = (TokenHash::of(&token), None);
     for c in roster.clients.values() {
-        if c.token.is_some_and(|h| h.matches(&token)) && found.is_none() {
+        if c.token.is_some_and(|h| h.is(&presented)) && found.is_none() {
             found = Some(c);
         }
     }

@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
 
 use super::auth;
 use super::error::ApiError;
@@ -96,25 +97,40 @@ async fn group(
             return Ok(ingested(&out));
         }
     };
-    // The ticket rides through the write job so that it is released only
-    // after the commit, even if this request is cancelled meanwhile.
-    let (out, ticket) = app
+    // The ticket rides through the write job's answer so that it is
+    // released only after the commit, even if this request is cancelled
+    // meanwhile (the job may run twice: it hands on a shared slot).
+    let slot = Arc::new(Mutex::new(Some(ticket)));
+    let (out, slot) = app
         .transact_ingest_at(now, move |repo, ctx| {
             let out =
                 apply::ingest_group(repo, ctx.roster, &integration, &webhook, &delivery, ctx.now)?;
             paging::sync(repo, ctx, &out, &format!("integration:{}", integration.id))?;
-            Ok((out, ticket))
+            Ok((out, slot.clone()))
         })
         .await?;
-    ticket.committed(out.duplicate);
+    let taken = slot.lock().ok().and_then(|mut t| t.take());
+    if let Some(ticket) = taken {
+        ticket.committed(out.duplicate);
+    }
     app.after_ingest(&out, source);
     Ok(ingested(&out))
+}
+
+/// The answer to an accepted alert, serialized straight from the outcome.
+#[derive(serde::Serialize)]
+struct Ingested<'a> {
+    status: &'static str,
+    outcome: &'a apply::Outcome,
 }
 
 fn ingested(out: &apply::Outcome) -> Response {
     (
         StatusCode::OK,
-        Json(json!({"status": "ok", "outcome": out})),
+        Json(Ingested {
+            status: "ok",
+            outcome: out,
+        }),
     )
         .into_response()
 }
@@ -226,7 +242,7 @@ pub async fn change(State(app): State<Shared>, body: Bytes) -> Result<Response, 
                 &integration.project,
                 now,
                 &ev.summary,
-                detail,
+                detail.clone(),
             )
         })
         .await?;
@@ -360,12 +376,10 @@ pub async fn heartbeat(
         .get(&id)
         .cloned()
         .ok_or_else(|| ApiError::NotFound(format!("heartbeat {id:?}")))?;
+    let presented = crate::config::secret::TokenHash::of(&token);
     let allowed = match hb.token {
-        Some(h) => h.matches(&token),
-        None => roster
-            .integrations
-            .values()
-            .any(|i| i.token.matches(&token)),
+        Some(h) => h.is(&presented),
+        None => roster.integrations.values().any(|i| i.token.is(&presented)),
     };
     if !allowed {
         return Err(ApiError::Unauthorized(

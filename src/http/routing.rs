@@ -273,9 +273,9 @@ fn calendar_person<'r>(
     let token = token.ok_or_else(|| {
         ApiError::Unauthorized("missing ?token= (a person's calendar token)".into())
     })?;
-    let mut found = None;
+    let (presented, mut found) = (crate::config::secret::TokenHash::of(token), None);
     for p in roster.people.values() {
-        if p.calendar_token.is_some_and(|h| h.matches(token)) && found.is_none() {
+        if p.calendar_token.is_some_and(|h| h.is(&presented)) && found.is_none() {
             found = Some(p);
         }
     }

@@ -35,6 +35,10 @@ pub struct Diagnosis {
 
 pub trait Repo {
     fn get(&mut self, id: i64) -> StoreResult<Incident>;
+    /// An incident's state alone (a store may read less than `get`).
+    fn state_of(&mut self, id: i64) -> StoreResult<State> {
+        Ok(self.get(id)?.state)
+    }
     /// The incident open (not resolved) under this integration and key.
     fn find_open(&mut self, integration: &str, key: &str) -> StoreResult<Option<Incident>>;
     /// The latest incident under this key resolved at or after `since`.

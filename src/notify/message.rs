@@ -71,10 +71,13 @@ pub fn sms_page(i: &Incident, ack_url: &str, max_segments: usize) -> String {
         )
     };
     let title = one_line(&i.title);
-    let title = longest_start(cut(&title, SMS_TITLE_CHARS), |t| {
-        fits(&render(t), max_segments)
-    })
-    .trim_end();
+    let title = cut(&title, SMS_TITLE_CHARS);
+    // Most pages fit whole: rendered and counted once.
+    let whole = render(title.trim_end());
+    if fits(&whole, max_segments) {
+        return whole;
+    }
+    let title = longest_start(title, |t| fits(&render(t), max_segments)).trim_end();
     within(render(title), max_segments)
 }
 

@@ -108,11 +108,12 @@ impl Store {
 
     /// Runs monitoring ingest in one write transaction, behind pages and
     /// acknowledgements on SQLite's writer (PostgreSQL has no queue of its
-    /// own to order: the same as `transact`).
+    /// own to order: the same as `transact`). `f` may run more than once,
+    /// its writes rolled back in between: it acts only through the repo.
     pub async fn transact_bulk<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
+        F: FnMut(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
     {
         match self {
             Store::Sqlite(s) => s.transact_bulk(f).await,

@@ -254,6 +254,22 @@ impl Repo for TxRepo<'_> {
         Ok(i)
     }
 
+    fn state_of(&mut self, id: i64) -> StoreResult<State> {
+        if let Some(i) = self.cached.as_ref().filter(|i| i.id == id) {
+            return Ok(i.state);
+        }
+        let state: String = super::row(
+            self.conn,
+            "SELECT state FROM incidents WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+        // Read as `incident_row` reads it.
+        Ok(state.parse().unwrap_or(State::Triggered))
+    }
+
     fn find_open(&mut self, integration: &str, key: &str) -> StoreResult<Option<Incident>> {
         let found = super::row(self.conn,
                 &format!("SELECT {COLUMNS} FROM incidents WHERE integration = ?1 AND dedup_key = ?2 AND state <> 'resolved'"),

@@ -34,6 +34,13 @@
 //! prompt jobs alone whenever any wait: during an alert storm a page or an
 //! acknowledgement waits for the batch being written, never behind the
 //! storm's queue (`Queue`).
+//!
+//! A savepoint per job costs a copy of every page the job touches (about a
+//! tenth of an ingest's writing). Ingest jobs can be run again, so a batch
+//! of them runs without savepoints; if one fails, the whole transaction is
+//! rolled back and the batch runs again with a savepoint per job, as every
+//! other batch does. Nothing is answered before the commit, so the first
+//! run leaves no trace.
 
 mod incidents;
 mod maintenance;
@@ -62,11 +69,67 @@ use sync::{Synced, Wal, WriteHealth, sync_loop};
 
 use super::{StoreError, StoreResult};
 
-/// Runs in the writer's transaction; returns what to tell the caller once
-/// the commit has (or has not) happened.
-/// The flag says whether the job succeeded (its savepoint is kept).
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Completer) + Send>;
+/// A write job: run in the writer's transaction, then told whether its
+/// commit is durable.
+trait Job: Send {
+    /// Runs (again, after a rollback, if it can be); false when it failed
+    /// and its writes must be undone.
+    fn run(&mut self, tx: &Transaction<'_>) -> bool;
+    /// Whether `run` may be called again once its writes are rolled back.
+    fn rerunnable(&self) -> bool;
+    /// What to tell the caller once the commit has (or has not) happened.
+    fn finish(self: Box<Self>) -> Completer;
+}
+
 type Completer = Box<dyn FnOnce(bool) + Send>;
+
+/// A job's body: `FnMut` so that a bulk job can run again.
+type Body<R> = Box<dyn FnMut(&Transaction<'_>) -> StoreResult<R> + Send>;
+
+struct WriteJob<R, D> {
+    body: Body<R>,
+    rerun: bool,
+    result: Option<StoreResult<R>>,
+    reply: oneshot::Sender<StoreResult<R>>,
+    durable: D,
+}
+
+impl<R, D> Job for WriteJob<R, D>
+where
+    R: Send + 'static,
+    D: FnOnce(&R) + Send + 'static,
+{
+    fn run(&mut self, tx: &Transaction<'_>) -> bool {
+        let result = (self.body)(tx);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn rerunnable(&self) -> bool {
+        self.rerun
+    }
+
+    fn finish(self: Box<Self>) -> Completer {
+        let WriteJob {
+            result,
+            reply,
+            durable,
+            ..
+        } = *self;
+        Box::new(move |committed: bool| {
+            let out = match result {
+                Some(Ok(_)) if !committed => Err(StoreError::Unavailable("commit failed".into())),
+                Some(other) => other,
+                None => Err(StoreError::Unavailable("the job did not run".into())),
+            };
+            if let Ok(r) = &out {
+                durable(r);
+            }
+            let _ = reply.send(out);
+        })
+    }
+}
 
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -75,7 +138,7 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Option<mpsc::Sender<(Lane, Job)>>>,
+    writer: Mutex<Option<mpsc::Sender<(Lane, Box<dyn Job>)>>>,
     readers: Mutex<Vec<Connection>>,
     /// Test hook: make every write fail as a full or read-only disk would.
     fail_writes: Arc<AtomicBool>,
@@ -146,7 +209,7 @@ impl SqliteStore {
             tracing::info!(from, to, path = %path.display(), "database schema migrated");
         }
         let fail_writes = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel::<(Lane, Job)>();
+        let (tx, rx) = mpsc::channel::<(Lane, Box<dyn Job>)>();
         // The sync thread (below) makes each commit durable before its callers hear of it.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| StoreError::Unavailable(format!("configuring {}: {e}", path.display())))?;
@@ -215,21 +278,34 @@ impl SqliteStore {
         F: FnOnce(&Transaction<'_>) -> StoreResult<R> + Send + 'static,
         D: FnOnce(&R) + Send + 'static,
     {
+        let mut f = Some(f);
+        let body: Body<R> = Box::new(move |t| match f.take() {
+            Some(f) => f(t),
+            None => Err(StoreError::Unavailable("a job ran twice".into())),
+        });
+        self.submit(lane, body, false, durable).await
+    }
+
+    /// Queues `body` and waits for its answer, given after the commit is
+    /// durable; `rerun` says whether it may run again after a rollback.
+    async fn submit<R, D>(
+        &self,
+        lane: Lane,
+        body: Body<R>,
+        rerun: bool,
+        durable: D,
+    ) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        D: FnOnce(&R) + Send + 'static,
+    {
         let (tx, rx) = oneshot::channel::<StoreResult<R>>();
-        let job: Job = Box::new(move |t| {
-            let result = f(t);
-            let ok = result.is_ok();
-            let done: Completer = Box::new(move |committed: bool| {
-                let out = match result {
-                    Ok(_) if !committed => Err(StoreError::Unavailable("commit failed".into())),
-                    other => other,
-                };
-                if let Ok(r) = &out {
-                    durable(r);
-                }
-                let _ = tx.send(out);
-            });
-            (ok, done)
+        let job: Box<dyn Job> = Box::new(WriteJob {
+            body,
+            rerun,
+            result: None,
+            reply: tx,
+            durable,
         });
         let sender = self
             .inner
@@ -275,34 +351,43 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
     {
-        self.transact_in(Lane::Prompt, f).await
+        let mut f = Some(f);
+        let once = move |repo: &mut dyn crate::incident::Repo| match f.take() {
+            Some(f) => f(repo),
+            None => Err(StoreError::Unavailable("a job ran twice".into())),
+        };
+        self.transact_in(Lane::Prompt, false, once).await
     }
 
     /// `transact` in the bulk lane: for ingest, which a storm sends by the
-    /// thousand, so that pages and acknowledgements go first.
+    /// thousand, so that pages and acknowledgements go first. `f` may run
+    /// more than once (its writes rolled back in between), so it must act
+    /// only through the repo.
     pub async fn transact_bulk<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
+        F: FnMut(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
     {
-        self.transact_in(Lane::Bulk, f).await
+        self.transact_in(Lane::Bulk, true, f).await
     }
 
-    async fn transact_in<R, F>(&self, lane: Lane, f: F) -> StoreResult<R>
+    async fn transact_in<R, F>(&self, lane: Lane, rerun: bool, mut f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
+        F: FnMut(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
     {
         let wakers = self.inner.wakers.get().cloned();
+        let body: Body<(R, incidents::Touched)> = Box::new(move |t| {
+            let mut repo = incidents::TxRepo::new(t);
+            let out = f(&mut repo)?;
+            repo.flush()?;
+            Ok((out, repo.touched))
+        });
         let (out, _) = self
-            .write_then(
+            .submit(
                 lane,
-                move |t| {
-                    let mut repo = incidents::TxRepo::new(t);
-                    let out = f(&mut repo)?;
-                    repo.flush()?;
-                    Ok((out, repo.touched))
-                },
+                body,
+                rerun,
                 // After the commit is durable (woken earlier, a task could
                 // read the old state and sleep past the new deadline), and
                 // whether or not the caller still waits.
@@ -465,7 +550,7 @@ fn now_nanos() -> u128 {
 
 fn writer_loop(
     mut conn: Connection,
-    rx: mpsc::Receiver<(Lane, Job)>,
+    rx: mpsc::Receiver<(Lane, Box<dyn Job>)>,
     fail: Arc<AtomicBool>,
     poisoned: Arc<AtomicBool>,
     health: WriteHealth,
@@ -515,45 +600,66 @@ fn writer_loop(
 
 /// Runs the jobs in one transaction; returns whether it committed and what
 /// to tell each caller.
-fn run_batch(conn: &mut Connection, batch: Vec<Job>, fail: bool) -> (bool, Vec<Completer>) {
+fn run_batch(
+    conn: &mut Connection,
+    mut batch: Vec<Box<dyn Job>>,
+    fail: bool,
+) -> (bool, Vec<Completer>) {
+    // Jobs that can run again go without savepoints; a failure undoes the
+    // whole try and the batch runs again below, one savepoint per job.
+    if batch.len() > 1 && batch.iter().all(|j| j.rerunnable()) {
+        match conn.transaction() {
+            Ok(tx) => {
+                if batch.iter_mut().all(|job| job.run(&tx)) {
+                    let committed = commit(tx, fail);
+                    return (committed, batch.into_iter().map(|j| j.finish()).collect());
+                }
+                let _ = tx.rollback();
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store: cannot begin transaction");
+                return (false, batch.into_iter().map(|j| j.finish()).collect());
+            }
+        }
+    }
     let tx = match conn.transaction() {
         Ok(t) => t,
         Err(e) => {
             tracing::error!(error = %e, "store: cannot begin transaction");
-            // Dropping the jobs drops their reply channels: each caller gets
-            // `Unavailable` and nothing was written.
-            drop(batch);
-            return (false, Vec::new());
+            // Nothing was written: each caller hears the commit failed.
+            return (false, batch.into_iter().map(|j| j.finish()).collect());
         }
     };
     let mut finish = Vec::with_capacity(batch.len());
-    for job in batch {
+    for mut job in batch {
         if exec(&tx, "SAVEPOINT job", []).is_err() {
-            let (_, done) = job(&tx);
-            finish.push(done);
+            job.run(&tx);
+            finish.push(job.finish());
             continue;
         }
-        let (ok, done) = job(&tx);
         // A failed job must leave nothing behind; the others still commit.
-        if !ok {
+        if !job.run(&tx) {
             let _ = exec(&tx, "ROLLBACK TO job", []);
         }
         let _ = exec(&tx, "RELEASE job", []);
-        finish.push(done);
+        finish.push(job.finish());
     }
-    let committed = if fail {
+    (commit(tx, fail), finish)
+}
+
+/// Commits `tx` (rolls it back when writes are made to fail); whether it committed.
+fn commit(tx: Transaction<'_>, fail: bool) -> bool {
+    if fail {
         let _ = tx.rollback();
-        false
-    } else {
-        match tx.commit() {
-            Ok(()) => true,
-            Err(e) => {
-                tracing::error!(error = %e, "store: commit failed");
-                false
-            }
+        return false;
+    }
+    match tx.commit() {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(error = %e, "store: commit failed");
+            false
         }
-    };
-    (committed, finish)
+    }
 }
 
 #[cfg(test)]

@@ -888,7 +888,7 @@ async fn an_acknowledgement_is_written_before_the_ingest_queued_ahead_of_it() {
     let log = |label: String| {
         let order = order.clone();
         move |_: &mut dyn crate::incident::Repo| {
-            order.lock().expect("order").push(label);
+            order.lock().expect("order").push(label.clone());
             Ok(())
         }
     };
@@ -927,4 +927,70 @@ async fn an_acknowledgement_is_written_before_the_ingest_queued_ahead_of_it() {
             "ingest 4"
         ]
     );
+}
+
+/// Ingest batches run without a savepoint per job: a job that fails undoes
+/// the try, and the batch runs again a savepoint per job, so the failing job
+/// leaves nothing and every other job of its batch is written once.
+#[tokio::test]
+async fn a_failing_ingest_job_leaves_nothing_and_the_rest_of_its_batch_is_written() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    let runs = Arc::new(Mutex::new(Vec::<i32>::new()));
+    // The writer is busy until every ingest job below is queued, so they
+    // make one batch.
+    let (held_tx, held_rx) = mpsc::channel::<()>();
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let mut busy = Box::pin(store.write(move |_| {
+        let _ = held_tx.send(());
+        let _ = release_rx.recv();
+        Ok(())
+    }));
+    queue(&mut busy).await;
+    held_rx.recv().expect("the writer runs the first job");
+    let mut waiting = Vec::new();
+    for i in 0..6 {
+        let runs = runs.clone();
+        let mut job = Box::pin(
+            store.transact_bulk(move |repo: &mut dyn crate::incident::Repo| {
+                runs.lock().expect("runs").push(i);
+                repo.record_change_event(
+                    "int",
+                    "proj",
+                    chrono::Utc::now(),
+                    &format!("change {i}"),
+                    serde_json::json!({}),
+                )?;
+                if i == 3 {
+                    return Err(StoreError::Conflict("refused".into()));
+                }
+                Ok(i)
+            }),
+        );
+        queue(&mut job).await;
+        waiting.push(job);
+    }
+    release_tx.send(()).expect("release the writer");
+    busy.await.expect("first job");
+    let mut answers = Vec::new();
+    for w in waiting {
+        answers.push(w.await.ok());
+    }
+    assert_eq!(answers, [Some(0), Some(1), Some(2), None, Some(4), Some(5)]);
+    let stored: Vec<String> = store
+        .read(|c| {
+            let mut st = c.prepare("SELECT summary FROM change_events ORDER BY id")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+        .await
+        .expect("read");
+    assert_eq!(
+        stored,
+        ["change 0", "change 1", "change 2", "change 4", "change 5"],
+        "the failed job left nothing; the others are written once each"
+    );
+    // The try without savepoints stopped at the failing job; then every job
+    // ran again, each in its own savepoint.
+    assert_eq!(*runs.lock().expect("runs"), [0, 1, 2, 3, 0, 1, 2, 3, 4, 5]);
 }
