@@ -288,7 +288,7 @@ impl PgStore {
         .await
     }
 
-    async fn read<R, F>(&self, f: F) -> StoreResult<R>
+    pub(super) async fn read<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut postgres::Client) -> StoreResult<R> + Send + 'static,
