@@ -118,11 +118,15 @@ impl Inner {
 impl Drop for Inner {
     /// The blocking client closes its connections with a runtime of its
     /// own, which must not happen on a tokio worker: dropped on a thread.
+    /// So is the listening connection of a store that never started its
+    /// listener thread.
     fn drop(&mut self) {
-        if let Some(pool) = self.pool.take() {
+        let pool = self.pool.take();
+        let listener = self.listener.get_mut().ok().and_then(|l| l.take());
+        if pool.is_some() || listener.is_some() {
             let _ = std::thread::Builder::new()
                 .name("tocsin-store-close".into())
-                .spawn(move || drop(pool));
+                .spawn(move || drop((pool, listener)));
         }
     }
 }
