@@ -104,6 +104,17 @@ pub(super) fn tls() -> StoreResult<MakeRustlsConnect> {
 }
 
 impl Inner {
+    /// Whether this store may write now.
+    fn writable(&self) -> StoreResult<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(unavailable("store is closed"));
+        }
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(unavailable("writes are failing (test hook)"));
+        }
+        Ok(())
+    }
+
     fn conn(
         &self,
     ) -> StoreResult<r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>> {
@@ -230,12 +241,7 @@ impl PgStore {
     {
         let inner = self.inner.clone();
         let (out, touched) = tokio::task::spawn_blocking(move || {
-            if inner.closed.load(Ordering::SeqCst) {
-                return Err(unavailable("store is closed"));
-            }
-            if inner.fail_writes.load(Ordering::SeqCst) {
-                return Err(unavailable("writes are failing (test hook)"));
-            }
+            inner.writable()?;
             let mut client = inner.conn()?;
             let mut tx = client.transaction()?;
             tx.batch_execute(&format!(
@@ -260,7 +266,7 @@ impl PgStore {
                 tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &what])?;
             }
             tx.commit()?;
-            Ok((out, touched))
+            Ok::<_, StoreError>((out, touched))
         })
         .await
         .map_err(|e| unavailable(format!("store task failed: {e}")))??;
@@ -343,6 +349,7 @@ impl PgStore {
 
     /// Stores `value` unless the key exists; returns the stored value.
     pub async fn meta_get_or_insert(&self, key: &str, value: String) -> StoreResult<String> {
+        self.inner.writable()?;
         let key = key.to_string();
         self.read(move |c| {
             c.execute(
