@@ -24,8 +24,9 @@
 //! re-queued by `requeue_in_flight` on the others after five minutes.
 //!
 //! Wake-ups: a commit that stored a timer or an outbox row wakes this
-//! daemon's tasks and sends `NOTIFY tocsin_wake`, which a listener thread in
-//! every daemon turns into the same wake-ups; after losing its connection
+//! daemon's tasks once it is committed (whether or not its caller still
+//! waits) and sends `NOTIFY tocsin_wake`, which a listener thread in every
+//! other daemon turns into the same wake-ups; after losing its connection
 //! the listener wakes both tasks once it is back (it may have missed some).
 
 mod migrations;
@@ -240,7 +241,7 @@ impl PgStore {
         F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
     {
         let inner = self.inner.clone();
-        let (out, touched) = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             inner.writable()?;
             let mut client = inner.conn()?;
             let mut tx = client.transaction()?;
@@ -262,26 +263,22 @@ impl PgStore {
                 (false, false) => None,
             };
             if let Some(what) = what {
-                // Delivered to every listener at the commit, never before.
-                tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &what])?;
+                // Delivered to every listener at the commit, never before;
+                // signed with this daemon's number, whose own listener
+                // leaves it to the wake-up below.
+                let payload = format!("{what}:{}", inner.daemon);
+                tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])?;
             }
             tx.commit()?;
-            Ok::<_, StoreError>((out, touched))
+            // Here, not after the await: a caller that hung up does not
+            // take the wake-up of what it committed with it.
+            if let Some(w) = inner.wakers.get() {
+                wake(w, &touched);
+            }
+            Ok(out)
         })
         .await
-        .map_err(|e| unavailable(format!("store task failed: {e}")))??;
-        if let Some(w) = self.inner.wakers.get() {
-            if touched.timers {
-                w.timers.notify_one();
-            }
-            if touched.outbox {
-                w.outbox.notify_one();
-            }
-            if !touched.forgotten.is_empty() {
-                (w.forgotten)(&touched.forgotten);
-            }
-        }
-        Ok(out)
+        .map_err(|e| unavailable(format!("store task failed: {e}")))?
     }
 
     /// Runs read-side incident queries on a pooled connection.
@@ -370,6 +367,19 @@ impl PgStore {
     }
 }
 
+/// Wakes the tasks whose rows a commit stored.
+fn wake(w: &Wakers, touched: &repo::Touched) {
+    if touched.timers {
+        w.timers.notify_one();
+    }
+    if touched.outbox {
+        w.outbox.notify_one();
+    }
+    if !touched.forgotten.is_empty() {
+        (w.forgotten)(&touched.forgotten);
+    }
+}
+
 /// A connection that holds this daemon's lock and listens for wake-ups.
 fn live_connection(
     config: &postgres::Config,
@@ -397,9 +407,14 @@ fn listen(
 ) {
     while !closed.load(Ordering::SeqCst) {
         let mut client = match first.take() {
+            // Listening since the store opened: nothing was missed.
             Some(c) => c,
             None => match live_connection(config, tls.clone(), daemon) {
-                Ok(c) => c,
+                Ok(c) => {
+                    wakers.timers.notify_one();
+                    wakers.outbox.notify_one();
+                    c
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "store: listener cannot connect; retrying");
                     std::thread::sleep(Duration::from_secs(1));
@@ -407,20 +422,23 @@ fn listen(
                 }
             },
         };
-        wakers.timers.notify_one();
-        wakers.outbox.notify_one();
         while !closed.load(Ordering::SeqCst) {
             let mut notes = client.notifications();
             let mut iter = notes.timeout_iter(Duration::from_millis(500));
             match iter.next() {
                 Ok(Some(n)) => {
-                    let what = n.payload();
-                    if what.contains("timers") {
-                        wakers.timers.notify_one();
+                    let (what, from) = n.payload().split_once(':').unwrap_or((n.payload(), ""));
+                    if from == daemon.to_string() {
+                        continue;
                     }
-                    if what.contains("outbox") {
-                        wakers.outbox.notify_one();
-                    }
+                    wake(
+                        wakers,
+                        &repo::Touched {
+                            timers: what.contains("timers"),
+                            outbox: what.contains("outbox"),
+                            forgotten: Vec::new(),
+                        },
+                    );
                 }
                 Ok(None) => {
                     drop(iter);
