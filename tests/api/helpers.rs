@@ -97,7 +97,9 @@ pub fn t0() -> DateTime<Utc> {
         .expect("valid instant")
 }
 
-pub use tocsin::store::test_db::{TEST_POSTGRES, create_test_database};
+pub use tocsin::store::test_db::create_test_database;
+/// The environment variable that runs the suite on PostgreSQL.
+pub const TEST_POSTGRES: &str = tocsin::store::test_db::TEST_POSTGRES;
 
 /// The config `yaml` on the store the suite runs against: as written
 /// (SQLite in the test's folder), or, when [`TEST_POSTGRES`] is set, a new
