@@ -33,6 +33,8 @@ mod migrations;
 mod repo;
 mod rows;
 mod sessions;
+#[cfg(test)]
+mod tests;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
