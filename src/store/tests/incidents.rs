@@ -370,3 +370,58 @@ async fn overrides_are_listed_by_schedule_deletion_and_end() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn incidents_are_listed_newest_first_page_by_page() {
+    use crate::incident::StateFilter;
+    use crate::store::Cursor;
+    on_each_store(|store| async move {
+        let states = [
+            State::Triggered,
+            State::Acknowledged,
+            State::Resolved,
+            State::Triggered,
+            State::Downgraded,
+            State::Acknowledged,
+        ];
+        let ids = store
+            .transact(move |repo| {
+                let mut ids = Vec::new();
+                for s in states {
+                    ids.push(repo.insert(&new_incident("t"), s, at(0))?);
+                }
+                Ok(ids)
+            })
+            .await
+            .expect("insert");
+        let list = |filter: StateFilter, after: Option<i64>, limit: usize| {
+            let store = store.clone();
+            async move {
+                let found = store
+                    .query(move |r| r.list(filter, after.map(Cursor::at), limit))
+                    .await
+                    .expect("list");
+                found.iter().map(|i| i.id).collect::<Vec<_>>()
+            }
+        };
+        let open = [ids[5], ids[3], ids[1], ids[0]];
+        assert_eq!(list(StateFilter::Open, None, 10).await, open);
+        assert_eq!(list(StateFilter::Open, None, 2).await, open[..2]);
+        assert_eq!(list(StateFilter::Open, Some(ids[3]), 2).await, open[2..]);
+        let acked = StateFilter::Only(State::Acknowledged);
+        assert_eq!(list(acked, Some(ids[5]), 10).await, [ids[1]]);
+        let all: Vec<i64> = ids.iter().rev().copied().collect();
+        assert_eq!(list(StateFilter::All, None, 10).await, all);
+        assert_eq!(list(StateFilter::All, Some(ids[2]), 10).await, all[4..]);
+        let mut counts = store.query(|r| r.count_by_state()).await.expect("count");
+        counts.sort_by_key(|(s, _)| s.as_str());
+        let expected = [
+            (State::Acknowledged, 2),
+            (State::Downgraded, 1),
+            (State::Resolved, 1),
+            (State::Triggered, 2),
+        ];
+        assert_eq!(counts, expected);
+    })
+    .await;
+}

@@ -228,3 +228,100 @@ async fn a_report_that_beats_the_record_of_its_send_still_falls_back() {
     })
     .await;
 }
+
+/// A claim whose answer was never recorded (the store failed after the
+/// provider call) goes back once it is older than the cut-off, with the
+/// pages folded into it, and a younger one stays.
+#[tokio::test]
+async fn a_stale_claim_goes_back_with_its_bundle() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let r = roster.clone();
+        let (head, bundled) = store
+            .transact(move |repo| {
+                let id = repo.insert(&new_incident("db down"), State::Triggered, morning())?;
+                for _ in 0..3 {
+                    repo.insert_outbox(&sms(&r, id, "page", "s", "b"))?;
+                }
+                let claimed = delivery::claim(repo, &ctx(&r, morning()), 10)?;
+                let head = claimed.first().ok_or(crate::store::StoreError::NotFound)?;
+                Ok((
+                    head.row.id,
+                    head.bundled.iter().map(|b| b.id).collect::<Vec<_>>(),
+                ))
+            })
+            .await
+            .expect("claim");
+        assert_eq!(bundled.len(), 2);
+        let requeue = |before| {
+            store.transact(move |repo| {
+                let rows = repo.requeue_in_flight(before)?;
+                Ok(rows.iter().map(|r| r.id).collect::<Vec<_>>())
+            })
+        };
+        let young = requeue(morning() - chrono::Duration::seconds(1)).await;
+        assert_eq!(young.expect("requeue"), Vec::<i64>::new(), "younger: kept");
+        assert_eq!(row(&store, head).await.status, "sending");
+        let stale = requeue(morning() + chrono::Duration::minutes(5)).await;
+        assert_eq!(stale.expect("requeue"), [head]);
+        for id in std::iter::once(head).chain(bundled) {
+            let back = row(&store, id).await;
+            assert_eq!((back.status.as_str(), back.bundle_of), ("pending", None));
+        }
+        let depth = store.query(|r| r.outbox_depth()).await.expect("depth");
+        assert_eq!(depth, 3);
+        let next = store.query(|r| r.next_outbox_due()).await.expect("due");
+        assert!(next.is_some_and(|t| t <= morning()), "{next:?}");
+    })
+    .await;
+}
+
+/// Acknowledging cancels the pages still queued, not those already sent,
+/// and a fallback finds every channel its step used.
+#[tokio::test]
+async fn cancelled_pages_and_the_channels_a_step_used() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let r = roster.clone();
+        let got = store
+            .transact(move |repo| {
+                let id = repo.insert(&new_incident("db down"), State::Triggered, morning())?;
+                let sent = repo.insert_outbox(&OutboxRow {
+                    status: "sent".into(),
+                    sent_at: Some(morning()),
+                    ..sms(&r, id, "page", "s", "b")
+                })?;
+                let voice = OutboxRow {
+                    channel: "voice".into(),
+                    ..sms(&r, id, "page", "s", "b")
+                };
+                repo.insert_outbox(&voice)?;
+                repo.insert_outbox(&sms(&r, id, "notice", "s", "b"))?;
+                let channels = repo.page_channels_since(id, "m2", morning())?;
+                let later =
+                    repo.page_channels_since(id, "m2", morning() + chrono::Duration::seconds(1))?;
+                let cancelled = repo.cancel_pages(id)?;
+                let sent_pages: Vec<i64> = repo.pages_sent(id)?.iter().map(|r| r.id).collect();
+                let last = repo.last_sent("m2", "sms")?;
+                let since = repo.sent_since("m2", "sms", morning(), 5)?;
+                Ok((
+                    channels,
+                    later,
+                    cancelled,
+                    sent_pages == [sent],
+                    last,
+                    since,
+                ))
+            })
+            .await
+            .expect("transact");
+        let (mut channels, later, cancelled, only_sent, last, since) = got;
+        channels.sort();
+        assert_eq!(channels, ["sms", "voice"]);
+        assert!(later.is_empty(), "{later:?}");
+        assert_eq!(cancelled, 1, "the queued page, not the notice");
+        assert!(only_sent);
+        assert_eq!((last, since), (Some(morning()), 1));
+    })
+    .await;
+}
