@@ -8,6 +8,10 @@
 mod page;
 pub mod postgres;
 pub mod sqlite;
+#[doc(hidden)]
+pub mod test_db;
+#[cfg(test)]
+mod tests;
 pub mod transfer;
 
 use std::future::Future;

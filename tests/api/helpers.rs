@@ -97,9 +97,9 @@ pub fn t0() -> DateTime<Utc> {
         .expect("valid instant")
 }
 
-/// The environment variable that runs the suite on PostgreSQL: the URL of
-/// a server where the tests may create databases (`.ci/run` starts one).
-pub const TEST_POSTGRES: &str = "TOCSIN_TEST_POSTGRES";
+pub use tocsin::store::test_db::create_test_database;
+/// The environment variable that runs the suite on PostgreSQL.
+pub const TEST_POSTGRES: &str = tocsin::store::test_db::TEST_POSTGRES;
 
 /// The config `yaml` on the store the suite runs against: as written
 /// (SQLite in the test's folder), or, when [`TEST_POSTGRES`] is set, a new
@@ -107,7 +107,7 @@ pub const TEST_POSTGRES: &str = "TOCSIN_TEST_POSTGRES";
 /// URL in `pg.url` beside the config. Without the server the test fails:
 /// a run asked for PostgreSQL never quietly falls back to SQLite.
 pub fn on_test_store(yaml: &str, dir: &std::path::Path) -> String {
-    let Some(url) = std::env::var(TEST_POSTGRES).ok().filter(|u| !u.is_empty()) else {
+    let Some(url) = tocsin::store::test_db::server() else {
         return yaml.to_string();
     };
     let sqlite = "storage:\n  sqlite: data/tocsin.db\n";
@@ -118,30 +118,6 @@ pub fn on_test_store(yaml: &str, dir: &std::path::Path) -> String {
     let db_url = create_test_database(&url);
     std::fs::write(dir.join("pg.url"), db_url).expect("write pg.url");
     yaml.replace(sqlite, "storage:\n  postgres_file: pg.url\n")
-}
-
-/// Creates an empty database on the server at `url`; returns its URL.
-pub fn create_test_database(url: &str) -> String {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    let name = format!("tocsin_test_{}_{n}_{nanos}", std::process::id());
-    let admin = url.to_string();
-    let created = name.clone();
-    // The blocking client runs its own runtime: not on a tokio worker.
-    std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&admin, postgres::NoTls)
-            .unwrap_or_else(|e| panic!("{TEST_POSTGRES}={admin}: cannot connect: {e}"));
-        c.batch_execute(&format!("CREATE DATABASE {created}"))
-            .unwrap_or_else(|e| panic!("cannot create the test database: {e}"));
-    })
-    .join()
-    .expect("database created");
-    let mut config: url::Url = url.parse().expect("TOCSIN_TEST_POSTGRES is a URL");
-    config.set_path(&name);
-    config.to_string()
 }
 
 pub struct Daemon {

@@ -24,14 +24,17 @@
 //! re-queued by `requeue_in_flight` on the others after five minutes.
 //!
 //! Wake-ups: a commit that stored a timer or an outbox row wakes this
-//! daemon's tasks and sends `NOTIFY tocsin_wake`, which a listener thread in
-//! every daemon turns into the same wake-ups; after losing its connection
+//! daemon's tasks once it is committed (whether or not its caller still
+//! waits) and sends `NOTIFY tocsin_wake`, which a listener thread in every
+//! other daemon turns into the same wake-ups; after losing its connection
 //! the listener wakes both tasks once it is back (it may have missed some).
 
 mod migrations;
 mod repo;
 mod rows;
 mod sessions;
+#[cfg(test)]
+mod tests;
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -104,6 +107,17 @@ pub(super) fn tls() -> StoreResult<MakeRustlsConnect> {
 }
 
 impl Inner {
+    /// Whether this store may write now.
+    fn writable(&self) -> StoreResult<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(unavailable("store is closed"));
+        }
+        if self.fail_writes.load(Ordering::SeqCst) {
+            return Err(unavailable("writes are failing (test hook)"));
+        }
+        Ok(())
+    }
+
     fn conn(
         &self,
     ) -> StoreResult<r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>> {
@@ -118,11 +132,15 @@ impl Inner {
 impl Drop for Inner {
     /// The blocking client closes its connections with a runtime of its
     /// own, which must not happen on a tokio worker: dropped on a thread.
+    /// So is the listening connection of a store that never started its
+    /// listener thread.
     fn drop(&mut self) {
-        if let Some(pool) = self.pool.take() {
+        let pool = self.pool.take();
+        let listener = self.listener.get_mut().ok().and_then(|l| l.take());
+        if pool.is_some() || listener.is_some() {
             let _ = std::thread::Builder::new()
                 .name("tocsin-store-close".into())
-                .spawn(move || drop(pool));
+                .spawn(move || drop((pool, listener)));
         }
     }
 }
@@ -225,13 +243,8 @@ impl PgStore {
         F: FnOnce(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
     {
         let inner = self.inner.clone();
-        let (out, touched) = tokio::task::spawn_blocking(move || {
-            if inner.closed.load(Ordering::SeqCst) {
-                return Err(unavailable("store is closed"));
-            }
-            if inner.fail_writes.load(Ordering::SeqCst) {
-                return Err(unavailable("writes are failing (test hook)"));
-            }
+        tokio::task::spawn_blocking(move || {
+            inner.writable()?;
             let mut client = inner.conn()?;
             let mut tx = client.transaction()?;
             tx.batch_execute(&format!(
@@ -252,26 +265,22 @@ impl PgStore {
                 (false, false) => None,
             };
             if let Some(what) = what {
-                // Delivered to every listener at the commit, never before.
-                tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &what])?;
+                // Delivered to every listener at the commit, never before;
+                // signed with this daemon's number, whose own listener
+                // leaves it to the wake-up below.
+                let payload = format!("{what}:{}", inner.daemon);
+                tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])?;
             }
             tx.commit()?;
-            Ok((out, touched))
+            // Here, not after the await: a caller that hung up does not
+            // take the wake-up of what it committed with it.
+            if let Some(w) = inner.wakers.get() {
+                wake(w, &touched);
+            }
+            Ok(out)
         })
         .await
-        .map_err(|e| unavailable(format!("store task failed: {e}")))??;
-        if let Some(w) = self.inner.wakers.get() {
-            if touched.timers {
-                w.timers.notify_one();
-            }
-            if touched.outbox {
-                w.outbox.notify_one();
-            }
-            if !touched.forgotten.is_empty() {
-                (w.forgotten)(&touched.forgotten);
-            }
-        }
-        Ok(out)
+        .map_err(|e| unavailable(format!("store task failed: {e}")))?
     }
 
     /// Runs read-side incident queries on a pooled connection.
@@ -288,7 +297,7 @@ impl PgStore {
         .await
     }
 
-    async fn read<R, F>(&self, f: F) -> StoreResult<R>
+    pub(super) async fn read<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut postgres::Client) -> StoreResult<R> + Send + 'static,
@@ -339,6 +348,7 @@ impl PgStore {
 
     /// Stores `value` unless the key exists; returns the stored value.
     pub async fn meta_get_or_insert(&self, key: &str, value: String) -> StoreResult<String> {
+        self.inner.writable()?;
         let key = key.to_string();
         self.read(move |c| {
             c.execute(
@@ -356,6 +366,19 @@ impl PgStore {
     /// Stops accepting writes and stops the listener.
     pub fn close(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Wakes the tasks whose rows a commit stored.
+fn wake(w: &Wakers, touched: &repo::Touched) {
+    if touched.timers {
+        w.timers.notify_one();
+    }
+    if touched.outbox {
+        w.outbox.notify_one();
+    }
+    if !touched.forgotten.is_empty() {
+        (w.forgotten)(&touched.forgotten);
     }
 }
 
@@ -386,9 +409,14 @@ fn listen(
 ) {
     while !closed.load(Ordering::SeqCst) {
         let mut client = match first.take() {
+            // Listening since the store opened: nothing was missed.
             Some(c) => c,
             None => match live_connection(config, tls.clone(), daemon) {
-                Ok(c) => c,
+                Ok(c) => {
+                    wakers.timers.notify_one();
+                    wakers.outbox.notify_one();
+                    c
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "store: listener cannot connect; retrying");
                     std::thread::sleep(Duration::from_secs(1));
@@ -396,20 +424,23 @@ fn listen(
                 }
             },
         };
-        wakers.timers.notify_one();
-        wakers.outbox.notify_one();
         while !closed.load(Ordering::SeqCst) {
             let mut notes = client.notifications();
             let mut iter = notes.timeout_iter(Duration::from_millis(500));
             match iter.next() {
                 Ok(Some(n)) => {
-                    let what = n.payload();
-                    if what.contains("timers") {
-                        wakers.timers.notify_one();
+                    let (what, from) = n.payload().split_once(':').unwrap_or((n.payload(), ""));
+                    if from == daemon.to_string() {
+                        continue;
                     }
-                    if what.contains("outbox") {
-                        wakers.outbox.notify_one();
-                    }
+                    wake(
+                        wakers,
+                        &repo::Touched {
+                            timers: what.contains("timers"),
+                            outbox: what.contains("outbox"),
+                            forgotten: Vec::new(),
+                        },
+                    );
                 }
                 Ok(None) => {
                     drop(iter);

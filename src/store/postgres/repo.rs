@@ -71,6 +71,24 @@ fn timeline<C: GenericClient>(c: &mut C, id: i64) -> StoreResult<Vec<Event>> {
     )
 }
 
+/// Keeps a replaced snapshot of a group (processed at `at`, ms) for the
+/// HA copy window.
+fn keep_recent<C: GenericClient>(
+    c: &mut C,
+    integration: &str,
+    group_key: &str,
+    key: &str,
+    at: i64,
+) -> StoreResult<()> {
+    exec(
+        c,
+        "INSERT INTO deliveries (integration, group_key, key, at) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (integration, group_key, key) DO UPDATE SET at = excluded.at",
+        &[&integration, &group_key, &key, &at],
+    )?;
+    Ok(())
+}
+
 fn source_str(s: crate::ingest::alert::Source) -> String {
     serde_json::to_value(s)
         .ok()
@@ -362,38 +380,47 @@ impl Repo for TxRepo<'_, '_> {
         recent: chrono::Duration,
     ) -> StoreResult<bool> {
         let since = ms(now - recent);
-        let last: Option<String> = opt(
+        let last: Option<(String, i64)> = opt(
             self.tx,
-            "SELECT key FROM delivery_last WHERE integration = $1 AND group_key = $2",
+            "SELECT key, at FROM delivery_last WHERE integration = $1 AND group_key = $2",
             &[&integration, &group_key],
-            |r| r.try_get(0),
+            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
         )?;
-        let duplicate = last.as_deref() == Some(key)
+        let duplicate = last.as_ref().is_some_and(|(k, _)| k == key)
             || scalar::<_, bool>(
                 self.tx,
                 "SELECT EXISTS (SELECT 1 FROM deliveries WHERE integration = $1 AND group_key = $2 AND key = $3 AND at >= $4)",
                 &[&integration, &group_key, &key, &since],
             )?;
-        if !duplicate {
-            exec(
-                self.tx,
-                "INSERT INTO delivery_last (integration, group_key, key) VALUES ($1, $2, $3)
-                 ON CONFLICT (integration, group_key) DO UPDATE SET key = excluded.key",
-                &[&integration, &group_key, &key],
-            )?;
-            exec(
-                self.tx,
-                "INSERT INTO deliveries (integration, group_key, key, at) VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (integration, group_key, key) DO UPDATE SET at = excluded.at",
-                &[&integration, &group_key, &key, &ms(now)],
-            )?;
-            // Out of the copy window, a snapshot is never read again.
-            exec(self.tx, "DELETE FROM deliveries WHERE at < $1", &[&since])?;
+        if duplicate {
+            return Ok(true);
         }
-        Ok(duplicate)
+        exec(
+            self.tx,
+            "INSERT INTO delivery_last (integration, group_key, key, at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (integration, group_key) DO UPDATE SET key = excluded.key, at = excluded.at",
+            &[&integration, &group_key, &key, &ms(now)],
+        )?;
+        // The snapshot it replaces is kept while an HA copy of it can still
+        // come; a group's first snapshot writes only its last row (as on SQLite).
+        if let Some((previous, at)) = last.filter(|(_, at)| *at >= since) {
+            keep_recent(self.tx, integration, group_key, &previous, at)?;
+        }
+        // Out of the copy window, a snapshot is never read again.
+        exec(self.tx, "DELETE FROM deliveries WHERE at < $1", &[&since])?;
+        Ok(false)
     }
 
     fn forget_delivery(&mut self, integration: &str, group_key: &str) -> StoreResult<()> {
+        // Its last snapshot still counts within the copy window.
+        exec(
+            self.tx,
+            "INSERT INTO deliveries (integration, group_key, key, at)
+             SELECT integration, group_key, key, at FROM delivery_last
+             WHERE integration = $1 AND group_key = $2
+             ON CONFLICT (integration, group_key, key) DO UPDATE SET at = excluded.at",
+            &[&integration, &group_key],
+        )?;
         exec(
             self.tx,
             "DELETE FROM delivery_last WHERE integration = $1 AND group_key = $2",

@@ -2,8 +2,6 @@
 //! change mark live pages watch (the same operations as
 //! `store::sqlite::sessions`). Times are Unix milliseconds.
 
-use std::sync::atomic::Ordering;
-
 use chrono::{DateTime, Utc};
 use postgres::Row;
 
@@ -62,12 +60,7 @@ impl PgStore {
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            if inner.closed.load(Ordering::SeqCst) {
-                return Err(unavailable("store is closed"));
-            }
-            if inner.fail_writes.load(Ordering::SeqCst) {
-                return Err(unavailable("writes are failing (test hook)"));
-            }
+            inner.writable()?;
             let mut client = inner.conn()?;
             let mut tx = client.transaction()?;
             let out = f(&mut tx)?;

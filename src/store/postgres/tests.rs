@@ -1,0 +1,168 @@
+//! The PostgreSQL store's own machinery: its migrations, and the claims of
+//! several daemons on one database. Run when `TOCSIN_TEST_POSTGRES` names
+//! a server (`.ci/run` starts one); what every store must do is tested on
+//! both in `store/tests/`.
+
+use std::time::Duration;
+
+use super::*;
+use crate::store::test_db;
+
+/// A new, empty database on the test server; `None` on a run without one.
+fn database() -> Option<String> {
+    test_db::server().map(|server| test_db::create_test_database(&server))
+}
+
+/// Runs `f` on a client of its own, off the test's runtime.
+async fn admin<T: Send + 'static>(
+    url: &str,
+    f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
+) -> T {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        f(&mut c).expect("admin statement")
+    })
+    .await
+    .expect("admin task")
+}
+
+/// Every table column, index and trigger of the database, one line each.
+async fn schema(url: &str) -> Vec<String> {
+    admin(url, |c| {
+        let rows = c.query(
+            "SELECT table_name || '.' || column_name || ' ' || data_type || ' '
+                    || is_nullable || ' ' || coalesce(column_default, '')
+               FROM information_schema.columns WHERE table_schema = 'public'
+             UNION ALL SELECT indexdef FROM pg_indexes WHERE schemaname = 'public'
+             UNION ALL SELECT tgname FROM pg_trigger WHERE NOT tgisinternal
+             ORDER BY 1",
+            &[],
+        )?;
+        rows.iter().map(|r| r.try_get(0)).collect()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn migrates_from_empty_and_reopens_idempotently() {
+    let Some(url) = database() else { return };
+    let store = PgStore::open_async(url.clone())
+        .await
+        .expect("open migrates");
+    assert_eq!(store.schema_version().await.expect("v"), MIGRATIONS.len());
+    store.close();
+    drop(store);
+    let first = schema(&url).await;
+    assert!(
+        first.iter().any(|l| l.starts_with("incidents.ref_seq")),
+        "{first:#?}"
+    );
+    let again = PgStore::open_async(url.clone()).await.expect("reopen");
+    assert_eq!(again.schema_version().await.expect("v"), MIGRATIONS.len());
+    assert_eq!(schema(&url).await, first, "re-opening changes nothing");
+}
+
+#[tokio::test]
+async fn migrates_from_every_earlier_version() {
+    let Some(fresh) = database() else { return };
+    drop(PgStore::open_async(fresh.clone()).await.expect("fresh"));
+    let expected = schema(&fresh).await;
+    for version in 0..MIGRATIONS.len() {
+        let Some(url) = database() else { return };
+        admin(&url, move |c| {
+            c.batch_execute("CREATE TABLE schema_version (version BIGINT NOT NULL)")?;
+            for sql in &MIGRATIONS[..version] {
+                c.batch_execute(sql)?;
+            }
+            c.execute(
+                "INSERT INTO schema_version (version) VALUES ($1)",
+                &[&(version as i64)],
+            )
+        })
+        .await;
+        let store = PgStore::open_async(url.clone()).await.expect("upgrade");
+        let v = store.schema_version().await.expect("v");
+        assert_eq!(v, MIGRATIONS.len(), "from {version}");
+        assert_eq!(schema(&url).await, expected, "upgraded from {version}");
+    }
+}
+
+#[tokio::test]
+async fn refuses_a_newer_schema() {
+    let Some(url) = database() else { return };
+    drop(PgStore::open_async(url.clone()).await.expect("open"));
+    admin(&url, |c| {
+        c.execute("UPDATE schema_version SET version = 999", &[])
+    })
+    .await;
+    let err = PgStore::open_async(url).await.err().expect("must refuse");
+    assert!(err.to_string().contains("newer than this tocsin"), "{err}");
+}
+
+/// Two daemons on one database: what one claimed is its own while it
+/// lives, and goes to the other as soon as it is gone.
+#[tokio::test]
+async fn a_gone_daemons_claims_go_to_the_other_a_live_ones_stay() {
+    use crate::escalation::{delivery, fixture, paging::Ctx};
+    use crate::incident::OutboxRow;
+    let Some(url) = database() else { return };
+    let a = PgStore::open_async(url.clone()).await.expect("daemon a");
+    let b = PgStore::open_async(url.clone()).await.expect("daemon b");
+    let roster = std::sync::Arc::new(fixture::roster());
+    let now = fixture::utc("2026-11-25T10:00:00Z");
+    let claim = |store: &PgStore| {
+        let roster = roster.clone();
+        let store = store.clone();
+        async move {
+            store
+                .transact(move |repo| {
+                    let ctx = Ctx {
+                        roster: &roster,
+                        secret: b"k",
+                        now,
+                    };
+                    let claimed = delivery::claim(repo, &ctx, 10)?;
+                    Ok(claimed.iter().map(|c| c.row.id).collect::<Vec<_>>())
+                })
+                .await
+                .expect("claim")
+        }
+    };
+    let email = |n: u32| OutboxRow {
+        incident: None,
+        ..OutboxRow::to_person(
+            "notice",
+            &roster.people["m2"],
+            crate::config::ChannelType::Email,
+            format!("notice {n}"),
+            "b".into(),
+            now,
+        )
+    };
+    let row = email(1);
+    let id = a
+        .transact(move |repo| repo.insert_outbox(&row))
+        .await
+        .expect("queued");
+    assert_eq!(claim(&a).await, [id], "a claims it");
+    assert_eq!(claim(&b).await, Vec::<i64>::new(), "not while a lives");
+    // b starting up re-queues what a crash left: not a live daemon's claims.
+    let requeued = b
+        .transact(|repo| repo.requeue_in_flight(chrono::DateTime::<chrono::Utc>::MAX_UTC))
+        .await
+        .expect("recover");
+    assert!(requeued.is_empty(), "{requeued:#?}");
+    a.close();
+    drop(a);
+    // The lock goes with a's connections, which close on a thread of their own.
+    let mut taken = Vec::new();
+    for _ in 0..50 {
+        taken = claim(&b).await;
+        if !taken.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(taken, [id], "b sends what a was sending");
+}
