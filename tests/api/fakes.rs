@@ -87,6 +87,10 @@ pub struct TwilioRequest {
     pub answered: u16,
     /// The sid handed out on success.
     pub sid: Option<String>,
+    /// When it arrived.
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// How long its answer was held back (`Reply::Slow`).
+    pub held: Option<std::time::Duration>,
 }
 
 impl TwilioRequest {
@@ -168,6 +172,11 @@ impl FakeTwilio {
         lock(&self.shared.script).push_back((resource, reply));
     }
 
+    /// Drops the answers still queued for `resource`.
+    pub fn unscript(&self, resource: Resource) {
+        lock(&self.shared.script).retain(|(r, _)| *r != resource);
+    }
+
     /// Every request so far, failed ones included.
     pub fn requests(&self) -> Vec<TwilioRequest> {
         lock(&self.shared.requests).clone()
@@ -206,6 +215,8 @@ async fn create(
         form,
         answered: 0,
         sid: None,
+        at: chrono::Utc::now(),
+        held: None,
     };
     let created = |record: &mut TwilioRequest| {
         let n = shared.next_sid.fetch_add(1, Ordering::SeqCst) + 1;
@@ -226,6 +237,7 @@ async fn create(
         None => created(&mut record),
         Some(Reply::Slow(delay)) => {
             let response = created(&mut record);
+            record.held = Some(delay);
             lock(&shared.requests).push(record);
             tokio::time::sleep(delay).await;
             return response;

@@ -3,11 +3,13 @@
 //! comparing what the fakes delivered with exactly the pages it expects, so
 //! a duplicate or a stray page fails it. Time moves by hand (`advance`);
 //! `rig` holds the harness; `crash` runs the real binary and kills it with
-//! SIGKILL; `sms_text` checks what an SMS says under load and hostile text;
+//! SIGKILL; `failover` kills either of two daemons on one PostgreSQL
+//! database while alerts arrive at both; `sms_text` checks what an SMS says under load and hostile text;
 //! `storm` that one person's flood of pages holds back nobody else's.
 
 mod channels;
 mod crash;
+mod failover;
 mod handling;
 mod maintenance;
 mod overrides;

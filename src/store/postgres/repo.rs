@@ -47,6 +47,21 @@ const LIVE: &str = "SELECT objid::BIGINT FROM pg_locks
     WHERE locktype = 'advisory' AND classid = 1953457011 AND objsubid = 2 AND granted
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
 
+/// Rows a daemon that is gone was sending (`due_outbox` re-queues them).
+fn orphaned() -> String {
+    format!("status = 'sending' AND claimed_by NOT IN ({LIVE})")
+}
+
+/// Whether a daemon that is gone left rows `sending`: the next outbox pass
+/// of any daemon sends them.
+pub fn orphaned_claims<C: GenericClient>(c: &mut C) -> StoreResult<bool> {
+    scalar(
+        c,
+        &format!("SELECT EXISTS (SELECT 1 FROM outbox WHERE {})", orphaned()),
+        &[],
+    )
+}
+
 /// Milliseconds of year 10000: a `claimed_before` past it is start-up
 /// recovery ("every claim"), which on a shared database means the claims
 /// of daemons that are gone, never those of a daemon still sending.
@@ -662,8 +677,8 @@ impl Repo for TxRepo<'_, '_> {
         exec(
             self.tx,
             &format!(
-                "UPDATE outbox SET status = 'pending', claimed_by = NULL
-                 WHERE status = 'sending' AND claimed_by NOT IN ({LIVE})"
+                "UPDATE outbox SET status = 'pending', claimed_by = NULL WHERE {}",
+                orphaned()
             ),
             &[],
         )?;

@@ -23,7 +23,7 @@ const PATIENCE: Duration = Duration::from_secs(8);
 const STEPS: &str = r#"      - { notify: nearest, via: [sms], wait: 2s }
       - { notify: next, via: [voice], wait: 2s }"#;
 
-async fn start(config: &Path) -> Process {
+pub(super) async fn start(config: &Path) -> Process {
     let config: PathBuf = config.to_path_buf();
     tokio::task::spawn_blocking(move || Process::start(&config))
         .await
@@ -31,7 +31,7 @@ async fn start(config: &Path) -> Process {
 }
 
 /// SIGKILL, then reap: no clean shutdown of any kind.
-fn kill_9(p: Process) {
+pub(super) fn kill_9(p: Process) {
     p.signal("KILL");
     drop(p);
 }
@@ -171,16 +171,17 @@ async fn kill_9_while_paging_loses_nothing_and_duplicates_at_most_once() {
     }
 }
 
-/// Kills spread over the load: a small LCG so the moments look random but
-/// every run is the same.
-fn kill_moments(seed: u64, n: usize) -> Vec<Duration> {
+/// Waits spread over the load, each `from` plus up to `spread`: a small
+/// LCG so the moments look random but every run is the same.
+pub(super) fn moments(seed: u64, n: usize, from: Duration, spread: Duration) -> Vec<Duration> {
     let mut x = seed;
+    let spread = spread.as_millis().max(1) as u64;
     (0..n)
         .map(|_| {
             x = x
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            Duration::from_millis(150 + (x >> 33) % 250)
+            from + Duration::from_millis((x >> 33) % spread)
         })
         .collect()
 }
@@ -258,7 +259,12 @@ async fn kill_9_under_steady_alerts_loses_no_accepted_alert() {
     } else {
         1
     };
-    for wait in kill_moments(7, KILLS) {
+    for wait in moments(
+        7,
+        KILLS,
+        Duration::from_millis(150),
+        Duration::from_millis(250),
+    ) {
         tokio::time::sleep(wait * slower).await;
         kill_9(p);
         p = start(&config).await;
