@@ -166,3 +166,35 @@ async fn a_gone_daemons_claims_go_to_the_other_a_live_ones_stay() {
     }
     assert_eq!(taken, [id], "b sends what a was sending");
 }
+
+/// A daemon whose machine vanishes never closes its connections: the server
+/// must find them dead itself (keepalives) to free the daemon's locks, and
+/// end a session left idle inside a transaction.
+#[tokio::test]
+async fn every_session_asks_the_server_to_find_a_vanished_daemon() {
+    let Some(url) = database() else { return };
+    let shown = tokio::task::spawn_blocking(move || {
+        let store = PgStore::open(&format!("{url}?options=-c%20statement_timeout%3D7000"))
+            .expect("open");
+        let pool = store.inner.pool.clone().expect("pool");
+        let mut c = pool.get().expect("connection");
+        let names = [
+            "tcp_keepalives_idle",
+            "tcp_keepalives_interval",
+            "tcp_keepalives_count",
+            "idle_in_transaction_session_timeout",
+            "statement_timeout",
+        ];
+        names
+            .iter()
+            .map(|n| {
+                let row = c.query_one(&format!("SHOW {n}"), &[]).expect("show");
+                row.get::<_, String>(0)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .expect("task");
+    // The URL's own options are kept.
+    assert_eq!(shown, ["10", "5", "3", "15s", "7s"]);
+}
