@@ -174,8 +174,8 @@ async fn a_gone_daemons_claims_go_to_the_other_a_live_ones_stay() {
 async fn every_session_asks_the_server_to_find_a_vanished_daemon() {
     let Some(url) = database() else { return };
     let shown = tokio::task::spawn_blocking(move || {
-        let store = PgStore::open(&format!("{url}?options=-c%20statement_timeout%3D7000"))
-            .expect("open");
+        let store =
+            PgStore::open(&format!("{url}?options=-c%20statement_timeout%3D7000")).expect("open");
         let pool = store.inner.pool.clone().expect("pool");
         let mut c = pool.get().expect("connection");
         let names = [

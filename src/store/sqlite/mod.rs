@@ -36,11 +36,12 @@
 //! storm's queue (`Queue`).
 //!
 //! A savepoint per job costs a copy of every page the job touches (about a
-//! tenth of an ingest's writing). Ingest jobs can be run again, so a batch
-//! of them runs without savepoints; if one fails, the whole transaction is
-//! rolled back and the batch runs again with a savepoint per job, as every
-//! other batch does. Nothing is answered before the commit, so the first
-//! run leaves no trace.
+//! tenth of an ingest's writing). A job alone in its batch needs none (its
+//! failure rolls the transaction back). Ingest jobs can be run again, so a
+//! batch of them runs without savepoints; if one fails, the whole
+//! transaction is rolled back and the batch runs again with a savepoint per
+//! job, as a batch of several other jobs does. Nothing is answered before
+//! the commit, so the first run leaves no trace.
 
 mod incidents;
 mod maintenance;
@@ -605,9 +606,12 @@ fn run_batch(
     mut batch: Vec<Box<dyn Job>>,
     fail: bool,
 ) -> (bool, Vec<Completer>) {
-    // Jobs that can run again go without savepoints; a failure undoes the
-    // whole try and the batch runs again below, one savepoint per job.
-    if batch.len() > 1 && batch.iter().all(|j| j.rerunnable()) {
+    // A job alone, or jobs that can run again, go without savepoints: a
+    // lone job's failure is undone with the transaction; otherwise a
+    // failure undoes the whole try and the batch runs again below, one
+    // savepoint per job.
+    let alone = batch.len() == 1;
+    if alone || batch.iter().all(|j| j.rerunnable()) {
         match conn.transaction() {
             Ok(tx) => {
                 if batch.iter_mut().all(|job| job.run(&tx)) {
@@ -615,6 +619,10 @@ fn run_batch(
                     return (committed, batch.into_iter().map(|j| j.finish()).collect());
                 }
                 let _ = tx.rollback();
+                if alone {
+                    // Its answer is its own error; the store is fine.
+                    return (true, batch.into_iter().map(|j| j.finish()).collect());
+                }
             }
             Err(e) => {
                 tracing::error!(error = %e, "store: cannot begin transaction");

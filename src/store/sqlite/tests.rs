@@ -419,3 +419,29 @@ async fn a_failing_ingest_job_leaves_nothing_and_the_rest_of_its_batch_is_writte
     // ran again, each in its own savepoint.
     assert_eq!(*runs.lock().expect("runs"), [0, 1, 2, 3, 0, 1, 2, 3, 4, 5]);
 }
+
+/// A job alone in its batch runs without a savepoint: when it fails, its
+/// writes go with the transaction, the caller hears its own error, and the
+/// store stays ready.
+#[tokio::test]
+async fn a_lone_failing_job_leaves_nothing_and_the_store_stays_ready() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).expect("open");
+    let err = store
+        .write(|t| {
+            t.execute("INSERT INTO meta (key, value) VALUES ('lone', 'v')", [])?;
+            Err::<(), _>(StoreError::Conflict("refused".into()))
+        })
+        .await;
+    assert!(matches!(err, Err(StoreError::Conflict(_))), "{err:?}");
+    assert_eq!(store.meta_get("lone").await.expect("read"), None);
+    store.ready().await.expect("still ready");
+    store
+        .write(|t| Ok(t.execute("INSERT INTO meta (key, value) VALUES ('next', 'v')", [])?))
+        .await
+        .expect("the next write");
+    assert_eq!(
+        store.meta_get("next").await.expect("read").as_deref(),
+        Some("v")
+    );
+}
