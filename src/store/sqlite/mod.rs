@@ -84,6 +84,9 @@ trait Job: Send {
 
 type Completer = Box<dyn FnOnce(bool) + Send>;
 
+/// A job on its way to the writer, with its lane.
+type Queued = (Lane, Box<dyn Job>);
+
 /// A job's body: `FnMut` so that a bulk job can run again.
 type Body<R> = Box<dyn FnMut(&Transaction<'_>) -> StoreResult<R> + Send>;
 
@@ -139,7 +142,7 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
-    writer: Mutex<Option<mpsc::Sender<(Lane, Box<dyn Job>)>>>,
+    writer: Mutex<Option<mpsc::Sender<Queued>>>,
     readers: Mutex<Vec<Connection>>,
     /// Test hook: make every write fail as a full or read-only disk would.
     fail_writes: Arc<AtomicBool>,
@@ -210,7 +213,7 @@ impl SqliteStore {
             tracing::info!(from, to, path = %path.display(), "database schema migrated");
         }
         let fail_writes = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel::<(Lane, Box<dyn Job>)>();
+        let (tx, rx) = mpsc::channel::<Queued>();
         // The sync thread (below) makes each commit durable before its callers hear of it.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| StoreError::Unavailable(format!("configuring {}: {e}", path.display())))?;
@@ -551,7 +554,7 @@ fn now_nanos() -> u128 {
 
 fn writer_loop(
     mut conn: Connection,
-    rx: mpsc::Receiver<(Lane, Box<dyn Job>)>,
+    rx: mpsc::Receiver<Queued>,
     fail: Arc<AtomicBool>,
     poisoned: Arc<AtomicBool>,
     health: WriteHealth,
