@@ -931,9 +931,8 @@ impl Repo for TxRepo<'_, '_> {
             "SELECT id FROM incidents i
              WHERE state IN ('triggered', 'acknowledged')
                AND (assignee = $1 OR EXISTS (
-                    SELECT 1 FROM timeline t
-                    WHERE t.incident = i.id AND t.kind = 'page queued'
-                      AND (t.detail::jsonb ->> 'person') = $1))
+                    SELECT 1 FROM outbox o
+                    WHERE o.incident = i.id AND o.kind = 'page' AND o.person = $1))
              ORDER BY id",
             &[&person],
             |r| r.try_get(0),

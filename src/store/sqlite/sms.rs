@@ -9,14 +9,16 @@ use crate::incident::SmsClaim;
 use crate::incident::repo::SMS_SID_MEMORY;
 use crate::store::StoreResult;
 
+/// The open incidents `person` was paged for or is assigned: each open
+/// incident's own outbox rows (`outbox_by_incident`), not its timeline's
+/// JSON, so a reply during a storm of open incidents stays cheap.
 pub fn paged_to(conn: &Connection, person: &str) -> StoreResult<Vec<i64>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id FROM incidents i
          WHERE state IN ('triggered', 'acknowledged')
            AND (assignee = ?1 OR EXISTS (
-                SELECT 1 FROM timeline t
-                WHERE t.incident = i.id AND t.kind = 'page queued'
-                  AND json_extract(t.detail, '$.person') = ?1))
+                SELECT 1 FROM outbox o
+                WHERE o.incident = i.id AND o.kind = 'page' AND o.person = ?1))
          ORDER BY id",
     )?;
     let ids = stmt

@@ -2,17 +2,23 @@
 //! what a failed write leaves behind.
 
 use super::{at, new_incident, on_each_store};
-use crate::incident::{Actor, Diagnosis, Repo, SmsClaim, State};
+use crate::incident::{Actor, Diagnosis, OutboxRow, Repo, SmsClaim, State};
 use crate::store::{StoreError, StoreResult};
 
 #[tokio::test]
 async fn paged_to_counts_open_incidents_paged_or_assigned() {
     on_each_store(|store| async move {
         let now = at(0);
+        // A page queued for `to`, as paging queues one (sent or not).
         let paged = move |repo: &mut dyn Repo, state: State, to: &str| {
             let id = repo.insert(&new_incident("x"), state, now)?;
-            let detail = serde_json::json!({"person": to, "via": "sms"});
-            repo.append(id, now, &Actor::System, "page queued", detail)?;
+            let page =
+                OutboxRow::pending("page", "sms", "+1555".into(), "s".into(), "b".into(), now);
+            repo.insert_outbox(&OutboxRow {
+                incident: Some(id),
+                person: Some(to.to_string()),
+                ..page
+            })?;
             Ok::<_, StoreError>(id)
         };
         let (got, expected) = store
@@ -22,6 +28,21 @@ async fn paged_to_counts_open_incidents_paged_or_assigned() {
                 paged(repo, State::Resolved, "bob")?;
                 paged(repo, State::Downgraded, "bob")?;
                 paged(repo, State::Triggered, "alice")?;
+                // A notice to bob (not a page) does not count.
+                let noticed = repo.insert(&new_incident("z"), State::Triggered, now)?;
+                let notice = OutboxRow::pending(
+                    "notice",
+                    "sms",
+                    "+1555".into(),
+                    "s".into(),
+                    "b".into(),
+                    now,
+                );
+                repo.insert_outbox(&OutboxRow {
+                    incident: Some(noticed),
+                    person: Some("bob".into()),
+                    ..notice
+                })?;
                 // Assigned without a page (acknowledged in the UI, say).
                 let assigned = repo.insert(&new_incident("y"), State::Triggered, now)?;
                 repo.set_state(assigned, State::Acknowledged, now, Some("bob"))?;
