@@ -54,8 +54,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 pub use migrations::MIGRATIONS;
 
 use super::sqlite::Wakers;
-use cache::Sql;
 use super::{StoreError, StoreResult};
+use cache::Sql;
 
 /// The advisory lock every write transaction takes first ("tocsin-w").
 const WRITE_LOCK: i64 = 0x746f_6373_696e_2d77;

@@ -111,11 +111,7 @@ fn source_str(s: crate::ingest::alert::Source) -> String {
         .unwrap_or_default()
 }
 
-fn outbox_where<C: Sql>(
-    c: &mut C,
-    cond: &str,
-    p: rows::Params<'_>,
-) -> StoreResult<Vec<OutboxRow>> {
+fn outbox_where<C: Sql>(c: &mut C, cond: &str, p: rows::Params<'_>) -> StoreResult<Vec<OutboxRow>> {
     rows::all(
         c,
         &format!("SELECT {} FROM outbox WHERE {cond}", rows::OUTBOX),

@@ -63,11 +63,7 @@ pub fn opt<C: Sql, T>(
 }
 
 /// The first column of the one row of `sql`.
-pub fn scalar<C: Sql, T: FromSqlOwned>(
-    c: &mut C,
-    sql: &str,
-    p: Params<'_>,
-) -> StoreResult<T> {
+pub fn scalar<C: Sql, T: FromSqlOwned>(c: &mut C, sql: &str, p: Params<'_>) -> StoreResult<T> {
     Ok(c.query_one(sql, p)?.try_get(0)?)
 }
 
