@@ -34,6 +34,7 @@
 //! nothing else falls due. Its timers need nothing: a timer is only ever
 //! held inside the transaction that fires it.
 
+mod cache;
 mod migrations;
 mod repo;
 mod rows;
@@ -54,6 +55,7 @@ pub use migrations::MIGRATIONS;
 
 use super::sqlite::Wakers;
 use super::{StoreError, StoreResult};
+use cache::Sql;
 
 /// The advisory lock every write transaction takes first ("tocsin-w").
 const WRITE_LOCK: i64 = 0x746f_6373_696e_2d77;
@@ -72,7 +74,7 @@ const WAIT: Duration = Duration::from_secs(10);
 /// be away: a sender should hear so, and retry, before its own timeout).
 const CONNECT_WAIT: Duration = Duration::from_secs(3);
 
-type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
+type Pool = r2d2::Pool<cache::Manager>;
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -127,9 +129,7 @@ impl Inner {
         Ok(())
     }
 
-    fn conn(
-        &self,
-    ) -> StoreResult<r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>> {
+    fn conn(&self) -> StoreResult<r2d2::PooledConnection<cache::Manager>> {
         self.pool
             .as_ref()
             .ok_or_else(|| unavailable("store is closed"))?
@@ -196,7 +196,7 @@ impl PgStore {
             config.application_name("tocsin");
         }
         let tls = tls()?;
-        let manager = PostgresConnectionManager::new(config.clone(), tls.clone());
+        let manager = cache::Manager(PostgresConnectionManager::new(config.clone(), tls.clone()));
         let pool = r2d2::Pool::builder()
             .max_size(16)
             .min_idle(Some(1))
@@ -208,7 +208,7 @@ impl PgStore {
             .map_err(|e| unavailable(format!("cannot connect to PostgreSQL: {e}")))?;
         {
             let mut c = pool.get().map_err(unavailable)?;
-            let (from, to) = migrations::migrate(&mut c)
+            let (from, to) = migrations::migrate(&mut c.client)
                 .map_err(|e| unavailable(format!("migrating PostgreSQL: {e}")))?;
             if from != to {
                 tracing::info!(from, to, "database schema migrated");
@@ -273,14 +273,16 @@ impl PgStore {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             inner.writable()?;
-            let mut client = inner.conn()?;
+            let mut conn = inner.conn()?;
+            let cache::Conn { client, statements } = &mut *conn;
             let mut tx = client.transaction()?;
             tx.batch_execute(&format!(
                 "SET LOCAL lock_timeout = '{}s'; SELECT pg_advisory_xact_lock({WRITE_LOCK})",
                 WAIT.as_secs()
             ))?;
+            let mut cached = cache::Cached::transaction(&mut tx, statements);
             let mut repo = repo::TxRepo {
-                tx: &mut tx,
+                tx: &mut cached,
                 touched: repo::Touched::default(),
                 daemon: inner.daemon,
             };
@@ -297,7 +299,7 @@ impl PgStore {
                 // signed with this daemon's number, whose own listener
                 // leaves it to the wake-up below.
                 let payload = format!("{what}:{}", inner.daemon);
-                tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])?;
+                cached.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])?;
             }
             tx.commit()?;
             // Here, not after the await: a caller that hung up does not
@@ -319,7 +321,7 @@ impl PgStore {
     {
         self.read(move |c| {
             f(&repo::Reader {
-                conn: RefCell::new(c),
+                conn: RefCell::new(c.reborrow()),
             })
         })
         .await
@@ -328,12 +330,12 @@ impl PgStore {
     pub(super) async fn read<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut postgres::Client) -> StoreResult<R> + Send + 'static,
+        F: FnOnce(&mut cache::Cached<'_, postgres::Client>) -> StoreResult<R> + Send + 'static,
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let mut client = inner.conn()?;
-            f(&mut client)
+            let mut conn = inner.conn()?;
+            f(&mut conn.session())
         })
         .await
         .map_err(|e| unavailable(format!("store task failed: {e}")))?
@@ -342,7 +344,7 @@ impl PgStore {
     /// Readiness: a round trip to the database.
     pub async fn ping(&self) -> StoreResult<()> {
         self.read(|c| {
-            c.simple_query("SELECT 1")?;
+            c.client.simple_query("SELECT 1")?;
             Ok(())
         })
         .await
@@ -359,7 +361,7 @@ impl PgStore {
     }
 
     pub async fn schema_version(&self) -> StoreResult<usize> {
-        self.read(|c| Ok(migrations::version(c)?)).await
+        self.read(|c| Ok(migrations::version(c.client)?)).await
     }
 
     pub async fn meta_get(&self, key: &str) -> StoreResult<Option<String>> {
@@ -452,6 +454,7 @@ fn listen(
                 }
             },
         };
+        let mut statements = cache::Statements::default();
         let mut looked = Instant::now();
         while !closed.load(Ordering::SeqCst) {
             let next = client.notifications().timeout_iter(TAKEOVER).next();
@@ -481,7 +484,7 @@ fn listen(
                 continue;
             }
             looked = Instant::now();
-            match repo::orphaned_claims(&mut client) {
+            match repo::orphaned_claims(&mut cache::Cached::session(&mut client, &mut statements)) {
                 Ok(true) => wakers.outbox.notify_one(),
                 Ok(false) => {}
                 Err(e) => {

@@ -6,8 +6,8 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use postgres::GenericClient;
 
+use super::cache::{Cached, Sql};
 use super::rows::{self, exec, from_ms, ms, opt, scalar, to_json};
 use crate::config::{ClientReports, NotifyRule, Scope};
 use crate::followup::actions::{ActionItem, Filter as ActionFilter, NewAction};
@@ -34,8 +34,8 @@ pub struct Touched {
 }
 
 /// A `Repo` bound to one transaction.
-pub struct TxRepo<'a, 'b> {
-    pub tx: &'a mut postgres::Transaction<'b>,
+pub struct TxRepo<'a, 'b, 'c> {
+    pub tx: &'a mut Cached<'b, postgres::Transaction<'c>>,
     pub touched: Touched,
     /// This daemon's number (`super::LIVE_LOCK`), stamped on its claims.
     pub daemon: i32,
@@ -54,7 +54,7 @@ fn orphaned() -> String {
 
 /// Whether a daemon that is gone left rows `sending`: the next outbox pass
 /// of any daemon sends them.
-pub fn orphaned_claims<C: GenericClient>(c: &mut C) -> StoreResult<bool> {
+pub fn orphaned_claims<C: Sql>(c: &mut C) -> StoreResult<bool> {
     scalar(
         c,
         &format!("SELECT EXISTS (SELECT 1 FROM outbox WHERE {})", orphaned()),
@@ -67,7 +67,7 @@ pub fn orphaned_claims<C: GenericClient>(c: &mut C) -> StoreResult<bool> {
 /// of daemons that are gone, never those of a daemon still sending.
 const RECOVER_ALL: i64 = 253_402_300_800_000;
 
-fn get<C: GenericClient>(c: &mut C, id: i64) -> StoreResult<Incident> {
+fn get<C: Sql>(c: &mut C, id: i64) -> StoreResult<Incident> {
     opt(
         c,
         &format!("SELECT {} FROM incidents WHERE id = $1", rows::INCIDENT),
@@ -77,7 +77,7 @@ fn get<C: GenericClient>(c: &mut C, id: i64) -> StoreResult<Incident> {
     .ok_or(StoreError::NotFound)
 }
 
-fn timeline<C: GenericClient>(c: &mut C, id: i64) -> StoreResult<Vec<Event>> {
+fn timeline<C: Sql>(c: &mut C, id: i64) -> StoreResult<Vec<Event>> {
     rows::all(
         c,
         "SELECT id, incident, at, actor, kind, detail FROM timeline WHERE incident = $1 ORDER BY id",
@@ -88,7 +88,7 @@ fn timeline<C: GenericClient>(c: &mut C, id: i64) -> StoreResult<Vec<Event>> {
 
 /// Keeps a replaced snapshot of a group (processed at `at`, ms) for the
 /// HA copy window.
-fn keep_recent<C: GenericClient>(
+fn keep_recent<C: Sql>(
     c: &mut C,
     integration: &str,
     group_key: &str,
@@ -111,11 +111,7 @@ fn source_str(s: crate::ingest::alert::Source) -> String {
         .unwrap_or_default()
 }
 
-fn outbox_where<C: GenericClient>(
-    c: &mut C,
-    cond: &str,
-    p: rows::Params<'_>,
-) -> StoreResult<Vec<OutboxRow>> {
+fn outbox_where<C: Sql>(c: &mut C, cond: &str, p: rows::Params<'_>) -> StoreResult<Vec<OutboxRow>> {
     rows::all(
         c,
         &format!("SELECT {} FROM outbox WHERE {cond}", rows::OUTBOX),
@@ -124,7 +120,7 @@ fn outbox_where<C: GenericClient>(
     )
 }
 
-fn postmortem<C: GenericClient>(c: &mut C, id: i64) -> StoreResult<Postmortem> {
+fn postmortem<C: Sql>(c: &mut C, id: i64) -> StoreResult<Postmortem> {
     opt(
         c,
         &format!("SELECT {} FROM postmortems WHERE id = $1", rows::POSTMORTEM),
@@ -134,7 +130,7 @@ fn postmortem<C: GenericClient>(c: &mut C, id: i64) -> StoreResult<Postmortem> {
     .ok_or(StoreError::NotFound)
 }
 
-fn actions_where<C: GenericClient>(
+fn actions_where<C: Sql>(
     c: &mut C,
     cond: &str,
     p: rows::Params<'_>,
@@ -147,7 +143,7 @@ fn actions_where<C: GenericClient>(
     )
 }
 
-fn overrides<C: GenericClient>(c: &mut C, f: &OverrideFilter) -> StoreResult<Vec<StoredOverride>> {
+fn overrides<C: Sql>(c: &mut C, f: &OverrideFilter) -> StoreResult<Vec<StoredOverride>> {
     // Spelled out, not `$n IS NULL OR ...`, so live lookups use the partial index.
     let mut conds = vec!["TRUE".to_string()];
     let mut args: Vec<&(dyn postgres::types::ToSql + Sync)> = Vec::new();
@@ -175,7 +171,7 @@ fn overrides<C: GenericClient>(c: &mut C, f: &OverrideFilter) -> StoreResult<Vec
     )
 }
 
-impl Repo for TxRepo<'_, '_> {
+impl Repo for TxRepo<'_, '_, '_> {
     fn get(&mut self, id: i64) -> StoreResult<Incident> {
         get(self.tx, id)
     }
@@ -1274,11 +1270,14 @@ impl Repo for TxRepo<'_, '_> {
 
 /// Read-side queries on a pooled connection, outside any write transaction.
 pub struct Reader<'a> {
-    pub conn: RefCell<&'a mut postgres::Client>,
+    pub conn: RefCell<Cached<'a, postgres::Client>>,
 }
 
 impl Reader<'_> {
-    fn with<T>(&self, f: impl FnOnce(&mut postgres::Client) -> StoreResult<T>) -> StoreResult<T> {
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&mut Cached<'_, postgres::Client>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let mut c = self
             .conn
             .try_borrow_mut()

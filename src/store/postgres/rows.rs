@@ -4,7 +4,9 @@
 
 use chrono::{DateTime, Utc};
 use postgres::types::{FromSqlOwned, ToSql};
-use postgres::{Error, GenericClient, Row};
+use postgres::{Error, Row};
+
+use super::cache::Sql;
 
 use crate::followup::actions::{ActionItem, Priority};
 use crate::followup::postmortem::{PmState, Postmortem, Sections};
@@ -40,7 +42,7 @@ fn json_value(s: String) -> serde_json::Value {
 }
 
 /// Every row of `sql`, decoded by `f`.
-pub fn all<C: GenericClient, T>(
+pub fn all<C: Sql, T>(
     c: &mut C,
     sql: &str,
     p: Params<'_>,
@@ -51,7 +53,7 @@ pub fn all<C: GenericClient, T>(
 }
 
 /// The row of `sql`, if there is one.
-pub fn opt<C: GenericClient, T>(
+pub fn opt<C: Sql, T>(
     c: &mut C,
     sql: &str,
     p: Params<'_>,
@@ -61,16 +63,12 @@ pub fn opt<C: GenericClient, T>(
 }
 
 /// The first column of the one row of `sql`.
-pub fn scalar<C: GenericClient, T: FromSqlOwned>(
-    c: &mut C,
-    sql: &str,
-    p: Params<'_>,
-) -> StoreResult<T> {
+pub fn scalar<C: Sql, T: FromSqlOwned>(c: &mut C, sql: &str, p: Params<'_>) -> StoreResult<T> {
     Ok(c.query_one(sql, p)?.try_get(0)?)
 }
 
 /// Rows changed by `sql`.
-pub fn exec<C: GenericClient>(c: &mut C, sql: &str, p: Params<'_>) -> StoreResult<u64> {
+pub fn exec<C: Sql>(c: &mut C, sql: &str, p: Params<'_>) -> StoreResult<u64> {
     Ok(c.execute(sql, p)?)
 }
 

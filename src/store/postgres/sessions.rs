@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 use postgres::Row;
 
+use super::cache::{Cached, Conn, Sql};
 use super::rows::{from_ms, ms};
 use super::{PgStore, unavailable};
 use crate::signin::{NewLink, NewSession, Session};
@@ -24,7 +25,7 @@ fn session_row(r: &Row) -> Result<Session, postgres::Error> {
 
 /// Stores a session for `person` (the one insert both sign-in doors use).
 fn insert_session(
-    t: &mut postgres::Transaction<'_>,
+    t: &mut impl Sql,
     person: String,
     session: NewSession,
 ) -> Result<Session, postgres::Error> {
@@ -56,14 +57,15 @@ impl PgStore {
     async fn write_plain<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
-        F: FnOnce(&mut postgres::Transaction<'_>) -> StoreResult<R> + Send + 'static,
+        F: FnOnce(&mut Cached<'_, postgres::Transaction<'_>>) -> StoreResult<R> + Send + 'static,
     {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             inner.writable()?;
-            let mut client = inner.conn()?;
+            let mut conn = inner.conn()?;
+            let Conn { client, statements } = &mut *conn;
             let mut tx = client.transaction()?;
-            let out = f(&mut tx)?;
+            let out = f(&mut Cached::transaction(&mut tx, statements))?;
             tx.commit()?;
             Ok(out)
         })

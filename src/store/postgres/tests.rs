@@ -188,7 +188,7 @@ async fn every_session_asks_the_server_to_find_a_vanished_daemon() {
         names
             .iter()
             .map(|n| {
-                let row = c.query_one(&format!("SHOW {n}"), &[]).expect("show");
+                let row = c.client.query_one(&format!("SHOW {n}"), &[]).expect("show");
                 row.get::<_, String>(0)
             })
             .collect::<Vec<_>>()
@@ -197,4 +197,121 @@ async fn every_session_asks_the_server_to_find_a_vanished_daemon() {
     .expect("task");
     // The URL's own options are kept.
     assert_eq!(shown, ["10", "5", "3", "15s", "7s"]);
+}
+
+/// Runs `f` on a client of its own, off the test's runtime, with a cache.
+async fn cached<T: Send + 'static>(
+    url: &str,
+    f: impl FnOnce(&mut postgres::Client, &mut cache::Statements) -> T + Send + 'static,
+) -> T {
+    let url = url.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).expect("connect");
+        f(&mut c, &mut cache::Statements::default())
+    })
+    .await
+    .expect("cache task")
+}
+
+/// How many statements the session has prepared with `sql`, as the server sees it.
+fn on_server(c: &mut postgres::Client, sql: &str) -> i64 {
+    c.query_one(
+        "SELECT count(*) FROM pg_prepared_statements WHERE statement = $1",
+        &[&sql],
+    )
+    .expect("prepared statements")
+    .get(0)
+}
+
+const ANSWER: &str = "SELECT $1::BIGINT + 1";
+
+#[tokio::test]
+async fn a_statement_is_prepared_once_per_connection() {
+    let Some(url) = database() else { return };
+    let (ours, server) = cached(&url, |c, statements| {
+        let mut db = cache::Cached::session(c, statements);
+        for n in [1_i64, 2, 3] {
+            let row = db.query_one(ANSWER, &[&n]).expect("answer");
+            assert_eq!(row.get::<_, i64>(0), n + 1);
+        }
+        (statements.prepared(), on_server(c, ANSWER))
+    })
+    .await;
+    assert_eq!((ours, server), (1, 1));
+    // Another connection has a cache of its own.
+    let other = cached(&url, |c, statements| {
+        cache::Cached::session(c, statements)
+            .query_one(ANSWER, &[&1_i64])
+            .expect("answer");
+        statements.prepared()
+    })
+    .await;
+    assert_eq!(other, 1);
+}
+
+#[tokio::test]
+async fn a_statement_the_server_lost_is_prepared_again() {
+    let Some(url) = database() else { return };
+    let (answer, prepared) = cached(&url, |c, statements| {
+        cache::Cached::session(c, statements)
+            .query_one(ANSWER, &[&1_i64])
+            .expect("first");
+        c.batch_execute("DEALLOCATE ALL").expect("deallocate");
+        let row = cache::Cached::session(c, statements)
+            .query_one(ANSWER, &[&41_i64])
+            .expect("prepared again");
+        (row.get::<_, i64>(0), statements.prepared())
+    })
+    .await;
+    assert_eq!((answer, prepared), (42, 2));
+}
+
+#[tokio::test]
+async fn a_transaction_that_finds_its_statement_lost_fails_and_the_next_prepares_again() {
+    let Some(url) = database() else { return };
+    let (failed, answer, prepared) = cached(&url, |c, statements| {
+        cache::Cached::session(c, statements)
+            .query_one(ANSWER, &[&1_i64])
+            .expect("first");
+        c.batch_execute("DEALLOCATE ALL").expect("deallocate");
+        let failed = {
+            let mut tx = c.transaction().expect("begin");
+            cache::Cached::transaction(&mut tx, statements)
+                .query_one(ANSWER, &[&1_i64])
+                .is_err()
+        };
+        let mut tx = c.transaction().expect("begin");
+        let row = cache::Cached::transaction(&mut tx, statements)
+            .query_one(ANSWER, &[&41_i64])
+            .expect("prepared again");
+        tx.commit().expect("commit");
+        (failed, row.get::<_, i64>(0), statements.prepared())
+    })
+    .await;
+    assert_eq!((failed, answer, prepared), (true, 42, 2));
+}
+
+#[tokio::test]
+async fn the_cache_is_bounded() {
+    let Some(url) = database() else { return };
+    let (prepared, on_server) = cached(&url, |c, statements| {
+        let mut db = cache::Cached::session(c, statements);
+        for n in 0..600 {
+            db.query_one(&format!("SELECT {n}::BIGINT"), &[])
+                .expect("select");
+        }
+        db.query_one("SELECT 0::BIGINT", &[]).expect("select");
+        let prepared = statements.prepared();
+        let left: i64 = c
+            .query_one("SELECT count(*) FROM pg_prepared_statements", &[])
+            .expect("count")
+            .get(0);
+        (prepared, left)
+    })
+    .await;
+    // Past 512 texts the cache starts again: the first text is prepared
+    // anew, and the server holds no more than the cache does (plus the
+    // count's own statement).
+    assert_eq!(prepared, 601);
+    assert!(on_server <= 90, "{on_server}");
 }

@@ -73,7 +73,7 @@ pub(super) async fn column(store: &Store, sql: &'static str) -> Vec<String> {
         }
         Store::Postgres(s) => {
             s.read(move |c| {
-                let rows = c.query(sql, &[])?;
+                let rows = c.client.query(sql, &[])?;
                 Ok(rows
                     .iter()
                     .map(|r| r.try_get(0))
