@@ -123,20 +123,9 @@ impl AppState {
             + Send
             + 'static,
     {
-        let (roster, secret) = (self.roster(), self.secret.clone());
+        let parts = self.parts_at(now);
         // Whatever it queued or scheduled wakes its task (the store does it).
-        self.store
-            .transact(move |repo| {
-                f(
-                    repo,
-                    &crate::escalation::paging::Ctx {
-                        roster: &roster,
-                        secret: &secret,
-                        now,
-                    },
-                )
-            })
-            .await
+        self.store.transact(move |repo| f(repo, &parts.ctx())).await
     }
 
     /// `transact_paging_at` for alerts from monitoring: the store's bulk
@@ -156,19 +145,19 @@ impl AppState {
             + Send
             + 'static,
     {
-        let (roster, secret) = (self.roster(), self.secret.clone());
+        let parts = self.parts_at(now);
         self.store
-            .transact_bulk(move |repo| {
-                f(
-                    repo,
-                    &crate::escalation::paging::Ctx {
-                        roster: &roster,
-                        secret: &secret,
-                        now,
-                    },
-                )
-            })
+            .transact_bulk(move |repo| f(repo, &parts.ctx()))
             .await
+    }
+
+    /// What a paging transaction at `now` needs, owned so a job can keep it.
+    fn parts_at(&self, now: DateTime<Utc>) -> PagingParts {
+        PagingParts {
+            roster: self.roster(),
+            secret: self.secret.clone(),
+            now,
+        }
     }
 
     /// What paging needs for a transaction at `now`.
@@ -504,6 +493,24 @@ async fn wait_for_signals(
                 let _ = state.reload();
                 crate::systemd::notify_ready("configuration reloaded");
             }
+        }
+    }
+}
+
+/// The running roster, the link secret and the instant of one paging
+/// transaction; `ctx` lends them as the paging context.
+struct PagingParts {
+    roster: Arc<Roster>,
+    secret: Vec<u8>,
+    now: DateTime<Utc>,
+}
+
+impl PagingParts {
+    fn ctx(&self) -> crate::escalation::paging::Ctx<'_> {
+        crate::escalation::paging::Ctx {
+            roster: &self.roster,
+            secret: &self.secret,
+            now: self.now,
         }
     }
 }

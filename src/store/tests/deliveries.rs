@@ -1,28 +1,23 @@
 //! The Alertmanager duplicate check: which snapshots a group keeps.
 
-use chrono::{Duration, TimeZone, Utc};
+use chrono::Duration;
 
-use super::{column, on_each_store};
+use super::{at, column, on_each_store};
+use crate::store::Store;
+
+/// Whether group `g` of integration `prom` already had snapshot `key`, asked
+/// `secs` after the start, with a 60 s copy window.
+async fn seen(store: &Store, key: &'static str, secs: i64) -> bool {
+    store
+        .transact(move |repo| repo.seen_delivery("prom", "g", key, at(secs), Duration::seconds(60)))
+        .await
+        .expect("stored")
+}
 
 #[tokio::test]
 async fn a_group_keeps_only_the_deliveries_its_duplicate_check_reads() {
     on_each_store(|store| async move {
-        let t0 = Utc
-            .with_ymd_and_hms(2026, 11, 25, 9, 0, 0)
-            .single()
-            .expect("instant");
-        let window = Duration::seconds(60);
-        let seen = |key: &'static str, secs: i64| {
-            let store = store.clone();
-            async move {
-                store
-                    .transact(move |repo| {
-                        repo.seen_delivery("prom", "g", key, t0 + Duration::seconds(secs), window)
-                    })
-                    .await
-                    .expect("stored")
-            }
-        };
+        let seen = |key: &'static str, secs: i64| seen(&store, key, secs);
         assert!(!seen("A", 0).await);
         assert!(!seen("B", 10).await);
         assert!(seen("A", 20).await, "an HA copy of A");
@@ -43,22 +38,7 @@ async fn a_group_keeps_only_the_deliveries_its_duplicate_check_reads() {
 #[tokio::test]
 async fn a_forgotten_groups_last_snapshot_still_counts_within_the_window() {
     on_each_store(|store| async move {
-        let t0 = Utc
-            .with_ymd_and_hms(2026, 11, 25, 9, 0, 0)
-            .single()
-            .expect("instant");
-        let window = Duration::seconds(60);
-        let seen = |key: &'static str, secs: i64| {
-            let store = store.clone();
-            async move {
-                store
-                    .transact(move |repo| {
-                        repo.seen_delivery("prom", "g", key, t0 + Duration::seconds(secs), window)
-                    })
-                    .await
-                    .expect("stored")
-            }
-        };
+        let seen = |key: &'static str, secs: i64| seen(&store, key, secs);
         assert!(!seen("A", 0).await);
         store
             .transact(|repo| repo.forget_delivery("prom", "g"))
