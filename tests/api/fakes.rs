@@ -124,8 +124,11 @@ impl TwilioRequest {
 struct TwilioShared {
     requests: Mutex<Vec<TwilioRequest>>,
     script: Mutex<VecDeque<(Resource, Reply)>>,
-    next_sid: AtomicU64,
 }
+
+/// Sids are unique across every fake in the test process: a test with
+/// one fake per daemon tells their calls apart by sid.
+static NEXT_SID: AtomicU64 = AtomicU64::new(0);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A failed assertion elsewhere must not hide what was recorded.
@@ -219,7 +222,7 @@ async fn create(
         held: None,
     };
     let created = |record: &mut TwilioRequest| {
-        let n = shared.next_sid.fetch_add(1, Ordering::SeqCst) + 1;
+        let n = NEXT_SID.fetch_add(1, Ordering::SeqCst) + 1;
         let prefix = match resource {
             Resource::Messages => "SM",
             Resource::Calls => "CA",

@@ -73,8 +73,10 @@ impl TelnyxRequest {
 struct TelnyxShared {
     requests: Mutex<Vec<TelnyxRequest>>,
     script: Mutex<VecDeque<(Endpoint, Reply)>>,
-    next: AtomicU64,
 }
+
+/// Ids are unique across every fake in the test process, as a vendor's are.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 /// A running fake Telnyx API; stops when dropped.
 pub struct FakeTelnyx {
@@ -215,7 +217,7 @@ async fn create(
     };
     let response = match reply {
         None => {
-            let n = shared.next.fetch_add(1, Ordering::SeqCst) + 1;
+            let n = NEXT_ID.fetch_add(1, Ordering::SeqCst) + 1;
             let data = match &endpoint {
                 Endpoint::Messages => {
                     let id = format!("40385f64-5717-4562-b3fc-{n:012x}");

@@ -514,7 +514,15 @@ fn check_page(
         .iter()
         .partition(|(_, r)| r.sid.as_deref().is_some_and(|s| recorded.contains(s)));
     if kept.len() != 1 {
-        problems.push(format!("{page:?}: {} calls recorded, not 1", kept.len()));
+        let seen: Vec<_> = calls
+            .iter()
+            .map(|(i, r)| format!("daemon {i} at {} sid {:?}", r.at, r.sid))
+            .collect();
+        problems.push(format!(
+            "{page:?}: {} calls recorded, not 1 (calls: {}; recorded sids: {recorded:?})",
+            kept.len(),
+            seen.join(", ")
+        ));
     }
     for (i, r) in &others {
         if !interrupted(*i, r, kills) {
