@@ -172,6 +172,7 @@ async fn record(
     let now = state.clock.now();
     let secret = state.link_secret().to_vec();
     let jitter: f64 = rand::random();
+    let (head, big) = (c.row.id, c.bundled > delivery::BUNDLE_CHUNK);
     state
         .store
         .transact(move |repo| {
@@ -188,7 +189,23 @@ async fn record(
                 jitter,
             )
         })
-        .await
+        .await?;
+    if big {
+        finish_bundle(state, head).await?;
+    }
+    Ok(())
+}
+
+/// Stamps the rest of a sent bundle's rows, a chunk per transaction (the
+/// record of its send stamped the first). A bundle that was not sent has
+/// nothing left to stamp.
+async fn finish_bundle(state: &Shared, head: i64) -> StoreResult<()> {
+    while state
+        .store
+        .transact(move |repo| delivery::finish_bundle(repo, head))
+        .await?
+    {}
+    Ok(())
 }
 
 /// Longer than any provider call (the HTTP client gives up after 15 s):
@@ -210,6 +227,11 @@ async fn requeue(
     state: &Shared,
     claimed_before: chrono::DateTime<chrono::Utc>,
 ) -> StoreResult<usize> {
+    // Bundles a crash stopped halfway through stamping are finished.
+    let heads = state.store.transact(delivery::unfinished_bundles).await?;
+    for head in heads {
+        finish_bundle(state, head).await?;
+    }
     let now = state.clock.now();
     let n = state
         .store

@@ -12,12 +12,17 @@ use crate::incident::{Actor, OutboxRow, Repo, State};
 use crate::notify::{SendError, message};
 use crate::store::StoreResult;
 
-/// A row handed to a provider, and the rows folded into it.
+/// A row handed to a provider, and how many rows are folded into it.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub row: OutboxRow,
-    pub bundled: Vec<OutboxRow>,
+    pub bundled: usize,
 }
+
+/// The folded rows of a sent bundle stamped per transaction: an alert
+/// storm folds thousands into one SMS, and a probe's page waits for one
+/// chunk, not for them all.
+pub const BUNDLE_CHUNK: usize = 256;
 
 fn event(
     repo: &mut dyn Repo,
@@ -93,6 +98,9 @@ fn claim_due(
         if !still_paging(repo, &row)? {
             row.status = "cancelled".into();
             repo.update_outbox(&row)?;
+            // Pages folded into it while it waited go back on their own.
+            repo.unbundle(row.id)?;
+            moved = true;
             event(
                 repo,
                 now,
@@ -110,6 +118,8 @@ fn claim_due(
             row.status = "failed".into();
             row.last_error = Some("the person opted out of SMS (replied STOP)".into());
             repo.update_outbox(&row)?;
+            repo.unbundle(row.id)?;
+            moved = true;
             event(
                 repo,
                 now,
@@ -120,7 +130,7 @@ fn claim_due(
             fall_back(repo, ctx, &row)?;
             continue;
         }
-        let mut bundled = Vec::new();
+        let mut bundled = 0;
         if row.channel == "sms"
             && let Some(person) = row.person.clone()
         {
@@ -135,28 +145,37 @@ fn claim_due(
             if let Some(last) = repo.last_sent(&person, "sms")?
                 && last + window > now
             {
-                // Every SMS queued for this person waits for the same end of
-                // the window: moved at once, so a person with thousands
-                // queued (an alert storm) costs one statement, and their
-                // rows leave this claim's way for other people's.
-                repo.defer_pending(&person, "sms", last + window)?;
+                // Pages queued for this person fold into the oldest of them
+                // as they come (each claim folds the few queued since the
+                // last), and every SMS waits for the same end of the
+                // window: a person with thousands queued (an alert storm)
+                // costs little per claim, and their rows leave this claim's
+                // way for other people's.
+                let end = last + window;
+                if row.kind == "page"
+                    && let Some(head) = repo.bundle_head(&person, "sms", end)?
+                {
+                    repo.fold_into(&head, end)?;
+                }
+                repo.defer_pending(&person, "sms", end)?;
                 moved = true;
                 continue;
             }
             // Pages fold into a page's SMS: a notice keeps its own words, so
             // it neither folds in nor takes pages into its message.
             if row.kind == "page" {
-                bundled = repo.fold_into(&row, now + window)?;
-                moved |= !bundled.is_empty();
-            }
-            if !bundled.is_empty() {
-                let pages: Vec<(i64, &str)> = std::iter::once(&row)
-                    .chain(&bundled)
-                    .map(|r| (r.incident.unwrap_or_default(), r.subject.as_str()))
-                    .collect();
-                let ack = |id| paging::ack_url(ctx, id, &person, crate::notify::Action::Ack);
-                let cap = ctx.roster.limits.sms_max_segments;
-                row.body = message::sms_bundle(&pages, cap, ack);
+                moved |= repo.fold_into(&row, now + window)? > 0;
+                let folded = repo.bundle_summary(&row)?;
+                bundled = folded.rows;
+                if bundled > 0 {
+                    let pages: Vec<(i64, &str)> =
+                        std::iter::once((row.incident.unwrap_or_default(), row.subject.as_str()))
+                            .chain(folded.first.iter().map(|(id, s)| (*id, s.as_str())))
+                            .collect();
+                    let ack = |id| paging::ack_url(ctx, id, &person, crate::notify::Action::Ack);
+                    let cap = ctx.roster.limits.sms_max_segments;
+                    row.body = message::sms_bundle_of(&pages, folded.others + 1, cap, ack);
+                }
             }
         }
         row.status = "sending".into();
@@ -199,17 +218,8 @@ pub fn record(
                 kind,
                 json!({"outbox": row.id, "person": row.person, "channel": row.channel, "provider": provider, "provider_id": pid, "attempt": row.attempts}),
             )?;
-            if !claimed.bundled.is_empty() {
-                repo.bundle_sent(row.id, now, provider, pid.as_deref())?;
-            }
-            for b in &claimed.bundled {
-                event(
-                    repo,
-                    now,
-                    b,
-                    "page sent",
-                    json!({"outbox": b.id, "person": b.person, "channel": b.channel, "provider": provider, "provider_id": pid, "bundled_into": row.id}),
-                )?;
+            if claimed.bundled > 0 {
+                finish_chunk(repo, &row)?;
             }
             // A report that came before this record applies now.
             if let Some(pid) = pid
@@ -313,10 +323,40 @@ fn next_vendor(
 
 /// Rows folded into a failed row go back to the queue on their own.
 fn unbundle(repo: &mut dyn Repo, claimed: &Claimed) -> StoreResult<()> {
-    if claimed.bundled.is_empty() {
+    if claimed.bundled == 0 {
         return Ok(());
     }
     repo.unbundle(claimed.row.id)
+}
+
+/// Stamps the next `BUNDLE_CHUNK` rows folded into `head` (sent) as sent
+/// with it, each with its "page sent"; whether some may be left.
+fn finish_chunk(repo: &mut dyn Repo, head: &OutboxRow) -> StoreResult<bool> {
+    let rows = repo.finish_bundle(head, BUNDLE_CHUNK)?;
+    for b in &rows {
+        event(
+            repo,
+            b.sent_at.unwrap_or(head.due_at),
+            b,
+            "page sent",
+            json!({"outbox": b.id, "person": b.person, "channel": b.channel, "provider": b.provider, "provider_id": b.provider_id, "bundled_into": head.id}),
+        )?;
+    }
+    Ok(rows.len() == BUNDLE_CHUNK)
+}
+
+/// One more chunk of a sent bundle's rows (after `record`, which stamps
+/// the first); whether some may be left.
+pub fn finish_bundle(repo: &mut dyn Repo, head: i64) -> StoreResult<bool> {
+    let head = repo.outbox(head)?;
+    finish_chunk(repo, &head)
+}
+
+/// Bundles a crash left halfway: returns the sent heads whose rows are not
+/// all stamped (to `finish_bundle`); rows folded into a head that will
+/// never be sent go back to the queue.
+pub fn unfinished_bundles(repo: &mut dyn Repo) -> StoreResult<Vec<i64>> {
+    Ok(repo.unfinished_bundles()?.iter().map(|r| r.id).collect())
 }
 
 /// After a permanent failure: the person's next channel, if the page is still wanted.

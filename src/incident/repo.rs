@@ -150,20 +150,31 @@ pub trait Repo {
         channel: &str,
         until: DateTime<Utc>,
     ) -> StoreResult<usize>;
-    /// Folds into `head` (bundling) every other pending page to its person
-    /// on its channel due by `due_by` whose incident is still triggered;
-    /// returns them, folded (`bundled`, `bundle_of` set), oldest first.
-    fn fold_into(&mut self, head: &OutboxRow, due_by: DateTime<Utc>)
-    -> StoreResult<Vec<OutboxRow>>;
-    /// Stamps the rows folded into `head` as sent with it.
-    fn bundle_sent(
+    /// The oldest pending page to `person` on `channel` due by `due_by`
+    /// whose incident is still triggered: the head the others fold into.
+    fn bundle_head(
         &mut self,
-        head: i64,
-        at: DateTime<Utc>,
-        provider: &str,
-        provider_id: Option<&str>,
-    ) -> StoreResult<()>;
-    /// Rows folded into `head` (still `bundled`) go back to the queue on their own.
+        person: &str,
+        channel: &str,
+        due_by: DateTime<Utc>,
+    ) -> StoreResult<Option<OutboxRow>>;
+    /// Folds into `head` (bundling) every other pending page to its person
+    /// on its channel due by `due_by` whose incident is still triggered, and
+    /// the rows folded into any of them (bundles never nest); returns how
+    /// many pending pages folded.
+    fn fold_into(&mut self, head: &OutboxRow, due_by: DateTime<Utc>) -> StoreResult<usize>;
+    /// The rows folded into `head` and not sent yet, summed up for its SMS.
+    fn bundle_summary(&mut self, head: &OutboxRow) -> StoreResult<BundleSummary>;
+    /// Stamps up to `limit` of the rows folded into `head` (which was sent)
+    /// with its sending; returns them, oldest first. A big bundle is
+    /// stamped a chunk per transaction, so other writes wait for a chunk,
+    /// never for the whole bundle.
+    fn finish_bundle(&mut self, head: &OutboxRow, limit: usize) -> StoreResult<Vec<OutboxRow>>;
+    /// Mends bundles a crash left halfway: rows folded into a head that
+    /// will never be sent go back to the queue on their own, and the sent
+    /// heads with rows not stamped yet are returned (to `finish_bundle`).
+    fn unfinished_bundles(&mut self) -> StoreResult<Vec<OutboxRow>>;
+    /// Rows folded into `head` and not sent go back to the queue on their own.
     fn unbundle(&mut self, head: i64) -> StoreResult<()>;
     /// When the last message on `channel` went to `person`.
     fn last_sent(&mut self, person: &str, channel: &str) -> StoreResult<Option<DateTime<Utc>>>;
@@ -177,7 +188,9 @@ pub trait Repo {
         since: DateTime<Utc>,
         at_most: u32,
     ) -> StoreResult<i64>;
-    /// Cancels the pending pages of an incident; returns how many.
+    /// Cancels the pending pages of an incident, and those folded into a
+    /// bundle not sent yet; pages folded into one of its pending pages go
+    /// back to the queue on their own. Returns how many were cancelled.
     fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64>;
     /// The channels of the incident's pages to `person` created at or after
     /// `since`, whatever became of them.
@@ -324,6 +337,20 @@ pub struct Timer {
     pub due: DateTime<Utc>,
     pub data: serde_json::Value,
 }
+
+/// What a bundle's SMS says of the rows folded into its head.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BundleSummary {
+    /// Rows folded in.
+    pub rows: usize,
+    /// Incidents among them other than the head's.
+    pub others: usize,
+    /// The first `BUNDLE_PREVIEW` of them, oldest first: (incident, subject).
+    pub first: Vec<(i64, String)>,
+}
+
+/// How many folded rows a bundle's summary names (an SMS shows fewer).
+pub const BUNDLE_PREVIEW: usize = 64;
 
 /// One notification: a page, a notice, or a post to a client channel.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -90,28 +90,42 @@ pub fn sms_bundle(
     max_segments: usize,
     link: impl Fn(i64) -> String,
 ) -> String {
+    sms_bundle_of(pages, 0, max_segments, link)
+}
+
+/// `sms_bundle` of a bundle too big to hold whole: `pages` are its first
+/// pages, and `incidents` counts every incident in it.
+pub fn sms_bundle_of(
+    pages: &[(i64, &str)],
+    incidents: usize,
+    max_segments: usize,
+    link: impl Fn(i64) -> String,
+) -> String {
     let mut seen = BTreeSet::new();
     let lines: Vec<(i64, String)> = pages
         .iter()
         .filter(|(id, _)| seen.insert(*id))
         .map(|(id, h)| (*id, cut(&one_line(h), BUNDLE_LINE_CHARS).to_string()))
         .collect();
+    let total = incidents.max(lines.len());
     let render = |named: usize| {
-        let mut text = format!("tocsin: {} incidents need you\n", lines.len());
+        let mut text = format!("tocsin: {total} incidents need you\n");
         for (_, line) in &lines[..named] {
             text.push_str(line);
             text.push('\n');
         }
         text.push_str("Reply: ack N | res N | esc N");
         if let Some((first, _)) = lines.get(named) {
-            let more = lines.len() - named;
+            let more = total - named;
             text.push_str(&format!("\n+{more} more: {}", link(*first)));
         }
         text
     };
-    let all = render(lines.len());
-    if fits(&all, max_segments) {
-        return all;
+    if total == lines.len() {
+        let all = render(lines.len());
+        if fits(&all, max_segments) {
+            return all;
+        }
     }
     let mut named = 0;
     while named + 1 < lines.len() && fits(&render(named + 1), max_segments) {

@@ -279,6 +279,9 @@ pub const MIGRATIONS: &[&str] = &[
     // 5: when a group's last snapshot was processed (SQLite's 19), so
     // `tocsin migrate-store` copies `delivery_last` column for column.
     "ALTER TABLE delivery_last ADD COLUMN at BIGINT NOT NULL DEFAULT 0;",
+    // 6: pages fold into a bundle as they wait (SQLite's 20).
+    "CREATE INDEX outbox_unsent_bundled ON outbox (bundle_of)
+        WHERE status = 'bundled' AND sent_at IS NULL;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

@@ -16,8 +16,8 @@ use crate::incident::maintenance::{NewWindow, Window};
 use crate::incident::model::Actor;
 use crate::incident::repo::SMS_SID_MEMORY;
 use crate::incident::{
-    AttachedAlert, Diagnosis, Event, Incident, NewIncident, OutboxRow, OverrideFilter, ReadRepo,
-    Repo, SmsClaim, State, StateFilter, Timer, reference,
+    AttachedAlert, BUNDLE_PREVIEW, BundleSummary, Diagnosis, Event, Incident, NewIncident,
+    OutboxRow, OverrideFilter, ReadRepo, Repo, SmsClaim, State, StateFilter, Timer, reference,
 };
 use crate::reports::{ActionRow, IncidentRow, PageRow, PostmortemRow, Range, Rows};
 use crate::routing::{NewOverride, PresenceMark, Status, StoredOverride};
@@ -46,6 +46,13 @@ pub struct TxRepo<'a, 'b, 'c> {
 const LIVE: &str = "SELECT objid::BIGINT FROM pg_locks
     WHERE locktype = 'advisory' AND classid = 1953457011 AND objsubid = 2 AND granted
       AND database = (SELECT oid FROM pg_database WHERE datname = current_database())";
+
+/// A page still wanted: of an incident still triggered.
+const PAGING: &str = "(incident IS NULL
+    OR EXISTS (SELECT 1 FROM incidents i WHERE i.id = outbox.incident AND i.state = 'triggered'))";
+
+/// The rows folded into bundle $1 and not sent yet.
+const UNSENT_IN: &str = "bundle_of = $1 AND status = 'bundled' AND sent_at IS NULL";
 
 /// Rows a daemon that is gone was sending (`due_outbox` re-queues them).
 fn orphaned() -> String {
@@ -700,50 +707,111 @@ impl Repo for TxRepo<'_, '_, '_> {
         )? as usize)
     }
 
-    fn fold_into(
+    fn bundle_head(
         &mut self,
-        head: &OutboxRow,
+        person: &str,
+        channel: &str,
         due_by: DateTime<Utc>,
-    ) -> StoreResult<Vec<OutboxRow>> {
+    ) -> StoreResult<Option<OutboxRow>> {
+        Ok(outbox_where(
+            self.tx,
+            &format!(
+                "status = 'pending' AND person = $1 AND channel = $2 AND kind = 'page' AND due_at <= $3
+                   AND {PAGING} ORDER BY id LIMIT 1"
+            ),
+            &[&person, &channel, &ms(due_by)],
+        )?
+        .into_iter()
+        .next())
+    }
+
+    fn fold_into(&mut self, head: &OutboxRow, due_by: DateTime<Utc>) -> StoreResult<usize> {
         let Some(person) = head.person.as_deref() else {
-            return Ok(Vec::new());
+            return Ok(0);
         };
         self.touched.outbox = true;
-        // The pages that fold into the bundle: pending, due by `due_by`, of
-        // an incident still paging (as on SQLite).
-        let mut rows = rows::all(
+        let args: rows::Params<'_> = &[&head.id, &person, &head.channel, &ms(due_by)];
+        // Bundles never nest (as on SQLite).
+        exec(
+            self.tx,
+            "UPDATE outbox SET bundle_of = $1
+             WHERE status = 'bundled' AND sent_at IS NULL AND bundle_of IN (SELECT id FROM outbox
+                 WHERE status = 'pending' AND person = $2 AND channel = $3 AND kind = 'page'
+                   AND id <> $1 AND due_at <= $4)",
+            args,
+        )?;
+        Ok(exec(
             self.tx,
             &format!(
                 "UPDATE outbox SET status = 'bundled', bundle_of = $1
                  WHERE status = 'pending' AND person = $2 AND channel = $3 AND kind = 'page'
-                   AND id <> $1 AND due_at <= $4
-                   AND (incident IS NULL
-                        OR EXISTS (SELECT 1 FROM incidents i WHERE i.id = outbox.incident AND i.state = 'triggered'))
+                   AND id <> $1 AND due_at <= $4 AND {PAGING}"
+            ),
+            args,
+        )? as usize)
+    }
+
+    fn bundle_summary(&mut self, head: &OutboxRow) -> StoreResult<BundleSummary> {
+        let counts = self.tx.query_one(
+            &format!(
+                "SELECT count(*), count(DISTINCT CASE WHEN incident IS DISTINCT FROM $2 THEN incident END)
+                 FROM outbox WHERE {UNSENT_IN}"
+            ),
+            &[&head.id, &head.incident],
+        )?;
+        let (rows, others): (i64, i64) = (counts.try_get(0)?, counts.try_get(1)?);
+        let first = rows::all(
+            self.tx,
+            &format!(
+                "SELECT coalesce(incident, 0), subject FROM outbox WHERE {UNSENT_IN}
+                 ORDER BY id LIMIT {BUNDLE_PREVIEW}"
+            ),
+            &[&head.id],
+            |r| Ok((r.try_get(0)?, r.try_get(1)?)),
+        )?;
+        Ok(BundleSummary {
+            rows: rows.max(0) as usize,
+            others: others.max(0) as usize,
+            first,
+        })
+    }
+
+    fn finish_bundle(&mut self, head: &OutboxRow, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+        let Some(sent_at) = head.sent_at else {
+            return Ok(Vec::new());
+        };
+        self.touched.outbox = true;
+        let mut rows = rows::all(
+            self.tx,
+            &format!(
+                "UPDATE outbox SET sent_at = $2, provider = $3, provider_id = $4
+                 WHERE id IN (SELECT id FROM outbox WHERE {UNSENT_IN} ORDER BY id LIMIT {limit})
                  RETURNING {}",
                 rows::OUTBOX
             ),
-            &[&head.id, &person, &head.channel, &ms(due_by)],
+            &[&head.id, &ms(sent_at), &head.provider, &head.provider_id],
             rows::outbox,
         )?;
         rows.sort_by_key(|r| r.id);
         Ok(rows)
     }
 
-    fn bundle_sent(
-        &mut self,
-        head: i64,
-        at: DateTime<Utc>,
-        provider: &str,
-        provider_id: Option<&str>,
-    ) -> StoreResult<()> {
+    fn unfinished_bundles(&mut self) -> StoreResult<Vec<OutboxRow>> {
         self.touched.outbox = true;
+        // Folded rows whose head will never be sent go back (as on SQLite).
         exec(
             self.tx,
-            "UPDATE outbox SET sent_at = $2, provider = $3, provider_id = $4
-             WHERE bundle_of = $1 AND status = 'bundled'",
-            &[&head, &ms(at), &provider, &provider_id],
+            "UPDATE outbox SET status = 'pending', bundle_of = NULL
+             WHERE status = 'bundled' AND sent_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox h
+                 WHERE h.id = outbox.bundle_of AND (h.status IN ('pending', 'sending') OR h.sent_at IS NOT NULL))",
+            &[],
         )?;
-        Ok(())
+        outbox_where(
+            self.tx,
+            "id IN (SELECT bundle_of FROM outbox WHERE status = 'bundled' AND sent_at IS NULL)
+               AND sent_at IS NOT NULL ORDER BY id",
+            &[],
+        )
     }
 
     fn unbundle(&mut self, head: i64) -> StoreResult<()> {
@@ -751,7 +819,7 @@ impl Repo for TxRepo<'_, '_, '_> {
         exec(
             self.tx,
             "UPDATE outbox SET status = 'pending', bundle_of = NULL
-             WHERE bundle_of = $1 AND status = 'bundled'",
+             WHERE bundle_of = $1 AND status = 'bundled' AND sent_at IS NULL",
             &[&head],
         )?;
         Ok(())
@@ -790,11 +858,29 @@ impl Repo for TxRepo<'_, '_, '_> {
     }
 
     fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64> {
-        Ok(exec(
+        self.touched.outbox = true;
+        // As on SQLite: folded into a bundle not sent, cancelled; folded
+        // into one of these, back on their own; then the pending ones.
+        let folded = exec(
+            self.tx,
+            "UPDATE outbox SET status = 'cancelled', bundle_of = NULL
+             WHERE incident = $1 AND kind = 'page' AND status = 'bundled' AND sent_at IS NULL
+               AND EXISTS (SELECT 1 FROM outbox h WHERE h.id = outbox.bundle_of AND h.status = 'pending')",
+            &[&incident],
+        )?;
+        exec(
+            self.tx,
+            "UPDATE outbox SET status = 'pending', bundle_of = NULL
+             WHERE status = 'bundled' AND sent_at IS NULL AND bundle_of IN (SELECT id FROM outbox
+                 WHERE incident = $1 AND kind = 'page' AND status = 'pending')",
+            &[&incident],
+        )?;
+        let pending = exec(
             self.tx,
             "UPDATE outbox SET status = 'cancelled' WHERE incident = $1 AND kind = 'page' AND status = 'pending'",
             &[&incident],
-        )? as i64)
+        )?;
+        Ok((folded + pending) as i64)
     }
 
     fn page_channels_since(

@@ -7,13 +7,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::config::NotifyRule;
-use crate::incident::OutboxRow;
 use crate::incident::model::Actor;
 use crate::incident::reference;
 use crate::incident::{
     AttachedAlert, Diagnosis, Event, Incident, NewIncident, OverrideFilter, ReadRepo, Repo,
     SmsClaim, State, StateFilter, Timer,
 };
+use crate::incident::{BundleSummary, OutboxRow};
 use crate::routing::{NewOverride, PresenceMark, Status, StoredOverride};
 
 use super::maintenance;
@@ -781,28 +781,35 @@ impl Repo for TxRepo<'_> {
         outbox::defer(self.conn, person, channel, until)
     }
 
-    fn fold_into(
+    fn bundle_head(
         &mut self,
-        head: &OutboxRow,
+        person: &str,
+        channel: &str,
         due_by: DateTime<Utc>,
-    ) -> StoreResult<Vec<OutboxRow>> {
+    ) -> StoreResult<Option<OutboxRow>> {
+        outbox::head(self.conn, person, channel, due_by)
+    }
+
+    fn fold_into(&mut self, head: &OutboxRow, due_by: DateTime<Utc>) -> StoreResult<usize> {
         let Some(person) = head.person.as_deref() else {
-            return Ok(Vec::new());
+            return Ok(0);
         };
         self.touched.outbox = true;
         outbox::fold_into(self.conn, head.id, person, &head.channel, due_by)
     }
 
-    fn bundle_sent(
-        &mut self,
-        head: i64,
-        at: DateTime<Utc>,
-        provider: &str,
-        provider_id: Option<&str>,
-    ) -> StoreResult<()> {
+    fn bundle_summary(&mut self, head: &OutboxRow) -> StoreResult<BundleSummary> {
+        outbox::summary(self.conn, head)
+    }
+
+    fn finish_bundle(&mut self, head: &OutboxRow, limit: usize) -> StoreResult<Vec<OutboxRow>> {
         self.touched.outbox = true;
-        outbox::bundle_sent(self.conn, head, at, provider, provider_id)?;
-        Ok(())
+        outbox::finish_bundle(self.conn, head, limit)
+    }
+
+    fn unfinished_bundles(&mut self) -> StoreResult<Vec<OutboxRow>> {
+        self.touched.outbox = true;
+        outbox::unfinished_bundles(self.conn)
     }
 
     fn unbundle(&mut self, head: i64) -> StoreResult<()> {
@@ -826,6 +833,7 @@ impl Repo for TxRepo<'_> {
     }
 
     fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64> {
+        self.touched.outbox = true;
         outbox::cancel_pages(self.conn, incident)
     }
 

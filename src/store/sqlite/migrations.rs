@@ -339,6 +339,11 @@ pub const MIGRATIONS: &[&str] = &[
     DROP INDEX incidents_by_key;
     CREATE INDEX incidents_resolved_by_key ON incidents (integration, dedup_key, resolved_at)
         WHERE state = 'resolved';",
+    // 20: pages fold into a bundle as they wait for its window, and a big
+    // bundle is stamped sent in chunks after its SMS: the rows still to
+    // stamp (and those of a bundle not yet sent) are found by this.
+    "CREATE INDEX outbox_unsent_bundled ON outbox (bundle_of)
+        WHERE status = 'bundled' AND sent_at IS NULL;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

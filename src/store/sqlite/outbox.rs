@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::incidents::{from_ms, ms};
 use crate::escalation::EscalationState;
-use crate::incident::OutboxRow;
+use crate::incident::{BUNDLE_PREVIEW, BundleSummary, OutboxRow};
 use crate::store::{StoreError, StoreResult};
 
 const COLUMNS: &str = "id, incident, person, client, kind, channel, target, fallback, tried, subject, body,
@@ -23,17 +23,44 @@ const SENT_SINCE: &str = "SELECT 1 FROM outbox
 // statement, however many are queued (an alert storm queues thousands).
 const DEFER: &str = "UPDATE outbox SET due_at = ?3
     WHERE status = 'pending' AND person = ?1 AND channel = ?2 AND due_at < ?3";
-// The pages that fold into bundle ?1: pending, due by ?4, of an incident
-// still paging (triggered; the state `delivery::still_paging` asks for).
-const FOLD: &str = "UPDATE outbox SET status = 'bundled', bundle_of = ?1
-    WHERE status = 'pending' AND person = ?2 AND channel = ?3 AND kind = 'page'
-      AND id <> ?1 AND due_at <= ?4
-      AND (incident IS NULL
-           OR EXISTS (SELECT 1 FROM incidents i WHERE i.id = outbox.incident AND i.state = 'triggered'))";
-const BUNDLE_SENT: &str = "UPDATE outbox SET sent_at = ?2, provider = ?3, provider_id = ?4
-    WHERE bundle_of = ?1 AND status = 'bundled'";
+// A page still wanted: of an incident still triggered (the state
+// `delivery::still_paging` asks for).
+macro_rules! paging {
+    () => {
+        "(incident IS NULL
+          OR EXISTS (SELECT 1 FROM incidents i WHERE i.id = outbox.incident AND i.state = 'triggered'))"
+    };
+}
+// The oldest page of a person's queue on a channel: the bundle's head.
+const HEAD: &str = concat!(
+    "status = 'pending' AND person = ?1 AND channel = ?2 AND kind = 'page' AND due_at <= ?3 AND ",
+    paging!(),
+    " ORDER BY id LIMIT 1"
+);
+// The pages that fold into bundle ?1: pending, due by ?4, still wanted.
+const FOLD: &str = concat!(
+    "UPDATE outbox SET status = 'bundled', bundle_of = ?1
+     WHERE status = 'pending' AND person = ?2 AND channel = ?3 AND kind = 'page'
+       AND id <> ?1 AND due_at <= ?4 AND ",
+    paging!()
+);
+// Rows folded into a pending row that is about to fold into bundle ?1 move
+// to ?1 first: bundles never nest.
+const FLATTEN: &str = "UPDATE outbox SET bundle_of = ?1
+    WHERE status = 'bundled' AND sent_at IS NULL AND bundle_of IN (SELECT id FROM outbox
+        WHERE status = 'pending' AND person = ?2 AND channel = ?3 AND kind = 'page'
+          AND id <> ?1 AND due_at <= ?4)";
+// The rows folded into bundle ?1 and not sent yet (index of migration 20).
+const UNSENT_IN: &str = "bundle_of = ?1 AND status = 'bundled' AND sent_at IS NULL";
 const UNBUNDLE: &str = "UPDATE outbox SET status = 'pending', bundle_of = NULL
-    WHERE bundle_of = ?1 AND status = 'bundled'";
+    WHERE bundle_of = ?1 AND status = 'bundled' AND sent_at IS NULL";
+// Folded rows whose head will never be sent (neither queued, nor being
+// sent, nor sent): a crash between a head's end and its unbundling.
+const ORPHANED_IN_BUNDLE: &str = "UPDATE outbox SET status = 'pending', bundle_of = NULL
+    WHERE status = 'bundled' AND sent_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox h
+        WHERE h.id = outbox.bundle_of AND (h.status IN ('pending', 'sending') OR h.sent_at IS NOT NULL))";
+const UNFINISHED: &str = "id IN (SELECT bundle_of FROM outbox
+    WHERE status = 'bundled' AND sent_at IS NULL) AND sent_at IS NOT NULL ORDER BY id";
 const TO_PERSON: &str = "person = ?1 ORDER BY id";
 // Rows folded into a bundle carry its provider id too: the head is the one
 // without `bundle_of`.
@@ -205,32 +232,78 @@ pub fn defer(
     )?)
 }
 
+pub fn head(
+    conn: &Connection,
+    person: &str,
+    channel: &str,
+    due_by: DateTime<Utc>,
+) -> StoreResult<Option<OutboxRow>> {
+    Ok(query(conn, HEAD, params![person, channel, ms(due_by)])?
+        .into_iter()
+        .next())
+}
+
 pub fn fold_into(
     conn: &Connection,
     head: i64,
     person: &str,
     channel: &str,
     due_by: DateTime<Utc>,
+) -> StoreResult<usize> {
+    let args = params![head, person, channel, ms(due_by)];
+    super::exec(conn, FLATTEN, args)?;
+    Ok(super::exec(conn, FOLD, args)?)
+}
+
+pub fn summary(conn: &Connection, head: &OutboxRow) -> StoreResult<BundleSummary> {
+    let (rows, others): (i64, i64) = super::row(
+        conn,
+        &format!(
+            "SELECT count(*), count(DISTINCT CASE WHEN incident IS NOT ?2 THEN incident END)
+             FROM outbox WHERE {UNSENT_IN}"
+        ),
+        params![head.id, head.incident],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT coalesce(incident, 0), subject FROM outbox WHERE {UNSENT_IN} ORDER BY id LIMIT {BUNDLE_PREVIEW}"
+    ))?;
+    let first = stmt
+        .query_map([head.id], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(BundleSummary {
+        rows: rows.max(0) as usize,
+        others: others.max(0) as usize,
+        first,
+    })
+}
+
+pub fn finish_bundle(
+    conn: &Connection,
+    head: &OutboxRow,
+    limit: usize,
 ) -> StoreResult<Vec<OutboxRow>> {
-    let mut stmt = conn.prepare_cached(&format!("{FOLD} RETURNING {COLUMNS}"))?;
-    let rows = stmt.query_map(params![head, person, channel, ms(due_by)], row)?;
+    let Some(sent_at) = head.sent_at else {
+        return Ok(Vec::new());
+    };
+    // A literal limit: a bound LIMIT makes SQLite re-prepare on every run.
+    let mut stmt = conn.prepare_cached(&format!(
+        "UPDATE outbox SET sent_at = ?2, provider = ?3, provider_id = ?4
+         WHERE id IN (SELECT id FROM outbox WHERE {UNSENT_IN} ORDER BY id LIMIT {limit})
+         RETURNING {COLUMNS}"
+    ))?;
+    let rows = stmt.query_map(
+        params![head.id, ms(sent_at), head.provider, head.provider_id],
+        row,
+    )?;
     let mut rows = rows.collect::<Result<Vec<_>, _>>()?;
     rows.sort_by_key(|r| r.id);
     Ok(rows)
 }
 
-pub fn bundle_sent(
-    conn: &Connection,
-    head: i64,
-    at: DateTime<Utc>,
-    provider: &str,
-    provider_id: Option<&str>,
-) -> StoreResult<usize> {
-    Ok(super::exec(
-        conn,
-        BUNDLE_SENT,
-        params![head, ms(at), provider, provider_id],
-    )?)
+pub fn unfinished_bundles(conn: &Connection) -> StoreResult<Vec<OutboxRow>> {
+    super::exec(conn, ORPHANED_IN_BUNDLE, [])?;
+    query(conn, UNFINISHED, [])
 }
 
 pub fn unbundle(conn: &Connection, head: i64) -> StoreResult<usize> {
@@ -272,11 +345,28 @@ pub fn sent_since(
 }
 
 pub fn cancel_pages(conn: &Connection, incident: i64) -> StoreResult<i64> {
-    Ok(super::exec(
+    // Folded into a bundle that has not gone out: it goes out without them.
+    let folded = super::exec(
+        conn,
+        "UPDATE outbox SET status = 'cancelled', bundle_of = NULL
+         WHERE incident = ?1 AND kind = 'page' AND status = 'bundled' AND sent_at IS NULL
+           AND EXISTS (SELECT 1 FROM outbox h WHERE h.id = outbox.bundle_of AND h.status = 'pending')",
+        [incident],
+    )?;
+    // Other incidents' pages folded into one of these go back on their own.
+    super::exec(
+        conn,
+        "UPDATE outbox SET status = 'pending', bundle_of = NULL
+         WHERE status = 'bundled' AND sent_at IS NULL AND bundle_of IN (SELECT id FROM outbox
+             WHERE incident = ?1 AND kind = 'page' AND status = 'pending')",
+        [incident],
+    )?;
+    let pending = super::exec(
         conn,
         "UPDATE outbox SET status = 'cancelled' WHERE incident = ?1 AND kind = 'page' AND status = 'pending'",
         [incident],
-    )? as i64)
+    )?;
+    Ok((folded + pending) as i64)
 }
 
 pub fn page_channels_since(
@@ -416,8 +506,13 @@ mod tests {
             (SENT_SINCE.to_string(), "outbox_sent_messages"),
             (DEFER.to_string(), "outbox_pending_by_person"),
             (FOLD.to_string(), "outbox_pending_by_person"),
-            (BUNDLE_SENT.to_string(), "outbox_bundled"),
-            (UNBUNDLE.to_string(), "outbox_bundled"),
+            (select(HEAD), "outbox_pending_by_person"),
+            (FLATTEN.to_string(), "outbox_unsent_bundled"),
+            (FLATTEN.to_string(), "outbox_pending_by_person"),
+            (select(UNSENT_IN), "outbox_unsent_bundled"),
+            (UNBUNDLE.to_string(), "outbox_unsent_bundled"),
+            (ORPHANED_IN_BUNDLE.to_string(), "outbox_unsent_bundled"),
+            (select(UNFINISHED), "outbox_unsent_bundled"),
             (select(TO_PERSON), "outbox_by_person"),
             (select(BY_PROVIDER_ID), "outbox_by_provider_id"),
             (select(BUNDLED_INTO), "outbox_bundled"),

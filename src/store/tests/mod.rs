@@ -4,6 +4,7 @@
 //! store's own machinery (SQLite's file, writer lanes and migrations,
 //! PostgreSQL's migrations and daemon locks) stay beside that store.
 
+mod bundles;
 mod deliveries;
 mod incidents;
 mod outbox;

@@ -1,0 +1,402 @@
+//! SMS bundles as an alert storm makes them: pages to one person fold into
+//! the oldest of them while they wait out the SMS window, so no single
+//! transaction folds thousands; a sent bundle is stamped a chunk per
+//! transaction; and a page that stops being wanted, or a head that will
+//! not be sent, never takes the others' pages with it.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::new_incident;
+use super::on_each_store;
+use super::outbox::{ctx, morning, row, sms};
+use crate::config::Roster;
+use crate::escalation::{delivery, fixture};
+use crate::incident::{OutboxRow, Repo, State};
+use crate::notify::SendError;
+use crate::store::{Store, StoreError, StoreResult};
+
+/// Claims what is due at `at` (up to 10 rows).
+fn claim(
+    repo: &mut dyn Repo,
+    r: &Roster,
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<delivery::Claimed>> {
+    delivery::claim(repo, &ctx(r, at), 10)
+}
+
+/// A new triggered incident `title` with one SMS page to m2, queued at `at`.
+fn paged(
+    repo: &mut dyn Repo,
+    r: &Roster,
+    title: &str,
+    at: DateTime<Utc>,
+) -> StoreResult<(i64, i64)> {
+    let id = repo.insert(&new_incident(title), State::Triggered, at)?;
+    let page = repo.insert_outbox(&OutboxRow {
+        due_at: at,
+        created_at: at,
+        ..sms(r, id, "page", &format!("#{id} {title}"), "page text")
+    })?;
+    Ok((id, page))
+}
+
+/// The "page sent" lines on an incident's timeline.
+fn sent_lines(repo: &mut dyn Repo, id: i64) -> StoreResult<Vec<serde_json::Value>> {
+    Ok(repo
+        .timeline(id)?
+        .into_iter()
+        .filter(|e| e.kind == "page sent")
+        .map(|e| e.detail)
+        .collect())
+}
+
+/// m2's first page goes out at `morning()`, opening their SMS window; then
+/// three more incidents page them during it. Returns the window, and each
+/// later incident with its page.
+async fn three_during_the_window(
+    store: &Store,
+    roster: &Arc<Roster>,
+) -> (Duration, [(i64, i64); 3]) {
+    let window = roster.limits.sms_bundle_window.to_chrono();
+    let r = roster.clone();
+    store
+        .transact(move |repo| {
+            paged(repo, &r, "first", morning())?;
+            let first = claim(repo, &r, morning())?;
+            let c = ctx(&r, morning());
+            delivery::record(repo, &c, &first[0], "twilio", &Ok(Some("SM1".into())), 0.5)?;
+            // Each claim during the window folds what came since the last.
+            let quarter = window / 4;
+            let b = paged(repo, &r, "b", morning() + quarter)?;
+            let c = paged(repo, &r, "c", morning() + quarter)?;
+            assert!(claim(repo, &r, morning() + quarter)?.is_empty());
+            let d = paged(repo, &r, "d", morning() + quarter * 2)?;
+            assert!(claim(repo, &r, morning() + quarter * 2)?.is_empty());
+            Ok((window, [b, c, d]))
+        })
+        .await
+        .expect("pages during the window")
+}
+
+#[tokio::test]
+async fn pages_fold_into_the_oldest_as_they_wait_and_go_as_one_sms() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (window, [(b, head), (c, pc), (d, pd)]) =
+            three_during_the_window(&store, &roster).await;
+        // The oldest waits for the end of the window with the others in it.
+        let h = row(&store, head).await;
+        assert_eq!(
+            (h.status.as_str(), h.due_at),
+            ("pending", morning() + window)
+        );
+        for p in [pc, pd] {
+            let folded = row(&store, p).await;
+            assert_eq!(
+                (folded.status.as_str(), folded.bundle_of, folded.sent_at),
+                ("bundled", Some(head), None)
+            );
+        }
+        // At the end of the window: one SMS naming all three.
+        let r = roster.clone();
+        let end = morning() + window;
+        let (claimed, lines) = store
+            .transact(move |repo| {
+                let claimed = claim(repo, &r, end)?;
+                delivery::record(
+                    repo,
+                    &ctx(&r, end),
+                    &claimed[0],
+                    "twilio",
+                    &Ok(Some("SM2".into())),
+                    0.5,
+                )?;
+                let lines = [
+                    sent_lines(repo, b)?,
+                    sent_lines(repo, c)?,
+                    sent_lines(repo, d)?,
+                ];
+                Ok((claimed, lines))
+            })
+            .await
+            .expect("send the bundle");
+        assert_eq!(claimed.len(), 1, "{claimed:#?}");
+        assert_eq!((claimed[0].row.id, claimed[0].bundled), (head, 2));
+        let body = &claimed[0].row.body;
+        assert!(body.starts_with("tocsin: 3 incidents need you"), "{body}");
+        for id in [b, c, d] {
+            assert!(body.contains(&format!("#{id} ")), "#{id} named: {body}");
+        }
+        for p in [pc, pd] {
+            let sent = row(&store, p).await;
+            assert_eq!(
+                (sent.sent_at, sent.provider_id.as_deref()),
+                (Some(end), Some("SM2"))
+            );
+        }
+        for (id, l) in [b, c, d].iter().zip(&lines) {
+            assert_eq!(l.len(), 1, "incident {id}: {l:?}");
+            assert_eq!(l[0]["provider_id"], "SM2", "incident {id}");
+        }
+        assert_eq!(lines[1][0]["bundled_into"], head);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_waiting_head_whose_incident_stops_paging_hands_its_pages_back() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (window, [(b, head), (c, pc), (d, pd)]) =
+            three_during_the_window(&store, &roster).await;
+        // b is acknowledged before the window ends: its page is cancelled,
+        // and the pages folded into it go back to the queue.
+        let now = morning() + window / 2;
+        let cancelled = store
+            .transact(move |repo| {
+                repo.set_state(b, State::Acknowledged, now, Some("m2"))?;
+                repo.cancel_pages(b)
+            })
+            .await
+            .expect("acknowledge");
+        assert_eq!(cancelled, 1);
+        assert_eq!(row(&store, head).await.status, "cancelled");
+        for p in [pc, pd] {
+            let back = row(&store, p).await;
+            assert_eq!((back.status.as_str(), back.bundle_of), ("pending", None));
+        }
+        // At the end of the window the other two still go, as one SMS.
+        let r = roster.clone();
+        let end = morning() + window;
+        let claimed = store
+            .transact(move |repo| claim(repo, &r, end))
+            .await
+            .expect("claim");
+        assert_eq!(claimed.len(), 1, "{claimed:#?}");
+        assert_eq!((claimed[0].row.id, claimed[0].bundled), (pc, 1));
+        let body = &claimed[0].row.body;
+        assert!(body.starts_with("tocsin: 2 incidents need you"), "{body}");
+        assert!(
+            body.contains(&format!("#{c} ")) && body.contains(&format!("#{d} ")),
+            "{body}"
+        );
+        assert!(!body.contains(&format!("#{b} ")), "{body}");
+        assert_eq!(row(&store, pd).await.bundle_of, Some(pc));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_folded_page_whose_incident_stops_paging_is_left_out() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (window, [(b, head), (c, pc), (_, pd)]) =
+            three_during_the_window(&store, &roster).await;
+        let now = morning() + window / 2;
+        let cancelled = store
+            .transact(move |repo| {
+                repo.set_state(c, State::Resolved, now, None)?;
+                repo.cancel_pages(c)
+            })
+            .await
+            .expect("resolve");
+        assert_eq!(cancelled, 1);
+        let gone = row(&store, pc).await;
+        assert_eq!((gone.status.as_str(), gone.bundle_of), ("cancelled", None));
+        let r = roster.clone();
+        let end = morning() + window;
+        let claimed = store
+            .transact(move |repo| claim(repo, &r, end))
+            .await
+            .expect("claim");
+        assert_eq!((claimed[0].row.id, claimed[0].bundled), (head, 1));
+        let body = &claimed[0].row.body;
+        assert!(body.starts_with("tocsin: 2 incidents need you"), "{body}");
+        assert!(
+            body.contains(&format!("#{b} ")) && !body.contains(&format!("#{c} ")),
+            "{body}"
+        );
+        assert_eq!(row(&store, pd).await.bundle_of, Some(head));
+    })
+    .await;
+}
+
+/// Thousands folded into one SMS are stamped sent a chunk per transaction;
+/// when the process dies between chunks, the next start finishes them.
+#[tokio::test]
+async fn a_big_bundle_is_stamped_in_chunks_and_a_crash_between_them_is_mended() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let window = roster.limits.sms_bundle_window.to_chrono();
+        const FOLDED: usize = delivery::BUNDLE_CHUNK * 2 + 10;
+        let r = roster.clone();
+        let end = morning() + window;
+        let (head, claimed) = store
+            .transact(move |repo| {
+                paged(repo, &r, "first", morning())?;
+                let first = claim(repo, &r, morning())?;
+                delivery::record(
+                    repo,
+                    &ctx(&r, morning()),
+                    &first[0],
+                    "twilio",
+                    &Ok(Some("SM1".into())),
+                    0.5,
+                )?;
+                let during = morning() + window / 2;
+                let (_, head) = paged(repo, &r, "storm 0", during)?;
+                for n in 1..=FOLDED {
+                    paged(repo, &r, &format!("storm {n}"), during)?;
+                }
+                assert!(claim(repo, &r, during)?.is_empty());
+                let claimed = claim(repo, &r, end)?;
+                delivery::record(
+                    repo,
+                    &ctx(&r, end),
+                    &claimed[0],
+                    "twilio",
+                    &Ok(Some("SM2".into())),
+                    0.5,
+                )?;
+                Ok((head, claimed))
+            })
+            .await
+            .expect("storm");
+        assert_eq!((claimed[0].row.id, claimed[0].bundled), (head, FOLDED));
+        let body = &claimed[0].row.body;
+        assert!(
+            body.starts_with(&format!("tocsin: {} incidents need you", FOLDED + 1)),
+            "{body}"
+        );
+        assert!(body.contains("more: "), "{body}");
+        let unstamped = |store: Store| async move {
+            store
+                .transact(move |repo| {
+                    let mut n = 0;
+                    for id in head + 1..=head + FOLDED as i64 {
+                        n += usize::from(repo.outbox(id)?.sent_at.is_none());
+                    }
+                    Ok(n)
+                })
+                .await
+                .expect("count")
+        };
+        // The record of the send stamped the first chunk; the process died
+        // before the next.
+        assert_eq!(
+            unstamped(store.clone()).await,
+            FOLDED - delivery::BUNDLE_CHUNK
+        );
+        let heads = store
+            .transact(delivery::unfinished_bundles)
+            .await
+            .expect("unfinished");
+        assert_eq!(heads, [head]);
+        let mut chunks = 0;
+        while store
+            .transact(move |repo| delivery::finish_bundle(repo, head))
+            .await
+            .expect("finish")
+        {
+            chunks += 1;
+        }
+        assert_eq!(chunks, 1, "two more chunks: one full, one not");
+        assert_eq!(unstamped(store.clone()).await, 0);
+        let (heads, lines) = store
+            .transact(move |repo| {
+                let mut lines = Vec::new();
+                for id in head + 1..=head + FOLDED as i64 {
+                    let o = repo.outbox(id)?;
+                    lines.push(sent_lines(repo, o.incident.ok_or(StoreError::NotFound)?)?.len());
+                }
+                Ok((delivery::unfinished_bundles(repo)?, lines))
+            })
+            .await
+            .expect("after");
+        assert!(heads.is_empty(), "{heads:?}");
+        assert!(
+            lines.iter().all(|&n| n == 1),
+            "one page sent line each: {lines:?}"
+        );
+    })
+    .await;
+}
+
+/// Rows folded into a head that will never be sent (a crash, or an older
+/// version, ended it without handing them back) go back to the queue at
+/// the next start.
+#[tokio::test]
+async fn pages_folded_into_a_head_that_ended_unsent_go_back() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (_, [(_, head), (_, pc), (_, pd)]) = three_during_the_window(&store, &roster).await;
+        let heads = store
+            .transact(move |repo| {
+                let mut h = repo.outbox(head)?;
+                h.status = "failed".into();
+                repo.update_outbox(&h)?;
+                delivery::unfinished_bundles(repo)
+            })
+            .await
+            .expect("mend");
+        assert!(heads.is_empty(), "{heads:?}");
+        for p in [pc, pd] {
+            let back = row(&store, p).await;
+            assert_eq!((back.status.as_str(), back.bundle_of), ("pending", None));
+        }
+    })
+    .await;
+}
+
+/// A head whose send failed for now keeps nothing folded (they go back);
+/// when it is retried during another head's wait, that head and its rows
+/// fold into it: one bundle, never one inside another.
+#[tokio::test]
+async fn bundles_never_nest() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let window = roster.limits.sms_bundle_window.to_chrono();
+        let r = roster.clone();
+        let (first, retry_at) = store
+            .transact(move |repo| {
+                let (_, first) = paged(repo, &r, "first", morning())?;
+                let claimed = claim(repo, &r, morning())?;
+                // While its call is out, two more come and fold together.
+                let soon = morning() + Duration::seconds(1);
+                let (_, p1) = paged(repo, &r, "p1", soon)?;
+                let (_, p2) = paged(repo, &r, "p2", soon)?;
+                assert!(claim(repo, &r, soon)?.is_empty());
+                assert_eq!(repo.outbox(p2)?.bundle_of, Some(p1));
+                let failed = Err(SendError::Transient {
+                    retry_after: None,
+                    ambiguous: false,
+                    reason: "503".into(),
+                });
+                delivery::record(repo, &ctx(&r, soon), &claimed[0], "twilio", &failed, 0.0)?;
+                Ok((first, repo.outbox(first)?.due_at))
+            })
+            .await
+            .expect("setup");
+        assert!(
+            retry_at < morning() + Duration::seconds(1) + window,
+            "retried within the wait"
+        );
+        let r = roster.clone();
+        let claimed = store
+            .transact(move |repo| claim(repo, &r, retry_at))
+            .await
+            .expect("retry");
+        assert_eq!(claimed.len(), 1, "{claimed:#?}");
+        assert_eq!((claimed[0].row.id, claimed[0].bundled), (first, 2));
+        for p in [first + 1, first + 2] {
+            let folded = row(&store, p).await;
+            assert_eq!(
+                (folded.status.as_str(), folded.bundle_of),
+                ("bundled", Some(first))
+            );
+        }
+    })
+    .await;
+}
