@@ -286,6 +286,67 @@ async fn pages_to_one_person_within_the_window_are_bundled() {
         .await;
 }
 
+/// Pages fold into the oldest of them while they wait for the window; when
+/// that one is acknowledged (by the API), the others still go, together.
+#[tokio::test]
+async fn acknowledging_the_page_a_bundle_waits_with_still_sends_the_others() {
+    let rig = rig().await;
+    let a = rig.open("First").await;
+    rig.d.advance(Duration::seconds(10)).await;
+    let b = rig.open("Second").await;
+    rig.d.advance(Duration::seconds(10)).await;
+    let c = rig.open("Third").await;
+    let d = rig.open("Fourth").await;
+    rig.d.advance(Duration::seconds(10)).await;
+    assert_eq!(rig.act(b, "acknowledge", BOB_TOKEN).await, 200);
+    rig.d.advance(Duration::seconds(29)).await;
+    assert_eq!(rig.twilio.requests().len(), 1, "nothing inside the window");
+    rig.d.advance(Duration::seconds(1)).await;
+    let sent = rig.twilio.accepted();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent[1].text().contains("2 incidents need you"), "{sent:#?}");
+    assert_eq!(rig.events(b, "page sent").await.len(), 0);
+    assert_eq!(rig.events(b, "pages cancelled").await.len(), 1);
+    for id in [a, c, d] {
+        assert_eq!(rig.events(id, "page sent").await.len(), 1, "#{id}");
+        assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    }
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    rig.finish(&[sms(BOB_PHONE, &[a]), sms(BOB_PHONE, &[c, d])], 2)
+        .await;
+}
+
+/// A page acknowledged by SMS reply while it waits in a bundle is left out
+/// of the bundle's SMS; the others go.
+#[tokio::test]
+async fn a_page_acknowledged_while_it_waits_in_a_bundle_is_left_out() {
+    let rig = rig().await;
+    let a = rig.open("First").await;
+    rig.d.advance(Duration::seconds(10)).await;
+    let b = rig.open("Second").await;
+    let c = rig.open("Third").await;
+    let d = rig.open("Fourth").await;
+    rig.d.advance(Duration::seconds(10)).await;
+    let answer = rig.reply(BOB_PHONE, &format!("ack {c}")).await;
+    assert!(
+        answer.contains(&format!("Incident {c} acknowledged")),
+        "{answer}"
+    );
+    assert_eq!(rig.state(c).await, "acknowledged");
+    rig.d.advance(Duration::seconds(40)).await;
+    let sent = rig.twilio.accepted();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(sent[1].text().contains("2 incidents need you"), "{sent:#?}");
+    assert_eq!(rig.events(c, "page sent").await.len(), 0);
+    for id in [a, b, d] {
+        assert_eq!(rig.events(id, "page sent").await.len(), 1, "#{id}");
+        assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    }
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    rig.finish(&[sms(BOB_PHONE, &[a]), sms(BOB_PHONE, &[b, d])], 2)
+        .await;
+}
+
 #[tokio::test]
 async fn the_hourly_sms_limit_counts_a_bundle_as_one_message() {
     let rig = rig_with(&Shape {
