@@ -208,6 +208,30 @@ async fn finish_bundle(state: &Shared, head: i64) -> StoreResult<()> {
     Ok(())
 }
 
+/// A provider's delivery report, down the one path every vendor's reports
+/// take: a big bundle's folded rows a chunk per transaction, all of them
+/// before the vendor is answered.
+pub async fn report(
+    state: &Shared,
+    provider_id: String,
+    status: String,
+    error_code: Option<u32>,
+) -> StoreResult<()> {
+    let s = status.clone();
+    let mut done = state
+        .transact_paging(move |repo, ctx| delivery::report(repo, ctx, &provider_id, &s, error_code))
+        .await?;
+    while let delivery::Reported::More(left) = done {
+        let s = status.clone();
+        done = state
+            .transact_paging(move |repo, ctx| {
+                delivery::report_more(repo, ctx, left, &s, error_code)
+            })
+            .await?;
+    }
+    Ok(())
+}
+
 /// Longer than any provider call (the HTTP client gives up after 15 s):
 /// a row `sending` for longer had its answer lost.
 const STALE_CLAIM: chrono::Duration = chrono::Duration::minutes(5);

@@ -3,6 +3,8 @@
 //! are bundled), and what a provider's answer means (retry with backoff,
 //! fall back to the next channel, record every attempt on the timeline).
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
@@ -411,6 +413,34 @@ pub fn fall_back(repo: &mut dyn Repo, ctx: &Ctx<'_>, row: &OutboxRow) -> StoreRe
     )
 }
 
+/// What a delivery report did.
+#[derive(Debug)]
+pub enum Reported {
+    /// No row carries the provider id yet: kept for the record of its send.
+    Kept,
+    /// Applied to the row and every row folded into it.
+    Done,
+    /// Applied to the row and the first of a big bundle's folded rows; the
+    /// rest go to `report_more`, a chunk per transaction.
+    More(ReportLeft),
+}
+
+impl Reported {
+    /// Whether the report found its row.
+    pub fn found(&self) -> bool {
+        !matches!(self, Reported::Kept)
+    }
+}
+
+/// Where a bundle's report stopped.
+#[derive(Debug, Clone)]
+pub struct ReportLeft {
+    head: i64,
+    after: i64,
+    /// The (incident, person) pairs that already fell back.
+    fell_back: HashSet<(Option<i64>, Option<String>)>,
+}
+
 /// A provider's delivery report (Twilio status callback). Keeps the
 /// furthest status; an undelivered SMS or unanswered call is a failure and
 /// falls back to the next channel. A bundle's report is every folded row's
@@ -421,7 +451,7 @@ pub fn report(
     provider_id: &str,
     status: &str,
     error_code: Option<u32>,
-) -> StoreResult<bool> {
+) -> StoreResult<Reported> {
     let Some(head) = repo.outbox_by_provider_id(provider_id)? else {
         // The callback beat the commit that records this send (its answer
         // was being recorded): keep it for `record`, furthest status first.
@@ -432,22 +462,60 @@ pub fn report(
             _ => (status.to_string(), error_code),
         };
         repo.keep_early_report(provider_id, &status, error_code, ctx.now)?;
-        return Ok(false);
+        return Ok(Reported::Kept);
     };
-    let folded = repo.bundled_into(head.id)?;
-    // Two pages of one incident to one person in a bundle (a re-page folded
-    // beside the first) fall back as one: one call, not two at once.
-    let mut fell_back = std::collections::HashSet::new();
-    for (row, live) in std::iter::once((head, &["sent", "delivered"][..]))
-        .chain(folded.into_iter().map(|r| (r, &["bundled"][..])))
-    {
+    let mut left = ReportLeft {
+        head: head.id,
+        after: 0,
+        fell_back: HashSet::new(),
+    };
+    if report_row(
+        repo,
+        ctx,
+        head.clone(),
+        status,
+        error_code,
+        &["sent", "delivered"],
+        true,
+    )? {
+        left.fell_back.insert((head.incident, head.person));
+    }
+    report_more(repo, ctx, left, status, error_code)
+}
+
+/// The next `BUNDLE_CHUNK` folded rows of a bundle's report.
+pub fn report_more(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    mut left: ReportLeft,
+    status: &str,
+    error_code: Option<u32>,
+) -> StoreResult<Reported> {
+    let folded = repo.bundled_into(left.head, left.after, BUNDLE_CHUNK)?;
+    let full = folded.len() == BUNDLE_CHUNK;
+    for row in folded {
+        left.after = row.id;
+        // Two pages of one incident to one person in a bundle (a re-page
+        // folded beside the first) fall back as one: one call, not two.
         let key = (row.incident, row.person.clone());
-        let may_fall_back = !fell_back.contains(&key);
-        if report_row(repo, ctx, row, status, error_code, live, may_fall_back)? {
-            fell_back.insert(key);
+        let may_fall_back = !left.fell_back.contains(&key);
+        if report_row(
+            repo,
+            ctx,
+            row,
+            status,
+            error_code,
+            &["bundled"],
+            may_fall_back,
+        )? {
+            left.fell_back.insert(key);
         }
     }
-    Ok(true)
+    Ok(if full {
+        Reported::More(left)
+    } else {
+        Reported::Done
+    })
 }
 
 /// Applies a report to one row; `live` are the statuses in which a failure

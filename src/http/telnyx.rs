@@ -89,10 +89,7 @@ async fn report(
     if status.is_empty() {
         return Ok(());
     }
-    app.transact_paging(move |repo, ctx| {
-        crate::escalation::delivery::report(repo, ctx, &id, &status, code)
-    })
-    .await?;
+    crate::outbox::report(app, id, status, code).await?;
     Ok(())
 }
 

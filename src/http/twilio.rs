@@ -529,11 +529,7 @@ pub async fn status(State(app): State<Shared>, form: SignedForm) -> Result<Respo
         // Not a report we understand: accept it so Twilio does not retry.
         return Ok(StatusCode::NO_CONTENT.into_response());
     };
-    let status = update.status.clone();
     // A fallback it queued wakes the outbox through the store.
-    app.transact_paging(move |repo, ctx| {
-        crate::escalation::delivery::report(repo, ctx, &update.sid, &status, update.error_code)
-    })
-    .await?;
+    crate::outbox::report(&app, update.sid, update.status, update.error_code).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

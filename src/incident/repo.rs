@@ -206,8 +206,9 @@ pub trait Repo {
     /// The row a provider's message or call id was recorded for: for a
     /// bundle, its head (the rows folded into it carry the same id).
     fn outbox_by_provider_id(&mut self, provider_id: &str) -> StoreResult<Option<OutboxRow>>;
-    /// The rows folded into bundle `head` that went out with it.
-    fn bundled_into(&mut self, head: i64) -> StoreResult<Vec<OutboxRow>>;
+    /// The rows folded into bundle `head` that went out with it, after row
+    /// `after`, at most `limit`, oldest first.
+    fn bundled_into(&mut self, head: i64, after: i64, limit: usize) -> StoreResult<Vec<OutboxRow>>;
     /// A delivery report kept for a provider id no row carries yet.
     fn early_report(&mut self, provider_id: &str) -> StoreResult<Option<(String, Option<u32>)>>;
     /// Keeps (or replaces) it; reports older than a day are dropped.

@@ -915,11 +915,11 @@ impl Repo for TxRepo<'_, '_, '_> {
         .next())
     }
 
-    fn bundled_into(&mut self, head: i64) -> StoreResult<Vec<OutboxRow>> {
+    fn bundled_into(&mut self, head: i64, after: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
         outbox_where(
             self.tx,
-            "bundle_of = $1 AND status = 'bundled' ORDER BY id",
-            &[&head],
+            &format!("bundle_of = $1 AND status = 'bundled' AND id > $2 ORDER BY id LIMIT {limit}"),
+            &[&head, &after],
         )
     }
 

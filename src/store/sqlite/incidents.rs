@@ -854,8 +854,8 @@ impl Repo for TxRepo<'_> {
         outbox::by_provider_id(self.conn, provider_id)
     }
 
-    fn bundled_into(&mut self, head: i64) -> StoreResult<Vec<OutboxRow>> {
-        outbox::bundled_into(self.conn, head)
+    fn bundled_into(&mut self, head: i64, after: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+        outbox::bundled_into(self.conn, head, after, limit)
     }
 
     fn early_report(&mut self, provider_id: &str) -> StoreResult<Option<(String, Option<u32>)>> {

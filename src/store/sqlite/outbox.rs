@@ -65,7 +65,7 @@ const TO_PERSON: &str = "person = ?1 ORDER BY id";
 // Rows folded into a bundle carry its provider id too: the head is the one
 // without `bundle_of`.
 const BY_PROVIDER_ID: &str = "provider_id = ?1 AND bundle_of IS NULL ORDER BY id DESC LIMIT 1";
-const BUNDLED_INTO: &str = "bundle_of = ?1 AND status = 'bundled' ORDER BY id";
+const BUNDLED_INTO: &str = "bundle_of = ?1 AND status = 'bundled' AND id > ?2 ORDER BY id";
 // Claims older than the given instant, and the rows folded into them.
 // (Sorted by id in Rust: with `ORDER BY id` SQLite prefers scanning the
 // whole table in id order.)
@@ -394,8 +394,18 @@ pub fn by_provider_id(conn: &Connection, pid: &str) -> StoreResult<Option<Outbox
     Ok(query(conn, BY_PROVIDER_ID, [pid])?.into_iter().next())
 }
 
-pub fn bundled_into(conn: &Connection, head: i64) -> StoreResult<Vec<OutboxRow>> {
-    query(conn, BUNDLED_INTO, [head])
+pub fn bundled_into(
+    conn: &Connection,
+    head: i64,
+    after: i64,
+    limit: usize,
+) -> StoreResult<Vec<OutboxRow>> {
+    // A literal limit: a bound LIMIT makes SQLite re-prepare on every run.
+    query(
+        conn,
+        &format!("{BUNDLED_INTO} LIMIT {limit}"),
+        [head, after],
+    )
 }
 
 pub fn early_report(

@@ -400,3 +400,111 @@ async fn bundles_never_nest() {
     })
     .await;
 }
+
+/// An undelivered report for a big bundle fails its folded pages a chunk
+/// per transaction, each falling back once per incident, even when an
+/// incident's two pages are in different chunks.
+#[tokio::test]
+async fn a_big_bundles_report_falls_back_a_chunk_at_a_time_once_per_incident() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let window = roster.limits.sms_bundle_window.to_chrono();
+        const FOLDED: usize = delivery::BUNDLE_CHUNK + 10;
+        let r = roster.clone();
+        let (incidents, twice) = store
+            .transact(move |repo| {
+                paged(repo, &r, "first", morning())?;
+                let first = claim(repo, &r, morning())?;
+                delivery::record(
+                    repo,
+                    &ctx(&r, morning()),
+                    &first[0],
+                    "twilio",
+                    &Ok(Some("SM1".into())),
+                    0.5,
+                )?;
+                let during = morning() + window / 2;
+                let page = |repo: &mut dyn Repo, id| {
+                    repo.insert_outbox(&OutboxRow {
+                        due_at: during,
+                        created_at: during,
+                        fallback: vec!["voice".into()],
+                        ..sms(&r, id, "page", &format!("#{id} storm"), "page text")
+                    })
+                };
+                let mut incidents = Vec::new();
+                for n in 0..FOLDED {
+                    let id = repo.insert(
+                        &new_incident(&format!("storm {n}")),
+                        State::Triggered,
+                        during,
+                    )?;
+                    page(repo, id)?;
+                    incidents.push(id);
+                }
+                // The second incident is paged again, last: its two pages
+                // are in different chunks of the report.
+                let twice = incidents[1];
+                page(repo, twice)?;
+                assert!(claim(repo, &r, during)?.is_empty());
+                let end = morning() + window;
+                let claimed = claim(repo, &r, end)?;
+                assert_eq!(claimed[0].bundled, FOLDED);
+                delivery::record(
+                    repo,
+                    &ctx(&r, end),
+                    &claimed[0],
+                    "twilio",
+                    &Ok(Some("SM2".into())),
+                    0.5,
+                )?;
+                while delivery::finish_bundle(repo, claimed[0].row.id)? {}
+                Ok((incidents, twice))
+            })
+            .await
+            .expect("bundle");
+        let end = morning() + window;
+        let r = roster.clone();
+        let mut done = store
+            .transact(move |repo| {
+                delivery::report(repo, &ctx(&r, end), "SM2", "undelivered", Some(30003))
+            })
+            .await
+            .expect("report");
+        let mut chunks = 1;
+        while let delivery::Reported::More(left) = done {
+            // Between chunks, the bundle's last page is not failed yet.
+            let last = *incidents.last().expect("one");
+            let before = store
+                .query(move |q| q.outbox_for(last))
+                .await
+                .expect("rows");
+            assert!(before.iter().all(|o| o.status == "bundled"), "{before:?}");
+            let r = roster.clone();
+            done = store
+                .transact(move |repo| {
+                    delivery::report_more(repo, &ctx(&r, end), left, "undelivered", Some(30003))
+                })
+                .await
+                .expect("report more");
+            chunks += 1;
+        }
+        assert_eq!(chunks, 2);
+        for id in incidents {
+            let rows = store.query(move |q| q.outbox_for(id)).await.expect("rows");
+            let sms = rows
+                .iter()
+                .filter(|o| o.channel == "sms")
+                .collect::<Vec<_>>();
+            assert!(sms.iter().all(|o| o.status == "failed"), "#{id}: {sms:?}");
+            let voice = rows.iter().filter(|o| o.channel == "voice").count();
+            assert_eq!(
+                voice,
+                1,
+                "#{id} falls back once (paged twice: {})",
+                id == twice
+            );
+        }
+    })
+    .await;
+}

@@ -147,7 +147,8 @@ async fn an_undelivered_bundle_falls_back_once_per_incident_and_person() {
                 let claimed = delivery::claim(repo, &ctx, 10)?;
                 let head = claimed.first().ok_or(crate::store::StoreError::NotFound)?;
                 delivery::record(repo, &ctx, head, "twilio", &Ok(Some("SM1".into())), 0.5)?;
-                let found = delivery::report(repo, &ctx, "SM1", "undelivered", Some(30003))?;
+                let found =
+                    delivery::report(repo, &ctx, "SM1", "undelivered", Some(30003))?.found();
                 Ok((first, second, claimed, found))
             })
             .await
@@ -196,7 +197,7 @@ async fn a_report_that_beats_the_record_of_its_send_still_falls_back() {
                 let mut found = Vec::new();
                 for status in ["sent", "undelivered", "queued"] {
                     let ctx = ctx(&r, morning());
-                    found.push(delivery::report(repo, &ctx, "SM9", status, Some(30003))?);
+                    found.push(delivery::report(repo, &ctx, "SM9", status, Some(30003))?.found());
                 }
                 Ok((found, repo.early_report("SM9")?))
             })
