@@ -130,7 +130,7 @@ impl Metrics {
             ),
             outbox_depth: Family::new(
                 "tocsin_outbox_depth",
-                "Notifications waiting in the outbox.",
+                "Notifications waiting in the outbox (queued, being sent, or folded into an SMS bundle not sent yet).",
                 [],
                 Kind::Gauge,
             ),

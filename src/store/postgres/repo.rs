@@ -1476,7 +1476,8 @@ impl ReadRepo for Reader<'_> {
         self.with(|c| {
             scalar(
                 c,
-                "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')",
+                "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')
+                    OR (status = 'bundled' AND sent_at IS NULL)",
                 &[],
             )
         })

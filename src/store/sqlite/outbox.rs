@@ -479,9 +479,11 @@ pub fn to_person(conn: &Connection, person: &str) -> StoreResult<Vec<OutboxRow>>
 pub fn depth(conn: &Connection) -> StoreResult<i64> {
     Ok(super::row(
         conn,
-        // Two counts over the partial indexes, not a scan of the whole outbox.
+        // Counts over the partial indexes, not a scan of the whole outbox.
+        // Pages folded into a bundle not sent yet are waiting too.
         "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending')
-              + (SELECT count(*) FROM outbox WHERE status = 'sending')",
+              + (SELECT count(*) FROM outbox WHERE status = 'sending')
+              + (SELECT count(*) FROM outbox WHERE status = 'bundled' AND sent_at IS NULL)",
         [],
         |r| r.get(0),
     )?)

@@ -99,6 +99,8 @@ async fn pages_fold_into_the_oldest_as_they_wait_and_go_as_one_sms() {
                 ("bundled", Some(head), None)
             );
         }
+        // All three wait in the outbox (`tocsin_outbox_depth`).
+        assert_eq!(store.query(|r| r.outbox_depth()).await.expect("depth"), 3);
         // At the end of the window: one SMS naming all three.
         let r = roster.clone();
         let end = morning() + window;
@@ -136,6 +138,7 @@ async fn pages_fold_into_the_oldest_as_they_wait_and_go_as_one_sms() {
                 (Some(end), Some("SM2"))
             );
         }
+        assert_eq!(store.query(|r| r.outbox_depth()).await.expect("depth"), 0);
         for (id, l) in [b, c, d].iter().zip(&lines) {
             assert_eq!(l.len(), 1, "incident {id}: {l:?}");
             assert_eq!(l[0]["provider_id"], "SM2", "incident {id}");
