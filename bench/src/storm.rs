@@ -311,7 +311,7 @@ pub async fn run(opts: &Opts, http: &reqwest::Client) -> anyhow::Result<String> 
         .collect();
     let _ = writeln!(
         o,
-        "Outbox depth (pending + sending, `tocsin_outbox_depth`) each second from the storm's start: {}.",
+        "Outbox depth (pending, sending and folded into an unsent bundle: `tocsin_outbox_depth`) each second from the storm's start: {}.",
         line.join(" · ")
     );
     let _ = writeln!(
