@@ -173,7 +173,7 @@ async fn record(
     let secret = state.link_secret().to_vec();
     let jitter: f64 = rand::random();
     let (head, big) = (c.row.id, c.bundled > delivery::BUNDLE_CHUNK);
-    state
+    let early = state
         .store
         .transact(move |repo| {
             delivery::record(
@@ -190,6 +190,11 @@ async fn record(
             )
         })
         .await?;
+    // A failure report that came first fails the whole bundle: applied
+    // before the rest is stamped, so no failed page is stamped sent.
+    if let Some(left) = early {
+        report_more(state, left).await?;
+    }
     if big {
         finish_bundle(state, head).await?;
     }
@@ -217,19 +222,28 @@ pub async fn report(
     status: String,
     error_code: Option<u32>,
 ) -> StoreResult<()> {
-    let s = status.clone();
-    let mut done = state
-        .transact_paging(move |repo, ctx| delivery::report(repo, ctx, &provider_id, &s, error_code))
+    let done = state
+        .transact_paging(move |repo, ctx| {
+            delivery::report(repo, ctx, &provider_id, &status, error_code)
+        })
         .await?;
-    while let delivery::Reported::More(left) = done {
-        let s = status.clone();
-        done = state
-            .transact_paging(move |repo, ctx| {
-                delivery::report_more(repo, ctx, left, &s, error_code)
-            })
-            .await?;
+    if let delivery::Reported::More(left) = done {
+        report_more(state, left).await?;
     }
     Ok(())
+}
+
+/// The rest of a big bundle's report, a chunk per transaction.
+async fn report_more(state: &Shared, mut left: delivery::ReportLeft) -> StoreResult<()> {
+    loop {
+        let done = state
+            .transact_paging(move |repo, ctx| delivery::report_more(repo, ctx, left))
+            .await?;
+        match done {
+            delivery::Reported::More(rest) => left = rest,
+            _ => return Ok(()),
+        }
+    }
 }
 
 /// Longer than any provider call (the HTTP client gives up after 15 s):
@@ -251,11 +265,6 @@ async fn requeue(
     state: &Shared,
     claimed_before: chrono::DateTime<chrono::Utc>,
 ) -> StoreResult<usize> {
-    // Bundles a crash stopped halfway through stamping are finished.
-    let heads = state.store.transact(delivery::unfinished_bundles).await?;
-    for head in heads {
-        finish_bundle(state, head).await?;
-    }
     let now = state.clock.now();
     let n = state
         .store
@@ -266,6 +275,19 @@ async fn requeue(
             rows = n,
             "re-queued notifications whose provider call had no recorded answer"
         );
+    }
+    // Bundles a crash stopped halfway through stamping are finished in a
+    // task of their own: the worker goes on claiming meanwhile.
+    let heads = state.store.transact(delivery::unfinished_bundles).await?;
+    if !heads.is_empty() {
+        let state = state.clone();
+        tokio::spawn(async move {
+            for head in heads {
+                if let Err(e) = finish_bundle(&state, head).await {
+                    tracing::error!(error = %e, outbox = head, "stamping a sent bundle failed; the next reap retries");
+                }
+            }
+        });
     }
     Ok(n)
 }

@@ -167,6 +167,10 @@ fn claim_due(
             // it neither folds in nor takes pages into its message.
             if row.kind == "page" {
                 moved |= repo.fold_into(&row, now + window)? > 0;
+                // Stopping an incident cancels its folded pages while their
+                // head waits; this catches one stopped while the head was
+                // in flight and then re-queued.
+                repo.leave_out_stopped(row.id)?;
                 let folded = repo.bundle_summary(&row)?;
                 bundled = folded.rows;
                 if bundled > 0 {
@@ -190,7 +194,9 @@ fn claim_due(
     Ok(seen)
 }
 
-/// Records a provider's answer for a claimed row.
+/// Records a provider's answer for a claimed row. A delivery report that
+/// came first is applied too; what is left of it for a big bundle is
+/// returned, for `report_more`.
 pub fn record(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
@@ -198,7 +204,7 @@ pub fn record(
     provider: &str,
     result: &Result<Option<String>, SendError>,
     jitter: f64,
-) -> StoreResult<()> {
+) -> StoreResult<Option<ReportLeft>> {
     let now = ctx.now;
     let mut row = repo.outbox(claimed.row.id)?;
     match result {
@@ -223,14 +229,17 @@ pub fn record(
             if claimed.bundled > 0 {
                 finish_chunk(repo, &row)?;
             }
-            // A report that came before this record applies now.
+            // A report that came before this record applies now; a big
+            // bundle's rest is the caller's to apply (`report_more`).
             if let Some(pid) = pid
                 && let Some((status, code)) = repo.early_report(pid)?
             {
                 repo.drop_early_report(pid)?;
-                report(repo, ctx, pid, &status, code)?;
+                if let Reported::More(left) = report(repo, ctx, pid, &status, code)? {
+                    return Ok(Some(left));
+                }
             }
-            Ok(())
+            Ok(None)
         }
         Err(SendError::Transient {
             retry_after,
@@ -250,7 +259,8 @@ pub fn record(
                 &row,
                 "attempt failed",
                 json!({"outbox": row.id, "person": row.person, "channel": row.channel, "provider": provider, "error": reason, "ambiguous": ambiguous, "retry_at": row.due_at, "attempt": row.attempts}),
-            )
+            )?;
+            Ok(None)
         }
         Err(e) => {
             let (code, reason) = match e {
@@ -265,7 +275,7 @@ pub fn record(
                 && !e.is_not_mobile()
                 && next_vendor(repo, ctx, &mut row, provider, &reason)?
             {
-                return Ok(());
+                return Ok(None);
             }
             row.status = "failed".into();
             row.provider = Some(provider.to_string());
@@ -283,7 +293,8 @@ pub fn record(
             {
                 tracing::warn!(person = %p, "person opted out of SMS (STOP); pages fall back to other channels");
             }
-            fall_back(repo, ctx, &row)
+            fall_back(repo, ctx, &row)?;
+            Ok(None)
         }
     }
 }
@@ -415,6 +426,7 @@ pub fn fall_back(repo: &mut dyn Repo, ctx: &Ctx<'_>, row: &OutboxRow) -> StoreRe
 
 /// What a delivery report did.
 #[derive(Debug)]
+#[must_use]
 pub enum Reported {
     /// No row carries the provider id yet: kept for the record of its send.
     Kept,
@@ -432,11 +444,13 @@ impl Reported {
     }
 }
 
-/// Where a bundle's report stopped.
+/// Where a bundle's report stopped, and what it says.
 #[derive(Debug, Clone)]
 pub struct ReportLeft {
     head: i64,
     after: i64,
+    status: String,
+    error_code: Option<u32>,
     /// The (incident, person) pairs that already fell back.
     fell_back: HashSet<(Option<i64>, Option<String>)>,
 }
@@ -467,6 +481,8 @@ pub fn report(
     let mut left = ReportLeft {
         head: head.id,
         after: 0,
+        status: status.to_owned(),
+        error_code,
         fell_back: HashSet::new(),
     };
     if report_row(
@@ -480,7 +496,7 @@ pub fn report(
     )? {
         left.fell_back.insert((head.incident, head.person));
     }
-    report_more(repo, ctx, left, status, error_code)
+    report_more(repo, ctx, left)
 }
 
 /// The next `BUNDLE_CHUNK` folded rows of a bundle's report.
@@ -488,9 +504,8 @@ pub fn report_more(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
     mut left: ReportLeft,
-    status: &str,
-    error_code: Option<u32>,
 ) -> StoreResult<Reported> {
+    let (status, error_code) = (left.status.clone(), left.error_code);
     let folded = repo.bundled_into(left.head, left.after, BUNDLE_CHUNK)?;
     let full = folded.len() == BUNDLE_CHUNK;
     for row in folded {
@@ -503,7 +518,7 @@ pub fn report_more(
             repo,
             ctx,
             row,
-            status,
+            &status,
             error_code,
             &["bundled"],
             may_fall_back,

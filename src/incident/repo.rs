@@ -163,6 +163,10 @@ pub trait Repo {
     /// the rows folded into any of them (bundles never nest); returns how
     /// many pending pages folded.
     fn fold_into(&mut self, head: &OutboxRow, due_by: DateTime<Utc>) -> StoreResult<usize>;
+    /// Cancels the pages folded into `head` whose incident stopped paging
+    /// (an acknowledgement while `head` was in flight, then re-queued);
+    /// returns how many.
+    fn leave_out_stopped(&mut self, head: i64) -> StoreResult<usize>;
     /// The rows folded into `head` and not sent yet, summed up for its SMS.
     fn bundle_summary(&mut self, head: &OutboxRow) -> StoreResult<BundleSummary>;
     /// Stamps up to `limit` of the rows folded into `head` (which was sent)

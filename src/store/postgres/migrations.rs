@@ -279,9 +279,13 @@ pub const MIGRATIONS: &[&str] = &[
     // 5: when a group's last snapshot was processed (SQLite's 19), so
     // `tocsin migrate-store` copies `delivery_last` column for column.
     "ALTER TABLE delivery_last ADD COLUMN at BIGINT NOT NULL DEFAULT 0;",
-    // 6: pages fold into a bundle as they wait (SQLite's 20).
+    // 6: pages fold into a bundle as they wait (SQLite's 20), into the
+    // oldest queued page of the person: found in id order by the index
+    // (SQLite's index rows are in rowid order already).
     "CREATE INDEX outbox_unsent_bundled ON outbox (bundle_of)
-        WHERE status = 'bundled' AND sent_at IS NULL;",
+        WHERE status = 'bundled' AND sent_at IS NULL;
+    DROP INDEX outbox_pending_by_person;
+    CREATE INDEX outbox_pending_by_person ON outbox (person, channel, id) WHERE status = 'pending';",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

@@ -751,6 +751,18 @@ impl Repo for TxRepo<'_, '_, '_> {
         )? as usize)
     }
 
+    fn leave_out_stopped(&mut self, head: i64) -> StoreResult<usize> {
+        self.touched.outbox = true;
+        Ok(exec(
+            self.tx,
+            &format!(
+                "UPDATE outbox SET status = 'cancelled', bundle_of = NULL
+                 WHERE {UNSENT_IN} AND NOT {PAGING}"
+            ),
+            &[&head],
+        )? as usize)
+    }
+
     fn bundle_summary(&mut self, head: &OutboxRow) -> StoreResult<BundleSummary> {
         let counts = self.tx.query_one(
             &format!(
@@ -1476,8 +1488,10 @@ impl ReadRepo for Reader<'_> {
         self.with(|c| {
             scalar(
                 c,
-                "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')
-                    OR (status = 'bundled' AND sent_at IS NULL)",
+                // Counts over the partial indexes, not a scan (as on SQLite).
+                "SELECT (SELECT count(*) FROM outbox WHERE status = 'pending')
+                      + (SELECT count(*) FROM outbox WHERE status = 'sending')
+                      + (SELECT count(*) FROM outbox WHERE status = 'bundled' AND sent_at IS NULL)",
                 &[],
             )
         })

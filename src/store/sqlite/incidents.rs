@@ -798,6 +798,11 @@ impl Repo for TxRepo<'_> {
         outbox::fold_into(self.conn, head.id, person, &head.channel, due_by)
     }
 
+    fn leave_out_stopped(&mut self, head: i64) -> StoreResult<usize> {
+        self.touched.outbox = true;
+        outbox::leave_out_stopped(self.conn, head)
+    }
+
     fn bundle_summary(&mut self, head: &OutboxRow) -> StoreResult<BundleSummary> {
         outbox::summary(self.conn, head)
     }

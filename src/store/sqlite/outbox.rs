@@ -44,6 +44,12 @@ const FOLD: &str = concat!(
        AND id <> ?1 AND due_at <= ?4 AND ",
     paging!()
 );
+// Pages folded into bundle ?1 whose incident stopped paging.
+const LEAVE_OUT: &str = concat!(
+    "UPDATE outbox SET status = 'cancelled', bundle_of = NULL
+     WHERE bundle_of = ?1 AND status = 'bundled' AND sent_at IS NULL AND NOT ",
+    paging!()
+);
 // Rows folded into a pending row that is about to fold into bundle ?1 move
 // to ?1 first: bundles never nest.
 const FLATTEN: &str = "UPDATE outbox SET bundle_of = ?1
@@ -253,6 +259,10 @@ pub fn fold_into(
     let args = params![head, person, channel, ms(due_by)];
     super::exec(conn, FLATTEN, args)?;
     Ok(super::exec(conn, FOLD, args)?)
+}
+
+pub fn leave_out_stopped(conn: &Connection, head: i64) -> StoreResult<usize> {
+    Ok(super::exec(conn, LEAVE_OUT, [head])?)
 }
 
 pub fn summary(conn: &Connection, head: &OutboxRow) -> StoreResult<BundleSummary> {
@@ -523,6 +533,7 @@ mod tests {
             (FLATTEN.to_string(), "outbox_pending_by_person"),
             (select(UNSENT_IN), "outbox_unsent_bundled"),
             (UNBUNDLE.to_string(), "outbox_unsent_bundled"),
+            (LEAVE_OUT.to_string(), "outbox_unsent_bundled"),
             (ORPHANED_IN_BUNDLE.to_string(), "outbox_unsent_bundled"),
             (select(UNFINISHED), "outbox_unsent_bundled"),
             (select(TO_PERSON), "outbox_by_person"),

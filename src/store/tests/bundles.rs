@@ -404,6 +404,69 @@ async fn bundles_never_nest() {
     .await;
 }
 
+/// Folded into one bundle: `BUNDLE_CHUNK + 10` incidents' pages that fall
+/// back to voice, the second incident paged again last (its two pages in
+/// different chunks). Claims the bundle at the window's end; returns the
+/// claim, the incidents, the one paged twice, and the end.
+async fn big_bundle_that_falls_back(
+    store: &Store,
+    roster: &Arc<Roster>,
+) -> (delivery::Claimed, Vec<i64>, i64, DateTime<Utc>) {
+    let window = roster.limits.sms_bundle_window.to_chrono();
+    let r = roster.clone();
+    store
+        .transact(move |repo| {
+            paged(repo, &r, "first", morning())?;
+            let first = claim(repo, &r, morning())?;
+            let sent = Ok(Some("SM1".into()));
+            let _ = delivery::record(repo, &ctx(&r, morning()), &first[0], "twilio", &sent, 0.5)?;
+            let during = morning() + window / 2;
+            let page = |repo: &mut dyn Repo, id| {
+                repo.insert_outbox(&OutboxRow {
+                    due_at: during,
+                    created_at: during,
+                    fallback: vec!["voice".into()],
+                    ..sms(&r, id, "page", &format!("#{id} storm"), "page text")
+                })
+            };
+            let mut incidents = Vec::new();
+            for n in 0..delivery::BUNDLE_CHUNK + 10 {
+                let new = new_incident(&format!("storm {n}"));
+                let id = repo.insert(&new, State::Triggered, during)?;
+                page(repo, id)?;
+                incidents.push(id);
+            }
+            let twice = incidents[1];
+            page(repo, twice)?;
+            assert!(claim(repo, &r, during)?.is_empty());
+            let end = morning() + window;
+            let mut claimed = claim(repo, &r, end)?;
+            assert_eq!(claimed[0].bundled, delivery::BUNDLE_CHUNK + 10);
+            Ok((claimed.remove(0), incidents, twice, end))
+        })
+        .await
+        .expect("bundle")
+}
+
+/// Every SMS page of `incidents` failed, and each fell back to voice once.
+async fn each_failed_and_fell_back_once(store: &Store, incidents: &[i64], twice: i64) {
+    for &id in incidents {
+        let rows = store.query(move |q| q.outbox_for(id)).await.expect("rows");
+        let sms = rows
+            .iter()
+            .filter(|o| o.channel == "sms")
+            .collect::<Vec<_>>();
+        assert!(sms.iter().all(|o| o.status == "failed"), "#{id}: {sms:?}");
+        let voice = rows.iter().filter(|o| o.channel == "voice").count();
+        assert_eq!(
+            voice,
+            1,
+            "#{id} falls back once (paged twice: {})",
+            id == twice
+        );
+    }
+}
+
 /// An undelivered report for a big bundle fails its folded pages a chunk
 /// per transaction, each falling back once per incident, even when an
 /// incident's two pages are in different chunks.
@@ -411,62 +474,19 @@ async fn bundles_never_nest() {
 async fn a_big_bundles_report_falls_back_a_chunk_at_a_time_once_per_incident() {
     on_each_store(|store| async move {
         let roster = Arc::new(fixture::roster());
-        let window = roster.limits.sms_bundle_window.to_chrono();
-        const FOLDED: usize = delivery::BUNDLE_CHUNK + 10;
+        let (claimed, incidents, twice, end) = big_bundle_that_falls_back(&store, &roster).await;
         let r = roster.clone();
-        let (incidents, twice) = store
+        let head = claimed.row.id;
+        let early = store
             .transact(move |repo| {
-                paged(repo, &r, "first", morning())?;
-                let first = claim(repo, &r, morning())?;
-                delivery::record(
-                    repo,
-                    &ctx(&r, morning()),
-                    &first[0],
-                    "twilio",
-                    &Ok(Some("SM1".into())),
-                    0.5,
-                )?;
-                let during = morning() + window / 2;
-                let page = |repo: &mut dyn Repo, id| {
-                    repo.insert_outbox(&OutboxRow {
-                        due_at: during,
-                        created_at: during,
-                        fallback: vec!["voice".into()],
-                        ..sms(&r, id, "page", &format!("#{id} storm"), "page text")
-                    })
-                };
-                let mut incidents = Vec::new();
-                for n in 0..FOLDED {
-                    let id = repo.insert(
-                        &new_incident(&format!("storm {n}")),
-                        State::Triggered,
-                        during,
-                    )?;
-                    page(repo, id)?;
-                    incidents.push(id);
-                }
-                // The second incident is paged again, last: its two pages
-                // are in different chunks of the report.
-                let twice = incidents[1];
-                page(repo, twice)?;
-                assert!(claim(repo, &r, during)?.is_empty());
-                let end = morning() + window;
-                let claimed = claim(repo, &r, end)?;
-                assert_eq!(claimed[0].bundled, FOLDED);
-                delivery::record(
-                    repo,
-                    &ctx(&r, end),
-                    &claimed[0],
-                    "twilio",
-                    &Ok(Some("SM2".into())),
-                    0.5,
-                )?;
-                while delivery::finish_bundle(repo, claimed[0].row.id)? {}
-                Ok((incidents, twice))
+                let sent = Ok(Some("SM2".into()));
+                let early = delivery::record(repo, &ctx(&r, end), &claimed, "twilio", &sent, 0.5)?;
+                while delivery::finish_bundle(repo, head)? {}
+                Ok(early)
             })
             .await
-            .expect("bundle");
-        let end = morning() + window;
+            .expect("record");
+        assert!(early.is_none(), "no report came first");
         let r = roster.clone();
         let mut done = store
             .transact(move |repo| {
@@ -485,29 +505,90 @@ async fn a_big_bundles_report_falls_back_a_chunk_at_a_time_once_per_incident() {
             assert!(before.iter().all(|o| o.status == "bundled"), "{before:?}");
             let r = roster.clone();
             done = store
-                .transact(move |repo| {
-                    delivery::report_more(repo, &ctx(&r, end), left, "undelivered", Some(30003))
-                })
+                .transact(move |repo| delivery::report_more(repo, &ctx(&r, end), left))
                 .await
                 .expect("report more");
             chunks += 1;
         }
         assert_eq!(chunks, 2);
-        for id in incidents {
-            let rows = store.query(move |q| q.outbox_for(id)).await.expect("rows");
-            let sms = rows
-                .iter()
-                .filter(|o| o.channel == "sms")
-                .collect::<Vec<_>>();
-            assert!(sms.iter().all(|o| o.status == "failed"), "#{id}: {sms:?}");
-            let voice = rows.iter().filter(|o| o.channel == "voice").count();
-            assert_eq!(
-                voice,
-                1,
-                "#{id} falls back once (paged twice: {})",
-                id == twice
-            );
+        each_failed_and_fell_back_once(&store, &incidents, twice).await;
+    })
+    .await;
+}
+
+/// Twilio's "undelivered" for a big bundle came before the record of its
+/// send: the record applies it to the first chunk and hands back the rest,
+/// which fails and falls back too (none of it is stamped sent).
+#[tokio::test]
+async fn a_failure_report_that_beats_a_big_bundles_record_fails_every_page_in_it() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (claimed, incidents, twice, end) = big_bundle_that_falls_back(&store, &roster).await;
+        let r = roster.clone();
+        let head = claimed.row.id;
+        let mut left = store
+            .transact(move |repo| {
+                let c = ctx(&r, end);
+                let kept = delivery::report(repo, &c, "SM2", "undelivered", Some(30003))?;
+                assert!(!kept.found());
+                delivery::record(repo, &c, &claimed, "twilio", &Ok(Some("SM2".into())), 0.5)
+            })
+            .await
+            .expect("record");
+        assert!(left.is_some(), "the rest of the report is handed back");
+        // As the outbox worker does: the report's rest, then the stamps.
+        while let Some(rest) = left {
+            let r = roster.clone();
+            left = match store
+                .transact(move |repo| delivery::report_more(repo, &ctx(&r, end), rest))
+                .await
+                .expect("report more")
+            {
+                delivery::Reported::More(more) => Some(more),
+                _ => None,
+            };
         }
+        store
+            .transact(move |repo| {
+                while delivery::finish_bundle(repo, head)? {}
+                Ok(())
+            })
+            .await
+            .expect("stamp");
+        each_failed_and_fell_back_once(&store, &incidents, twice).await;
+    })
+    .await;
+}
+
+/// An incident stopped paging while its page waited folded in a bundle
+/// whose head was in flight (so nothing cancelled it), and the head was
+/// then re-queued: at the head's next claim that page is left out.
+#[tokio::test]
+async fn a_folded_page_that_stopped_paging_unnoticed_is_left_out_at_the_send() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (window, [(b, head), (c, pc), (d, _)]) = three_during_the_window(&store, &roster).await;
+        let now = morning() + window / 2;
+        store
+            .transact(move |repo| repo.set_state(c, State::Acknowledged, now, Some("m2")))
+            .await
+            .expect("acknowledged without cancel_pages");
+        let r = roster.clone();
+        let end = morning() + window;
+        let claimed = store
+            .transact(move |repo| claim(repo, &r, end))
+            .await
+            .expect("claim");
+        assert_eq!((claimed[0].row.id, claimed[0].bundled), (head, 1));
+        let body = &claimed[0].row.body;
+        assert!(body.starts_with("tocsin: 2 incidents need you"), "{body}");
+        assert!(
+            body.contains(&format!("#{b} ")) && body.contains(&format!("#{d} ")),
+            "{body}"
+        );
+        assert!(!body.contains(&format!("#{c} ")), "{body}");
+        let gone = row(&store, pc).await;
+        assert_eq!((gone.status.as_str(), gone.bundle_of), ("cancelled", None));
     })
     .await;
 }

@@ -162,7 +162,7 @@ async fn an_undelivered_bundle_falls_back_once_per_incident_and_person() {
         let failed = |id| count(&store, id, "sms", Some("failed"));
         assert_eq!((failed(first).await, failed(second).await), (2, 1));
         let r = roster.clone();
-        store
+        let _ = store
             .transact(move |repo| {
                 delivery::report(repo, &ctx(&r, morning()), "SM1", "undelivered", Some(30003))
             })
