@@ -168,9 +168,12 @@ fn claim_due(
             if row.kind == "page" {
                 moved |= repo.fold_into(&row, now + window)? > 0;
                 // Stopping an incident cancels its folded pages while their
-                // head waits; this catches one stopped while the head was
-                // in flight and then re-queued.
-                repo.leave_out_stopped(row.id)?;
+                // head waits (`cancel_pages`), not while the head is in
+                // flight: a head sent before and re-queued (a dead daemon's
+                // claim) leaves out those stopped meanwhile.
+                if row.attempts > 0 {
+                    repo.leave_out_stopped(row.id)?;
+                }
                 let folded = repo.bundle_summary(&row)?;
                 bundled = folded.rows;
                 if bundled > 0 {

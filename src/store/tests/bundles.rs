@@ -560,25 +560,39 @@ async fn a_failure_report_that_beats_a_big_bundles_record_fails_every_page_in_it
     .await;
 }
 
-/// An incident stopped paging while its page waited folded in a bundle
-/// whose head was in flight (so nothing cancelled it), and the head was
-/// then re-queued: at the head's next claim that page is left out.
+/// An incident stopped paging while its page was folded into a bundle in
+/// flight (so the page went with it, and nothing cancelled it); the head
+/// was then re-queued with its pages (a dead daemon's claim on PostgreSQL):
+/// at the head's next claim that page is left out.
 #[tokio::test]
-async fn a_folded_page_that_stopped_paging_unnoticed_is_left_out_at_the_send() {
+async fn a_folded_page_that_stopped_paging_in_flight_is_left_out_when_sent_again() {
     on_each_store(|store| async move {
         let roster = Arc::new(fixture::roster());
         let (window, [(b, head), (c, pc), (d, _)]) = three_during_the_window(&store, &roster).await;
-        let now = morning() + window / 2;
-        store
-            .transact(move |repo| repo.set_state(c, State::Acknowledged, now, Some("m2")))
-            .await
-            .expect("acknowledged without cancel_pages");
         let r = roster.clone();
         let end = morning() + window;
-        let claimed = store
-            .transact(move |repo| claim(repo, &r, end))
+        let cancelled = store
+            .transact(move |repo| {
+                let claimed = claim(repo, &r, end)?;
+                assert_eq!((claimed[0].row.id, claimed[0].bundled), (head, 2));
+                // c is acknowledged during the provider call.
+                repo.set_state(c, State::Acknowledged, end, Some("m2"))?;
+                let cancelled = repo.cancel_pages(c)?;
+                // The daemon dies; its claim goes back with the pages in it.
+                let mut h = repo.outbox(head)?;
+                h.status = "pending".into();
+                repo.update_outbox(&h)?;
+                Ok(cancelled)
+            })
             .await
-            .expect("claim");
+            .expect("in flight");
+        assert_eq!(cancelled, 0, "in the SMS in flight: not cancelled then");
+        let r = roster.clone();
+        let again = end + Duration::seconds(1);
+        let claimed = store
+            .transact(move |repo| claim(repo, &r, again))
+            .await
+            .expect("claim again");
         assert_eq!((claimed[0].row.id, claimed[0].bundled), (head, 1));
         let body = &claimed[0].row.body;
         assert!(body.starts_with("tocsin: 2 incidents need you"), "{body}");
