@@ -255,7 +255,8 @@ pub fn record(
                 now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(5));
             row.last_error = Some(reason.clone());
             repo.update_outbox(&row)?;
-            unbundle(repo, claimed)?;
+            // The pages folded into it wait with it: one SMS on one retry
+            // schedule, not a call to a vendor that is down per page.
             event(
                 repo,
                 now,

@@ -606,3 +606,60 @@ async fn a_folded_page_that_stopped_paging_in_flight_is_left_out_when_sent_again
     })
     .await;
 }
+
+/// A bundle's send fails for now (the vendor answered 503): its pages wait
+/// with it and go in the one retried SMS, not each in a call of its own.
+#[tokio::test]
+async fn a_bundle_that_fails_for_now_is_retried_whole() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (window, [(_, head), (_, pc), (_, pd)]) =
+            three_during_the_window(&store, &roster).await;
+        let r = roster.clone();
+        let end = morning() + window;
+        let (retry_at, due_now) = store
+            .transact(move |repo| {
+                let claimed = claim(repo, &r, end)?;
+                let failed = Err(SendError::Transient {
+                    retry_after: None,
+                    ambiguous: false,
+                    reason: "503".into(),
+                });
+                let _ = delivery::record(repo, &ctx(&r, end), &claimed[0], "twilio", &failed, 0.5)?;
+                // Nothing else goes meanwhile.
+                let due_now = claim(repo, &r, end)?.len();
+                Ok((repo.outbox(head)?.due_at, due_now))
+            })
+            .await
+            .expect("a failed attempt");
+        assert_eq!(due_now, 0);
+        assert!(retry_at > end, "{retry_at}");
+        for p in [pc, pd] {
+            assert_eq!(row(&store, p).await.bundle_of, Some(head));
+        }
+        let r = roster.clone();
+        let (claimed, stamped) = store
+            .transact(move |repo| {
+                let claimed = claim(repo, &r, retry_at)?;
+                let sent = Ok(Some("SM3".into()));
+                let _ =
+                    delivery::record(repo, &ctx(&r, retry_at), &claimed[0], "twilio", &sent, 0.5)?;
+                Ok((
+                    claimed,
+                    [repo.outbox(pc)?.sent_at, repo.outbox(pd)?.sent_at],
+                ))
+            })
+            .await
+            .expect("the retry");
+        assert_eq!(claimed.len(), 1, "{claimed:#?}");
+        assert_eq!((claimed[0].row.id, claimed[0].bundled), (head, 2));
+        assert!(
+            claimed[0]
+                .row
+                .body
+                .starts_with("tocsin: 3 incidents need you")
+        );
+        assert_eq!(stamped, [Some(retry_at), Some(retry_at)]);
+    })
+    .await;
+}
