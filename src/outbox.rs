@@ -278,7 +278,10 @@ async fn requeue(
     }
     // Bundles a crash stopped halfway through stamping are finished in a
     // task of their own: the worker goes on claiming meanwhile.
-    let heads = state.store.transact(delivery::unfinished_bundles).await?;
+    let heads = state
+        .store
+        .transact(|repo| repo.unfinished_bundles())
+        .await?;
     if !heads.is_empty() {
         let state = state.clone();
         tokio::spawn(async move {

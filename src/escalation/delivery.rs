@@ -369,13 +369,6 @@ pub fn finish_bundle(repo: &mut dyn Repo, head: i64) -> StoreResult<bool> {
     finish_chunk(repo, &head)
 }
 
-/// Bundles a crash left halfway: returns the sent heads whose rows are not
-/// all stamped (to `finish_bundle`); rows folded into a head that will
-/// never be sent go back to the queue.
-pub fn unfinished_bundles(repo: &mut dyn Repo) -> StoreResult<Vec<i64>> {
-    Ok(repo.unfinished_bundles()?.iter().map(|r| r.id).collect())
-}
-
 /// After a permanent failure: the person's next channel, if the page is still wanted.
 pub fn fall_back(repo: &mut dyn Repo, ctx: &Ctx<'_>, row: &OutboxRow) -> StoreResult<()> {
     if row.kind != "page" || !still_paging(repo, row)? {

@@ -177,7 +177,7 @@ pub trait Repo {
     /// Mends bundles a crash left halfway: rows folded into a head that
     /// will never be sent go back to the queue on their own, and the sent
     /// heads with rows not stamped yet are returned (to `finish_bundle`).
-    fn unfinished_bundles(&mut self) -> StoreResult<Vec<OutboxRow>>;
+    fn unfinished_bundles(&mut self) -> StoreResult<Vec<i64>>;
     /// Rows folded into `head` and not sent go back to the queue on their own.
     fn unbundle(&mut self, head: i64) -> StoreResult<()>;
     /// When the last message on `channel` went to `person`.

@@ -262,6 +262,26 @@ async fn an_opted_out_number_falls_back_to_voice() {
     rig.finish(&[call(BOB_PHONE, id)], 2).await;
 }
 
+/// Bob's second SMS, the bundle at the end of his window, named `total`
+/// incidents; each of `paged` had its page sent once. Acknowledges them
+/// and checks the fakes received `expected` and nothing more.
+async fn bundle_went(rig: Rig, total: usize, paged: &[i64], expected: &[Sent]) {
+    let sent = rig.twilio.accepted();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(
+        sent[1]
+            .text()
+            .contains(&format!("{total} incidents need you")),
+        "{sent:#?}"
+    );
+    for &id in paged {
+        assert_eq!(rig.events(id, "page sent").await.len(), 1, "#{id}");
+        assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    }
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    rig.finish(expected, 2).await;
+}
+
 #[tokio::test]
 async fn pages_to_one_person_within_the_window_are_bundled() {
     let rig = rig().await;
@@ -274,16 +294,8 @@ async fn pages_to_one_person_within_the_window_are_bundled() {
     rig.d.advance(Duration::seconds(39)).await;
     assert_eq!(rig.twilio.requests().len(), 1, "nothing inside the window");
     rig.d.advance(Duration::seconds(1)).await;
-    let sent = rig.twilio.accepted();
-    assert_eq!(sent.len(), 2, "{sent:#?}");
-    assert!(sent[1].text().contains("2 incidents need you"), "{sent:#?}");
-    for id in [a, b, c] {
-        assert_eq!(rig.events(id, "page sent").await.len(), 1, "#{id}");
-        assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
-    }
-    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
-    rig.finish(&[sms(BOB_PHONE, &[a]), sms(BOB_PHONE, &[b, c])], 2)
-        .await;
+    let expected = [sms(BOB_PHONE, &[a]), sms(BOB_PHONE, &[b, c])];
+    bundle_went(rig, 2, &[a, b, c], &expected).await;
 }
 
 /// Pages fold into the oldest of them while they wait for the window; when
@@ -302,18 +314,10 @@ async fn acknowledging_the_page_a_bundle_waits_with_still_sends_the_others() {
     rig.d.advance(Duration::seconds(29)).await;
     assert_eq!(rig.twilio.requests().len(), 1, "nothing inside the window");
     rig.d.advance(Duration::seconds(1)).await;
-    let sent = rig.twilio.accepted();
-    assert_eq!(sent.len(), 2, "{sent:#?}");
-    assert!(sent[1].text().contains("2 incidents need you"), "{sent:#?}");
     assert_eq!(rig.events(b, "page sent").await.len(), 0);
     assert_eq!(rig.events(b, "pages cancelled").await.len(), 1);
-    for id in [a, c, d] {
-        assert_eq!(rig.events(id, "page sent").await.len(), 1, "#{id}");
-        assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
-    }
-    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
-    rig.finish(&[sms(BOB_PHONE, &[a]), sms(BOB_PHONE, &[c, d])], 2)
-        .await;
+    let expected = [sms(BOB_PHONE, &[a]), sms(BOB_PHONE, &[c, d])];
+    bundle_went(rig, 2, &[a, c, d], &expected).await;
 }
 
 /// A page acknowledged by SMS reply while it waits in a bundle is left out
@@ -334,17 +338,9 @@ async fn a_page_acknowledged_while_it_waits_in_a_bundle_is_left_out() {
     );
     assert_eq!(rig.state(c).await, "acknowledged");
     rig.d.advance(Duration::seconds(40)).await;
-    let sent = rig.twilio.accepted();
-    assert_eq!(sent.len(), 2, "{sent:#?}");
-    assert!(sent[1].text().contains("2 incidents need you"), "{sent:#?}");
     assert_eq!(rig.events(c, "page sent").await.len(), 0);
-    for id in [a, b, d] {
-        assert_eq!(rig.events(id, "page sent").await.len(), 1, "#{id}");
-        assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
-    }
-    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
-    rig.finish(&[sms(BOB_PHONE, &[a]), sms(BOB_PHONE, &[b, d])], 2)
-        .await;
+    let expected = [sms(BOB_PHONE, &[a]), sms(BOB_PHONE, &[b, d])];
+    bundle_went(rig, 2, &[a, b, d], &expected).await;
 }
 
 #[tokio::test]

@@ -808,7 +808,7 @@ impl Repo for TxRepo<'_, '_, '_> {
         Ok(rows)
     }
 
-    fn unfinished_bundles(&mut self) -> StoreResult<Vec<OutboxRow>> {
+    fn unfinished_bundles(&mut self) -> StoreResult<Vec<i64>> {
         self.touched.outbox = true;
         // Folded rows whose head will never be sent go back (as on SQLite).
         exec(
@@ -818,11 +818,13 @@ impl Repo for TxRepo<'_, '_, '_> {
                  WHERE h.id = outbox.bundle_of AND (h.status IN ('pending', 'sending') OR h.sent_at IS NOT NULL))",
             &[],
         )?;
-        outbox_where(
+        rows::all(
             self.tx,
-            "id IN (SELECT bundle_of FROM outbox WHERE status = 'bundled' AND sent_at IS NULL)
+            "SELECT id FROM outbox
+             WHERE id IN (SELECT bundle_of FROM outbox WHERE status = 'bundled' AND sent_at IS NULL)
                AND sent_at IS NOT NULL ORDER BY id",
             &[],
+            |r| r.try_get(0),
         )
     }
 

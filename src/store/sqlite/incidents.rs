@@ -812,7 +812,7 @@ impl Repo for TxRepo<'_> {
         outbox::finish_bundle(self.conn, head, limit)
     }
 
-    fn unfinished_bundles(&mut self) -> StoreResult<Vec<OutboxRow>> {
+    fn unfinished_bundles(&mut self) -> StoreResult<Vec<i64>> {
         self.touched.outbox = true;
         outbox::unfinished_bundles(self.conn)
     }

@@ -65,7 +65,7 @@ const UNBUNDLE: &str = "UPDATE outbox SET status = 'pending', bundle_of = NULL
 const ORPHANED_IN_BUNDLE: &str = "UPDATE outbox SET status = 'pending', bundle_of = NULL
     WHERE status = 'bundled' AND sent_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox h
         WHERE h.id = outbox.bundle_of AND (h.status IN ('pending', 'sending') OR h.sent_at IS NOT NULL))";
-const UNFINISHED: &str = "id IN (SELECT bundle_of FROM outbox
+const UNFINISHED: &str = "SELECT id FROM outbox WHERE id IN (SELECT bundle_of FROM outbox
     WHERE status = 'bundled' AND sent_at IS NULL) AND sent_at IS NOT NULL ORDER BY id";
 const TO_PERSON: &str = "person = ?1 ORDER BY id";
 // Rows folded into a bundle carry its provider id too: the head is the one
@@ -311,9 +311,11 @@ pub fn finish_bundle(
     Ok(rows)
 }
 
-pub fn unfinished_bundles(conn: &Connection) -> StoreResult<Vec<OutboxRow>> {
+pub fn unfinished_bundles(conn: &Connection) -> StoreResult<Vec<i64>> {
     super::exec(conn, ORPHANED_IN_BUNDLE, [])?;
-    query(conn, UNFINISHED, [])
+    let mut stmt = conn.prepare_cached(UNFINISHED)?;
+    let ids = stmt.query_map([], |r| r.get(0))?;
+    Ok(ids.collect::<Result<Vec<_>, _>>()?)
 }
 
 pub fn unbundle(conn: &Connection, head: i64) -> StoreResult<usize> {
@@ -535,7 +537,7 @@ mod tests {
             (UNBUNDLE.to_string(), "outbox_unsent_bundled"),
             (LEAVE_OUT.to_string(), "outbox_unsent_bundled"),
             (ORPHANED_IN_BUNDLE.to_string(), "outbox_unsent_bundled"),
-            (select(UNFINISHED), "outbox_unsent_bundled"),
+            (UNFINISHED.to_string(), "outbox_unsent_bundled"),
             (select(TO_PERSON), "outbox_by_person"),
             (select(BY_PROVIDER_ID), "outbox_by_provider_id"),
             (select(BUNDLED_INTO), "outbox_bundled"),

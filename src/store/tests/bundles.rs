@@ -52,6 +52,34 @@ fn sent_lines(repo: &mut dyn Repo, id: i64) -> StoreResult<Vec<serde_json::Value
         .collect())
 }
 
+/// What the outbox worker would claim at `at`, in a transaction of its own.
+async fn claim_at(
+    store: &Store,
+    roster: &Arc<Roster>,
+    at: DateTime<Utc>,
+) -> Vec<delivery::Claimed> {
+    let r = roster.clone();
+    store
+        .transact(move |repo| claim(repo, &r, at))
+        .await
+        .expect("claim")
+}
+
+/// A bundle's SMS counts `total` incidents, names each of `named` and none
+/// of `left_out`.
+fn names(body: &str, total: usize, named: &[i64], left_out: &[i64]) {
+    assert!(
+        body.starts_with(&format!("tocsin: {total} incidents need you")),
+        "{body}"
+    );
+    for id in named {
+        assert!(body.contains(&format!("#{id} ")), "#{id} named: {body}");
+    }
+    for id in left_out {
+        assert!(!body.contains(&format!("#{id} ")), "#{id} left out: {body}");
+    }
+}
+
 /// m2's first page goes out at `morning()`, opening their SMS window; then
 /// three more incidents page them during it. Returns the window, and each
 /// later incident with its page.
@@ -126,11 +154,7 @@ async fn pages_fold_into_the_oldest_as_they_wait_and_go_as_one_sms() {
             .expect("send the bundle");
         assert_eq!(claimed.len(), 1, "{claimed:#?}");
         assert_eq!((claimed[0].row.id, claimed[0].bundled), (head, 2));
-        let body = &claimed[0].row.body;
-        assert!(body.starts_with("tocsin: 3 incidents need you"), "{body}");
-        for id in [b, c, d] {
-            assert!(body.contains(&format!("#{id} ")), "#{id} named: {body}");
-        }
+        names(&claimed[0].row.body, 3, &[b, c, d], &[]);
         for p in [pc, pd] {
             let sent = row(&store, p).await;
             assert_eq!(
@@ -171,21 +195,11 @@ async fn a_waiting_head_whose_incident_stops_paging_hands_its_pages_back() {
             assert_eq!((back.status.as_str(), back.bundle_of), ("pending", None));
         }
         // At the end of the window the other two still go, as one SMS.
-        let r = roster.clone();
         let end = morning() + window;
-        let claimed = store
-            .transact(move |repo| claim(repo, &r, end))
-            .await
-            .expect("claim");
+        let claimed = claim_at(&store, &roster, end).await;
         assert_eq!(claimed.len(), 1, "{claimed:#?}");
         assert_eq!((claimed[0].row.id, claimed[0].bundled), (pc, 1));
-        let body = &claimed[0].row.body;
-        assert!(body.starts_with("tocsin: 2 incidents need you"), "{body}");
-        assert!(
-            body.contains(&format!("#{c} ")) && body.contains(&format!("#{d} ")),
-            "{body}"
-        );
-        assert!(!body.contains(&format!("#{b} ")), "{body}");
+        names(&claimed[0].row.body, 2, &[c, d], &[b]);
         assert_eq!(row(&store, pd).await.bundle_of, Some(pc));
     })
     .await;
@@ -208,19 +222,10 @@ async fn a_folded_page_whose_incident_stops_paging_is_left_out() {
         assert_eq!(cancelled, 1);
         let gone = row(&store, pc).await;
         assert_eq!((gone.status.as_str(), gone.bundle_of), ("cancelled", None));
-        let r = roster.clone();
         let end = morning() + window;
-        let claimed = store
-            .transact(move |repo| claim(repo, &r, end))
-            .await
-            .expect("claim");
+        let claimed = claim_at(&store, &roster, end).await;
         assert_eq!((claimed[0].row.id, claimed[0].bundled), (head, 1));
-        let body = &claimed[0].row.body;
-        assert!(body.starts_with("tocsin: 2 incidents need you"), "{body}");
-        assert!(
-            body.contains(&format!("#{b} ")) && !body.contains(&format!("#{c} ")),
-            "{body}"
-        );
+        names(&claimed[0].row.body, 2, &[b], &[c]);
         assert_eq!(row(&store, pd).await.bundle_of, Some(head));
     })
     .await;
@@ -293,7 +298,7 @@ async fn a_big_bundle_is_stamped_in_chunks_and_a_crash_between_them_is_mended() 
             FOLDED - delivery::BUNDLE_CHUNK
         );
         let heads = store
-            .transact(delivery::unfinished_bundles)
+            .transact(|repo| repo.unfinished_bundles())
             .await
             .expect("unfinished");
         assert_eq!(heads, [head]);
@@ -314,7 +319,7 @@ async fn a_big_bundle_is_stamped_in_chunks_and_a_crash_between_them_is_mended() 
                     let o = repo.outbox(id)?;
                     lines.push(sent_lines(repo, o.incident.ok_or(StoreError::NotFound)?)?.len());
                 }
-                Ok((delivery::unfinished_bundles(repo)?, lines))
+                Ok((repo.unfinished_bundles()?, lines))
             })
             .await
             .expect("after");
@@ -340,7 +345,7 @@ async fn pages_folded_into_a_head_that_ended_unsent_go_back() {
                 let mut h = repo.outbox(head)?;
                 h.status = "failed".into();
                 repo.update_outbox(&h)?;
-                delivery::unfinished_bundles(repo)
+                repo.unfinished_bundles()
             })
             .await
             .expect("mend");
@@ -386,11 +391,7 @@ async fn bundles_never_nest() {
             retry_at < morning() + Duration::seconds(1) + window,
             "retried within the wait"
         );
-        let r = roster.clone();
-        let claimed = store
-            .transact(move |repo| claim(repo, &r, retry_at))
-            .await
-            .expect("retry");
+        let claimed = claim_at(&store, &roster, retry_at).await;
         assert_eq!(claimed.len(), 1, "{claimed:#?}");
         assert_eq!((claimed[0].row.id, claimed[0].bundled), (first, 2));
         for p in [first + 1, first + 2] {
@@ -587,20 +588,10 @@ async fn a_folded_page_that_stopped_paging_in_flight_is_left_out_when_sent_again
             .await
             .expect("in flight");
         assert_eq!(cancelled, 0, "in the SMS in flight: not cancelled then");
-        let r = roster.clone();
         let again = end + Duration::seconds(1);
-        let claimed = store
-            .transact(move |repo| claim(repo, &r, again))
-            .await
-            .expect("claim again");
+        let claimed = claim_at(&store, &roster, again).await;
         assert_eq!((claimed[0].row.id, claimed[0].bundled), (head, 1));
-        let body = &claimed[0].row.body;
-        assert!(body.starts_with("tocsin: 2 incidents need you"), "{body}");
-        assert!(
-            body.contains(&format!("#{b} ")) && body.contains(&format!("#{d} ")),
-            "{body}"
-        );
-        assert!(!body.contains(&format!("#{c} ")), "{body}");
+        names(&claimed[0].row.body, 2, &[b, d], &[c]);
         let gone = row(&store, pc).await;
         assert_eq!((gone.status.as_str(), gone.bundle_of), ("cancelled", None));
     })
@@ -653,12 +644,7 @@ async fn a_bundle_that_fails_for_now_is_retried_whole() {
             .expect("the retry");
         assert_eq!(claimed.len(), 1, "{claimed:#?}");
         assert_eq!((claimed[0].row.id, claimed[0].bundled), (head, 2));
-        assert!(
-            claimed[0]
-                .row
-                .body
-                .starts_with("tocsin: 3 incidents need you")
-        );
+        names(&claimed[0].row.body, 3, &[], &[]);
         assert_eq!(stamped, [Some(retry_at), Some(retry_at)]);
     })
     .await;
