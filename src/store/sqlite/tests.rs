@@ -157,6 +157,103 @@ async fn migration_8_keeps_each_groups_last_snapshot_and_the_recent_ones() {
 }
 
 #[tokio::test]
+async fn migration_21_keeps_every_timer_alert_and_recent_snapshot() {
+    let (_dir, path) = temp_db();
+    std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
+    let mut conn = open_conn(&path).expect("open");
+    migrate_to(&mut conn, 20).expect("to 20");
+    conn.execute_batch(
+        "INSERT INTO incidents (id, project, client, title, severity, state, critical, source,
+            labels, annotations, links, details, created_at, last_seen_at)
+         VALUES (7, 'shop', 'acme', 't', 'critical', 'triggered', 1, 'alertmanager',
+            '{}', '{}', '[]', '{}', 1, 1);
+         INSERT INTO alerts (incident, fingerprint, status, summary, labels, first_seen, last_seen)
+         VALUES (7, 'f1', 'firing', 'disk full', '{\"a\":\"b\"}', 10, 20),
+                (7, 'f2', 'resolved', 'cpu', '{}', 11, 21);
+         INSERT INTO deliveries (integration, group_key, key, at)
+         VALUES ('prom', 'g1', 'k1', 5), ('prom', 'g1', 'k2', 6);
+         INSERT INTO timers (kind, key, due_at, data)
+         VALUES ('escalation', '7', 1000, '{}'), ('action_digest', 't1', 2000, '{\"cron\":\"0 9 * * MON\"}');",
+    )
+    .expect("rows at 20");
+    migrate_to(&mut conn, 21).expect("to 21");
+    let all = |sql: &str| -> Vec<Vec<String>> {
+        let mut stmt = conn.prepare(sql).expect("prepare");
+        let n = stmt.column_count();
+        stmt.query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    r.get::<_, rusqlite::types::Value>(i)
+                        .map(|v| format!("{v:?}"))
+                })
+                .collect()
+        })
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+    };
+    assert_eq!(
+        all("SELECT * FROM alerts ORDER BY fingerprint"),
+        [
+            [
+                "Integer(7)",
+                "Text(\"f1\")",
+                "Text(\"firing\")",
+                "Text(\"disk full\")",
+                "Text(\"{\\\"a\\\":\\\"b\\\"}\")",
+                "Integer(10)",
+                "Integer(20)"
+            ],
+            [
+                "Integer(7)",
+                "Text(\"f2\")",
+                "Text(\"resolved\")",
+                "Text(\"cpu\")",
+                "Text(\"{}\")",
+                "Integer(11)",
+                "Integer(21)"
+            ],
+        ]
+    );
+    assert_eq!(
+        all("SELECT * FROM timers ORDER BY due_at"),
+        [
+            [
+                "Text(\"escalation\")",
+                "Text(\"7\")",
+                "Integer(1000)",
+                "Text(\"{}\")"
+            ],
+            [
+                "Text(\"action_digest\")",
+                "Text(\"t1\")",
+                "Integer(2000)",
+                "Text(\"{\\\"cron\\\":\\\"0 9 * * MON\\\"}\")"
+            ],
+        ]
+    );
+    assert_eq!(
+        all("SELECT * FROM deliveries ORDER BY at"),
+        [
+            [
+                "Text(\"prom\")",
+                "Text(\"g1\")",
+                "Text(\"k1\")",
+                "Integer(5)"
+            ],
+            [
+                "Text(\"prom\")",
+                "Text(\"g1\")",
+                "Text(\"k2\")",
+                "Integer(6)"
+            ],
+        ]
+    );
+    let firing = all("SELECT fingerprint FROM alerts WHERE incident = 7 AND status = 'firing'");
+    assert_eq!(firing, [["Text(\"f1\")"]]);
+}
+
+#[tokio::test]
 async fn migration_13_numbers_each_clients_incidents_and_keeps_what_they_were_told() {
     let (_dir, path) = temp_db();
     std::fs::create_dir_all(path.parent().expect("has parent")).expect("mkdir");
