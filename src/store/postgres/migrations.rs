@@ -286,6 +286,10 @@ pub const MIGRATIONS: &[&str] = &[
         WHERE status = 'bundled' AND sent_at IS NULL;
     DROP INDEX outbox_pending_by_person;
     CREATE INDEX outbox_pending_by_person ON outbox (person, channel, id) WHERE status = 'pending';",
+    // 7: a kept snapshot is named by its group and key alone (SQLite's 21,
+    // which keeps it in that key), so `tocsin migrate-store` copies
+    // `deliveries` column for column; the unique constraint stays the key.
+    "ALTER TABLE deliveries DROP COLUMN id;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).
