@@ -234,7 +234,7 @@ pub async fn report(
 }
 
 /// The rest of a big bundle's report, a chunk per transaction.
-async fn report_more(state: &Shared, mut left: delivery::ReportLeft) -> StoreResult<()> {
+async fn report_more(state: &Shared, mut left: crate::incident::ReportLeft) -> StoreResult<()> {
     loop {
         let done = state
             .transact_paging(move |repo, ctx| delivery::report_more(repo, ctx, left))
@@ -276,15 +276,34 @@ async fn requeue(
             "re-queued notifications whose provider call had no recorded answer"
         );
     }
-    // Bundles a crash stopped halfway through stamping are finished in a
-    // task of their own: the worker goes on claiming meanwhile.
-    let heads = state
+    // Bundles a crash stopped halfway through stamping, and bundles'
+    // delivery reports it cut short (a failure not yet applied to all their
+    // pages, which fall back to the next channel), are finished in a task
+    // of their own: the worker goes on claiming meanwhile. While running,
+    // only reports left alone since `claimed_before`: a live one moves on
+    // every few milliseconds.
+    let (heads, reports) = state
         .store
-        .transact(|repo| repo.unfinished_bundles())
+        .transact(move |repo| {
+            Ok((
+                repo.unfinished_bundles()?,
+                repo.reports_left(claimed_before)?,
+            ))
+        })
         .await?;
-    if !heads.is_empty() {
+    if !heads.is_empty() || !reports.is_empty() {
         let state = state.clone();
         tokio::spawn(async move {
+            for left in reports {
+                let head = left.head;
+                tracing::warn!(
+                    outbox = head,
+                    "finishing a bundle's delivery report a restart cut short"
+                );
+                if let Err(e) = report_more(&state, left).await {
+                    tracing::error!(error = %e, outbox = head, "applying a bundle's delivery report failed; the next reap retries");
+                }
+            }
             for head in heads {
                 if let Err(e) = finish_bundle(&state, head).await {
                     tracing::error!(error = %e, outbox = head, "stamping a sent bundle failed; the next reap retries");

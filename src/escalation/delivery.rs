@@ -3,14 +3,12 @@
 //! are bundled), and what a provider's answer means (retry with backoff,
 //! fall back to the next channel, record every attempt on the timeline).
 
-use std::collections::HashSet;
-
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use super::fallback;
 use super::paging::{self, Ctx};
-use crate::incident::{Actor, OutboxRow, Repo, State};
+use crate::incident::{Actor, OutboxRow, Repo, ReportLeft, State};
 use crate::notify::{SendError, message};
 use crate::store::StoreResult;
 
@@ -441,17 +439,6 @@ impl Reported {
     }
 }
 
-/// Where a bundle's report stopped, and what it says.
-#[derive(Debug, Clone)]
-pub struct ReportLeft {
-    head: i64,
-    after: i64,
-    status: String,
-    error_code: Option<u32>,
-    /// The (incident, person) pairs that already fell back.
-    fell_back: HashSet<(Option<i64>, Option<String>)>,
-}
-
 /// A provider's delivery report (Twilio status callback). Keeps the
 /// furthest status; an undelivered SMS or unanswered call is a failure and
 /// falls back to the next channel. A bundle's report is every folded row's
@@ -475,28 +462,27 @@ pub fn report(
         repo.keep_early_report(provider_id, &status, error_code, ctx.now)?;
         return Ok(Reported::Kept);
     };
-    let mut left = ReportLeft {
+    let left = ReportLeft {
         head: head.id,
         after: 0,
         status: status.to_owned(),
         error_code,
-        fell_back: HashSet::new(),
     };
-    if report_row(
+    report_row(
         repo,
         ctx,
-        head.clone(),
+        head,
         status,
         error_code,
         &["sent", "delivered"],
         true,
-    )? {
-        left.fell_back.insert((head.incident, head.person));
-    }
+    )?;
     report_more(repo, ctx, left)
 }
 
-/// The next `BUNDLE_CHUNK` folded rows of a bundle's report.
+/// The next `BUNDLE_CHUNK` folded rows of a bundle's report. Where it
+/// stopped is kept with the chunk, so a crash before the next chunk is
+/// finished at the next start or reap (`Repo::reports_left`).
 pub fn report_more(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
@@ -508,10 +494,11 @@ pub fn report_more(
     for row in folded {
         left.after = row.id;
         // Two pages of one incident to one person in a bundle (a re-page
-        // folded beside the first) fall back as one: one call, not two.
-        let key = (row.incident, row.person.clone());
-        let may_fall_back = !left.fell_back.contains(&key);
-        if report_row(
+        // folded beside the first) fall back as one: one call, not two,
+        // across chunks and across a crash between them.
+        let may_fall_back =
+            !repo.fell_back_in_bundle(left.head, row.incident, row.person.as_deref())?;
+        report_row(
             repo,
             ctx,
             row,
@@ -519,13 +506,13 @@ pub fn report_more(
             error_code,
             &["bundled"],
             may_fall_back,
-        )? {
-            left.fell_back.insert(key);
-        }
+        )?;
     }
     Ok(if full {
+        repo.keep_report_left(&left, ctx.now)?;
         Reported::More(left)
     } else {
+        repo.drop_report_left(left.head)?;
         Reported::Done
     })
 }

@@ -213,6 +213,20 @@ pub trait Repo {
     /// The rows folded into bundle `head` that went out with it, after row
     /// `after`, at most `limit`, oldest first.
     fn bundled_into(&mut self, head: i64, after: i64, limit: usize) -> StoreResult<Vec<OutboxRow>>;
+    /// Whether a page of bundle `head` (the head or a row folded into it)
+    /// for `incident` to `person` failed already: its report fell back.
+    fn fell_back_in_bundle(
+        &mut self,
+        head: i64,
+        incident: Option<i64>,
+        person: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Keeps where a bundle's report stopped, in place of what was kept.
+    fn keep_report_left(&mut self, left: &ReportLeft, at: DateTime<Utc>) -> StoreResult<()>;
+    /// A bundle's report is done.
+    fn drop_report_left(&mut self, head: i64) -> StoreResult<()>;
+    /// Reports kept before `before` and not done: a crash stopped them.
+    fn reports_left(&mut self, before: DateTime<Utc>) -> StoreResult<Vec<ReportLeft>>;
     /// A delivery report kept for a provider id no row carries yet.
     fn early_report(&mut self, provider_id: &str) -> StoreResult<Option<(String, Option<u32>)>>;
     /// Keeps (or replaces) it; reports older than a day are dropped.
@@ -352,6 +366,17 @@ pub struct BundleSummary {
     pub others: usize,
     /// The first `BUNDLE_PREVIEW` of them, oldest first: (incident, subject).
     pub first: Vec<(i64, String)>,
+}
+
+/// Where a big bundle's delivery report stopped: kept with each chunk, so
+/// a report a crash cut short is finished at the next start (or reap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportLeft {
+    pub head: i64,
+    /// The last folded row the report was applied to.
+    pub after: i64,
+    pub status: String,
+    pub error_code: Option<u32>,
 }
 
 /// How many folded rows a bundle's summary names (an SMS shows fewer).

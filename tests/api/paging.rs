@@ -518,6 +518,76 @@ async fn an_undelivered_bundle_falls_back_for_every_page_in_it() {
     }
 }
 
+/// A bundle too big for one transaction has its undelivered report applied
+/// a chunk at a time; a restart between chunks (here: the report's first
+/// chunk applied, its rest lost with the process) still falls back for
+/// every page in it, once each.
+#[tokio::test]
+async fn a_big_bundles_report_cut_short_by_a_restart_still_falls_back_for_every_page() {
+    let mut rig = rig().await;
+    let a = rig.open("First").await;
+    rig.d.advance(Duration::seconds(10)).await;
+    let folded = tocsin::escalation::delivery::BUNDLE_CHUNK + 4;
+    let mut paged = Vec::new();
+    for n in 0..folded {
+        let r = rig
+            .d
+            .post_json(
+                "/api/v1/alertmanager",
+                AM_TOKEN,
+                &alert_payload(&format!("Storm{n}")),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let body: serde_json::Value = r.json().await.expect("json");
+        paged.push(body["outcome"]["opened"][0].as_i64().expect("opened"));
+    }
+    rig.d.settle().await;
+    rig.d.advance(Duration::seconds(50)).await;
+    let sent = rig.twilio.accepted();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    assert!(
+        sent[1]
+            .text()
+            .contains(&format!("{folded} incidents need you")),
+        "{sent:#?}"
+    );
+    let sid = sent[1].sid.clone().expect("sid");
+    // Twilio's report arrives; the process dies after its first chunk.
+    let first = rig
+        .d
+        .state()
+        .transact_paging(move |repo, ctx| {
+            tocsin::escalation::delivery::report(repo, ctx, &sid, "undelivered", Some(30003))
+        })
+        .await
+        .expect("first chunk");
+    assert!(
+        matches!(first, tocsin::escalation::delivery::Reported::More(_)),
+        "{first:?}"
+    );
+    drop(first);
+    let last = *paged.last().expect("paged");
+    assert!(rig.events(last, "falling back").await.is_empty());
+    rig.d.restart().await;
+    eventually("the rest of the report applied at start-up", || async {
+        (!rig.events(last, "falling back").await.is_empty()).then_some(())
+    })
+    .await;
+    rig.d.settle().await;
+    assert!(rig.events(a, "falling back").await.is_empty());
+    let calls = twilio_sent(&rig.twilio)
+        .into_iter()
+        .filter(|s| s.channel == "voice")
+        .flat_map(|s| s.incidents)
+        .collect::<Vec<_>>();
+    let mut want = paged.clone();
+    want.sort();
+    let mut got = calls.clone();
+    got.sort();
+    assert_eq!(got, want, "one call per page of the bundle, none twice");
+}
+
 /// Each provider answer is recorded as soon as its own call returns: a
 /// status callback for a fast SMS, arriving while a slow call of the same
 /// batch is still in flight, finds its page and falls back (were the answers

@@ -290,6 +290,14 @@ pub const MIGRATIONS: &[&str] = &[
     // which keeps it in that key), so `tocsin migrate-store` copies
     // `deliveries` column for column; the unique constraint stays the key.
     "ALTER TABLE deliveries DROP COLUMN id;",
+    // 8: where a big bundle's delivery report stopped (SQLite's 22).
+    "CREATE TABLE reports_left (
+        head       BIGINT PRIMARY KEY,
+        after      BIGINT NOT NULL,
+        status     TEXT NOT NULL,
+        error_code BIGINT,
+        at         BIGINT NOT NULL
+    );",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

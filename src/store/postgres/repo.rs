@@ -17,7 +17,8 @@ use crate::incident::model::Actor;
 use crate::incident::repo::SMS_SID_MEMORY;
 use crate::incident::{
     AttachedAlert, BUNDLE_PREVIEW, BundleSummary, Diagnosis, Event, Incident, NewIncident,
-    OutboxRow, OverrideFilter, ReadRepo, Repo, SmsClaim, State, StateFilter, Timer, reference,
+    OutboxRow, OverrideFilter, ReadRepo, Repo, ReportLeft, SmsClaim, State, StateFilter, Timer,
+    reference,
 };
 use crate::reports::{ActionRow, IncidentRow, PageRow, PostmortemRow, Range, Rows};
 use crate::routing::{NewOverride, PresenceMark, Status, StoredOverride};
@@ -934,6 +935,65 @@ impl Repo for TxRepo<'_, '_, '_> {
             self.tx,
             &format!("bundle_of = $1 AND status = 'bundled' AND id > $2 ORDER BY id LIMIT {limit}"),
             &[&head, &after],
+        )
+    }
+
+    fn fell_back_in_bundle(
+        &mut self,
+        head: i64,
+        incident: Option<i64>,
+        person: Option<&str>,
+    ) -> StoreResult<bool> {
+        Ok(opt(
+            self.tx,
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE incident IS NOT DISTINCT FROM $2
+                AND person IS NOT DISTINCT FROM $3 AND status = 'failed' AND (id = $1 OR bundle_of = $1))",
+            &[&head, &incident, &person],
+            |r| r.try_get(0),
+        )?
+        .unwrap_or(false))
+    }
+
+    fn keep_report_left(&mut self, left: &ReportLeft, at: DateTime<Utc>) -> StoreResult<()> {
+        exec(
+            self.tx,
+            "INSERT INTO reports_left (head, after, status, error_code, at) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (head) DO UPDATE SET after = $2, status = $3, error_code = $4, at = $5",
+            &[
+                &left.head,
+                &left.after,
+                &left.status,
+                &left.error_code.map(i64::from),
+                &ms(at),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn drop_report_left(&mut self, head: i64) -> StoreResult<()> {
+        exec(
+            self.tx,
+            "DELETE FROM reports_left WHERE head = $1",
+            &[&head],
+        )?;
+        Ok(())
+    }
+
+    fn reports_left(&mut self, before: DateTime<Utc>) -> StoreResult<Vec<ReportLeft>> {
+        rows::all(
+            self.tx,
+            "SELECT head, after, status, error_code FROM reports_left WHERE at < $1 ORDER BY head",
+            &[&ms(before)],
+            |r| {
+                Ok(ReportLeft {
+                    head: r.try_get(0)?,
+                    after: r.try_get(1)?,
+                    status: r.try_get(2)?,
+                    error_code: r
+                        .try_get::<_, Option<i64>>(3)?
+                        .and_then(|c| u32::try_from(c).ok()),
+                })
+            },
         )
     }
 

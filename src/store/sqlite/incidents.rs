@@ -13,7 +13,7 @@ use crate::incident::{
     AttachedAlert, Diagnosis, Event, Incident, NewIncident, OverrideFilter, ReadRepo, Repo,
     SmsClaim, State, StateFilter, Timer,
 };
-use crate::incident::{BundleSummary, OutboxRow};
+use crate::incident::{BundleSummary, OutboxRow, ReportLeft};
 use crate::routing::{NewOverride, PresenceMark, Status, StoredOverride};
 
 use super::maintenance;
@@ -869,6 +869,27 @@ impl Repo for TxRepo<'_> {
 
     fn bundled_into(&mut self, head: i64, after: i64, limit: usize) -> StoreResult<Vec<OutboxRow>> {
         outbox::bundled_into(self.conn, head, after, limit)
+    }
+
+    fn fell_back_in_bundle(
+        &mut self,
+        head: i64,
+        incident: Option<i64>,
+        person: Option<&str>,
+    ) -> StoreResult<bool> {
+        outbox::fell_back_in_bundle(self.conn, head, incident, person)
+    }
+
+    fn keep_report_left(&mut self, left: &ReportLeft, at: DateTime<Utc>) -> StoreResult<()> {
+        outbox::keep_report_left(self.conn, left, at)
+    }
+
+    fn drop_report_left(&mut self, head: i64) -> StoreResult<()> {
+        outbox::drop_report_left(self.conn, head)
+    }
+
+    fn reports_left(&mut self, before: DateTime<Utc>) -> StoreResult<Vec<ReportLeft>> {
+        outbox::reports_left(self.conn, before)
     }
 
     fn early_report(&mut self, provider_id: &str) -> StoreResult<Option<(String, Option<u32>)>> {

@@ -386,6 +386,16 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE deliveries;
     ALTER TABLE deliveries_new RENAME TO deliveries;
     CREATE INDEX deliveries_by_age ON deliveries (at);",
+    // 22: where a big bundle's delivery report stopped, kept with each
+    // chunk (a report is applied a chunk per transaction), so a report a
+    // crash cut short is finished at the next start.
+    "CREATE TABLE reports_left (
+        head       INTEGER PRIMARY KEY,
+        after      INTEGER NOT NULL,
+        status     TEXT NOT NULL,
+        error_code INTEGER,
+        at         INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

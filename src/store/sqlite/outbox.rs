@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::incidents::{from_ms, ms};
 use crate::escalation::EscalationState;
-use crate::incident::{BUNDLE_PREVIEW, BundleSummary, OutboxRow};
+use crate::incident::{BUNDLE_PREVIEW, BundleSummary, OutboxRow, ReportLeft};
 use crate::store::{StoreError, StoreResult};
 
 const COLUMNS: &str = "id, incident, person, client, kind, channel, target, fallback, tried, subject, body,
@@ -418,6 +418,57 @@ pub fn bundled_into(
         &format!("{BUNDLED_INTO} LIMIT {limit}"),
         [head, after],
     )
+}
+
+pub fn fell_back_in_bundle(
+    conn: &Connection,
+    head: i64,
+    incident: Option<i64>,
+    person: Option<&str>,
+) -> StoreResult<bool> {
+    Ok(super::row(
+        conn,
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE incident IS ?2 AND person IS ?3
+            AND status = 'failed' AND (id = ?1 OR bundle_of = ?1))",
+        params![head, incident, person],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn keep_report_left(
+    conn: &Connection,
+    left: &ReportLeft,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    super::exec(
+        conn,
+        "INSERT INTO reports_left (head, after, status, error_code, at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (head) DO UPDATE SET after = ?2, status = ?3, error_code = ?4, at = ?5",
+        params![left.head, left.after, left.status, left.error_code, ms(at)],
+    )?;
+    Ok(())
+}
+
+pub fn drop_report_left(conn: &Connection, head: i64) -> StoreResult<()> {
+    super::exec(conn, "DELETE FROM reports_left WHERE head = ?1", [head])?;
+    Ok(())
+}
+
+pub fn reports_left(conn: &Connection, before: DateTime<Utc>) -> StoreResult<Vec<ReportLeft>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT head, after, status, error_code FROM reports_left WHERE at < ?1 ORDER BY head",
+    )?;
+    let rows = stmt.query_map([ms(before)], |r| {
+        Ok(ReportLeft {
+            head: r.get(0)?,
+            after: r.get(1)?,
+            status: r.get(2)?,
+            error_code: r
+                .get::<_, Option<i64>>(3)?
+                .and_then(|c| u32::try_from(c).ok()),
+        })
+    })?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 pub fn early_report(

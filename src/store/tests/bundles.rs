@@ -465,6 +465,21 @@ async fn each_failed_and_fell_back_once(store: &Store, incidents: &[i64], twice:
             "#{id} falls back once (paged twice: {})",
             id == twice
         );
+        // Nor does its second page report the person out of channels.
+        let kinds = store
+            .transact(move |repo| {
+                Ok(repo
+                    .timeline(id)?
+                    .into_iter()
+                    .map(|e| e.kind)
+                    .collect::<Vec<_>>())
+            })
+            .await
+            .expect("timeline");
+        assert!(
+            !kinds.iter().any(|k| k == "no channel left"),
+            "#{id}: {kinds:?}"
+        );
     }
 }
 
@@ -513,6 +528,76 @@ async fn a_big_bundles_report_falls_back_a_chunk_at_a_time_once_per_incident() {
         }
         assert_eq!(chunks, 2);
         each_failed_and_fell_back_once(&store, &incidents, twice).await;
+    })
+    .await;
+}
+
+/// A big bundle's failure report that a crash cut short between chunks is
+/// finished at the next start: every page fails and falls back once, the
+/// incident with two pages in different chunks included.
+#[tokio::test]
+async fn a_big_bundles_report_cut_short_by_a_crash_is_finished_at_the_next_start() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (claimed, incidents, twice, end) = big_bundle_that_falls_back(&store, &roster).await;
+        let r = roster.clone();
+        let head = claimed.row.id;
+        store
+            .transact(move |repo| {
+                let sent = Ok(Some("SM2".into()));
+                let early = delivery::record(repo, &ctx(&r, end), &claimed, "twilio", &sent, 0.5)?;
+                assert!(early.is_none(), "no report came first");
+                while delivery::finish_bundle(repo, head)? {}
+                Ok(())
+            })
+            .await
+            .expect("record");
+        let r = roster.clone();
+        let first = store
+            .transact(move |repo| {
+                delivery::report(repo, &ctx(&r, end), "SM2", "undelivered", Some(30003))
+            })
+            .await
+            .expect("report");
+        // The process dies after the first chunk: the rest in memory is lost.
+        assert!(matches!(first, delivery::Reported::More(_)), "{first:?}");
+        drop(first);
+        let last = *incidents.last().expect("one");
+        let waiting = store
+            .query(move |q| q.outbox_for(last))
+            .await
+            .expect("rows");
+        assert!(waiting.iter().all(|o| o.status == "bundled"), "{waiting:?}");
+        // The next start: what the report left is kept, and is finished as
+        // the outbox's start-up does.
+        let mut left = store
+            .transact(|repo| repo.reports_left(DateTime::<Utc>::MAX_UTC))
+            .await
+            .expect("left");
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_eq!(
+            (left[0].head, left[0].status.as_str()),
+            (head, "undelivered")
+        );
+        let later = end + Duration::minutes(2);
+        let mut rest = Some(left.remove(0));
+        while let Some(l) = rest {
+            let r = roster.clone();
+            rest = match store
+                .transact(move |repo| delivery::report_more(repo, &ctx(&r, later), l))
+                .await
+                .expect("report more")
+            {
+                delivery::Reported::More(more) => Some(more),
+                _ => None,
+            };
+        }
+        each_failed_and_fell_back_once(&store, &incidents, twice).await;
+        let left = store
+            .transact(|repo| repo.reports_left(DateTime::<Utc>::MAX_UTC))
+            .await
+            .expect("left");
+        assert!(left.is_empty(), "a finished report is not kept: {left:?}");
     })
     .await;
 }
