@@ -272,11 +272,16 @@ pub fn record(
                     format!("gave up after {} attempts: {reason}", row.attempts),
                 ),
             };
-            unbundle(repo, claimed)?;
             if !e.is_opted_out()
                 && !e.is_not_mobile()
                 && next_vendor(repo, ctx, &mut row, provider, &reason)?
             {
+                // Its pages go with it to the next vendor: one SMS, not one
+                // per page to the vendor that just failed. Those whose
+                // incident stopped paging while it was in flight stay out.
+                if claimed.bundled > 0 {
+                    repo.leave_out_stopped(row.id)?;
+                }
                 return Ok(None);
             }
             row.status = "failed".into();
@@ -296,6 +301,21 @@ pub fn record(
                 tracing::warn!(person = %p, "person opted out of SMS (STOP); pages fall back to other channels");
             }
             fall_back(repo, ctx, &row)?;
+            // Every page folded into it failed with it and falls back too,
+            // at once (once per incident), a chunk per transaction as a
+            // failure report is: handed back, each would wait for the
+            // vendor that failed all over again before its next channel.
+            if claimed.bundled > 0 {
+                let left = ReportLeft {
+                    head: row.id,
+                    after: 0,
+                    status: "failed".into(),
+                    error_code: code,
+                };
+                if let Reported::More(left) = report_more(repo, ctx, left)? {
+                    return Ok(Some(left));
+                }
+            }
             Ok(None)
         }
     }
@@ -334,14 +354,6 @@ fn next_vendor(
         json!({"outbox": row.id, "person": row.person, "channel": row.channel, "from": provider, "error": reason, "vendor": row.vendor}),
     )?;
     Ok(true)
-}
-
-/// Rows folded into a failed row go back to the queue on their own.
-fn unbundle(repo: &mut dyn Repo, claimed: &Claimed) -> StoreResult<()> {
-    if claimed.bundled == 0 {
-        return Ok(());
-    }
-    repo.unbundle(claimed.row.id)
 }
 
 /// Stamps the next `BUNDLE_CHUNK` rows folded into `head` (sent) as sent

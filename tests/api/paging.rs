@@ -518,6 +518,48 @@ async fn an_undelivered_bundle_falls_back_for_every_page_in_it() {
     }
 }
 
+/// Twilio stays down through every retry of a bundle's SMS: when it gives
+/// up, every page in the bundle fails with it and goes to bob's phone at
+/// once, each once. (Handed back instead, they waited out the same outage
+/// again as a new bundle, or went by SMS minutes later.)
+#[tokio::test]
+async fn a_bundle_whose_sms_never_goes_falls_back_for_every_page_at_once() {
+    let shape = Shape {
+        steps: "      - { notify: nearest, via: [sms], wait: 1h }",
+        ..SHAPE
+    };
+    let rig = rig_with(&shape).await;
+    let a = rig.open("First").await;
+    rig.d.advance(Duration::seconds(10)).await;
+    let b = rig.open("Second").await;
+    let c = rig.open("Third").await;
+    let d = rig.open("Fourth").await;
+    for _ in 0..tocsin::escalation::fallback::MAX_ATTEMPTS {
+        rig.twilio.script(Resource::Messages, Reply::server_error());
+    }
+    pass(&rig.d, Duration::minutes(20), Duration::seconds(30)).await;
+    for id in [b, c, d] {
+        assert_eq!(rig.events(id, "falling back").await.len(), 1, "#{id}");
+        let sent = rig.events(id, "page sent").await;
+        assert!(
+            sent.iter().all(|e| e["detail"]["channel"] == "voice"),
+            "#{id}: {sent:#?}"
+        );
+    }
+    assert!(rig.events(a, "falling back").await.is_empty());
+    for id in [a, b, c, d] {
+        assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
+    }
+    let attempts = 1 + tocsin::escalation::fallback::MAX_ATTEMPTS as usize + 3;
+    let expected = [
+        sms(BOB_PHONE, &[a]),
+        call(BOB_PHONE, b),
+        call(BOB_PHONE, c),
+        call(BOB_PHONE, d),
+    ];
+    rig.finish(&expected, attempts).await;
+}
+
 /// A bundle too big for one transaction has its undelivered report applied
 /// a chunk at a time; a restart between chunks (here: the report's first
 /// chunk applied, its rest lost with the process) still falls back for

@@ -816,7 +816,8 @@ impl Repo for TxRepo<'_, '_, '_> {
             self.tx,
             "UPDATE outbox SET status = 'pending', bundle_of = NULL
              WHERE status = 'bundled' AND sent_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox h
-                 WHERE h.id = outbox.bundle_of AND (h.status IN ('pending', 'sending') OR h.sent_at IS NOT NULL))",
+                 WHERE h.id = outbox.bundle_of AND (h.status IN ('pending', 'sending') OR h.sent_at IS NOT NULL))
+               AND NOT EXISTS (SELECT 1 FROM reports_left r WHERE r.head = outbox.bundle_of)",
             &[],
         )?;
         rows::all(

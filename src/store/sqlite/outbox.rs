@@ -62,9 +62,12 @@ const UNBUNDLE: &str = "UPDATE outbox SET status = 'pending', bundle_of = NULL
     WHERE bundle_of = ?1 AND status = 'bundled' AND sent_at IS NULL";
 // Folded rows whose head will never be sent (neither queued, nor being
 // sent, nor sent): a crash between a head's end and its unbundling.
+// (A failed head whose failure is still being applied to its pages, a
+// chunk per transaction, keeps them: `reports_left` names it.)
 const ORPHANED_IN_BUNDLE: &str = "UPDATE outbox SET status = 'pending', bundle_of = NULL
     WHERE status = 'bundled' AND sent_at IS NULL AND NOT EXISTS (SELECT 1 FROM outbox h
-        WHERE h.id = outbox.bundle_of AND (h.status IN ('pending', 'sending') OR h.sent_at IS NOT NULL))";
+        WHERE h.id = outbox.bundle_of AND (h.status IN ('pending', 'sending') OR h.sent_at IS NOT NULL))
+      AND NOT EXISTS (SELECT 1 FROM reports_left r WHERE r.head = outbox.bundle_of)";
 const UNFINISHED: &str = "SELECT id FROM outbox WHERE id IN (SELECT bundle_of FROM outbox
     WHERE status = 'bundled' AND sent_at IS NULL) AND sent_at IS NOT NULL ORDER BY id";
 const TO_PERSON: &str = "person = ?1 ORDER BY id";

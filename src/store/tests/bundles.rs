@@ -683,6 +683,93 @@ async fn a_folded_page_that_stopped_paging_in_flight_is_left_out_when_sent_again
     .await;
 }
 
+/// A bundle's SMS fails for good (the only vendor refused it, or stayed down
+/// through its retries): every page in it fails with it and falls back at
+/// once, once per incident, a chunk per transaction; none goes back to wait
+/// for the vendor that failed.
+#[tokio::test]
+async fn a_bundle_that_fails_for_good_falls_back_for_every_page_in_it() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        assert_eq!(roster.providers.sms.len(), 1);
+        let (claimed, incidents, twice, end) = big_bundle_that_falls_back(&store, &roster).await;
+        let r = roster.clone();
+        let mut left = store
+            .transact(move |repo| {
+                let refused = Err(SendError::Permanent {
+                    code: Some(21211),
+                    reason: "invalid number".into(),
+                });
+                delivery::record(repo, &ctx(&r, end), &claimed, "twilio", &refused, 0.5)
+            })
+            .await
+            .expect("record");
+        assert!(left.is_some(), "the rest is applied a chunk at a time");
+        while let Some(rest) = left {
+            let r = roster.clone();
+            left = match store
+                .transact(move |repo| delivery::report_more(repo, &ctx(&r, end), rest))
+                .await
+                .expect("the rest")
+            {
+                delivery::Reported::More(more) => Some(more),
+                _ => None,
+            };
+        }
+        each_failed_and_fell_back_once(&store, &incidents, twice).await;
+        let r = roster.clone();
+        let again = store
+            .transact(move |repo| claim(repo, &r, end + Duration::minutes(5)))
+            .await
+            .expect("claim");
+        assert!(
+            again.iter().all(|c| c.row.channel == "voice"),
+            "no SMS is tried again: {again:#?}"
+        );
+    })
+    .await;
+}
+
+/// A bundle's vendor refuses it and another SMS vendor is configured: the
+/// bundle moves to it whole, one SMS naming every page.
+#[tokio::test]
+async fn a_bundle_refused_by_one_vendor_goes_whole_to_the_next() {
+    on_each_store(|store| async move {
+        let mut two = fixture::roster();
+        let second = two.providers.sms[0].clone();
+        two.providers.sms.push(second);
+        let roster = Arc::new(two);
+        let (window, [(_, head), (_, pc), (_, pd)]) =
+            three_during_the_window(&store, &roster).await;
+        let r = roster.clone();
+        let end = morning() + window;
+        let claimed = store
+            .transact(move |repo| {
+                let claimed = claim(repo, &r, end)?;
+                let refused = Err(SendError::Permanent {
+                    code: Some(30007),
+                    reason: "filtered".into(),
+                });
+                let left =
+                    delivery::record(repo, &ctx(&r, end), &claimed[0], "twilio", &refused, 0.5)?;
+                assert!(left.is_none());
+                claim(repo, &r, end)
+            })
+            .await
+            .expect("refused, then claimed again");
+        assert_eq!(claimed.len(), 1, "{claimed:#?}");
+        assert_eq!(
+            (claimed[0].row.id, claimed[0].bundled, claimed[0].row.vendor),
+            (head, 2, 1)
+        );
+        names(&claimed[0].row.body, 3, &[], &[]);
+        for p in [pc, pd] {
+            assert_eq!(row(&store, p).await.bundle_of, Some(head));
+        }
+    })
+    .await;
+}
+
 /// A bundle's send fails for now (the vendor answered 503): its pages wait
 /// with it and go in the one retried SMS, not each in a call of its own.
 #[tokio::test]
