@@ -298,6 +298,10 @@ pub const MIGRATIONS: &[&str] = &[
         error_code BIGINT,
         at         BIGINT NOT NULL
     );",
+    // 9: the provider-id index holds bundles' heads only (SQLite's 23).
+    "DROP INDEX outbox_by_provider_id;
+    CREATE INDEX outbox_by_provider_id ON outbox (provider_id)
+        WHERE provider_id IS NOT NULL AND bundle_of IS NULL;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

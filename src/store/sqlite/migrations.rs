@@ -396,6 +396,12 @@ pub const MIGRATIONS: &[&str] = &[
         error_code INTEGER,
         at         INTEGER NOT NULL
     ) STRICT;",
+    // 23: a status callback finds a bundle by its head's provider id; the
+    // pages folded into it carry the id too, and no longer each write an
+    // entry of the index when the bundle is stamped sent.
+    "DROP INDEX outbox_by_provider_id;
+    CREATE INDEX outbox_by_provider_id ON outbox (provider_id)
+        WHERE provider_id IS NOT NULL AND bundle_of IS NULL;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).
