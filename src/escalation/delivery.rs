@@ -208,6 +208,17 @@ pub fn record(
 ) -> StoreResult<Option<ReportLeft>> {
     let now = ctx.now;
     let mut row = repo.outbox(claimed.row.id)?;
+    if row.status != "sending" || row.attempts != claimed.row.attempts {
+        // The claim was taken back meanwhile (a daemon cut off from the
+        // database on PostgreSQL, a store that failed after the call): the
+        // row is another claim's now, and this answer is not its to record.
+        tracing::warn!(
+            outbox = row.id,
+            status = %row.status,
+            "a provider answer came for a claim that was taken back; not recorded"
+        );
+        return Ok(None);
+    }
     match result {
         Ok(pid) => {
             row.status = "sent".into();
@@ -306,6 +317,8 @@ pub fn record(
             // failure report is: handed back, each would wait for the
             // vendor that failed all over again before its next channel.
             if claimed.bundled > 0 {
+                // Those whose incident stopped paging meanwhile are cancelled, not failed.
+                repo.leave_out_stopped(row.id)?;
                 let left = ReportLeft {
                     head: row.id,
                     after: 0,
@@ -343,7 +356,11 @@ fn next_vendor(
     row.vendor += 1;
     row.status = "pending".into();
     row.attempts = 0;
-    row.due_at = ctx.now;
+    // Due at once, and at its claim time (not now): a moved bundle stays
+    // ahead of the person's pages queued during its flight, so it takes
+    // them in rather than being folded into one of them on the vendor that
+    // just failed.
+    row.due_at = row.due_at.min(ctx.now);
     row.last_error = Some(reason.to_owned());
     repo.update_outbox(row)?;
     event(
@@ -487,7 +504,7 @@ pub fn report(
         status,
         error_code,
         &["sent", "delivered"],
-        true,
+        None,
     )?;
     report_more(repo, ctx, left)
 }
@@ -501,15 +518,12 @@ pub fn report_more(
     mut left: ReportLeft,
 ) -> StoreResult<Reported> {
     let (status, error_code) = (left.status.clone(), left.error_code);
+    // Nothing is kept for a report until a chunk of it was full.
+    let kept = left.after != 0;
     let folded = repo.bundled_into(left.head, left.after, BUNDLE_CHUNK)?;
     let full = folded.len() == BUNDLE_CHUNK;
     for row in folded {
         left.after = row.id;
-        // Two pages of one incident to one person in a bundle (a re-page
-        // folded beside the first) fall back as one: one call, not two,
-        // across chunks and across a crash between them.
-        let may_fall_back =
-            !repo.fell_back_in_bundle(left.head, row.incident, row.person.as_deref())?;
         report_row(
             repo,
             ctx,
@@ -517,21 +531,23 @@ pub fn report_more(
             &status,
             error_code,
             &["bundled"],
-            may_fall_back,
+            Some(left.head),
         )?;
     }
-    Ok(if full {
+    if full {
         repo.keep_report_left(&left, ctx.now)?;
-        Reported::More(left)
-    } else {
-        repo.drop_report_left(left.head)?;
-        Reported::Done
-    })
+        return Ok(Reported::More(left));
+    }
+    if kept {
+        repo.drop_report_left(&left)?;
+    }
+    Ok(Reported::Done)
 }
 
 /// Applies a report to one row; `live` are the statuses in which a failure
-/// report still fails the row (and so falls back, once, when
-/// `may_fall_back`). Returns whether it failed the row.
+/// report still fails the row, which then falls back, unless it was folded
+/// into `bundle` beside a page of the same incident to the same person that
+/// failed already. Returns whether it failed the row.
 fn report_row(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
@@ -539,7 +555,7 @@ fn report_row(
     status: &str,
     error_code: Option<u32>,
     live: &[&str],
-    may_fall_back: bool,
+    bundle: Option<i64>,
 ) -> StoreResult<bool> {
     use crate::notify::twilio::{Outcome, furthest, outcome};
     let previous = row.provider_status.clone().unwrap_or_default();
@@ -558,6 +574,16 @@ fn report_row(
     match outcome(&kept) {
         Outcome::Delivered if row.status == "sent" => row.status = "delivered".into(),
         Outcome::Failed if live.contains(&row.status.as_str()) => {
+            // Two pages of one incident to one person in a bundle (a re-page
+            // folded beside the first) fall back as one: one call, not two,
+            // across chunks and across a crash between them. Asked before
+            // this row is failed, so it finds only the others.
+            let fell_back = match bundle {
+                Some(head) => {
+                    repo.fell_back_in_bundle(head, row.incident, row.person.as_deref())?
+                }
+                None => false,
+            };
             row.status = "failed".into();
             row.last_error = Some(format!(
                 "provider reported {kept}{}",
@@ -566,7 +592,7 @@ fn report_row(
                     .unwrap_or_default()
             ));
             repo.update_outbox(&row)?;
-            if may_fall_back {
+            if !fell_back {
                 fall_back(repo, ctx, &row)?;
             }
             return Ok(true);

@@ -221,10 +221,11 @@ pub trait Repo {
         incident: Option<i64>,
         person: Option<&str>,
     ) -> StoreResult<bool>;
-    /// Keeps where a bundle's report stopped, in place of what was kept.
+    /// Keeps where a bundle's report of this status stopped.
     fn keep_report_left(&mut self, left: &ReportLeft, at: DateTime<Utc>) -> StoreResult<()>;
-    /// A bundle's report is done.
-    fn drop_report_left(&mut self, head: i64) -> StoreResult<()>;
+    /// A bundle's report (of this status: a bundle may have several on
+    /// their way, "sent" then "undelivered") is done.
+    fn drop_report_left(&mut self, left: &ReportLeft) -> StoreResult<()>;
     /// Reports kept before `before` and not done: a crash stopped them.
     fn reports_left(&mut self, before: DateTime<Utc>) -> StoreResult<Vec<ReportLeft>>;
     /// A delivery report kept for a provider id no row carries yet.

@@ -292,11 +292,12 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE deliveries DROP COLUMN id;",
     // 8: where a big bundle's delivery report stopped (SQLite's 22).
     "CREATE TABLE reports_left (
-        head       BIGINT PRIMARY KEY,
-        after      BIGINT NOT NULL,
+        head       BIGINT NOT NULL,
         status     TEXT NOT NULL,
+        after      BIGINT NOT NULL,
         error_code BIGINT,
-        at         BIGINT NOT NULL
+        at         BIGINT NOT NULL,
+        PRIMARY KEY (head, status)
     );",
     // 9: the provider-id index holds bundles' heads only (SQLite's 23).
     "DROP INDEX outbox_by_provider_id;

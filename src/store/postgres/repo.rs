@@ -945,10 +945,15 @@ impl Repo for TxRepo<'_, '_, '_> {
         incident: Option<i64>,
         person: Option<&str>,
     ) -> StoreResult<bool> {
+        // A page without an incident or a person never falls back; `=`
+        // (not `IS NOT DISTINCT FROM`) so the incident's index serves it.
+        let (Some(incident), Some(person)) = (incident, person) else {
+            return Ok(false);
+        };
         Ok(opt(
             self.tx,
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE incident IS NOT DISTINCT FROM $2
-                AND person IS NOT DISTINCT FROM $3 AND status = 'failed' AND (id = $1 OR bundle_of = $1))",
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE incident = $2 AND person = $3
+                AND status = 'failed' AND (id = $1 OR bundle_of = $1))",
             &[&head, &incident, &person],
             |r| r.try_get(0),
         )?
@@ -959,7 +964,7 @@ impl Repo for TxRepo<'_, '_, '_> {
         exec(
             self.tx,
             "INSERT INTO reports_left (head, after, status, error_code, at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (head) DO UPDATE SET after = $2, status = $3, error_code = $4, at = $5",
+             ON CONFLICT (head, status) DO UPDATE SET after = $2, error_code = $4, at = $5",
             &[
                 &left.head,
                 &left.after,
@@ -971,11 +976,11 @@ impl Repo for TxRepo<'_, '_, '_> {
         Ok(())
     }
 
-    fn drop_report_left(&mut self, head: i64) -> StoreResult<()> {
+    fn drop_report_left(&mut self, left: &ReportLeft) -> StoreResult<()> {
         exec(
             self.tx,
-            "DELETE FROM reports_left WHERE head = $1",
-            &[&head],
+            "DELETE FROM reports_left WHERE head = $1 AND status = $2",
+            &[&left.head, &left.status],
         )?;
         Ok(())
     }
@@ -983,7 +988,7 @@ impl Repo for TxRepo<'_, '_, '_> {
     fn reports_left(&mut self, before: DateTime<Utc>) -> StoreResult<Vec<ReportLeft>> {
         rows::all(
             self.tx,
-            "SELECT head, after, status, error_code FROM reports_left WHERE at < $1 ORDER BY head",
+            "SELECT head, after, status, error_code FROM reports_left WHERE at < $1 ORDER BY head, status",
             &[&ms(before)],
             |r| {
                 Ok(ReportLeft {

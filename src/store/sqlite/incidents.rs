@@ -884,8 +884,8 @@ impl Repo for TxRepo<'_> {
         outbox::keep_report_left(self.conn, left, at)
     }
 
-    fn drop_report_left(&mut self, head: i64) -> StoreResult<()> {
-        outbox::drop_report_left(self.conn, head)
+    fn drop_report_left(&mut self, left: &ReportLeft) -> StoreResult<()> {
+        outbox::drop_report_left(self.conn, left)
     }
 
     fn reports_left(&mut self, before: DateTime<Utc>) -> StoreResult<Vec<ReportLeft>> {

@@ -390,12 +390,13 @@ pub const MIGRATIONS: &[&str] = &[
     // chunk (a report is applied a chunk per transaction), so a report a
     // crash cut short is finished at the next start.
     "CREATE TABLE reports_left (
-        head       INTEGER PRIMARY KEY,
-        after      INTEGER NOT NULL,
+        head       INTEGER NOT NULL,
         status     TEXT NOT NULL,
+        after      INTEGER NOT NULL,
         error_code INTEGER,
-        at         INTEGER NOT NULL
-    ) STRICT;",
+        at         INTEGER NOT NULL,
+        PRIMARY KEY (head, status)
+    ) STRICT, WITHOUT ROWID;",
     // 23: a status callback finds a bundle by its head's provider id; the
     // pages folded into it carry the id too, and no longer each write an
     // entry of the index when the bundle is stamped sent.

@@ -429,9 +429,13 @@ pub fn fell_back_in_bundle(
     incident: Option<i64>,
     person: Option<&str>,
 ) -> StoreResult<bool> {
+    // A page without an incident or a person never falls back.
+    let (Some(incident), Some(person)) = (incident, person) else {
+        return Ok(false);
+    };
     Ok(super::row(
         conn,
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE incident IS ?2 AND person IS ?3
+        "SELECT EXISTS (SELECT 1 FROM outbox WHERE incident = ?2 AND person = ?3
             AND status = 'failed' AND (id = ?1 OR bundle_of = ?1))",
         params![head, incident, person],
         |r| r.get(0),
@@ -446,20 +450,24 @@ pub fn keep_report_left(
     super::exec(
         conn,
         "INSERT INTO reports_left (head, after, status, error_code, at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (head) DO UPDATE SET after = ?2, status = ?3, error_code = ?4, at = ?5",
+         ON CONFLICT (head, status) DO UPDATE SET after = ?2, error_code = ?4, at = ?5",
         params![left.head, left.after, left.status, left.error_code, ms(at)],
     )?;
     Ok(())
 }
 
-pub fn drop_report_left(conn: &Connection, head: i64) -> StoreResult<()> {
-    super::exec(conn, "DELETE FROM reports_left WHERE head = ?1", [head])?;
+pub fn drop_report_left(conn: &Connection, left: &ReportLeft) -> StoreResult<()> {
+    super::exec(
+        conn,
+        "DELETE FROM reports_left WHERE head = ?1 AND status = ?2",
+        params![left.head, left.status],
+    )?;
     Ok(())
 }
 
 pub fn reports_left(conn: &Connection, before: DateTime<Utc>) -> StoreResult<Vec<ReportLeft>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT head, after, status, error_code FROM reports_left WHERE at < ?1 ORDER BY head",
+        "SELECT head, after, status, error_code FROM reports_left WHERE at < ?1 ORDER BY head, status",
     )?;
     let rows = stmt.query_map([ms(before)], |r| {
         Ok(ReportLeft {

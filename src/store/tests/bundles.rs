@@ -705,6 +705,12 @@ async fn a_bundle_that_fails_for_good_falls_back_for_every_page_in_it() {
             .await
             .expect("record");
         assert!(left.is_some(), "the rest is applied a chunk at a time");
+        // A reap between two chunks leaves the rest with its failed head.
+        let heads = store
+            .transact(|repo| repo.unfinished_bundles())
+            .await
+            .expect("reap");
+        assert!(heads.is_empty(), "{heads:?}");
         while let Some(rest) = left {
             let r = roster.clone();
             left = match store
@@ -743,29 +749,168 @@ async fn a_bundle_refused_by_one_vendor_goes_whole_to_the_next() {
             three_during_the_window(&store, &roster).await;
         let r = roster.clone();
         let end = morning() + window;
-        let claimed = store
+        let (claimed, pe) = store
             .transact(move |repo| {
                 let claimed = claim(repo, &r, end)?;
+                // Another page comes while the SMS is with the vendor.
+                let during = end + Duration::seconds(1);
+                let (_, pe) = paged(repo, &r, "e", during)?;
                 let refused = Err(SendError::Permanent {
                     code: Some(30007),
                     reason: "filtered".into(),
                 });
+                let after = end + Duration::seconds(2);
                 let left =
-                    delivery::record(repo, &ctx(&r, end), &claimed[0], "twilio", &refused, 0.5)?;
+                    delivery::record(repo, &ctx(&r, after), &claimed[0], "twilio", &refused, 0.5)?;
                 assert!(left.is_none());
-                claim(repo, &r, end)
+                Ok((claim(repo, &r, after)?, pe))
             })
             .await
             .expect("refused, then claimed again");
         assert_eq!(claimed.len(), 1, "{claimed:#?}");
         assert_eq!(
             (claimed[0].row.id, claimed[0].bundled, claimed[0].row.vendor),
-            (head, 2, 1)
+            (head, 3, 1),
+            "the bundle stays on the next vendor and takes the new page in"
         );
-        names(&claimed[0].row.body, 3, &[], &[]);
-        for p in [pc, pd] {
+        names(&claimed[0].row.body, 4, &[], &[]);
+        for p in [pc, pd, pe] {
             assert_eq!(row(&store, p).await.bundle_of, Some(head));
         }
+    })
+    .await;
+}
+
+/// Twilio's callbacks for one SMS may overlap ("sent", then "undelivered"):
+/// each report's progress is kept apart, so the one that finishes first
+/// does not take the other's with it, and a crash leaves the failure to be
+/// finished at the next start.
+#[tokio::test]
+async fn two_reports_of_one_big_bundle_keep_their_progress_apart() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (claimed, incidents, twice, end) = big_bundle_that_falls_back(&store, &roster).await;
+        let r = roster.clone();
+        let head = claimed.row.id;
+        store
+            .transact(move |repo| {
+                let sent = Ok(Some("SM2".into()));
+                delivery::record(repo, &ctx(&r, end), &claimed, "twilio", &sent, 0.5)?;
+                while delivery::finish_bundle(repo, head)? {}
+                Ok(())
+            })
+            .await
+            .expect("record");
+        let report = |status: &'static str, code| {
+            let r = roster.clone();
+            let store = store.clone();
+            async move {
+                store
+                    .transact(move |repo| {
+                        delivery::report(repo, &ctx(&r, end), "SM2", status, code)
+                    })
+                    .await
+                    .expect("report")
+            }
+        };
+        let delivery::Reported::More(sent) = report("sent", None).await else {
+            panic!("a big bundle's report goes a chunk at a time");
+        };
+        let failed = report("undelivered", Some(30003)).await;
+        assert!(matches!(failed, delivery::Reported::More(_)), "{failed:?}");
+        // "sent" finishes; the process dies before "undelivered" goes on.
+        let r = roster.clone();
+        let done = store
+            .transact(move |repo| delivery::report_more(repo, &ctx(&r, end), sent))
+            .await
+            .expect("sent's rest");
+        assert!(matches!(done, delivery::Reported::Done), "{done:?}");
+        let mut left = store
+            .transact(|repo| repo.reports_left(DateTime::<Utc>::MAX_UTC))
+            .await
+            .expect("left");
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_eq!(left[0].status, "undelivered");
+        let mut rest = Some(left.remove(0));
+        while let Some(l) = rest {
+            let r = roster.clone();
+            rest = match store
+                .transact(move |repo| delivery::report_more(repo, &ctx(&r, end), l))
+                .await
+                .expect("report more")
+            {
+                delivery::Reported::More(more) => Some(more),
+                _ => None,
+            };
+        }
+        each_failed_and_fell_back_once(&store, &incidents, twice).await;
+    })
+    .await;
+}
+
+/// A provider answer for a claim that was taken back meanwhile (the row is
+/// queued again, or another claim's) is not recorded: the row's own next
+/// claim decides, and nothing falls back on a stale failure.
+#[tokio::test]
+async fn an_answer_for_a_claim_taken_back_is_not_recorded() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (window, [(b, head), (_, pc), _]) = three_during_the_window(&store, &roster).await;
+        let r = roster.clone();
+        let end = morning() + window;
+        let (status, folded, steps) = store
+            .transact(move |repo| {
+                let claimed = claim(repo, &r, end)?;
+                // Taken back: as a daemon cut off from PostgreSQL sees it.
+                let mut h = repo.outbox(head)?;
+                h.status = "pending".into();
+                repo.update_outbox(&h)?;
+                let refused = Err(SendError::Permanent {
+                    code: Some(21211),
+                    reason: "invalid number".into(),
+                });
+                let left =
+                    delivery::record(repo, &ctx(&r, end), &claimed[0], "twilio", &refused, 0.5)?;
+                assert!(left.is_none());
+                let steps = repo.page_channels_since(b, "m2", morning())?;
+                Ok((repo.outbox(head)?.status, repo.outbox(pc)?.bundle_of, steps))
+            })
+            .await
+            .expect("a late answer");
+        assert_eq!(status, "pending");
+        assert_eq!(folded, Some(head), "its pages stay with it");
+        assert!(
+            !steps.iter().any(|c| c == "voice"),
+            "no fallback: {steps:?}"
+        );
+    })
+    .await;
+}
+
+/// A bundle that fails for good leaves out, cancelled rather than failed,
+/// the pages whose incident stopped paging while it was with the vendor.
+#[tokio::test]
+async fn a_bundle_failing_for_good_cancels_the_pages_that_stopped_meanwhile() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (window, [_, (c, pc), (_, pd)]) = three_during_the_window(&store, &roster).await;
+        let r = roster.clone();
+        let end = morning() + window;
+        let (sc, sd) = store
+            .transact(move |repo| {
+                let claimed = claim(repo, &r, end)?;
+                repo.set_state(c, State::Acknowledged, end, Some("m2"))?;
+                let refused = Err(SendError::Permanent {
+                    code: Some(21211),
+                    reason: "invalid number".into(),
+                });
+                let _ =
+                    delivery::record(repo, &ctx(&r, end), &claimed[0], "twilio", &refused, 0.5)?;
+                Ok((repo.outbox(pc)?.status, repo.outbox(pd)?.status))
+            })
+            .await
+            .expect("refused");
+        assert_eq!((sc.as_str(), sd.as_str()), ("cancelled", "failed"));
     })
     .await;
 }
