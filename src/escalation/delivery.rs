@@ -324,6 +324,7 @@ pub fn record(
                     after: 0,
                     status: "failed".into(),
                     error_code: code,
+                    send_error: Some(reason),
                 };
                 if let Reported::More(left) = report_more(repo, ctx, left)? {
                     return Ok(Some(left));
@@ -496,6 +497,7 @@ pub fn report(
         after: 0,
         status: status.to_owned(),
         error_code,
+        send_error: None,
     };
     report_row(
         repo,
@@ -524,15 +526,20 @@ pub fn report_more(
     let full = folded.len() == BUNDLE_CHUNK;
     for row in folded {
         left.after = row.id;
-        report_row(
-            repo,
-            ctx,
-            row,
-            &status,
-            error_code,
-            &["bundled"],
-            Some(left.head),
-        )?;
+        match &left.send_error {
+            Some(reason) => send_failed(repo, ctx, row, reason, error_code, left.head)?,
+            None => {
+                report_row(
+                    repo,
+                    ctx,
+                    row,
+                    &status,
+                    error_code,
+                    &["bundled"],
+                    Some(left.head),
+                )?;
+            }
+        }
     }
     if full {
         repo.keep_report_left(&left, ctx.now)?;
@@ -574,33 +581,68 @@ fn report_row(
     match outcome(&kept) {
         Outcome::Delivered if row.status == "sent" => row.status = "delivered".into(),
         Outcome::Failed if live.contains(&row.status.as_str()) => {
-            // Two pages of one incident to one person in a bundle (a re-page
-            // folded beside the first) fall back as one: one call, not two,
-            // across chunks and across a crash between them. Asked before
-            // this row is failed, so it finds only the others.
-            let fell_back = match bundle {
-                Some(head) => {
-                    repo.fell_back_in_bundle(head, row.incident, row.person.as_deref())?
-                }
-                None => false,
-            };
-            row.status = "failed".into();
-            row.last_error = Some(format!(
+            let error = format!(
                 "provider reported {kept}{}",
                 error_code
                     .map(|c| format!(" (error {c})"))
                     .unwrap_or_default()
-            ));
-            repo.update_outbox(&row)?;
-            if !fell_back {
-                fall_back(repo, ctx, &row)?;
-            }
+            );
+            fail(repo, ctx, row, error, bundle)?;
             return Ok(true);
         }
         _ => {}
     }
     repo.update_outbox(&row)?;
     Ok(false)
+}
+
+/// A page folded into a bundle whose send failed for good fails with it,
+/// its timeline naming the reason, and falls back (`fail`).
+fn send_failed(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    row: OutboxRow,
+    reason: &str,
+    code: Option<u32>,
+    bundle: i64,
+) -> StoreResult<()> {
+    if row.status != "bundled" {
+        return Ok(());
+    }
+    event(
+        repo,
+        ctx.now,
+        &row,
+        "delivery failed",
+        json!({"outbox": row.id, "person": row.person, "channel": row.channel, "error": reason, "code": code, "bundled_into": bundle}),
+    )?;
+    fail(repo, ctx, row, reason.to_owned(), Some(bundle))
+}
+
+/// Fails `row` and falls back to the person's next channel, unless it was
+/// folded into `bundle` beside a page of the same incident to the same
+/// person that failed already: two pages of one incident in a bundle (a
+/// re-page folded beside the first) fall back as one, one call and not
+/// two, across chunks and across a crash between them.
+fn fail(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    mut row: OutboxRow,
+    error: String,
+    bundle: Option<i64>,
+) -> StoreResult<()> {
+    // Asked before this row is failed, so it finds only the others.
+    let fell_back = match bundle {
+        Some(head) => repo.fell_back_in_bundle(head, row.incident, row.person.as_deref())?,
+        None => false,
+    };
+    row.status = "failed".into();
+    row.last_error = Some(error);
+    repo.update_outbox(&row)?;
+    if !fell_back {
+        fall_back(repo, ctx, &row)?;
+    }
+    Ok(())
 }
 
 /// Rows claimed before `claimed_before` and still `sending` go back to the

@@ -378,6 +378,9 @@ pub struct ReportLeft {
     pub after: i64,
     pub status: String,
     pub error_code: Option<u32>,
+    /// Set when the bundle's send failed for good (no vendor took it): the
+    /// reason, which each page's timeline shows instead of a vendor's report.
+    pub send_error: Option<String>,
 }
 
 /// How many folded rows a bundle's summary names (an SMS shows fewer).

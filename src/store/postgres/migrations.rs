@@ -296,6 +296,7 @@ pub const MIGRATIONS: &[&str] = &[
         status     TEXT NOT NULL,
         after      BIGINT NOT NULL,
         error_code BIGINT,
+        send_error TEXT,
         at         BIGINT NOT NULL,
         PRIMARY KEY (head, status)
     );",

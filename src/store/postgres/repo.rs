@@ -963,13 +963,15 @@ impl Repo for TxRepo<'_, '_, '_> {
     fn keep_report_left(&mut self, left: &ReportLeft, at: DateTime<Utc>) -> StoreResult<()> {
         exec(
             self.tx,
-            "INSERT INTO reports_left (head, after, status, error_code, at) VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (head, status) DO UPDATE SET after = $2, error_code = $4, at = $5",
+            "INSERT INTO reports_left (head, after, status, error_code, send_error, at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (head, status) DO UPDATE SET after = $2, error_code = $4, send_error = $5, at = $6",
             &[
                 &left.head,
                 &left.after,
                 &left.status,
                 &left.error_code.map(i64::from),
+                &left.send_error,
                 &ms(at),
             ],
         )?;
@@ -988,7 +990,7 @@ impl Repo for TxRepo<'_, '_, '_> {
     fn reports_left(&mut self, before: DateTime<Utc>) -> StoreResult<Vec<ReportLeft>> {
         rows::all(
             self.tx,
-            "SELECT head, after, status, error_code FROM reports_left WHERE at < $1 ORDER BY head, status",
+            "SELECT head, after, status, error_code, send_error FROM reports_left WHERE at < $1 ORDER BY head, status",
             &[&ms(before)],
             |r| {
                 Ok(ReportLeft {
@@ -998,6 +1000,7 @@ impl Repo for TxRepo<'_, '_, '_> {
                     error_code: r
                         .try_get::<_, Option<i64>>(3)?
                         .and_then(|c| u32::try_from(c).ok()),
+                    send_error: r.try_get(4)?,
                 })
             },
         )

@@ -394,6 +394,7 @@ pub const MIGRATIONS: &[&str] = &[
         status     TEXT NOT NULL,
         after      INTEGER NOT NULL,
         error_code INTEGER,
+        send_error TEXT,
         at         INTEGER NOT NULL,
         PRIMARY KEY (head, status)
     ) STRICT, WITHOUT ROWID;",

@@ -449,9 +449,10 @@ pub fn keep_report_left(
 ) -> StoreResult<()> {
     super::exec(
         conn,
-        "INSERT INTO reports_left (head, after, status, error_code, at) VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (head, status) DO UPDATE SET after = ?2, error_code = ?4, at = ?5",
-        params![left.head, left.after, left.status, left.error_code, ms(at)],
+        "INSERT INTO reports_left (head, after, status, error_code, send_error, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (head, status) DO UPDATE SET after = ?2, error_code = ?4, send_error = ?5, at = ?6",
+        params![left.head, left.after, left.status, left.error_code, left.send_error, ms(at)],
     )?;
     Ok(())
 }
@@ -467,7 +468,7 @@ pub fn drop_report_left(conn: &Connection, left: &ReportLeft) -> StoreResult<()>
 
 pub fn reports_left(conn: &Connection, before: DateTime<Utc>) -> StoreResult<Vec<ReportLeft>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT head, after, status, error_code FROM reports_left WHERE at < ?1 ORDER BY head, status",
+        "SELECT head, after, status, error_code, send_error FROM reports_left WHERE at < ?1 ORDER BY head, status",
     )?;
     let rows = stmt.query_map([ms(before)], |r| {
         Ok(ReportLeft {
@@ -477,6 +478,7 @@ pub fn reports_left(conn: &Connection, before: DateTime<Utc>) -> StoreResult<Vec
             error_code: r
                 .get::<_, Option<i64>>(3)?
                 .and_then(|c| u32::try_from(c).ok()),
+            send_error: r.get(4)?,
         })
     })?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)

@@ -723,6 +723,40 @@ async fn a_bundle_that_fails_for_good_falls_back_for_every_page_in_it() {
             };
         }
         each_failed_and_fell_back_once(&store, &incidents, twice).await;
+        // Each page's timeline names the send's failure, not a vendor report.
+        let last = *incidents.last().expect("one");
+        let kinds = store
+            .transact(move |repo| {
+                Ok(repo
+                    .timeline(last)?
+                    .into_iter()
+                    .map(|e| (e.kind, e.detail))
+                    .collect::<Vec<_>>())
+            })
+            .await
+            .expect("timeline");
+        let errors = store
+            .query(move |q| q.outbox_for(last))
+            .await
+            .expect("rows")
+            .into_iter()
+            .filter(|o| o.channel == "sms")
+            .map(|o| o.last_error)
+            .collect::<Vec<_>>();
+        assert!(
+            !kinds.iter().any(|(k, _)| k == "delivery report"),
+            "{kinds:#?}"
+        );
+        let failed = kinds
+            .iter()
+            .filter(|(k, _)| k == "delivery failed")
+            .collect::<Vec<_>>();
+        assert_eq!(failed.len(), 1, "{kinds:#?}");
+        assert_eq!(
+            (failed[0].1["error"].as_str(), failed[0].1["code"].as_u64()),
+            (Some("invalid number"), Some(21211))
+        );
+        assert_eq!(errors, [Some("invalid number".to_string())]);
         let r = roster.clone();
         let again = store
             .transact(move |repo| claim(repo, &r, end + Duration::minutes(5)))
