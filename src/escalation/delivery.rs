@@ -528,17 +528,15 @@ pub fn report_more(
         left.after = row.id;
         match &left.send_error {
             Some(reason) => send_failed(repo, ctx, row, reason, error_code, left.head)?,
-            None => {
-                report_row(
-                    repo,
-                    ctx,
-                    row,
-                    &status,
-                    error_code,
-                    &["bundled"],
-                    Some(left.head),
-                )?;
-            }
+            None => report_row(
+                repo,
+                ctx,
+                row,
+                &status,
+                error_code,
+                &["bundled"],
+                Some(left.head),
+            )?,
         }
     }
     if full {
@@ -554,7 +552,7 @@ pub fn report_more(
 /// Applies a report to one row; `live` are the statuses in which a failure
 /// report still fails the row, which then falls back, unless it was folded
 /// into `bundle` beside a page of the same incident to the same person that
-/// failed already. Returns whether it failed the row.
+/// failed already.
 fn report_row(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
@@ -563,7 +561,7 @@ fn report_row(
     error_code: Option<u32>,
     live: &[&str],
     bundle: Option<i64>,
-) -> StoreResult<bool> {
+) -> StoreResult<()> {
     use crate::notify::twilio::{Outcome, furthest, outcome};
     let previous = row.provider_status.clone().unwrap_or_default();
     let kept = furthest(&previous, status).to_string();
@@ -587,13 +585,11 @@ fn report_row(
                     .map(|c| format!(" (error {c})"))
                     .unwrap_or_default()
             );
-            fail(repo, ctx, row, error, bundle)?;
-            return Ok(true);
+            return fail(repo, ctx, row, error, bundle);
         }
         _ => {}
     }
-    repo.update_outbox(&row)?;
-    Ok(false)
+    repo.update_outbox(&row)
 }
 
 /// A page folded into a bundle whose send failed for good fails with it,

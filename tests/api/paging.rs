@@ -262,10 +262,9 @@ async fn an_opted_out_number_falls_back_to_voice() {
     rig.finish(&[call(BOB_PHONE, id)], 2).await;
 }
 
-/// Bob's second SMS, the bundle at the end of his window, named `total`
-/// incidents; each of `paged` had its page sent once. Acknowledges them
-/// and checks the fakes received `expected` and nothing more.
-async fn bundle_went(rig: Rig, total: usize, paged: &[i64], expected: &[Sent]) {
+/// The sid of bob's second SMS, the bundle at the end of his window, which
+/// names `total` incidents; no other SMS went.
+fn bundle_sid(rig: &Rig, total: usize) -> String {
     let sent = rig.twilio.accepted();
     assert_eq!(sent.len(), 2, "{sent:#?}");
     assert!(
@@ -274,6 +273,14 @@ async fn bundle_went(rig: Rig, total: usize, paged: &[i64], expected: &[Sent]) {
             .contains(&format!("{total} incidents need you")),
         "{sent:#?}"
     );
+    sent[1].sid.clone().expect("sid")
+}
+
+/// Bob's second SMS, the bundle at the end of his window, named `total`
+/// incidents; each of `paged` had its page sent once. Acknowledges them
+/// and checks the fakes received `expected` and nothing more.
+async fn bundle_went(rig: Rig, total: usize, paged: &[i64], expected: &[Sent]) {
+    bundle_sid(&rig, total);
     for &id in paged {
         assert_eq!(rig.events(id, "page sent").await.len(), 1, "#{id}");
         assert_eq!(rig.act(id, "acknowledge", BOB_TOKEN).await, 200);
@@ -502,10 +509,7 @@ async fn an_undelivered_bundle_falls_back_for_every_page_in_it() {
     rig.d.advance(Duration::seconds(10)).await;
     let c = rig.open("Third").await;
     rig.d.advance(Duration::seconds(40)).await;
-    let sent = rig.twilio.accepted();
-    assert_eq!(sent.len(), 2, "{sent:#?}");
-    assert!(sent[1].text().contains("2 incidents need you"), "{sent:#?}");
-    let sid = sent[1].sid.clone().expect("sid");
+    let sid = bundle_sid(&rig, 2);
     assert_eq!(rig.sms_undelivered(&sid).await, 204);
     rig.d.settle().await;
     assert!(rig.events(a, "falling back").await.is_empty());
@@ -586,15 +590,7 @@ async fn a_big_bundles_report_cut_short_by_a_restart_still_falls_back_for_every_
     }
     rig.d.settle().await;
     rig.d.advance(Duration::seconds(50)).await;
-    let sent = rig.twilio.accepted();
-    assert_eq!(sent.len(), 2, "{sent:#?}");
-    assert!(
-        sent[1]
-            .text()
-            .contains(&format!("{folded} incidents need you")),
-        "{sent:#?}"
-    );
-    let sid = sent[1].sid.clone().expect("sid");
+    let sid = bundle_sid(&rig, folded);
     // Twilio's report arrives; the process dies after its first chunk.
     let first = rig
         .d

@@ -13,7 +13,7 @@ use super::on_each_store;
 use super::outbox::{ctx, morning, row, sms};
 use crate::config::Roster;
 use crate::escalation::{delivery, fixture};
-use crate::incident::{OutboxRow, Repo, State};
+use crate::incident::{OutboxRow, Repo, ReportLeft, State};
 use crate::notify::SendError;
 use crate::store::{Store, StoreError, StoreResult};
 
@@ -449,6 +449,27 @@ async fn big_bundle_that_falls_back(
         .expect("bundle")
 }
 
+/// What is left of a report, applied a chunk per transaction as the outbox
+/// worker applies it.
+async fn report_rest(
+    store: &Store,
+    roster: &Arc<Roster>,
+    mut left: Option<ReportLeft>,
+    at: DateTime<Utc>,
+) {
+    while let Some(rest) = left {
+        let r = roster.clone();
+        left = match store
+            .transact(move |repo| delivery::report_more(repo, &ctx(&r, at), rest))
+            .await
+            .expect("report more")
+        {
+            delivery::Reported::More(more) => Some(more),
+            _ => None,
+        };
+    }
+}
+
 /// Every SMS page of `incidents` failed, and each fell back to voice once.
 async fn each_failed_and_fell_back_once(store: &Store, incidents: &[i64], twice: i64) {
     for &id in incidents {
@@ -580,18 +601,8 @@ async fn a_big_bundles_report_cut_short_by_a_crash_is_finished_at_the_next_start
             (head, "undelivered")
         );
         let later = end + Duration::minutes(2);
-        let mut rest = Some(left.remove(0));
-        while let Some(l) = rest {
-            let r = roster.clone();
-            rest = match store
-                .transact(move |repo| delivery::report_more(repo, &ctx(&r, later), l))
-                .await
-                .expect("report more")
-            {
-                delivery::Reported::More(more) => Some(more),
-                _ => None,
-            };
-        }
+        let rest = Some(left.remove(0));
+        report_rest(&store, &roster, rest, later).await;
         each_failed_and_fell_back_once(&store, &incidents, twice).await;
         let left = store
             .transact(|repo| repo.reports_left(DateTime::<Utc>::MAX_UTC))
@@ -612,7 +623,7 @@ async fn a_failure_report_that_beats_a_big_bundles_record_fails_every_page_in_it
         let (claimed, incidents, twice, end) = big_bundle_that_falls_back(&store, &roster).await;
         let r = roster.clone();
         let head = claimed.row.id;
-        let mut left = store
+        let left = store
             .transact(move |repo| {
                 let c = ctx(&r, end);
                 let kept = delivery::report(repo, &c, "SM2", "undelivered", Some(30003))?;
@@ -623,17 +634,7 @@ async fn a_failure_report_that_beats_a_big_bundles_record_fails_every_page_in_it
             .expect("record");
         assert!(left.is_some(), "the rest of the report is handed back");
         // As the outbox worker does: the report's rest, then the stamps.
-        while let Some(rest) = left {
-            let r = roster.clone();
-            left = match store
-                .transact(move |repo| delivery::report_more(repo, &ctx(&r, end), rest))
-                .await
-                .expect("report more")
-            {
-                delivery::Reported::More(more) => Some(more),
-                _ => None,
-            };
-        }
+        report_rest(&store, &roster, left, end).await;
         store
             .transact(move |repo| {
                 while delivery::finish_bundle(repo, head)? {}
@@ -694,7 +695,7 @@ async fn a_bundle_that_fails_for_good_falls_back_for_every_page_in_it() {
         assert_eq!(roster.providers.sms.len(), 1);
         let (claimed, incidents, twice, end) = big_bundle_that_falls_back(&store, &roster).await;
         let r = roster.clone();
-        let mut left = store
+        let left = store
             .transact(move |repo| {
                 let refused = Err(SendError::Permanent {
                     code: Some(21211),
@@ -711,17 +712,7 @@ async fn a_bundle_that_fails_for_good_falls_back_for_every_page_in_it() {
             .await
             .expect("reap");
         assert!(heads.is_empty(), "{heads:?}");
-        while let Some(rest) = left {
-            let r = roster.clone();
-            left = match store
-                .transact(move |repo| delivery::report_more(repo, &ctx(&r, end), rest))
-                .await
-                .expect("the rest")
-            {
-                delivery::Reported::More(more) => Some(more),
-                _ => None,
-            };
-        }
+        report_rest(&store, &roster, left, end).await;
         each_failed_and_fell_back_once(&store, &incidents, twice).await;
         // Each page's timeline names the send's failure, not a vendor report.
         let last = *incidents.last().expect("one");
@@ -865,18 +856,8 @@ async fn two_reports_of_one_big_bundle_keep_their_progress_apart() {
             .expect("left");
         assert_eq!(left.len(), 1, "{left:?}");
         assert_eq!(left[0].status, "undelivered");
-        let mut rest = Some(left.remove(0));
-        while let Some(l) = rest {
-            let r = roster.clone();
-            rest = match store
-                .transact(move |repo| delivery::report_more(repo, &ctx(&r, end), l))
-                .await
-                .expect("report more")
-            {
-                delivery::Reported::More(more) => Some(more),
-                _ => None,
-            };
-        }
+        let rest = Some(left.remove(0));
+        report_rest(&store, &roster, rest, end).await;
         each_failed_and_fell_back_once(&store, &incidents, twice).await;
     })
     .await;
