@@ -317,10 +317,11 @@ pub fn ingest_group(
         .iter()
         .filter(|a| a.status == AlertStatus::Firing)
         .collect();
-    let incident = match repo.find_open(&integration.id, &webhook.group_key)? {
-        Some(open) => {
-            out.attached.push(open.id);
-            open
+    // A join needs the incident's id alone: the full row is not read.
+    let id = match repo.find_open_id(&integration.id, &webhook.group_key)? {
+        Some(id) => {
+            out.attached.push(id);
+            id
         }
         None if firing.is_empty() => return Ok(out), // resolved alerts of no open incident
         None => {
@@ -338,12 +339,13 @@ pub fn ingest_group(
                 &mut out,
                 true,
             )?
+            .id
         }
     };
-    attach_alerts(repo, integration, incident.id, &webhook.alerts, now)?;
+    attach_alerts(repo, integration, id, &webhook.alerts, now)?;
     if webhook.truncated_alerts > 0 {
         repo.append(
-            incident.id,
+            id,
             now,
             &Actor::Integration(integration.id.clone()),
             "alerts truncated",
@@ -352,11 +354,11 @@ pub fn ingest_group(
             }),
         )?;
     }
-    repo.touch(incident.id, now)?;
+    repo.touch(id, now)?;
     // An alert of this snapshot is firing, so the incident has one: no need
     // to ask the store.
     if firing.is_empty() {
-        auto_resolve(repo, integration, incident.id, now, &mut out)?;
+        auto_resolve(repo, integration, id, now, &mut out)?;
     }
     Ok(out)
 }

@@ -41,6 +41,10 @@ pub trait Repo {
     }
     /// The incident open (not resolved) under this integration and key.
     fn find_open(&mut self, integration: &str, key: &str) -> StoreResult<Option<Incident>>;
+    /// The id of the incident `find_open` finds (a store may read less).
+    fn find_open_id(&mut self, integration: &str, key: &str) -> StoreResult<Option<i64>> {
+        Ok(self.find_open(integration, key)?.map(|i| i.id))
+    }
     /// The latest incident under this key resolved at or after `since`.
     fn find_resolved_since(
         &mut self,
@@ -71,6 +75,7 @@ pub trait Repo {
         detail: serde_json::Value,
     ) -> StoreResult<()>;
     /// Records an alert's status; returns its previous status (None when new).
+    /// A new alert is counted, and the incident marked seen `now` (as `touch`).
     fn upsert_alert(
         &mut self,
         id: i64,
@@ -82,7 +87,7 @@ pub trait Repo {
     ) -> StoreResult<Option<String>>;
     /// Whether any alert of the incident is still firing.
     fn any_firing(&mut self, id: i64) -> StoreResult<bool>;
-    /// Updates when the incident was last seen (`upsert_alert` counts alerts).
+    /// Updates when the incident was last seen.
     fn touch(&mut self, id: i64, now: DateTime<Utc>) -> StoreResult<()>;
     /// True when this snapshot of a group is a re-send: it equals the last
     /// snapshot processed for the group, or one processed within `recent`

@@ -196,6 +196,15 @@ impl Repo for TxRepo<'_, '_, '_> {
         )
     }
 
+    fn find_open_id(&mut self, integration: &str, key: &str) -> StoreResult<Option<i64>> {
+        opt(
+            self.tx,
+            "SELECT id FROM incidents WHERE integration = $1 AND dedup_key = $2 AND state <> 'resolved'",
+            &[&integration, &key],
+            |r| r.try_get(0),
+        )
+    }
+
     fn find_resolved_since(
         &mut self,
         integration: &str,
@@ -366,8 +375,8 @@ impl Repo for TxRepo<'_, '_, '_> {
         if previous.is_none() {
             exec(
                 self.tx,
-                "UPDATE incidents SET alert_count = alert_count + 1 WHERE id = $1",
-                &[&id],
+                "UPDATE incidents SET alert_count = alert_count + 1, last_seen_at = $2 WHERE id = $1",
+                &[&id, &ms(now)],
             )?;
         }
         Ok(previous)

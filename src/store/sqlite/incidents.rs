@@ -161,6 +161,8 @@ pub struct TxRepo<'a> {
     cached: Option<Incident>,
     /// The incident this job inserted.
     opened: Option<i64>,
+    /// An incident this job marked seen, and when (ms).
+    seen: Option<(i64, i64)>,
     /// Timeline events the job appended, not yet written: they go in
     /// together, one statement (`flush`), before anything reads the
     /// timeline and when the job ends.
@@ -194,6 +196,7 @@ impl<'a> TxRepo<'a> {
             touched: Touched::default(),
             cached: None,
             opened: None,
+            seen: None,
             appended: Vec::new(),
         }
     }
@@ -281,6 +284,24 @@ impl Repo for TxRepo<'_> {
             self.cached = Some(i.clone());
         }
         Ok(found)
+    }
+
+    fn find_open_id(&mut self, integration: &str, key: &str) -> StoreResult<Option<i64>> {
+        // Decoding the whole row was most of a join's lookup (callgrind).
+        if let Some(i) = &self.cached
+            && i.integration.as_deref() == Some(integration)
+            && i.dedup_key.as_deref() == Some(key)
+            && i.state != State::Resolved
+        {
+            return Ok(Some(i.id));
+        }
+        Ok(super::row(
+            self.conn,
+            "SELECT id FROM incidents WHERE integration = ?1 AND dedup_key = ?2 AND state <> 'resolved'",
+            params![integration, key],
+            |r| r.get(0),
+        )
+        .optional()?)
     }
 
     fn find_resolved_since(
@@ -519,13 +540,19 @@ impl Repo for TxRepo<'_> {
         )?;
         if previous.is_none() {
             // Kept incrementally: counting on every join grows with the group.
+            // The same statement marks the incident seen (the job's `touch`
+            // then has nothing to write).
             let n = super::exec(
                 self.conn,
-                "UPDATE incidents SET alert_count = alert_count + 1 WHERE id = ?1",
-                [id],
+                "UPDATE incidents SET alert_count = alert_count + 1, last_seen_at = ?2 WHERE id = ?1",
+                params![id, ms(now)],
             )?;
+            if n > 0 {
+                self.seen = Some((id, ms(now)));
+            }
             if let Some(i) = self.kept(id).filter(|_| n > 0) {
                 i.alert_count += 1;
+                i.last_seen_at = from_ms(ms(now));
             }
         }
         Ok(previous)
@@ -542,8 +569,9 @@ impl Repo for TxRepo<'_> {
 
     fn touch(&mut self, id: i64, now: DateTime<Utc>) -> StoreResult<()> {
         let at = from_ms(ms(now));
-        // An incident opened by this job was last seen now already.
-        if self.kept(id).is_some_and(|i| i.last_seen_at == at) {
+        // An incident opened by this job, or given an alert by it, was last
+        // seen now already.
+        if self.seen == Some((id, ms(now))) || self.kept(id).is_some_and(|i| i.last_seen_at == at) {
             return Ok(());
         }
         let n = super::exec(

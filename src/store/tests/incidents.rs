@@ -3,7 +3,7 @@
 
 use super::{at, new_incident, on_each_store};
 use crate::incident::{Actor, Diagnosis, OutboxRow, Repo, SmsClaim, State};
-use crate::store::{StoreError, StoreResult};
+use crate::store::{Store, StoreError, StoreResult};
 
 #[tokio::test]
 async fn paged_to_counts_open_incidents_paged_or_assigned() {
@@ -235,6 +235,59 @@ async fn a_job_reads_back_every_change_it_made_to_its_incident() {
                 &"db down".into()
             )
         );
+    })
+    .await;
+}
+
+/// A join reads only the open incident's id; a new alert counts and marks
+/// the incident seen in one write, and `touch` still marks every later
+/// sighting (a repeated alert, another instant in the same job).
+#[tokio::test]
+async fn joins_count_alerts_and_mark_the_incident_seen() {
+    on_each_store(|store| async move {
+        let mut new = new_incident("db down");
+        new.integration = Some("prom".into());
+        new.dedup_key = Some("g1".into());
+        let id = store
+            .transact(move |repo| repo.insert(&new, State::Triggered, at(0)))
+            .await
+            .expect("insert");
+        let seen = |s: &Store| {
+            let s = s.clone();
+            async move {
+                let i = s.query(move |r| r.get(id)).await.expect("get");
+                (i.alert_count, i.last_seen_at)
+            }
+        };
+        let join = |fp: &'static str, alert_at: i64, touch_at: i64| {
+            let store = store.clone();
+            async move {
+                store
+                    .transact(move |r| {
+                        let found = r.find_open_id("prom", "g1")?;
+                        assert_eq!(found, Some(id), "the open incident");
+                        r.upsert_alert(id, fp, "firing", "s", &Default::default(), at(alert_at))?;
+                        r.touch(id, at(touch_at))
+                    })
+                    .await
+                    .expect("join");
+            }
+        };
+        join("fp1", 5, 5).await;
+        assert_eq!(seen(&store).await, (1, at(5)), "a new alert");
+        join("fp1", 7, 7).await;
+        assert_eq!(seen(&store).await, (1, at(7)), "the same alert again");
+        join("fp2", 8, 9).await;
+        assert_eq!(seen(&store).await, (2, at(9)), "touched later in the job");
+        store
+            .transact(move |r| r.set_state(id, State::Resolved, at(10), None))
+            .await
+            .expect("resolve");
+        let found = store
+            .transact(|r| r.find_open_id("prom", "g1"))
+            .await
+            .expect("find");
+        assert_eq!(found, None, "a resolved incident is not open");
     })
     .await;
 }
