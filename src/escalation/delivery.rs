@@ -91,7 +91,14 @@ fn claim_due(
         // Re-read once an earlier row may have folded this one into its
         // SMS, or moved it to the end of the person's SMS window: the copy
         // in `due` would not show it.
-        let mut row = if moved { repo.outbox(due.id)? } else { due };
+        // Most rows an earlier one moved are folded: asked first, cheaply.
+        let mut row = if !moved {
+            due
+        } else if repo.outbox_due(due.id, now)? {
+            repo.outbox(due.id)?
+        } else {
+            continue;
+        };
         if row.status != "pending" || row.due_at > now {
             continue;
         }

@@ -145,6 +145,12 @@ pub trait Repo {
     /// Writes back the mutable fields of a row (status, attempts, due, provider...).
     fn update_outbox(&mut self, row: &OutboxRow) -> StoreResult<()>;
     fn outbox(&mut self, id: i64) -> StoreResult<OutboxRow>;
+    /// Whether row `id` is pending and due at `now` (a store may read less
+    /// than `outbox`).
+    fn outbox_due(&mut self, id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
+        let row = self.outbox(id)?;
+        Ok(row.status == "pending" && row.due_at <= now)
+    }
     /// Pending rows due at `now`, earliest first.
     fn due_outbox(&mut self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRow>>;
     /// Makes every pending row to `person` on `channel` due no earlier than

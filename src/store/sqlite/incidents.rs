@@ -803,6 +803,15 @@ impl Repo for TxRepo<'_> {
         outbox::get(self.conn, id)
     }
 
+    fn outbox_due(&mut self, id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
+        Ok(super::row(
+            self.conn,
+            "SELECT status = 'pending' AND due_at <= ?2 FROM outbox WHERE id = ?1",
+            params![id, ms(now)],
+            |r| r.get(0),
+        )?)
+    }
+
     fn due_outbox(&mut self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRow>> {
         outbox::due(self.conn, now, limit)
     }
