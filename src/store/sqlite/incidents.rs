@@ -2,6 +2,7 @@
 //! milliseconds; JSON columns hold labels, links and details.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -146,6 +147,9 @@ fn keep_recent(
     Ok(())
 }
 
+/// How often jobs drop alert snapshots past their copy window (ms).
+const PRUNE_EVERY_MS: i64 = 1000;
+
 /// A `Repo` bound to the writer's transaction, for one job.
 pub struct TxRepo<'a> {
     pub conn: &'a Connection,
@@ -163,6 +167,8 @@ pub struct TxRepo<'a> {
     opened: Option<i64>,
     /// An incident this job marked seen, and when (ms).
     seen: Option<(i64, i64)>,
+    /// The store's last drop of old alert snapshots (ms).
+    pruned_at: &'a AtomicI64,
     /// Timeline events the job appended, not yet written: they go in
     /// together, one statement (`flush`), before anything reads the
     /// timeline and when the job ends.
@@ -190,13 +196,14 @@ fn append_sql(n: usize) -> &'static str {
 }
 
 impl<'a> TxRepo<'a> {
-    pub fn new(conn: &'a Connection) -> Self {
+    pub fn new(conn: &'a Connection, pruned_at: &'a AtomicI64) -> Self {
         TxRepo {
             conn,
             touched: Touched::default(),
             cached: None,
             opened: None,
             seen: None,
+            pruned_at,
             appended: Vec::new(),
         }
     }
@@ -622,12 +629,19 @@ impl Repo for TxRepo<'_> {
         if let Some((previous, at)) = last.filter(|(_, at)| *at >= since) {
             keep_recent(self.conn, integration, group_key, &previous, at)?;
         }
-        // Out of the copy window, a snapshot is never read again.
-        super::exec(
-            self.conn,
-            "DELETE FROM deliveries WHERE at < ?1",
-            params![since],
-        )?;
+        // Out of the copy window, a snapshot is never read again (the check
+        // above ignores it): dropped at most once a second, not for every
+        // alert (a rolled-back job's drop waits for the next one).
+        let now = ms(now);
+        let last = self.pruned_at.load(Ordering::Relaxed);
+        if now.saturating_sub(last) >= PRUNE_EVERY_MS || now < last {
+            self.pruned_at.store(now, Ordering::Relaxed);
+            super::exec(
+                self.conn,
+                "DELETE FROM deliveries WHERE at < ?1",
+                params![since],
+            )?;
+        }
         Ok(false)
     }
 

@@ -57,7 +57,7 @@ mod sync;
 
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Transaction};
@@ -152,6 +152,9 @@ struct Inner {
     health: WriteHealth,
     /// Woken after a commit that stored a timer or an outbox row.
     wakers: std::sync::OnceLock<Wakers>,
+    /// When (ms) a job last dropped the alert snapshots past their copy
+    /// window (`seen_delivery`).
+    pruned_at: Arc<AtomicI64>,
 }
 
 /// The tasks that sleep until the next timer or outbox row is due.
@@ -246,6 +249,7 @@ impl SqliteStore {
                 poisoned,
                 health,
                 wakers: std::sync::OnceLock::new(),
+                pruned_at: Arc::new(AtomicI64::new(i64::MIN)),
             }),
         })
     }
@@ -381,8 +385,9 @@ impl SqliteStore {
         F: FnMut(&mut dyn crate::incident::Repo) -> StoreResult<R> + Send + 'static,
     {
         let wakers = self.inner.wakers.get().cloned();
+        let pruned_at = self.inner.pruned_at.clone();
         let body: Body<(R, incidents::Touched)> = Box::new(move |t| {
-            let mut repo = incidents::TxRepo::new(t);
+            let mut repo = incidents::TxRepo::new(t, &pruned_at);
             let out = f(&mut repo)?;
             repo.flush()?;
             Ok((out, repo.touched))

@@ -54,3 +54,30 @@ async fn a_forgotten_groups_last_snapshot_still_counts_within_the_window() {
     })
     .await;
 }
+
+/// Old snapshots are dropped at most once a second: one left a moment past
+/// its window still does not count.
+#[tokio::test]
+async fn a_snapshot_past_its_window_does_not_count_before_it_is_dropped() {
+    on_each_store(|store| async move {
+        let seen = |key: &'static str, ms: i64| {
+            let store = store.clone();
+            async move {
+                let now = at(0) + Duration::milliseconds(ms);
+                store
+                    .transact(move |r| {
+                        r.seen_delivery("prom", "g", key, now, Duration::seconds(60))
+                    })
+                    .await
+                    .expect("stored")
+            }
+        };
+        assert!(!seen("A", 0).await);
+        assert!(!seen("B", 59_500).await, "A is kept as B replaces it");
+        assert!(!seen("C", 60_200).await, "B is kept; A is past its window");
+        assert!(!seen("A", 60_300).await, "A again is a re-fire");
+        assert!(seen("B", 60_400).await, "B is within its window");
+        assert!(seen("A", 60_500).await, "the re-fire is the group's last");
+    })
+    .await;
+}
