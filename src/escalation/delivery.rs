@@ -51,6 +51,46 @@ fn still_paging(repo: &mut dyn Repo, row: &OutboxRow) -> StoreResult<bool> {
 /// Looks at the due rows at most this often per claim.
 const LOOKS: usize = 4;
 
+/// How long after an SMS to a person the next waits, gathering the pages
+/// queued meanwhile into one SMS (five times as long over the hourly limit).
+fn sms_window(ctx: &Ctx<'_>) -> chrono::Duration {
+    ctx.roster.limits.sms_bundle_window.to_chrono()
+}
+
+/// Folds an SMS page about to be queued into the SMS its person already
+/// waits for, as the page's first claim would: their window is open and a
+/// page heads their queue. Done as it is queued, an alert storm's pages are
+/// not each folded by an update at a later claim. Only what the claim would
+/// surely do is done here: a case it would weigh (the hourly limit's longer
+/// window, a head due after the window) is left to it.
+pub fn fold_on_queue(repo: &mut dyn Repo, ctx: &Ctx<'_>, row: &mut OutboxRow) -> StoreResult<()> {
+    let now = ctx.now;
+    if row.channel != "sms" || row.kind != "page" || row.status != "pending" || row.due_at > now {
+        return Ok(());
+    }
+    let Some(person) = row.person.as_deref() else {
+        return Ok(());
+    };
+    // A claim fails it at once and falls back to the next channel.
+    if crate::incident::opted_out(repo, person) {
+        return Ok(());
+    }
+    let Some(head) = repo.bundle_head(person, "sms", DateTime::<Utc>::MAX_UTC)? else {
+        return Ok(());
+    };
+    let Some(last) = repo.last_sent(person, "sms")? else {
+        return Ok(());
+    };
+    // The shorter window: open in it is open in the longer one too, and a
+    // head due by its end is the head a claim would fold into either way.
+    let end = last + sms_window(ctx);
+    if end > now && head.due_at <= end {
+        row.status = "bundled".into();
+        row.bundle_of = Some(head.id);
+    }
+    Ok(())
+}
+
 /// Takes up to `limit` rows due now and marks them `sending`.
 pub fn claim(repo: &mut dyn Repo, ctx: &Ctx<'_>, limit: usize) -> StoreResult<Vec<Claimed>> {
     let mut out = Vec::new();
@@ -144,7 +184,7 @@ fn claim_due(
             let limit = ctx.roster.limits.sms_per_hour;
             let per_hour =
                 repo.sent_since(&person, "sms", now - chrono::Duration::hours(1), limit)?;
-            let mut window = ctx.roster.limits.sms_bundle_window.to_chrono();
+            let mut window = sms_window(ctx);
             if per_hour >= i64::from(limit) {
                 // Over the hourly limit: keep paging, but less often.
                 window = window * 5;

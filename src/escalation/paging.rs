@@ -248,6 +248,7 @@ pub fn enqueue_page(
         // Checked: a rung beyond the representable range never comes.
         row.due_at = super::after(ctx.now, crate::duration::Span::from_secs(after))
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        super::delivery::fold_on_queue(repo, ctx, &mut row)?;
         let outbox = repo.insert_outbox(&row)?;
         let mut detail = json!({
             "person": person.id,

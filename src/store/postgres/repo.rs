@@ -608,7 +608,8 @@ impl Repo for TxRepo<'_, '_, '_> {
     }
 
     fn insert_outbox(&mut self, r: &OutboxRow) -> StoreResult<i64> {
-        self.touched.outbox = true;
+        // A row folded into a waiting SMS is sent with it: no claim to wake.
+        self.touched.outbox |= r.status != "bundled";
         let claimer = (r.status == "sending").then_some(i64::from(self.daemon));
         scalar(
             self.tx,

@@ -804,7 +804,8 @@ impl Repo for TxRepo<'_> {
     }
 
     fn insert_outbox(&mut self, row: &OutboxRow) -> StoreResult<i64> {
-        self.touched.outbox = true;
+        // A row folded into a waiting SMS is sent with it: no claim to wake.
+        self.touched.outbox |= row.status != "bundled";
         outbox::insert(self.conn, row)
     }
 

@@ -172,6 +172,85 @@ async fn pages_fold_into_the_oldest_as_they_wait_and_go_as_one_sms() {
     .await;
 }
 
+/// A page queued while its person's SMS waits folds into it as it is
+/// queued, as its first claim would; what a claim would weigh first (a
+/// later rung, a notice, an opt-out, a window that has ended) is left to it.
+#[tokio::test]
+async fn a_page_queued_while_its_persons_sms_waits_folds_into_it_at_once() {
+    on_each_store(|store| async move {
+        let roster = Arc::new(fixture::roster());
+        let (window, [(_, head), _, _]) = three_during_the_window(&store, &roster).await;
+        let r = roster.clone();
+        let queued = store
+            .transact(move |repo| {
+                let at = morning() + window / 4 * 3;
+                let id = repo.insert(&new_incident("e"), State::Triggered, at)?;
+                let page = OutboxRow {
+                    due_at: at,
+                    created_at: at,
+                    ..sms(&r, id, "page", &format!("#{id} e"), "page text")
+                };
+                let mut queue = |row: OutboxRow, now: DateTime<Utc>| {
+                    let mut row = row;
+                    delivery::fold_on_queue(repo, &ctx(&r, now), &mut row).map(|()| row)
+                };
+                let end = morning() + window;
+                let mut out = vec![
+                    ("a page", queue(page.clone(), at)?),
+                    (
+                        "a later rung",
+                        queue(
+                            OutboxRow {
+                                due_at: end + window,
+                                ..page.clone()
+                            },
+                            at,
+                        )?,
+                    ),
+                    (
+                        "a notice",
+                        queue(
+                            OutboxRow {
+                                kind: "notice".into(),
+                                ..page.clone()
+                            },
+                            at,
+                        )?,
+                    ),
+                    (
+                        "past the window",
+                        queue(
+                            OutboxRow {
+                                due_at: end,
+                                ..page.clone()
+                            },
+                            end,
+                        )?,
+                    ),
+                ];
+                let phone = r.people["m2"].phone.clone().unwrap_or_default();
+                repo.set_sms_opt_out("m2", &phone, Some(at))?;
+                let mut queue = |row: OutboxRow, now: DateTime<Utc>| {
+                    let mut row = row;
+                    delivery::fold_on_queue(repo, &ctx(&r, now), &mut row).map(|()| row)
+                };
+                out.push(("opted out", queue(page, at)?));
+                Ok(out)
+            })
+            .await
+            .expect("queue");
+        for (what, row) in queued {
+            let want = if what == "a page" {
+                ("bundled", Some(head))
+            } else {
+                ("pending", None)
+            };
+            assert_eq!((row.status.as_str(), row.bundle_of), want, "{what}");
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_waiting_head_whose_incident_stops_paging_hands_its_pages_back() {
     on_each_store(|store| async move {
