@@ -71,8 +71,10 @@ pub fn fold_on_queue(repo: &mut dyn Repo, ctx: &Ctx<'_>, row: &mut OutboxRow) ->
     let Some(person) = row.person.as_deref() else {
         return Ok(());
     };
-    // A claim fails it at once and falls back to the next channel.
-    if crate::incident::opted_out(repo, person) {
+    // A claim cancels a page no longer wanted (a step paged by hand on an
+    // acknowledged incident); one to an opted-out person it fails at once
+    // and falls back to the next channel.
+    if !still_paging(repo, row)? || crate::incident::opted_out(repo, person) {
         return Ok(());
     }
     let Some(head) = repo.bundle_head(person, "sms", DateTime::<Utc>::MAX_UTC)? else {

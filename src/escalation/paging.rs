@@ -339,17 +339,24 @@ pub fn escalate_now(
     by: &str,
     how: &str,
 ) -> Result<Incident, ActError> {
-    let inc = repo.get(id)?;
-    if !matches!(inc.state, State::Triggered | State::Acknowledged) {
-        return Err(ActError::Illegal(inc.state));
+    let state = repo.state_of(id)?;
+    if !matches!(state, State::Triggered | State::Acknowledged) {
+        return Err(ActError::Illegal(state));
     }
+    let actor = Actor::Person(by.to_string());
     repo.append(
         id,
         ctx.now,
-        &Actor::Person(by.to_string()),
+        &actor,
         "escalation requested",
         json!({"how": how}),
     )?;
+    // The next step must take the incident: an acknowledged one is
+    // triggered again, or its pages would be cancelled as no longer wanted.
+    let (inc, changed) = apply::act(repo, id, Action::Escalate, &actor, how, ctx.now, json!({}))?;
+    if changed {
+        repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
+    }
     advance(repo, ctx, &inc, Some(by))?;
     Ok(repo.get(id)?)
 }
@@ -553,6 +560,8 @@ pub fn act(
             Action::Reopen | Action::Unacknowledge | Action::EndMaintenance => {
                 out.reopened.push(id)
             }
+            // `escalate_now` pages the next step itself.
+            Action::Escalate => {}
         }
         sync(repo, ctx, &out, &actor.to_string())?;
     }

@@ -642,6 +642,7 @@ pub fn act(
                 Action::Downgrade => "downgraded",
                 Action::Reopen => "reopened",
                 Action::Unacknowledge => "acknowledgement timed out",
+                Action::Escalate => "back to triggered",
                 Action::EndMaintenance => "maintenance over",
             };
             let mut d = json!({"how": how, "from": incident.state});

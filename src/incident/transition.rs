@@ -12,6 +12,9 @@ pub enum Action {
     Reopen,
     /// An acknowledgement that timed out (policy `ack_timeout`).
     Unacknowledge,
+    /// Someone asked for the next step: it must take the incident, so an
+    /// acknowledged one is triggered again (paging runs only while triggered).
+    Escalate,
     /// The maintenance window of a suppressed incident ended while its
     /// alerts still fire.
     EndMaintenance,
@@ -42,7 +45,8 @@ pub fn apply(from: State, action: Action) -> Result<Transition, State> {
         (Suppressed, EndMaintenance) => Ok(Transition::To(Triggered)),
         (Downgraded, Downgrade) => Ok(Transition::Unchanged),
         (Resolved, Reopen) => Ok(Transition::To(Triggered)),
-        (Acknowledged, Unacknowledge) => Ok(Transition::To(Triggered)),
+        (Acknowledged, Unacknowledge | Escalate) => Ok(Transition::To(Triggered)),
+        (Triggered, Escalate) => Ok(Transition::Unchanged),
         (current, _) => Err(current),
     }
 }
@@ -75,6 +79,11 @@ mod tests {
         check(Triggered, Reopen, Err(Triggered));
         check(Acknowledged, Unacknowledge, Ok(Transition::To(Triggered)));
         check(Triggered, Unacknowledge, Err(Triggered));
+        check(Acknowledged, Escalate, Ok(Transition::To(Triggered)));
+        check(Triggered, Escalate, Ok(Transition::Unchanged));
+        check(Resolved, Escalate, Err(Resolved));
+        check(Downgraded, Escalate, Err(Downgraded));
+        check(Suppressed, Escalate, Err(Suppressed));
         check(Suppressed, Acknowledge, Err(Suppressed));
         check(Suppressed, Resolve, Ok(Transition::To(Resolved)));
         check(Suppressed, Downgrade, Ok(Transition::To(Downgraded)));

@@ -218,6 +218,7 @@ fn done(action: Action) -> &'static str {
         Action::Downgrade => "downgraded",
         Action::Reopen => "reopened",
         Action::Unacknowledge => "unacknowledged",
+        Action::Escalate => "escalated",
         Action::EndMaintenance => "paged after its maintenance",
     }
 }

@@ -174,7 +174,8 @@ async fn pages_fold_into_the_oldest_as_they_wait_and_go_as_one_sms() {
 
 /// A page queued while its person's SMS waits folds into it as it is
 /// queued, as its first claim would; what a claim would weigh first (a
-/// later rung, a notice, an opt-out, a window that has ended) is left to it.
+/// later rung, a notice, an opt-out, a window that has ended, a page no
+/// longer wanted) is left to it.
 #[tokio::test]
 async fn a_page_queued_while_its_persons_sms_waits_folds_into_it_at_once() {
     on_each_store(|store| async move {
@@ -185,6 +186,8 @@ async fn a_page_queued_while_its_persons_sms_waits_folds_into_it_at_once() {
             .transact(move |repo| {
                 let at = morning() + window / 4 * 3;
                 let id = repo.insert(&new_incident("e"), State::Triggered, at)?;
+                // A step paged by hand on an acknowledged incident.
+                let acked = repo.insert(&new_incident("f"), State::Acknowledged, at)?;
                 let page = OutboxRow {
                     due_at: at,
                     created_at: at,
@@ -212,6 +215,16 @@ async fn a_page_queued_while_its_persons_sms_waits_folds_into_it_at_once() {
                         queue(
                             OutboxRow {
                                 kind: "notice".into(),
+                                ..page.clone()
+                            },
+                            at,
+                        )?,
+                    ),
+                    (
+                        "an acknowledged incident's page",
+                        queue(
+                            OutboxRow {
+                                incident: Some(acked),
                                 ..page.clone()
                             },
                             at,

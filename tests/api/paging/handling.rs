@@ -150,3 +150,51 @@ async fn everyone_paged_hears_who_took_it_once_on_the_channel_that_reached_them(
     )
     .await;
 }
+
+/// The responder who took an incident asks for help: the next step is
+/// paged, and the incident is theirs to take (triggered again), by the API
+/// and by SMS reply alike.
+#[tokio::test]
+async fn escalating_an_acknowledged_incident_pages_the_next_step() {
+    let rig = rig().await;
+    let a = rig.open("First").await;
+    assert_eq!(rig.act(a, "acknowledge", BOB_TOKEN).await, 200);
+    assert_eq!(rig.act(a, "escalate", BOB_TOKEN).await, 200);
+    assert_eq!(rig.state(a).await, "triggered");
+    rig.d.advance(Duration::minutes(2)).await;
+    let b = rig.open("Second").await;
+    rig.reply(BOB_PHONE, &format!("ack {b}")).await;
+    assert_eq!(rig.state(b).await, "acknowledged");
+    let answer = rig.reply(BOB_PHONE, &format!("esc {b}")).await;
+    assert!(answer.contains("escalated"), "{answer}");
+    assert_eq!(rig.state(b).await, "triggered");
+    rig.d.advance(Duration::seconds(1)).await;
+    for id in [a, b] {
+        assert_eq!(rig.events(id, "back to triggered").await.len(), 1, "#{id}");
+        assert_eq!(rig.act(id, "acknowledge", ADMIN_TOKEN).await, 200);
+    }
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    let taken: Vec<String> = rig
+        .twilio
+        .accepted()
+        .iter()
+        .skip(2)
+        .map(|m| m.text().to_string())
+        .collect();
+    for (id, text) in [a, b].iter().zip(&taken[taken.len() - 2..]) {
+        assert!(
+            text.contains("took") && text.contains(&format!("#{id}")),
+            "{taken:#?}"
+        );
+    }
+    // Bob hears that alice took each one.
+    let expected = [
+        sms(BOB_PHONE, &[a]),
+        call(ALICE_PHONE, a),
+        sms(BOB_PHONE, &[b]),
+        call(ALICE_PHONE, b),
+        sms(BOB_PHONE, &[a]),
+        sms(BOB_PHONE, &[b]),
+    ];
+    rig.finish(&expected, 6).await;
+}
