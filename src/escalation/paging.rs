@@ -274,20 +274,22 @@ pub fn on_deadline(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<(
     if inc.state != State::Triggered {
         return Ok(());
     }
-    advance(repo, ctx, &inc, None)
+    advance(repo, ctx, &inc, None).map(drop)
 }
 
+/// Runs the next step; returns how many people it paged.
 fn advance(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
     inc: &Incident,
     by: Option<&str>,
-) -> StoreResult<()> {
+) -> StoreResult<usize> {
     let Some(state) = repo.escalation(inc.id)? else {
-        return start(repo, ctx, inc.id);
+        start(repo, ctx, inc.id)?;
+        return Ok(usize::from(repo.escalation(inc.id)?.is_some()));
     };
     let Some(pol) = policy_of(ctx.roster, inc) else {
-        return Ok(());
+        return Ok(0);
     };
     let people = people_of(repo, ctx.roster, &inc.project, pol)?;
     let presence = |p: &str| people.marks.get(p).copied();
@@ -328,7 +330,7 @@ fn advance(
     for page in &pages {
         enqueue_page(repo, ctx, inc, page)?;
     }
-    Ok(())
+    Ok(pages.len())
 }
 
 /// Someone asked to bring in the next step now (SMS `esc`, keypress 2, API).
@@ -351,13 +353,15 @@ pub fn escalate_now(
         "escalation requested",
         json!({"how": how}),
     )?;
-    // The next step must take the incident: an acknowledged one is
-    // triggered again, or its pages would be cancelled as no longer wanted.
-    let (inc, changed) = apply::act(repo, id, Action::Escalate, &actor, how, ctx.now, json!({}))?;
-    if changed {
+    let inc = repo.get(id)?;
+    let paged = advance(repo, ctx, &inc, Some(by))?;
+    // Someone new must take an acknowledged incident: it is triggered again,
+    // or their pages would be cancelled as no longer wanted. With nobody
+    // left to page, it stays with whoever has it.
+    if paged > 0 && inc.state == State::Acknowledged {
+        apply::act(repo, id, Action::Escalate, &actor, how, ctx.now, json!({}))?;
         repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
     }
-    advance(repo, ctx, &inc, Some(by))?;
     Ok(repo.get(id)?)
 }
 

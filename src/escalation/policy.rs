@@ -215,7 +215,10 @@ fn pages(
     by: Option<&str>,
 ) -> Vec<Page> {
     let this_round = state.paged.get(state.round_start..).unwrap_or(&[]);
-    let people = resolve(&step.notify, ctx, this_round, now);
+    let mut people = resolve(&step.notify, ctx, this_round, now);
+    // Who asks for the next step asks for someone else: a step that would
+    // page only them is passed like a step for nobody.
+    people.retain(|p| Some(p.as_str()) != by);
     let call_first = pos == Pos { step: 0, round: 0 }
         && step.notify == Target::Nearest
         && decision(ctx, now).first_page == FirstPage::PhoneCall;

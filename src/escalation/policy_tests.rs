@@ -430,6 +430,51 @@ fn escalate_now_runs_the_next_step_early() {
     );
 }
 
+/// The one who asks for the next step is never paged by it: a step that
+/// would page only them (`nearest`, once they hold the incident) is passed.
+#[test]
+fn escalating_by_hand_pages_someone_else() {
+    let roster = roster();
+    let p = policy(
+        vec![
+            step(Target::Nearest, &[Sms], 5),
+            step(Target::Nearest, &[Voice], 5),
+            step(Target::Next, &[Sms], 5),
+        ],
+        0,
+    );
+    let walk = Walk {
+        roster: &roster,
+        project: "shop",
+        policy: &p,
+        at: DAY,
+        offline: &[],
+        client_reported: false,
+    };
+    check(
+        &walk,
+        &[
+            ex(
+                Start,
+                0,
+                &[("oc", &[Sms])],
+                "step 1 of policy p: nearest",
+                None,
+                Some(5),
+            ),
+            ex(
+                EscalateBy("oc"),
+                1,
+                &[("r1", &[Sms])],
+                "step 3 of policy p: next (escalated by oc)",
+                Some(Continued),
+                Some(6),
+            ),
+            ex(EscalateBy("r1"), 2, &[], "", Some(Exhausted), None),
+        ],
+    );
+}
+
 #[test]
 fn a_shrunken_policy_does_not_panic() {
     let roster = roster();

@@ -198,3 +198,36 @@ async fn escalating_an_acknowledged_incident_pages_the_next_step() {
     ];
     rig.finish(&expected, 6).await;
 }
+
+/// With `nearest` as the second step (the shipped policy's shape), the one
+/// who asks for help is not the one called: that step is passed for the
+/// next; with nobody left to page, the incident stays theirs.
+#[tokio::test]
+async fn escalating_pages_someone_other_than_who_asked() {
+    let steps = r#"      - { notify: nearest, via: [sms], wait: 5m }
+      - { notify: nearest, via: [voice], wait: 5m }
+      - { notify: next, via: [sms], wait: 5m }"#;
+    let rig = rig_with(&Shape {
+        steps,
+        repeat: 0,
+        ..SHAPE
+    })
+    .await;
+    let a = rig.open("First").await;
+    assert_eq!(rig.act(a, "acknowledge", BOB_TOKEN).await, 200);
+    assert_eq!(rig.act(a, "escalate", BOB_TOKEN).await, 200);
+    assert_eq!(rig.state(a).await, "triggered");
+    rig.d.advance(Duration::seconds(1)).await;
+    assert_eq!(rig.act(a, "acknowledge", ADMIN_TOKEN).await, 200);
+    // Alice holds it now and asks again: nobody is left (bob was paged).
+    assert_eq!(rig.act(a, "escalate", ADMIN_TOKEN).await, 200);
+    assert_eq!(rig.state(a).await, "acknowledged");
+    assert_eq!(rig.events(a, "escalation exhausted").await.len(), 1);
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    let expected = [
+        sms(BOB_PHONE, &[a]),
+        sms(ALICE_PHONE, &[a]),
+        sms(BOB_PHONE, &[a]),
+    ];
+    rig.finish(&expected, 3).await;
+}
