@@ -339,6 +339,7 @@ const STORY: &[&str] = &[
     "acknowledged",
     "acknowledgement timed out",
     "escalation requested",
+    "back to triggered",
     "escalated",
     "escalation exhausted",
     "diagnosis",

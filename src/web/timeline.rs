@@ -33,6 +33,8 @@ fn verb(kind: &str) -> &str {
         "escalation requested" => "asked to escalate now",
         "escalated" => "escalated",
         "escalation exhausted" => "ran out of escalation steps",
+        "back to triggered" => "handed it on to the next step, triggered again",
+        "acknowledgement timed out" => "saw the acknowledgement time out, triggered again",
         "routed" => "routed it",
         "not routed" => "could not route it",
         "cannot page" => "could not page",
@@ -127,6 +129,12 @@ mod tests {
             };
             assert_eq!(sentence(&roster(), &e), expected, "{kind}");
         }
+        check(
+            "person:nobody",
+            "back to triggered",
+            json!({"how": "sms", "from": "acknowledged"}),
+            "nobody handed it on to the next step, triggered again (via sms)",
+        );
         check(
             "person:nobody",
             "acknowledged",
