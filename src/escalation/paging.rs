@@ -311,6 +311,10 @@ fn advance(
     };
     save(repo, inc.id, &next)?;
     if outcome == policy::Outcome::Exhausted {
+        // Said once: a later request finds it so already.
+        if state.next_at.is_none() {
+            return Ok(0);
+        }
         repo.append(
             inc.id,
             ctx.now,
@@ -358,7 +362,11 @@ pub fn escalate_now(
     // Someone new must take an acknowledged incident: it is triggered again,
     // or their pages would be cancelled as no longer wanted. With nobody
     // left to page, it stays with whoever has it.
-    if paged > 0 && inc.state == State::Acknowledged {
+    if paged == 0 {
+        // Said to the asker: "escalated" would leave them waiting for help.
+        return Err(ActError::NobodyLeft);
+    }
+    if inc.state == State::Acknowledged {
         apply::act(repo, id, Action::Escalate, &actor, how, ctx.now, json!({}))?;
         repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;
     }

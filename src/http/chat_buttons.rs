@@ -283,6 +283,7 @@ async fn click_outcome(
             Outcome::Told("Already resolved.".into())
         }
         Err(ActError::Illegal(state)) => Outcome::Told(illegal(state, verb)),
+        Err(ActError::NobodyLeft) => Outcome::Told(ActError::nobody_left(id)),
         Err(ActError::Store(e)) => return Err(e.into()),
     })
 }

@@ -25,6 +25,7 @@ pub async fn escalate(
                 id,
                 state: state.as_str().into(),
             },
+            ActError::NobodyLeft => ApiError::Conflict(ActError::nobody_left(id)),
             ActError::Store(s) => s.into(),
         })?;
     app.after_action(id);

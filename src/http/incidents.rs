@@ -119,6 +119,7 @@ pub(super) fn act_error(e: ActError, id: i64) -> ApiError {
             id,
             state: state.as_str().into(),
         },
+        ActError::NobodyLeft => ApiError::Conflict(ActError::nobody_left(id)),
         ActError::Store(s) => s.into(),
     }
 }

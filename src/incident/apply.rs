@@ -591,7 +591,17 @@ pub fn client_trigger(
 pub enum ActError {
     NotFound,
     Illegal(State),
+    /// An escalation found nobody left to page (every step was tried).
+    NobodyLeft,
     Store(StoreError),
+}
+
+impl ActError {
+    /// What a person who asked to escalate incident `id` is told when
+    /// nobody is left to page.
+    pub fn nobody_left(id: i64) -> String {
+        format!("Incident {id}: nobody is left to page, every step of its policy was tried.")
+    }
 }
 
 impl ActError {

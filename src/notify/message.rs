@@ -241,6 +241,7 @@ pub fn outcome_words(
             "Incident {id} is {state}, so it cannot be {}.",
             done(action)
         )),
+        Err(ActError::NobodyLeft) => Ok(ActError::nobody_left(id)),
         Err(ActError::Store(e)) => Err(e),
     }
 }

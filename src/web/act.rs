@@ -71,6 +71,7 @@ pub async fn run(
         Err(ActError::Illegal(state)) => Err(WebError::Conflict(format!(
             "Incident {id} is {state}: nothing changed."
         ))),
+        Err(ActError::NobodyLeft) => Err(WebError::Conflict(ActError::nobody_left(id))),
         Err(ActError::Store(e)) => Err(e.into()),
     }
 }

@@ -201,7 +201,8 @@ async fn escalating_an_acknowledged_incident_pages_the_next_step() {
 
 /// With `nearest` as the second step (the shipped policy's shape), the one
 /// who asks for help is not the one called: that step is passed for the
-/// next; with nobody left to page, the incident stays theirs.
+/// next; with nobody left to page, the incident stays theirs and the asker
+/// hears that nobody is left.
 #[tokio::test]
 async fn escalating_pages_someone_other_than_who_asked() {
     let steps = r#"      - { notify: nearest, via: [sms], wait: 5m }
@@ -219,8 +220,11 @@ async fn escalating_pages_someone_other_than_who_asked() {
     assert_eq!(rig.state(a).await, "triggered");
     rig.d.advance(Duration::seconds(1)).await;
     assert_eq!(rig.act(a, "acknowledge", ADMIN_TOKEN).await, 200);
-    // Alice holds it now and asks again: nobody is left (bob was paged).
-    assert_eq!(rig.act(a, "escalate", ADMIN_TOKEN).await, 200);
+    // Alice holds it now and asks again: nobody is left (bob was paged),
+    // and she is told so rather than to wait for help; by SMS too.
+    assert_eq!(rig.act(a, "escalate", ADMIN_TOKEN).await, 409);
+    let answer = rig.reply(BOB_PHONE, &format!("esc {a}")).await;
+    assert!(answer.contains("nobody is left to page"), "{answer}");
     assert_eq!(rig.state(a).await, "acknowledged");
     assert_eq!(rig.events(a, "escalation exhausted").await.len(), 1);
     pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
