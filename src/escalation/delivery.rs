@@ -52,7 +52,8 @@ fn still_paging(repo: &mut dyn Repo, row: &OutboxRow) -> StoreResult<bool> {
 const LOOKS: usize = 4;
 
 /// How long after an SMS to a person the next waits, gathering the pages
-/// queued meanwhile into one SMS (five times as long over the hourly limit).
+/// queued meanwhile into one SMS (the claim makes it five times as long
+/// over the hourly limit).
 fn sms_window(ctx: &Ctx<'_>) -> chrono::Duration {
     ctx.roster.limits.sms_bundle_window.to_chrono()
 }

@@ -358,14 +358,13 @@ pub fn escalate_now(
         json!({"how": how}),
     )?;
     let inc = repo.get(id)?;
-    let paged = advance(repo, ctx, &inc, Some(by))?;
-    // Someone new must take an acknowledged incident: it is triggered again,
-    // or their pages would be cancelled as no longer wanted. With nobody
-    // left to page, it stays with whoever has it.
-    if paged == 0 {
-        // Said to the asker: "escalated" would leave them waiting for help.
+    // With nobody left to page the incident stays as it is, and the asker
+    // is told so: "escalated" would leave them waiting for help.
+    if advance(repo, ctx, &inc, Some(by))? == 0 {
         return Err(ActError::NobodyLeft);
     }
+    // Someone new must take an acknowledged incident: it is triggered again,
+    // or their pages would be cancelled as no longer wanted.
     if inc.state == State::Acknowledged {
         apply::act(repo, id, Action::Escalate, &actor, how, ctx.now, json!({}))?;
         repo.delete_timer(ACK_TIMEOUT_TIMER, &id.to_string())?;

@@ -600,11 +600,9 @@ impl ActError {
     /// What a person who asked to escalate incident `id` is told when
     /// nobody is left to page.
     pub fn nobody_left(id: i64) -> String {
-        format!("Incident {id}: nobody is left to page, every step of its policy was tried.")
+        format!("Incident {id}: nobody is left to page, so it stays as it is.")
     }
-}
 
-impl ActError {
     /// For a write job: a store failure fails the job, so its savepoint is
     /// rolled back and nothing it wrote before the failure is kept (the
     /// caller gets a 503); a refusal is the job's answer.

@@ -193,61 +193,29 @@ async fn a_page_queued_while_its_persons_sms_waits_folds_into_it_at_once() {
                     created_at: at,
                     ..sms(&r, id, "page", &format!("#{id} e"), "page text")
                 };
+                let end = morning() + window;
+                let (mut later, mut notice, mut stopped, mut past) =
+                    (page.clone(), page.clone(), page.clone(), page.clone());
+                later.due_at = end + window;
+                notice.kind = "notice".into();
+                stopped.incident = Some(acked);
+                past.due_at = end;
                 let mut queue = |row: OutboxRow, now: DateTime<Utc>| {
                     let mut row = row;
                     delivery::fold_on_queue(repo, &ctx(&r, now), &mut row).map(|()| row)
                 };
-                let end = morning() + window;
                 let mut out = vec![
                     ("a page", queue(page.clone(), at)?),
-                    (
-                        "a later rung",
-                        queue(
-                            OutboxRow {
-                                due_at: end + window,
-                                ..page.clone()
-                            },
-                            at,
-                        )?,
-                    ),
-                    (
-                        "a notice",
-                        queue(
-                            OutboxRow {
-                                kind: "notice".into(),
-                                ..page.clone()
-                            },
-                            at,
-                        )?,
-                    ),
-                    (
-                        "an acknowledged incident's page",
-                        queue(
-                            OutboxRow {
-                                incident: Some(acked),
-                                ..page.clone()
-                            },
-                            at,
-                        )?,
-                    ),
-                    (
-                        "past the window",
-                        queue(
-                            OutboxRow {
-                                due_at: end,
-                                ..page.clone()
-                            },
-                            end,
-                        )?,
-                    ),
+                    ("a later rung", queue(later, at)?),
+                    ("a notice", queue(notice, at)?),
+                    ("an acknowledged incident's page", queue(stopped, at)?),
+                    ("past the window", queue(past, end)?),
                 ];
                 let phone = r.people["m2"].phone.clone().unwrap_or_default();
                 repo.set_sms_opt_out("m2", &phone, Some(at))?;
-                let mut queue = |row: OutboxRow, now: DateTime<Utc>| {
-                    let mut row = row;
-                    delivery::fold_on_queue(repo, &ctx(&r, now), &mut row).map(|()| row)
-                };
-                out.push(("opted out", queue(page, at)?));
+                let mut page = page;
+                delivery::fold_on_queue(repo, &ctx(&r, at), &mut page)?;
+                out.push(("opted out", page));
                 Ok(out)
             })
             .await

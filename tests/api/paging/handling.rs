@@ -202,7 +202,7 @@ async fn escalating_an_acknowledged_incident_pages_the_next_step() {
 /// With `nearest` as the second step (the shipped policy's shape), the one
 /// who asks for help is not the one called: that step is passed for the
 /// next; with nobody left to page, the incident stays theirs and the asker
-/// hears that nobody is left.
+/// hears that nobody is left (API, SMS reply, keypress 2).
 #[tokio::test]
 async fn escalating_pages_someone_other_than_who_asked() {
     let steps = r#"      - { notify: nearest, via: [sms], wait: 5m }
@@ -225,6 +225,12 @@ async fn escalating_pages_someone_other_than_who_asked() {
     assert_eq!(rig.act(a, "escalate", ADMIN_TOKEN).await, 409);
     let answer = rig.reply(BOB_PHONE, &format!("esc {a}")).await;
     assert!(answer.contains("nobody is left to page"), "{answer}");
+    let voice = format!("/twilio/voice?incident={a}&person=bob");
+    let (status, twiml) = rig
+        .twilio_webhook(&voice, &[("CallSid", "CAesc"), ("Digits", "2")])
+        .await;
+    assert_eq!(status, 200);
+    assert!(twiml.contains("nobody is left to page"), "{twiml}");
     assert_eq!(rig.state(a).await, "acknowledged");
     assert_eq!(rig.events(a, "escalation exhausted").await.len(), 1);
     pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
