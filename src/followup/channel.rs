@@ -208,15 +208,30 @@ impl About {
     fn announces(self) -> bool {
         matches!(self, About::Acknowledged | About::Update)
     }
+
+    /// Whether the post names who is investigating.
+    fn names_investigator(self) -> bool {
+        matches!(self, About::Acknowledged | About::Assigned)
+    }
+
+    /// Whether the post tells the client the incident ended.
+    fn ends(self) -> bool {
+        matches!(self, About::Resolved | About::Downgraded)
+    }
 }
 
 /// Why a post about `inc` must not reach its client, or None when it may.
-/// The only place that decides what a client hears.
-pub fn withheld(inc: &Incident, about: About) -> Option<&'static str> {
+/// The only place that decides what a client hears. `repeat`: the post
+/// names who investigates, and the client was last told just that (the
+/// same person acknowledged again, after asking for help or an ack
+/// timeout).
+pub fn withheld(inc: &Incident, about: About, repeat: bool) -> Option<&'static str> {
     if inc.source == Source::Heartbeat {
         Some("heartbeat incidents are internal")
     } else if !inc.announced && !about.announces() {
         Some("the client was never told about this incident")
+    } else if repeat && about.names_investigator() {
+        Some("the client was already told who is investigating")
     } else {
         None
     }
@@ -225,7 +240,7 @@ pub fn withheld(inc: &Incident, about: About) -> Option<&'static str> {
 /// Whether the client may see `inc` at all (its status page): only what it
 /// was told about, never an internal incident. The rule of [`withheld`].
 pub fn client_sees(inc: &Incident) -> bool {
-    withheld(inc, About::Resolved).is_none()
+    withheld(inc, About::Resolved, false).is_none()
 }
 
 /// What the client channel was sent about an incident, oldest first: the
@@ -271,7 +286,10 @@ pub fn post_titled(
     };
     // Decided on the incident as stored now, whatever copy the caller holds.
     let inc = &repo.get(inc.id)?;
-    if let Some(reason) = withheld(inc, about) {
+    let investigator = inc.assignee.as_deref().unwrap_or_default();
+    let repeat =
+        about.names_investigator() && repo.told_online(inc.id)?.as_deref() == Some(investigator);
+    if let Some(reason) = withheld(inc, about, repeat) {
         let detail = json!({"about": about.as_str(), "reason": reason});
         repo.append(
             inc.id,
@@ -296,6 +314,12 @@ pub fn post_titled(
         body,
     );
     let oid = repo.insert_outbox(&row)?;
+    if about.names_investigator() {
+        repo.set_told_online(inc.id, Some(investigator))?;
+    } else if about.ends() {
+        // A reopened incident's next acknowledge is news again.
+        repo.set_told_online(inc.id, None)?;
+    }
     repo.append(
         inc.id,
         ctx.now,
@@ -496,6 +520,7 @@ mod tests {
         use About::*;
         const NEVER_TOLD: Option<&str> = Some("the client was never told about this incident");
         const INTERNAL: Option<&str> = Some("heartbeat incidents are internal");
+        const TOLD: Option<&str> = Some("the client was already told who is investigating");
         let all = [
             Acknowledged,
             Assigned,
@@ -504,19 +529,27 @@ mod tests {
             Resolved,
             Postmortem,
         ];
-        // (source, announced) → what each post gets, in the order of `all`.
+        // (source, announced, repeat) → what each post gets, in the order
+        // of `all`. `repeat` holds back only the posts naming who works on it.
         let cases = [
             (
                 Source::Alertmanager,
                 false,
+                false,
                 [None, NEVER_TOLD, None, NEVER_TOLD, NEVER_TOLD, NEVER_TOLD],
             ),
-            (Source::Alertmanager, true, [None; 6]),
-            (Source::Trigger, true, [None; 6]),
-            (Source::Heartbeat, false, [INTERNAL; 6]),
-            (Source::Heartbeat, true, [INTERNAL; 6]),
+            (Source::Alertmanager, true, false, [None; 6]),
+            (
+                Source::Alertmanager,
+                true,
+                true,
+                [TOLD, TOLD, None, None, None, None],
+            ),
+            (Source::Trigger, true, false, [None; 6]),
+            (Source::Heartbeat, false, false, [INTERNAL; 6]),
+            (Source::Heartbeat, true, true, [INTERNAL; 6]),
         ];
-        for (source, announced, expected) in cases {
+        for (source, announced, repeat, expected) in cases {
             let inc = Incident {
                 source,
                 announced,
@@ -524,9 +557,9 @@ mod tests {
             };
             for (about, want) in all.into_iter().zip(expected) {
                 assert_eq!(
-                    withheld(&inc, about),
+                    withheld(&inc, about, repeat),
                     want,
-                    "{source:?} announced={announced} {about:?}"
+                    "{source:?} announced={announced} repeat={repeat} {about:?}"
                 );
             }
         }

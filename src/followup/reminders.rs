@@ -79,7 +79,7 @@ pub fn on_acknowledged(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResu
 /// The client heard from us now: the update reminder counts from here.
 /// None for an incident the client may never hear about (a heartbeat's).
 pub fn restart_update_clock(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> StoreResult<()> {
-    if !open(inc) || channel::withheld(inc, channel::About::Update).is_some() {
+    if !open(inc) || channel::withheld(inc, channel::About::Update, false).is_some() {
         return Ok(());
     }
     let every = ctx

@@ -64,6 +64,11 @@ pub trait Repo {
     fn set_diagnosis(&mut self, id: i64, d: &Diagnosis) -> StoreResult<()>;
     /// Records that the client was told about the incident.
     fn mark_announced(&mut self, id: i64) -> StoreResult<()>;
+    /// Whom the client's channel was last told is investigating (`""` for
+    /// "An engineer"), since it last heard the incident end.
+    fn told_online(&mut self, id: i64) -> StoreResult<Option<String>>;
+    /// Records [`Repo::told_online`]; None once the client heard the end.
+    fn set_told_online(&mut self, id: i64, who: Option<&str>) -> StoreResult<()>;
     /// Replaces the assignee, leaving the state as it is.
     fn set_assignee(&mut self, id: i64, person: &str) -> StoreResult<()>;
     fn append(

@@ -231,6 +231,47 @@ async fn an_acknowledged_alert_is_announced_and_its_resolution_posted_by_referen
     d.stop().await;
 }
 
+/// The client hears who investigates once per episode: a second acknowledge
+/// by the same person (after asking for help) is not news, but after the
+/// incident was resolved and its alert fired again, it is.
+#[tokio::test]
+async fn the_client_hears_who_investigates_again_only_after_a_reopen() {
+    let Clients { d, acme, .. } = spawn().await;
+    let (id, _) = alert(&d, AM_TOKEN, "DiskFull").await;
+    let key = id.to_string();
+    assert_eq!(act(&d, &key, "acknowledge", json!({})).await, 200);
+    assert_eq!(act(&d, &key, "escalate", json!({})).await, 200);
+    assert_eq!(act(&d, &key, "acknowledge", json!({})).await, 200);
+    let snapshot = |status| am_payload("DiskFull", vec![am_alert("DiskFull", "a", status)]);
+    for status in ["resolved", "firing"] {
+        // Past the HA copy window: the same firing snapshot again is news.
+        d.advance(chrono::Duration::minutes(2)).await;
+        let r = d
+            .post_json("/api/v1/alertmanager", AM_TOKEN, &snapshot(status))
+            .await;
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(show(&d, &key).await.1["state"], "triggered");
+    assert_eq!(act(&d, &key, "acknowledge", json!({})).await, 200);
+    d.settle().await;
+    let online = post(
+        "ACME-1: DiskFull on a",
+        "bob is online and investigating incident ACME-1: DiskFull on a.",
+    );
+    let resolved = post(
+        "ACME-1: DiskFull on a",
+        "Incident ACME-1 (DiskFull on a) is resolved.",
+    );
+    assert_eq!(posts(&acme), vec![online.clone(), resolved, online]);
+    let withheld = events(&d, id, "client post withheld").await;
+    assert_eq!(withheld.len(), 1, "{withheld:?}");
+    assert_eq!(
+        withheld[0]["reason"],
+        "the client was already told who is investigating"
+    );
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn a_status_update_announces_an_unacknowledged_incident() {
     let Clients { d, acme, .. } = spawn().await;

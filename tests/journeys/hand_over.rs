@@ -54,3 +54,64 @@ async fn handed_over_before_acknowledge_pages_the_new_assignee() {
     w.expect("quiet", &[]);
     w.stop().await;
 }
+
+/// The client hears who investigates once: bob acknowledges, asks for help
+/// (`esc`), then takes it back himself before alice answers. The client was
+/// already told bob is on it, so the second acknowledge posts nothing there;
+/// when alice takes it later, the client hears her name.
+#[tokio::test]
+async fn the_client_hears_once_who_investigates() {
+    let mut w = world().await;
+    let id = w.alert("DiskFull", "shop").await["opened"][0]
+        .as_i64()
+        .expect("opened");
+    w.expect(
+        "the alert",
+        &[("chat", ONCALL, "@bob"), ("sms", BOB, "#1 ")],
+    );
+    // Past the SMS bundle window, so every notice goes out at once.
+    w.advance(Duration::minutes(1)).await;
+    let answer = w.reply(BOB, "ack").await;
+    assert!(answer.contains("Incident 1 acknowledged"), "{answer}");
+    w.expect(
+        "bob acknowledges",
+        &[(
+            "chat",
+            ACME,
+            "Bob is online and investigating incident ACME-1",
+        )],
+    );
+    let answer = w.reply(BOB, "esc").await;
+    assert!(!answer.contains("nobody"), "{answer}");
+    w.expect(
+        "bob asks for help",
+        &[("voice", ALICE, "incident 1 on project")],
+    );
+    let answer = w.reply(BOB, "ack").await;
+    assert!(answer.contains("Incident 1 acknowledged"), "{answer}");
+    w.expect("bob takes it back", &[("sms", ALICE, "Bob took #1")]);
+    let withheld = w.events(id, "client post withheld").await;
+    assert_eq!(withheld.len(), 1, "{withheld:?}");
+    assert_eq!(withheld[0]["detail"]["about"], "acknowledged");
+    // Now alice: the client hears who works on it now.
+    let answer = w.reply(BOB, "esc").await;
+    assert!(!answer.contains("nobody"), "{answer}");
+    // Step 3 (the team lead) is alice again.
+    w.expect("help again", &[("voice", ALICE, "incident 1 on project")]);
+    let answer = w.reply(ALICE, "ack 1").await;
+    assert!(answer.contains("Incident 1 acknowledged"), "{answer}");
+    w.expect(
+        "alice takes it",
+        &[
+            ("sms", BOB, "Alice took #1"),
+            (
+                "chat",
+                ACME,
+                "Alice is online and investigating incident ACME-1",
+            ),
+        ],
+    );
+    w.advance(Duration::minutes(20)).await;
+    w.expect("quiet", &[]);
+    w.stop().await;
+}

@@ -304,6 +304,8 @@ pub const MIGRATIONS: &[&str] = &[
     "DROP INDEX outbox_by_provider_id;
     CREATE INDEX outbox_by_provider_id ON outbox (provider_id)
         WHERE provider_id IS NOT NULL AND bundle_of IS NULL;",
+    // 10: whom the client was last told investigates (SQLite's 24).
+    "ALTER TABLE incidents ADD COLUMN told_online TEXT;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).

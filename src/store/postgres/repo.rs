@@ -316,6 +316,25 @@ impl Repo for TxRepo<'_, '_, '_> {
         Ok(())
     }
 
+    fn told_online(&mut self, id: i64) -> StoreResult<Option<String>> {
+        opt(
+            self.tx,
+            "SELECT told_online FROM incidents WHERE id = $1",
+            &[&id],
+            |r| r.try_get(0),
+        )?
+        .ok_or(StoreError::NotFound)
+    }
+
+    fn set_told_online(&mut self, id: i64, who: Option<&str>) -> StoreResult<()> {
+        exec(
+            self.tx,
+            "UPDATE incidents SET told_online = $1 WHERE id = $2",
+            &[&who, &id],
+        )?;
+        Ok(())
+    }
+
     fn set_assignee(&mut self, id: i64, person: &str) -> StoreResult<()> {
         let n = exec(
             self.tx,

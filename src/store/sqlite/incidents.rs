@@ -484,6 +484,26 @@ impl Repo for TxRepo<'_> {
         Ok(())
     }
 
+    fn told_online(&mut self, id: i64) -> StoreResult<Option<String>> {
+        super::row(
+            self.conn,
+            "SELECT told_online FROM incidents WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or(StoreError::NotFound)
+    }
+
+    fn set_told_online(&mut self, id: i64, who: Option<&str>) -> StoreResult<()> {
+        super::exec(
+            self.conn,
+            "UPDATE incidents SET told_online = ?1 WHERE id = ?2",
+            params![who, id],
+        )?;
+        Ok(())
+    }
+
     fn set_assignee(&mut self, id: i64, person: &str) -> StoreResult<()> {
         let n = super::exec(
             self.conn,

@@ -404,6 +404,9 @@ pub const MIGRATIONS: &[&str] = &[
     "DROP INDEX outbox_by_provider_id;
     CREATE INDEX outbox_by_provider_id ON outbox (provider_id)
         WHERE provider_id IS NOT NULL AND bundle_of IS NULL;",
+    // 24: whom the client's channel was last told investigates an
+    // incident, so a second acknowledge by the same person posts nothing.
+    "ALTER TABLE incidents ADD COLUMN told_online TEXT;",
 ];
 
 /// Brings the database to the latest version; returns (from, to).
