@@ -167,8 +167,15 @@ fn parse_args() -> anyhow::Result<Opts> {
 }
 
 fn main() -> anyhow::Result<()> {
-    if std::env::args().nth(1).as_deref() == Some(bare::FLAG) {
-        return bare::serve();
+    match std::env::args().nth(1).as_deref() {
+        Some(bare::FLAG) => return bare::serve(None),
+        Some(bare::FLOOR_FLAG) => {
+            let db = std::env::args_os()
+                .nth(2)
+                .context("--floor-server needs a file")?;
+            return bare::serve(Some(db.into()));
+        }
+        _ => {}
     }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -49,6 +49,8 @@ pub struct Report {
     pub notes: Vec<String>,
     /// The bare handler driven with the ingest-new bodies (`bare.rs`).
     pub bare: Option<Stats>,
+    /// The durable floor (`bare.rs`), driven the same way.
+    pub floor: Option<Stats>,
     pub sms_received: u64,
     /// `/proc/loadavg` before the first load (other work on the machine).
     pub load_before: String,
@@ -192,6 +194,18 @@ impl Report {
                 ms(b.pct(99.0)),
                 b.cpu_us().map_or("—".into(), |c| format!("{c:.0}"))
             );
+            if let Some(f) = &self.floor {
+                let _ = writeln!(o);
+                let _ = writeln!(
+                    o,
+                    "Durable floor: the same handler that also stores each body as one SQLite row before answering (`bare.rs`: WAL, `synchronous=FULL`, group commit), driven the same way: {:.0} req/s ({:.0} % of the bare handler), p50 {:.2} ms, p99 {:.2} ms, server CPU {} µs/req.",
+                    f.rate(),
+                    100.0 * f.rate() / b.rate().max(1e-9),
+                    ms(f.pct(50.0)),
+                    ms(f.pct(99.0)),
+                    f.cpu_us().map_or("—".into(), |c| format!("{c:.0}"))
+                );
+            }
             let _ = writeln!(o);
             // Closed loop on a saturated machine: rate ≈ cores / (client + server CPU
             // per request). The bare handler's rate and CPU give the client's share,
@@ -210,9 +224,14 @@ impl Report {
             }
             let _ = writeln!(
                 o,
-                "| scenario | tocsin req/s | tocsin / bare | target req/s (ratio × Alertmanager) | target / bare | tocsin CPU µs/req | CPU µs/req that would reach the target (model) |"
+                "| scenario | tocsin req/s | tocsin / bare | tocsin / durable floor | target req/s (ratio × Alertmanager) | target / bare | target / durable floor | tocsin CPU µs/req | CPU µs/req that would reach the target (model) |"
             );
-            let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|");
+            let _ = writeln!(o, "|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+            let of_floor = |r: f64| {
+                self.floor.as_ref().map_or("—".into(), |f| {
+                    format!("{:.0} %", 100.0 * r / f.rate().max(1e-9))
+                })
+            };
             let bare = b.rate().max(1e-9);
             for t in &self.throughput {
                 let want = match (t.target, &t.peer) {
@@ -225,12 +244,14 @@ impl Report {
                 };
                 let _ = writeln!(
                     o,
-                    "| {} | {:.0} | {:.0} % | {} | {} | {} | {} |",
+                    "| {} | {:.0} | {:.0} % | {} | {} | {} | {} | {} | {} |",
                     t.name,
                     t.stats.rate(),
                     100.0 * t.stats.rate() / bare,
+                    of_floor(t.stats.rate()),
                     want.map_or("—".into(), |w| format!("{w:.0}")),
                     want.map_or("—".into(), |w| format!("{:.0} %", 100.0 * w / bare)),
+                    want.map_or("—".into(), of_floor),
                     t.stats.cpu_us().map_or("—".into(), |c| format!("{c:.0}")),
                     budget.map_or("—".into(), |b| format!("{b:.0}")),
                 );

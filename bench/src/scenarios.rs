@@ -100,6 +100,17 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         .await;
         done("bare handler", &st);
         report.bare = Some(st);
+        let dir = tempfile::tempdir()?;
+        let f = crate::bare::Bare::start_floor(&dir.path().join("floor.db"))?;
+        let u = f.url.clone();
+        let st = load::run_on(f.pid(), n, c, limit, move |i| Req {
+            url: u.clone(),
+            bearer: Some(AM_TOKEN.into()),
+            body: new_body(i),
+        })
+        .await;
+        done("durable floor", &st);
+        report.floor = Some(st);
     }
 
     let (port, inbox) = fake::start().await?;
