@@ -36,6 +36,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Each alert group's last snapshot, so re-sends skip the writer.
     pub snapshots: crate::incident::snapshots::Snapshots,
+    /// Paces the "alerts ingested" lines in a storm.
+    log_budget: Mutex<crate::log_budget::Budget>,
     /// Signs acknowledge links: `server.secret`, or a random key generated
     /// once and kept in the store so links survive restarts.
     secret: Vec<u8>,
@@ -182,6 +184,46 @@ impl AppState {
         self.metrics.alert_received(source, status);
     }
 
+    /// Whether this state change gets a line of its own (`log_budget`); when
+    /// not, it is counted into the second's summary line. Writes the summary
+    /// of a second that has ended first.
+    fn ingest_line(&self, out: &crate::incident::apply::Outcome) -> bool {
+        let now = std::time::Instant::now();
+        let Ok(mut budget) = self.log_budget.lock() else {
+            return true;
+        };
+        let summary = budget.take(now);
+        let own_line = budget.admit(now);
+        if !own_line {
+            budget.fold(
+                out.opened.len(),
+                out.reopened.len(),
+                out.resolved.len(),
+                out.suppressed.len(),
+            );
+        }
+        drop(budget);
+        if let Some(s) = summary {
+            log_folded(&s);
+        }
+        own_line
+    }
+
+    /// Writes the summary of held-back ingest lines: of a second that has
+    /// ended, or (`all`, at shutdown) whatever is held back.
+    pub fn flush_ingest_log(&self, all: bool) {
+        let summary = self.log_budget.lock().ok().and_then(|mut b| {
+            if all {
+                b.drain()
+            } else {
+                b.take(std::time::Instant::now())
+            }
+        });
+        if let Some(s) = summary {
+            log_folded(&s);
+        }
+    }
+
     /// After an ingest (committed, or answered as a known re-send): log and count.
     pub fn after_ingest(&self, out: &crate::incident::apply::Outcome, source: &str) {
         // A state change is worth a line at info; a re-send or a joined alert is not.
@@ -191,7 +233,7 @@ impl AppState {
             && out.suppressed.is_empty()
         {
             tracing::debug!(source, attached = ?out.attached, duplicate = out.duplicate, "alerts ingested");
-        } else {
+        } else if self.ingest_line(out) {
             tracing::info!(source, opened = ?out.opened, reopened = ?out.reopened, resolved = ?out.resolved, suppressed = ?out.suppressed, "alerts ingested");
         }
         if out.duplicate {
@@ -396,6 +438,7 @@ pub async fn start_with(
         http,
         metrics: crate::metrics::Metrics::new(),
         snapshots,
+        log_budget: Mutex::default(),
         secret,
         me: std::sync::OnceLock::new(),
         stopping: rx.clone(),
@@ -423,6 +466,7 @@ pub async fn start_with(
     } else {
         (tokio::spawn(async {}), tokio::spawn(async {}))
     };
+    spawn_log_ticker(state.clone(), rx.clone());
     let server = tokio::spawn(crate::http::serve::serve(listener, router, limits, rx));
     Ok(Running {
         addr,
@@ -432,6 +476,34 @@ pub async fn start_with(
         engine,
         outbox,
     })
+}
+
+/// The summary line of a second's held-back "alerts ingested" lines.
+fn log_folded(f: &crate::log_budget::Folded) {
+    tracing::info!(
+        ingests = f.ingests,
+        opened = f.opened,
+        reopened = f.reopened,
+        resolved = f.resolved,
+        suppressed = f.suppressed,
+        "alerts ingested: more than {} changes in a second, these counted on one line (each is on its incident's timeline)",
+        crate::log_budget::PER_SECOND
+    );
+}
+
+/// Writes the held-back ingest lines' summary once a second, so a storm's
+/// last second is reported even when nothing follows it (`serve` writes
+/// what is left at shutdown).
+fn spawn_log_ticker(state: Shared, mut stopping: watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => state.flush_ingest_log(false),
+                _ = stopping.changed() => break,
+            }
+        }
+    });
 }
 
 /// Anyone on the machine could rewrite who gets paged (and with which
@@ -475,7 +547,10 @@ async fn serve(config_path: &Path, roster: Roster) -> anyhow::Result<()> {
     wait_for_signals(&running.state, term, hup).await;
     crate::systemd::notify_stopping();
     tracing::info!("shutting down");
-    running.stop().await
+    let state = running.state.clone();
+    let stopped = running.stop().await;
+    state.flush_ingest_log(true);
+    stopped
 }
 
 /// Returns on SIGTERM or SIGINT; reloads on SIGHUP.

@@ -20,6 +20,7 @@ pub mod http;
 pub mod incident;
 pub mod ingest;
 pub mod limits;
+pub mod log_budget;
 pub mod logging;
 pub mod metrics;
 pub mod notify;

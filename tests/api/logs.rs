@@ -98,3 +98,68 @@ async fn the_log_has_no_colour_one_event_per_line_and_no_token() {
         }
     }
 }
+
+/// An alert storm keeps the log readable: past 20 state-change lines a
+/// second, the changes are counted on one summary line a second, and every
+/// new incident is in exactly one line or one count.
+#[tokio::test]
+async fn a_storm_is_logged_in_one_summary_line_a_second() {
+    const GROUPS: usize = 200;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("tocsin.yaml");
+    std::fs::write(&config, roster_yaml("")).expect("write config");
+    let log = dir.path().join("tocsin.log");
+    let mut p = Process::start_logging_to(&config, &log, &[("RUST_LOG", "info")]);
+    let started = std::time::Instant::now();
+    let mut senders = tokio::task::JoinSet::new();
+    for worker in 0..16 {
+        let base = p.base.clone();
+        senders.spawn(async move {
+            let http = reqwest::Client::new();
+            for i in (worker..GROUPS).step_by(16) {
+                let name = format!("Storm{i}");
+                let r = http
+                    .post(format!("{base}/api/v1/alertmanager"))
+                    .bearer_auth(AM_TOKEN)
+                    .json(&am_payload(&name, vec![am_alert(&name, "a", "firing")]))
+                    .send()
+                    .await
+                    .expect("alert");
+                assert_eq!(r.status(), 200);
+            }
+        });
+    }
+    while let Some(done) = senders.join_next().await {
+        done.expect("sender");
+    }
+    let seconds = started.elapsed().as_secs();
+    p.signal("TERM");
+    p.child.wait().expect("stopped");
+
+    let text = std::fs::read_to_string(&log).expect("read log");
+    let own: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("alerts ingested") && l.contains("opened=["))
+        .collect();
+    let summaries: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("counted on one line"))
+        .collect();
+    let counted: usize = summaries
+        .iter()
+        .map(|l| {
+            let n = l.split("opened=").nth(1).expect("opened count");
+            n.split_whitespace()
+                .next()
+                .unwrap_or("")
+                .parse::<usize>()
+                .expect("a count")
+        })
+        .sum();
+    assert_eq!(own.len() + counted, GROUPS, "{summaries:#?}");
+    // At most 20 lines in each second the storm lasted (and the one it
+    // started in).
+    let allowed = 20 * (seconds as usize + 2);
+    assert!(own.len() <= allowed, "{} lines in {seconds} s", own.len());
+    assert!(!summaries.is_empty());
+}
