@@ -187,7 +187,7 @@ impl AppState {
     /// Whether this state change gets a line of its own (`log_budget`); when
     /// not, it is counted into the second's summary line. Writes the summary
     /// of a second that has ended first.
-    fn ingest_line(&self, out: &crate::incident::apply::Outcome) -> bool {
+    fn ingest_line(&self, out: &crate::incident::apply::Outcome, source: &str) -> bool {
         let now = std::time::Instant::now();
         let Ok(mut budget) = self.log_budget.lock() else {
             return true;
@@ -196,6 +196,7 @@ impl AppState {
         let own_line = budget.admit(now);
         if !own_line {
             budget.fold(
+                source,
                 out.opened.len(),
                 out.reopened.len(),
                 out.resolved.len(),
@@ -203,23 +204,21 @@ impl AppState {
             );
         }
         drop(budget);
-        if let Some(s) = summary {
-            log_folded(&s);
-        }
+        log_folded(&summary);
         own_line
     }
 
     /// Writes the summary of held-back ingest lines: of a second that has
     /// ended, or (`all`, at shutdown) whatever is held back.
     pub fn flush_ingest_log(&self, all: bool) {
-        let summary = self.log_budget.lock().ok().and_then(|mut b| {
+        let summary = self.log_budget.lock().map(|mut b| {
             if all {
                 b.drain()
             } else {
                 b.take(std::time::Instant::now())
             }
         });
-        if let Some(s) = summary {
+        if let Ok(s) = summary {
             log_folded(&s);
         }
     }
@@ -233,7 +232,7 @@ impl AppState {
             && out.suppressed.is_empty()
         {
             tracing::debug!(source, attached = ?out.attached, duplicate = out.duplicate, "alerts ingested");
-        } else if self.ingest_line(out) {
+        } else if self.ingest_line(out, source) {
             tracing::info!(source, opened = ?out.opened, reopened = ?out.reopened, resolved = ?out.resolved, suppressed = ?out.suppressed, "alerts ingested");
         }
         if out.duplicate {
@@ -478,17 +477,22 @@ pub async fn start_with(
     })
 }
 
-/// The summary line of a second's held-back "alerts ingested" lines.
-fn log_folded(f: &crate::log_budget::Folded) {
-    tracing::info!(
-        ingests = f.ingests,
-        opened = f.opened,
-        reopened = f.reopened,
-        resolved = f.resolved,
-        suppressed = f.suppressed,
-        "alerts ingested: more than {} changes in a second, these counted on one line (each is on its incident's timeline)",
-        crate::log_budget::PER_SECOND
-    );
+/// The summary lines (one a source) of a second's held-back "alerts
+/// ingested" lines. Counts, not incident numbers: `opened_count`.
+fn log_folded(summary: &std::collections::BTreeMap<String, crate::log_budget::Folded>) {
+    for (source, f) in summary {
+        tracing::info!(
+            source,
+            ingests = f.ingests,
+            opened_count = f.opened,
+            reopened_count = f.reopened,
+            resolved_count = f.resolved,
+            suppressed_count = f.suppressed,
+            "alerts ingested: {} more in the last second, counted on this line (past {} lines a second; each change is on its incident's timeline)",
+            f.ingests,
+            crate::log_budget::PER_SECOND
+        );
+    }
 }
 
 /// Writes the held-back ingest lines' summary once a second, so a storm's

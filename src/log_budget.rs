@@ -11,6 +11,7 @@
 //! clock: this is about how fast lines reach the journal, not about when
 //! incidents happen.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 /// State-change lines written one by one in any second.
@@ -35,15 +36,15 @@ pub struct Budget {
     window: Option<Instant>,
     /// Lines written in the current window.
     used: u32,
-    /// What the current window held back.
-    folded: Folded,
+    /// What the current window held back, by source (`alertmanager`, …).
+    folded: BTreeMap<String, Folded>,
 }
 
 impl Budget {
     /// Whether an ingest at `now` gets its own line. When it does not, the
     /// caller folds it ([`Budget::fold`]) into the window's summary.
     pub fn admit(&mut self, now: Instant) -> bool {
-        if self.window.is_none_or(|w| now >= w + WINDOW) {
+        if self.window.is_none_or(|w| ended(w, now)) {
             self.window = Some(now);
             self.used = 0;
         }
@@ -55,9 +56,21 @@ impl Budget {
         }
     }
 
-    /// Counts an ingest that was not logged on its own line.
-    pub fn fold(&mut self, opened: usize, reopened: usize, resolved: usize, suppressed: usize) {
-        let f = &mut self.folded;
+    /// Counts an ingest from `source` that was not logged on its own line.
+    pub fn fold(
+        &mut self,
+        source: &str,
+        opened: usize,
+        reopened: usize,
+        resolved: usize,
+        suppressed: usize,
+    ) {
+        if !self.folded.contains_key(source) {
+            self.folded.insert(source.to_string(), Folded::default());
+        }
+        let Some(f) = self.folded.get_mut(source) else {
+            return;
+        };
         f.ingests += 1;
         f.opened += opened as u64;
         f.reopened += reopened as u64;
@@ -65,21 +78,28 @@ impl Budget {
         f.suppressed += suppressed as u64;
     }
 
-    /// The summary of a window that has ended by `now`, once; None while the
-    /// window runs or when it held nothing back. Taken before [`admit`]
+    /// The summary, by source, of a window that has ended by `now`, once;
+    /// empty while the window runs or when it held nothing back. Taken before [`admit`]
     /// (which starts the next window) and once a second by a ticker, so a
     /// storm's last second is reported even when nothing follows it.
     ///
     /// [`admit`]: Budget::admit
-    pub fn take(&mut self, now: Instant) -> Option<Folded> {
-        let ended = self.window.is_some_and(|w| now >= w + WINDOW);
-        (ended && self.folded.ingests > 0).then(|| std::mem::take(&mut self.folded))
+    pub fn take(&mut self, now: Instant) -> BTreeMap<String, Folded> {
+        match self.window {
+            Some(w) if ended(w, now) => std::mem::take(&mut self.folded),
+            _ => BTreeMap::new(),
+        }
     }
 
     /// Whatever is held back, window ended or not (at shutdown).
-    pub fn drain(&mut self) -> Option<Folded> {
-        (self.folded.ingests > 0).then(|| std::mem::take(&mut self.folded))
+    pub fn drain(&mut self) -> BTreeMap<String, Folded> {
+        std::mem::take(&mut self.folded)
     }
+}
+
+/// Whether the window that started at `start` is over at `now`.
+fn ended(start: Instant, now: Instant) -> bool {
+    now >= start + WINDOW
 }
 
 #[cfg(test)]
@@ -95,25 +115,42 @@ mod tests {
             assert!(b.admit(ms(u64::from(i))), "line {i}");
         }
         assert!(!b.admit(ms(500)));
-        b.fold(1, 0, 0, 0);
+        b.fold("alertmanager", 1, 0, 0, 0);
         assert!(!b.admit(ms(999)));
-        b.fold(2, 1, 0, 1);
+        b.fold("alertmanager", 2, 1, 0, 1);
+        b.fold("grafana", 0, 0, 1, 0);
         // Not before the window ends.
-        assert_eq!(b.take(ms(999)), None);
+        assert!(b.take(ms(999)).is_empty());
+        let summary = b.take(ms(1000));
+        let by_source: Vec<(&str, &Folded)> =
+            summary.iter().map(|(s, f)| (s.as_str(), f)).collect();
         assert_eq!(
-            b.take(ms(1000)),
-            Some(Folded {
-                ingests: 2,
-                opened: 3,
-                reopened: 1,
-                resolved: 0,
-                suppressed: 1
-            })
+            by_source,
+            [
+                (
+                    "alertmanager",
+                    &Folded {
+                        ingests: 2,
+                        opened: 3,
+                        reopened: 1,
+                        resolved: 0,
+                        suppressed: 1
+                    }
+                ),
+                (
+                    "grafana",
+                    &Folded {
+                        ingests: 1,
+                        resolved: 1,
+                        ..Folded::default()
+                    }
+                ),
+            ]
         );
-        assert_eq!(b.take(ms(1001)), None, "reported once");
+        assert!(b.take(ms(1001)).is_empty(), "reported once");
         // A new window writes lines again.
         assert!(b.admit(ms(1000)));
-        assert_eq!(b.drain(), None);
+        assert!(b.drain().is_empty());
     }
 
     #[test]
@@ -122,7 +159,7 @@ mod tests {
         let mut b = Budget::default();
         for s in 0..100 {
             assert!(b.admit(t0 + Duration::from_secs(s)));
-            assert_eq!(b.take(t0 + Duration::from_secs(s)), None);
+            assert!(b.take(t0 + Duration::from_secs(s)).is_empty());
         }
     }
 
@@ -134,9 +171,9 @@ mod tests {
             b.admit(t0);
         }
         assert!(!b.admit(t0));
-        b.fold(1, 0, 0, 0);
-        assert_eq!(b.take(t0), None);
-        assert_eq!(b.drain().map(|f| f.opened), Some(1));
-        assert_eq!(b.drain(), None);
+        b.fold("alertmanager", 1, 0, 0, 0);
+        assert!(b.take(t0).is_empty());
+        assert_eq!(b.drain()["alertmanager"].opened, 1);
+        assert!(b.drain().is_empty());
     }
 }

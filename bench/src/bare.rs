@@ -37,9 +37,14 @@ pub fn serve(floor: Option<PathBuf>) -> anyhow::Result<()> {
             let (tx, rx) = mpsc::channel::<Stored>();
             let (synced_tx, synced_rx) = mpsc::channel::<Vec<Stored>>();
             let conn = open_floor(&path)?;
-            let mut wal = path.into_os_string();
+            let mut wal = path.clone().into_os_string();
             wal.push("-wal");
             let wal = std::fs::File::open(&wal)?;
+            // The WAL's directory entry is on disk before any answer, as
+            // tocsin's store makes sure once.
+            if let Some(dir) = path.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
             std::thread::spawn(move || floor_writer(conn, rx, synced_tx));
             std::thread::spawn(move || floor_sync(wal, synced_rx));
             Some(tx)
@@ -190,7 +195,8 @@ impl Bare {
 mod tests {
     use super::*;
 
-    /// Every body queued is stored, and each hears so only after the sync.
+    /// Every body queued is stored and answered as stored, through the
+    /// writer and the sync thread.
     #[test]
     fn the_floor_stores_every_body_before_answering() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;

@@ -100,6 +100,7 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
         .await;
         done("bare handler", &st);
         report.bare = Some(st);
+        drop(b);
         let dir = tempfile::tempdir()?;
         let f = crate::bare::Bare::start_floor(&dir.path().join("floor.db"))?;
         let u = f.url.clone();

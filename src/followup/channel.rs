@@ -221,16 +221,17 @@ impl About {
 }
 
 /// Why a post about `inc` must not reach its client, or None when it may.
-/// The only place that decides what a client hears. `repeat`: the post
-/// names who investigates, and the client was last told just that (the
-/// same person acknowledged again, after asking for help or an ack
-/// timeout).
-pub fn withheld(inc: &Incident, about: About, repeat: bool) -> Option<&'static str> {
+/// The only place that decides what a client hears. `told_online`: whom
+/// the client was last told investigates ([`Repo::told_online`]); a post
+/// naming that same person again (they acknowledged again, after asking
+/// for help or an ack timeout) is not news.
+pub fn withheld(inc: &Incident, about: About, told_online: Option<&str>) -> Option<&'static str> {
+    let investigator = inc.assignee.as_deref().unwrap_or_default();
     if inc.source == Source::Heartbeat {
         Some("heartbeat incidents are internal")
     } else if !inc.announced && !about.announces() {
         Some("the client was never told about this incident")
-    } else if repeat && about.names_investigator() {
+    } else if about.names_investigator() && told_online == Some(investigator) {
         Some("the client was already told who is investigating")
     } else {
         None
@@ -240,7 +241,7 @@ pub fn withheld(inc: &Incident, about: About, repeat: bool) -> Option<&'static s
 /// Whether the client may see `inc` at all (its status page): only what it
 /// was told about, never an internal incident. The rule of [`withheld`].
 pub fn client_sees(inc: &Incident) -> bool {
-    withheld(inc, About::Resolved, false).is_none()
+    withheld(inc, About::Resolved, None).is_none()
 }
 
 /// What the client channel was sent about an incident, oldest first: the
@@ -286,10 +287,11 @@ pub fn post_titled(
     };
     // Decided on the incident as stored now, whatever copy the caller holds.
     let inc = &repo.get(inc.id)?;
-    let investigator = inc.assignee.as_deref().unwrap_or_default();
-    let repeat =
-        about.names_investigator() && repo.told_online(inc.id)?.as_deref() == Some(investigator);
-    if let Some(reason) = withheld(inc, about, repeat) {
+    let told = match about.names_investigator() {
+        true => repo.told_online(inc.id)?,
+        false => None,
+    };
+    if let Some(reason) = withheld(inc, about, told.as_deref()) {
         let detail = json!({"about": about.as_str(), "reason": reason});
         repo.append(
             inc.id,
@@ -315,6 +317,7 @@ pub fn post_titled(
     );
     let oid = repo.insert_outbox(&row)?;
     if about.names_investigator() {
+        let investigator = inc.assignee.as_deref().unwrap_or_default();
         repo.set_told_online(inc.id, Some(investigator))?;
     } else if about.ends() {
         // A reopened incident's next acknowledge is news again.
@@ -333,15 +336,15 @@ pub fn post_titled(
 /// Step 1, on acknowledge: the assignee (or "An engineer") is online.
 /// Also step 3, when an acknowledged incident is handed to someone else:
 /// the client hears who works on it now, in the same words (`about` tells
-/// the two apart on the timeline).
+/// the two apart on the timeline). Returns the queued post's outbox row.
 pub fn post_online(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
     inc: &Incident,
     about: About,
-) -> StoreResult<()> {
+) -> StoreResult<Option<i64>> {
     let Some(client) = ctx.roster.clients.get(&inc.client) else {
-        return Ok(());
+        return Ok(None);
     };
     let person = inc
         .assignee
@@ -349,7 +352,7 @@ pub fn post_online(
         .map_or("An engineer", |a| person_name(ctx.roster, a));
     let project = ctx.roster.project_name(&inc.project);
     let text = online_text(client.ack_message.as_deref(), inc, person, project);
-    post(repo, ctx, inc, about, text).map(|_| ())
+    post(repo, ctx, inc, about, text)
 }
 
 /// On resolution of a critical incident: resolved, and for a serious one
@@ -529,37 +532,41 @@ mod tests {
             Resolved,
             Postmortem,
         ];
-        // (source, announced, repeat) → what each post gets, in the order
-        // of `all`. `repeat` holds back only the posts naming who works on it.
+        // (source, announced, whom the client was last told investigates)
+        // → what each post gets, in the order of `all`, for an incident bob
+        // holds. Bob again holds back only the posts naming who works on it.
         let cases = [
             (
                 Source::Alertmanager,
                 false,
-                false,
+                None,
                 [None, NEVER_TOLD, None, NEVER_TOLD, NEVER_TOLD, NEVER_TOLD],
             ),
-            (Source::Alertmanager, true, false, [None; 6]),
+            (Source::Alertmanager, true, None, [None; 6]),
+            (Source::Alertmanager, true, Some("alice"), [None; 6]),
             (
                 Source::Alertmanager,
                 true,
-                true,
+                Some("bob"),
                 [TOLD, TOLD, None, None, None, None],
             ),
-            (Source::Trigger, true, false, [None; 6]),
-            (Source::Heartbeat, false, false, [INTERNAL; 6]),
-            (Source::Heartbeat, true, true, [INTERNAL; 6]),
+            (Source::Trigger, true, None, [None; 6]),
+            (Source::Heartbeat, false, None, [INTERNAL; 6]),
+            (Source::Heartbeat, true, None, [INTERNAL; 6]),
+            (Source::Heartbeat, true, Some("bob"), [INTERNAL; 6]),
         ];
-        for (source, announced, repeat, expected) in cases {
+        for (source, announced, told, expected) in cases {
             let inc = Incident {
                 source,
                 announced,
+                assignee: Some("bob".into()),
                 ..incident()
             };
             for (about, want) in all.into_iter().zip(expected) {
                 assert_eq!(
-                    withheld(&inc, about, repeat),
+                    withheld(&inc, about, told),
                     want,
-                    "{source:?} announced={announced} repeat={repeat} {about:?}"
+                    "{source:?} announced={announced} told={told:?} {about:?}"
                 );
             }
         }

@@ -66,12 +66,21 @@ pub fn on_opened(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, reopened: bool) ->
     arm(repo, SERIOUS_TIMER, id, since + after)
 }
 
-/// Acknowledged: the diagnosis reminder and the client's update clock start.
-pub fn on_acknowledged(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
+/// Acknowledged: the diagnosis reminder starts, and the client's update
+/// clock with it unless the client heard nothing new (`client_heard`).
+fn on_acknowledged(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    id: i64,
+    client_heard: bool,
+) -> StoreResult<()> {
     let inc = repo.get(id)?;
     if !diagnosed(&inc) {
         let due = ctx.now + ctx.roster.limits.diagnosis_reminder.to_chrono();
         arm(repo, DIAGNOSIS_TIMER, id, due)?;
+    }
+    if !client_heard {
+        return Ok(());
     }
     restart_update_clock(repo, ctx, &inc)
 }
@@ -79,7 +88,7 @@ pub fn on_acknowledged(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResu
 /// The client heard from us now: the update reminder counts from here.
 /// None for an incident the client may never hear about (a heartbeat's).
 pub fn restart_update_clock(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> StoreResult<()> {
-    if !open(inc) || channel::withheld(inc, channel::About::Update, false).is_some() {
+    if !open(inc) || channel::withheld(inc, channel::About::Update, None).is_some() {
         return Ok(());
     }
     let every = ctx
@@ -356,8 +365,13 @@ pub fn tell_assignee(
 /// Step 1 and the reminders' start, for an acknowledged incident.
 pub fn acknowledged(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
     let inc = repo.get(id)?;
-    if inc.critical {
-        channel::post_online(repo, ctx, &inc, channel::About::Acknowledged)?;
-    }
-    on_acknowledged(repo, ctx, id)
+    let told_before = repo.told_online(id)?;
+    let queued = match inc.critical {
+        true => channel::post_online(repo, ctx, &inc, channel::About::Acknowledged)?,
+        false => None,
+    };
+    // Told before and nothing posted now: a repeat, withheld. The client's
+    // update reminder keeps counting from what it last heard.
+    let repeat = told_before.is_some() && queued.is_none();
+    on_acknowledged(repo, ctx, id, !repeat)
 }

@@ -151,7 +151,7 @@ fn page(
 /// The guide's next steps after `action` (its "first response, in order").
 pub fn what_next(roster: &Roster, inc: &Incident, action: Action) -> Vec<String> {
     let told = roster.clients.contains_key(&inc.client)
-        && channel::withheld(inc, About::Acknowledged, false).is_none();
+        && channel::withheld(inc, About::Acknowledged, None).is_none();
     let every = roster
         .projects
         .get(&inc.project)

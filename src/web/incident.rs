@@ -176,7 +176,7 @@ fn build(
         let (title, body) = channel::update_post(&roster, i, &viewer.person.id, text);
         let withheld = match roster.clients.get(&i.client) {
             None => Some("the client has no channel".to_string()),
-            Some(_) => channel::withheld(i, channel::About::Update, false).map(str::to_string),
+            Some(_) => channel::withheld(i, channel::About::Update, None).map(str::to_string),
         };
         Preview {
             title,

@@ -87,13 +87,30 @@ async fn the_client_hears_once_who_investigates() {
         "bob asks for help",
         &[("voice", ALICE, "incident 1 on project")],
     );
+    w.advance(Duration::minutes(4)).await;
+    w.expect("alice has not answered", &[]);
     let answer = w.reply(BOB, "ack").await;
     assert!(answer.contains("Incident 1 acknowledged"), "{answer}");
     w.expect("bob takes it back", &[("sms", ALICE, "Bob took #1")]);
     let withheld = w.events(id, "client post withheld").await;
     assert_eq!(withheld.len(), 1, "{withheld:?}");
     assert_eq!(withheld[0]["detail"]["about"], "acknowledged");
-    // Now alice: the client hears who works on it now.
+    // The client last heard at minute 1: bob is reminded to post an update
+    // at minute 31 (update_every), not 30 minutes after his second
+    // acknowledge.
+    w.advance(Duration::minutes(26) - Duration::seconds(1))
+        .await;
+    w.expect("no update due yet", &[]);
+    w.advance(Duration::seconds(1)).await;
+    w.expect(
+        "the client heard nothing for 30 minutes",
+        &[
+            ("sms", BOB, "the client has heard nothing about #1"),
+            ("chat", ONCALL, "@bob tocsin: the client has heard nothing"),
+        ],
+    );
+    // Now alice (past bob's SMS window): the client hears who works on it.
+    w.advance(Duration::minutes(1)).await;
     let answer = w.reply(BOB, "esc").await;
     assert!(!answer.contains("nobody"), "{answer}");
     // Step 3 (the team lead) is alice again.

@@ -292,6 +292,43 @@ async fn joins_count_alerts_and_mark_the_incident_seen() {
     .await;
 }
 
+/// Whom the client was last told investigates: none at first, kept across
+/// transactions, cleared again; an unknown incident is not found.
+#[tokio::test]
+async fn an_incident_keeps_whom_the_client_was_told_investigates() {
+    on_each_store(|store| async move {
+        let id = store
+            .transact(|repo| {
+                let id = repo.insert(&new_incident("db down"), State::Triggered, at(0))?;
+                assert_eq!(repo.told_online(id)?, None);
+                repo.set_told_online(id, Some("bob"))?;
+                Ok(id)
+            })
+            .await
+            .expect("transact");
+        let told = store
+            .transact(move |repo| {
+                let told = repo.told_online(id)?;
+                repo.set_told_online(id, Some(""))?;
+                Ok((told, repo.told_online(id)?))
+            })
+            .await
+            .expect("transact");
+        assert_eq!(told, (Some("bob".to_string()), Some(String::new())));
+        let cleared = store
+            .transact(move |repo| {
+                repo.set_told_online(id, None)?;
+                repo.told_online(id)
+            })
+            .await
+            .expect("transact");
+        assert_eq!(cleared, None);
+        let unknown = store.transact(move |repo| repo.told_online(id + 1)).await;
+        assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_job_reads_its_own_timeline_events_in_the_order_it_appended_them() {
     on_each_store(|store| async move {
