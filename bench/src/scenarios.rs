@@ -88,28 +88,23 @@ pub async fn run_all(opts: &Opts) -> anyhow::Result<Report> {
     let mut report = Report::new();
     let (n, c, limit) = (s.ingest, s.concurrency, opts.limit);
 
-    // Calibration first, with nothing else running.
+    // Calibration first, each alone on the machine.
     {
+        let new_groups = |url: String| {
+            move |i| Req {
+                url: url.clone(),
+                bearer: Some(AM_TOKEN.into()),
+                body: new_body(i),
+            }
+        };
         let b = crate::bare::Bare::start()?;
-        let u = b.url.clone();
-        let st = load::run_on(b.pid(), n, c, limit, move |i| Req {
-            url: u.clone(),
-            bearer: Some(AM_TOKEN.into()),
-            body: new_body(i),
-        })
-        .await;
+        let st = load::run_on(b.pid(), n, c, limit, new_groups(b.url.clone())).await;
         done("bare handler", &st);
         report.bare = Some(st);
         drop(b);
         let dir = tempfile::tempdir()?;
         let f = crate::bare::Bare::start_floor(&dir.path().join("floor.db"))?;
-        let u = f.url.clone();
-        let st = load::run_on(f.pid(), n, c, limit, move |i| Req {
-            url: u.clone(),
-            bearer: Some(AM_TOKEN.into()),
-            body: new_body(i),
-        })
-        .await;
+        let st = load::run_on(f.pid(), n, c, limit, new_groups(f.url.clone())).await;
         done("durable floor", &st);
         report.floor = Some(st);
     }
