@@ -378,19 +378,42 @@ impl Repo for TxRepo<'_, '_, '_> {
         labels: &BTreeMap<String, String>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<String>> {
-        let previous: Option<String> = opt(
+        // Most alerts of a snapshot are as the last one left them (every
+        // snapshot repeats the whole group): one statement for those; a new
+        // one takes two; a changed status three.
+        let unchanged = exec(
             self.tx,
-            "SELECT status FROM alerts WHERE incident = $1 AND fingerprint = $2",
-            &[&id, &fingerprint],
-            |r| r.try_get(0),
+            "UPDATE alerts SET summary = $4, last_seen = $5
+             WHERE incident = $1 AND fingerprint = $2 AND status = $3",
+            &[&id, &fingerprint, &status, &summary, &ms(now)],
         )?;
-        exec(
+        if unchanged > 0 {
+            return Ok(Some(status.to_string()));
+        }
+        let inserted = exec(
             self.tx,
             "INSERT INTO alerts (incident, fingerprint, status, summary, labels, first_seen, last_seen)
              VALUES ($1, $2, $3, $4, $5, $6, $6)
-             ON CONFLICT (incident, fingerprint) DO UPDATE SET status = $3, summary = $4, last_seen = $6",
+             ON CONFLICT (incident, fingerprint) DO NOTHING",
             &[&id, &fingerprint, &status, &summary, &to_json(labels), &ms(now)],
-        )?;
+        )? > 0;
+        let previous: Option<String> = if inserted {
+            None
+        } else {
+            // There, with the other status.
+            let was: String = scalar(
+                self.tx,
+                "SELECT status FROM alerts WHERE incident = $1 AND fingerprint = $2",
+                &[&id, &fingerprint],
+            )?;
+            exec(
+                self.tx,
+                "UPDATE alerts SET status = $3, summary = $4, last_seen = $5
+                 WHERE incident = $1 AND fingerprint = $2",
+                &[&id, &fingerprint, &status, &summary, &ms(now)],
+            )?;
+            Some(was)
+        };
         if previous.is_none() {
             exec(
                 self.tx,

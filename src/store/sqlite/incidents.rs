@@ -548,23 +548,44 @@ impl Repo for TxRepo<'_> {
     ) -> StoreResult<Option<String>> {
         // An incident this job opened has no alert but those it counted.
         let none_yet = self.opened == Some(id) && self.kept(id).is_some_and(|i| i.alert_count == 0);
-        let previous: Option<String> = if none_yet {
+        // Most alerts of a snapshot are as the last one left them (every
+        // snapshot repeats the whole group): one statement for those; a new
+        // one takes two, as before; a changed status three.
+        if !none_yet
+            && super::exec(
+                self.conn,
+                "UPDATE alerts SET summary = ?4, last_seen = ?5
+                 WHERE incident = ?1 AND fingerprint = ?2 AND status = ?3",
+                params![id, fingerprint, status, summary, ms(now)],
+            )? > 0
+        {
+            return Ok(Some(status.to_string()));
+        }
+        let inserted = super::exec(
+            self.conn,
+            "INSERT INTO alerts (incident, fingerprint, status, summary, labels, first_seen, last_seen)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+             ON CONFLICT (incident, fingerprint) DO NOTHING",
+            params![id, fingerprint, status, summary, to_json(labels), ms(now)],
+        )? > 0;
+        let previous: Option<String> = if inserted {
             None
         } else {
-            super::row(
+            // There, with the other status.
+            let was = super::row(
                 self.conn,
                 "SELECT status FROM alerts WHERE incident = ?1 AND fingerprint = ?2",
                 params![id, fingerprint],
                 |r| r.get(0),
-            )
-            .optional()?
+            )?;
+            super::exec(
+                self.conn,
+                "UPDATE alerts SET status = ?3, summary = ?4, last_seen = ?5
+                 WHERE incident = ?1 AND fingerprint = ?2",
+                params![id, fingerprint, status, summary, ms(now)],
+            )?;
+            Some(was)
         };
-        super::exec(self.conn,
-            "INSERT INTO alerts (incident, fingerprint, status, summary, labels, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-             ON CONFLICT (incident, fingerprint) DO UPDATE SET status = ?3, summary = ?4, last_seen = ?6",
-            params![id, fingerprint, status, summary, to_json(labels), ms(now)],
-        )?;
         if previous.is_none() {
             // Kept incrementally: counting on every join grows with the group.
             // The same statement marks the incident seen (the job's `touch`

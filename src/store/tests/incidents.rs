@@ -292,6 +292,55 @@ async fn joins_count_alerts_and_mark_the_incident_seen() {
     .await;
 }
 
+/// An alert sent again answers its previous status (which decides the
+/// timeline event), and keeps its latest summary and when it was last seen;
+/// only a new fingerprint counts.
+#[tokio::test]
+async fn an_alert_sent_again_answers_its_previous_status() {
+    on_each_store(|store| async move {
+        let id = store
+            .transact(|repo| repo.insert(&new_incident("db down"), State::Triggered, at(0)))
+            .await
+            .expect("insert");
+        let steps = [
+            (1, "firing", "s1", None),
+            (2, "firing", "s2", Some("firing")),
+            (3, "resolved", "s3", Some("firing")),
+            (4, "resolved", "s3", Some("resolved")),
+            (5, "firing", "s5", Some("resolved")),
+        ];
+        for (secs, status, summary, previous) in steps {
+            let got = store
+                .transact(move |r| {
+                    r.upsert_alert(id, "fp", status, summary, &Default::default(), at(secs))
+                })
+                .await
+                .expect("upsert");
+            assert_eq!(got.as_deref(), previous, "at {secs}: {status}");
+            let alerts = store.query(move |r| r.alerts(id)).await.expect("alerts");
+            assert_eq!(alerts.len(), 1);
+            let a = &alerts[0];
+            assert_eq!(
+                (
+                    a.status.as_str(),
+                    a.summary.as_str(),
+                    a.first_seen,
+                    a.last_seen
+                ),
+                (status, summary, at(1), at(secs)),
+                "at {secs}"
+            );
+        }
+        let count = store
+            .query(move |r| r.get(id))
+            .await
+            .expect("get")
+            .alert_count;
+        assert_eq!(count, 1);
+    })
+    .await;
+}
+
 /// Whom the client was last told investigates: none at first, kept across
 /// transactions, cleared again; an unknown incident is not found.
 #[tokio::test]
