@@ -309,6 +309,11 @@ fn advance(
         Some(person) => policy::escalate_now(pol, &state, &rctx, ctx.now, person),
         None => policy::on_deadline(pol, &state, &rctx, ctx.now),
     };
+    if by.is_some() && pages.is_empty() {
+        // Nobody but the asker is left: the policy goes on as it was (its
+        // next deadline may still page them), rather than ending here.
+        return Ok(0);
+    }
     save(repo, inc.id, &next)?;
     if outcome == policy::Outcome::Exhausted {
         // Said once: a later request finds it so already.

@@ -214,10 +214,12 @@ fn pages(
     now: DateTime<Utc>,
     by: Option<&str>,
 ) -> Vec<Page> {
-    let this_round = state.paged.get(state.round_start..).unwrap_or(&[]);
-    let mut people = resolve(&step.notify, ctx, this_round, now);
-    // Who asks for the next step asks for someone else: a step that would
-    // page only them is passed like a step for nobody.
+    let mut this_round = state.paged.get(state.round_start..).unwrap_or(&[]).to_vec();
+    // Who asks for the next step asks for someone else: `next` goes past
+    // them as if they were paged, and a step that would page only them is
+    // passed like a step for nobody.
+    this_round.extend(by.map(str::to_string));
+    let mut people = resolve(&step.notify, ctx, &this_round, now);
     people.retain(|p| Some(p.as_str()) != by);
     let call_first = pos == Pos { step: 0, round: 0 }
         && step.notify == Target::Nearest

@@ -475,6 +475,59 @@ fn escalating_by_hand_pages_someone_else() {
     );
 }
 
+/// `next` counts the one who asks as paged: in a repeat round (whose `next`
+/// starts over) it moves on to the person after them, instead of resolving
+/// to them and passing the step.
+#[test]
+fn escalating_by_hand_moves_next_past_the_asker() {
+    let roster = roster();
+    let p = policy(
+        vec![
+            step(Target::Nearest, &[Sms], 5),
+            step(Target::Next, &[Sms], 5),
+        ],
+        1,
+    );
+    let walk = Walk {
+        roster: &roster,
+        project: "shop",
+        policy: &p,
+        at: DAY,
+        offline: &[],
+        client_reported: false,
+    };
+    check(
+        &walk,
+        &[
+            ex(
+                Start,
+                0,
+                &[("oc", &[Sms])],
+                "step 1 of policy p: nearest",
+                None,
+                Some(5),
+            ),
+            ex(
+                EscalateBy("oc"),
+                1,
+                &[("r1", &[Sms])],
+                "step 2 of policy p: next (escalated by oc)",
+                Some(Continued),
+                Some(6),
+            ),
+            ex(
+                EscalateBy("oc"),
+                2,
+                &[("r1", &[Sms])],
+                "step 2 of policy p, repeat 1: next (escalated by oc)",
+                Some(Repeated),
+                Some(7),
+            ),
+            ex(EscalateBy("oc"), 3, &[], "", Some(Exhausted), None),
+        ],
+    );
+}
+
 #[test]
 fn a_shrunken_policy_does_not_panic() {
     let roster = roster();

@@ -232,7 +232,8 @@ async fn escalating_pages_someone_other_than_who_asked() {
     assert_eq!(status, 200);
     assert!(twiml.contains("nobody is left to page"), "{twiml}");
     assert_eq!(rig.state(a).await, "acknowledged");
-    assert_eq!(rig.events(a, "escalation exhausted").await.len(), 1);
+    // Asking changed nothing: the policy did not end on her request.
+    assert!(rig.events(a, "escalation exhausted").await.is_empty());
     pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
     let expected = [
         sms(BOB_PHONE, &[a]),
@@ -240,4 +241,27 @@ async fn escalating_pages_someone_other_than_who_asked() {
         sms(BOB_PHONE, &[a]),
     ];
     rig.finish(&expected, 3).await;
+}
+
+/// Asking for help when nobody else is left changes nothing: the asker is
+/// told so (409), and the policy goes on as it was; its next step (a call
+/// to bob himself) still comes at its deadline.
+#[tokio::test]
+async fn escalating_with_nobody_left_keeps_the_escalation_going() {
+    let steps = r#"      - { notify: nearest, via: [sms], wait: 5m }
+      - { notify: nearest, via: [voice], wait: 5m }"#;
+    let rig = rig_with(&Shape {
+        steps,
+        repeat: 0,
+        ..SHAPE
+    })
+    .await;
+    let a = rig.open("First").await;
+    assert_eq!(rig.act(a, "escalate", BOB_TOKEN).await, 409);
+    assert_eq!(rig.state(a).await, "triggered");
+    assert!(rig.events(a, "escalation exhausted").await.is_empty());
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    assert_eq!(rig.events(a, "escalation exhausted").await.len(), 1);
+    rig.finish(&[sms(BOB_PHONE, &[a]), call(BOB_PHONE, a)], 2)
+        .await;
 }
