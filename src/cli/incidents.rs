@@ -222,9 +222,15 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd, tz: Tz) -> anyhow::Result<(
             println!("incident {id}: escalation requested");
         }
         IncidentsCmd::Update { id, text } => {
-            api.post(&path(&id, "updates"), &json!({"text": text}))
+            let v = api
+                .post(&path(&id, "updates"), &json!({"text": text}))
                 .await?;
-            println!("incident {id}: update posted");
+            match v["withheld"].as_str() {
+                Some(why) => println!(
+                    "incident {id}: update kept on the timeline, not posted to the client: {why}"
+                ),
+                None => println!("incident {id}: update posted to the client's channel"),
+            }
         }
         IncidentsCmd::Assign { id, person } => {
             api.post(&path(&id, "assign"), &json!({"person": person}))

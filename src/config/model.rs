@@ -366,6 +366,37 @@ impl NotifyRule {
             after_secs,
         })
     }
+
+    /// A ladder's order: its first rung at once (a later one would hold
+    /// back every page the person gets, past the step's own wait), each
+    /// later rung no sooner than the one before. The first rung out of
+    /// order, and why.
+    pub fn check_ladder(rules: &[NotifyRule]) -> Result<(), (usize, String)> {
+        for (i, rule) in rules.iter().enumerate() {
+            let after = crate::duration::Span::from_secs(rule.after_secs);
+            match i.checked_sub(1).map(|p| rules[p].after_secs) {
+                None if rule.after_secs > 0 => {
+                    return Err((
+                        0,
+                        format!(
+                            "the first rule pages at once: drop its after ({after}), or add a rule before it"
+                        ),
+                    ));
+                }
+                Some(before) if rule.after_secs < before => {
+                    let before = crate::duration::Span::from_secs(before);
+                    return Err((
+                        i,
+                        format!(
+                            "{after} is sooner than the rule before it ({before}): list rules in the order they page"
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone)]

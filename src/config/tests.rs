@@ -315,6 +315,27 @@ fn notify_rules_are_checked_where_written() {
             (8, 50, "notify rule after: invalid duration"),
         ],
     );
+    // In the order they page, the first at once.
+    check(
+        &base_with(
+            "    email: bob@example.com
+",
+            "    email: bob@example.com
+    notify: [{via: [email], after: 45m}]
+",
+        ),
+        &[(8, 36, "the first rule pages at once")],
+    );
+    check(
+        &base_with(
+            "    email: bob@example.com
+",
+            "    email: bob@example.com
+    notify: [{via: [email]}, {via: [email], after: 5m}, {via: [email], after: 2m}]
+",
+        ),
+        &[(8, 79, "sooner than the rule before it")],
+    );
 }
 
 #[test]

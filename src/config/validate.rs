@@ -1371,6 +1371,16 @@ fn notify_rules(
             }
         }
     }
+    // In order only once every rule parsed (indexes then match).
+    if out.len() == rules.len()
+        && let Err((i, why)) = NotifyRule::check_ladder(&out)
+    {
+        let msg = format!("person {:?}: notify rule after: {why}", person.id);
+        match rules[i].value.after.as_ref() {
+            Some(a) => ctx.err(a, msg),
+            None => ctx.err(&rules[i], msg),
+        }
+    }
     out
 }
 

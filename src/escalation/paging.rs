@@ -445,7 +445,7 @@ fn tell_taken(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, by: &str) -> StoreRes
     let taker = inc.assignee.as_deref();
     let who = match taker {
         Some(p) => channel::person_name(ctx.roster, p).to_string(),
-        None => by.to_string(),
+        None => actor_words(ctx.roster, by),
     };
     let mut told = BTreeSet::new();
     for page in repo.pages_sent(id)?.into_iter().rev() {
@@ -620,9 +620,21 @@ pub fn ack_timed_out(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult
 }
 
 /// The assignee and the client channel hear that the incident is resolved.
+/// Who did something (`by`, an actor as the timeline writes it: `person:bob`,
+/// `integration:prom`, …) in the words of a notice to a person.
+fn actor_words(roster: &Roster, by: &str) -> String {
+    match by.split_once(':') {
+        Some(("person", id)) => channel::person_name(roster, id).to_string(),
+        Some(("integration", id)) => format!("its alerts ({id})"),
+        Some(("heartbeat", id)) => format!("its heartbeat ({id})"),
+        Some(("client", _)) => "the client".to_string(),
+        _ => "tocsin".to_string(),
+    }
+}
+
 fn resolved_notices(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, by: &str) -> StoreResult<()> {
     let inc = repo.get(id)?;
-    let text = message::resolved_notice(&inc, by);
+    let text = message::resolved_notice(&inc, &actor_words(ctx.roster, by));
     if let Some(person) = inc.assignee.as_ref().and_then(|a| ctx.roster.people.get(a))
         && by != format!("person:{}", person.id)
         && let Some(&channel) = person.channels.iter().find(|c| **c != ChannelType::Voice)

@@ -385,17 +385,28 @@ pub fn post_update(
     id: i64,
     person: &str,
     text: &str,
-) -> Result<Incident, ActError> {
+) -> Result<(Incident, Option<String>), ActError> {
     let inc = repo.get(id)?;
     if inc.state == State::Resolved {
         return Err(ActError::Illegal(inc.state));
     }
     let actor = Actor::Person(person.to_string());
     repo.append(id, ctx.now, &actor, "status update", json!({"text": text}))?;
+    let why_not = update_withheld(ctx.roster, &inc);
     let (title, body) = update_post(ctx.roster, &inc, person, text);
     post_titled(repo, ctx, &inc, About::Update, title, body)?;
     super::reminders::restart_update_clock(repo, ctx, &inc)?;
-    Ok(repo.get(id)?)
+    Ok((repo.get(id)?, why_not))
+}
+
+/// Why a status update about `inc` would not reach its client (no
+/// channel, or [`withheld`]); None when it would be posted. Told to whoever
+/// writes it, before (the web preview) and after (the API's answer).
+pub fn update_withheld(roster: &Roster, inc: &Incident) -> Option<String> {
+    match roster.clients.get(&inc.client) {
+        None => Some("the client has no channel".to_string()),
+        Some(_) => withheld(inc, About::Update, None).map(str::to_string),
+    }
 }
 
 #[cfg(test)]

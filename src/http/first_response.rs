@@ -81,14 +81,20 @@ pub async fn updates(
     let id = incident_id(&app, &id).await?;
     let b: UpdateBody = body(&bytes)?;
     let text = update_text(&b.text)?;
-    let incident = app
+    let (incident, withheld) = app
         .transact_paging(move |repo, ctx| {
             ActError::in_job(channel::post_update(repo, ctx, id, &person, &text))
         })
         .await?
         .map_err(|e| act_error(e, id))?;
     app.after_action(id);
-    Ok(Json(json!({"incident": incident})))
+    // Kept on the timeline either way; `posted` says whether the client
+    // will read it, `withheld` why not.
+    Ok(Json(json!({
+        "incident": incident,
+        "posted": withheld.is_none(),
+        "withheld": withheld,
+    })))
 }
 
 /// `POST /api/v1/incidents/{id}/notes` `{"text": "..."}`: kept on the

@@ -109,14 +109,17 @@ pub fn ladder(
             format!("give 1 to {MAX_NOTIFY_RULES} rules"),
         ));
     }
-    rungs
+    let rules = rungs
         .iter()
         .enumerate()
         .map(|(i, (via, after))| {
             NotifyRule::parse(person, via, after.as_deref())
                 .map_err(|(key, why)| invalid(format!("rules[{i}].{key}"), why))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    NotifyRule::check_ladder(&rules)
+        .map_err(|(i, why)| invalid(format!("rules[{i}].after"), why))?;
+    Ok(rules)
 }
 
 #[cfg(test)]
@@ -220,5 +223,21 @@ mod tests {
             Err("rules[1].via"),
         );
         check(r1, &[rung(&["sms"], Some("later"))], Err("rules[0].after"));
+        // A first rung later than at once would hold back every page.
+        check(r1, &[rung(&["sms"], Some("45m"))], Err("rules[0].after"));
+        check(
+            r1,
+            &[
+                rung(&["email"], None),
+                rung(&["sms"], Some("2m")),
+                rung(&["voice"], Some("1m")),
+            ],
+            Err("rules[2].after"),
+        );
+        check(
+            r1,
+            &[rung(&["email"], Some("0s")), rung(&["sms"], Some("0s"))],
+            Ok(2),
+        );
     }
 }

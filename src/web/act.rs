@@ -55,7 +55,7 @@ pub async fn run(
                 }
                 Act::Diagnose(d) => diagnosis::diagnose(repo, ctx, id, &d, &actor).map(changed),
                 Act::Update(text) => {
-                    channel::post_update(repo, ctx, id, &person, &text).map(changed)
+                    channel::post_update(repo, ctx, id, &person, &text).map(|(i, _)| changed(i))
                 }
             })
         })

@@ -174,10 +174,7 @@ fn build(
     let when = |t| When::new(t, tz, now);
     let preview = draft.as_ref().map(|text| {
         let (title, body) = channel::update_post(&roster, i, &viewer.person.id, text);
-        let withheld = match roster.clients.get(&i.client) {
-            None => Some("the client has no channel".to_string()),
-            Some(_) => channel::withheld(i, channel::About::Update, None).map(str::to_string),
-        };
+        let withheld = channel::update_withheld(&roster, i);
         Preview {
             title,
             body,

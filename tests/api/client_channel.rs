@@ -144,8 +144,17 @@ async fn a_heartbeat_missed_acknowledged_and_recovered_tells_the_client_nothing(
     let (_, inc) = show(&d, "1").await;
     assert_eq!(inc["source"], "heartbeat");
     assert_eq!(act(&d, "1", "acknowledge", json!({})).await, 200);
-    let update = json!({"text": "restarting the exporter"});
-    assert_eq!(act(&d, "1", "updates", update).await, 200);
+    // The CLI says the update stays internal (it is on the timeline).
+    let out = crate::cli::as_token(
+        &d,
+        BOB_TOKEN,
+        &["incidents", "update", "1", "restarting the exporter"],
+    )
+    .await;
+    assert_eq!(
+        crate::cli::stdout(&out).trim(),
+        "incident 1: update kept on the timeline, not posted to the client: heartbeat incidents are internal"
+    );
     // Nobody is reminded to tell the client about it either.
     d.advance(chrono::Duration::minutes(31)).await;
     let reminders = events(&d, 1, "reminder queued").await;
@@ -276,8 +285,16 @@ async fn the_client_hears_who_investigates_again_only_after_a_reopen() {
 async fn a_status_update_announces_an_unacknowledged_incident() {
     let Clients { d, acme, .. } = spawn().await;
     let (_, r) = alert(&d, AM_TOKEN, "DiskFull").await;
-    let update = json!({"text": "Checkout is slow, we are on it."});
-    assert_eq!(act(&d, &r, "updates", update).await, 200);
+    let out = crate::cli::as_token(
+        &d,
+        BOB_TOKEN,
+        &["incidents", "update", &r, "Checkout is slow, we are on it."],
+    )
+    .await;
+    assert_eq!(
+        crate::cli::stdout(&out).trim(),
+        format!("incident {r}: update posted to the client's channel")
+    );
     assert_eq!(act(&d, &r, "downgrade", json!({})).await, 200);
     d.settle().await;
     let title = "ACME-1: DiskFull on a";

@@ -132,3 +132,42 @@ async fn the_client_hears_once_who_investigates() {
     w.expect("quiet", &[]);
     w.stop().await;
 }
+
+/// Alice resolves the incident bob holds: bob is told by name who did, and
+/// the client that bob is on it hears it is resolved.
+#[tokio::test]
+async fn the_holder_hears_by_name_who_resolved_it() {
+    let mut w = world().await;
+    let id = w.alert("DiskFull", "shop").await["opened"][0]
+        .as_i64()
+        .expect("opened");
+    w.expect(
+        "the alert",
+        &[("chat", ONCALL, "@bob"), ("sms", BOB, "#1 ")],
+    );
+    w.advance(Duration::minutes(1)).await;
+    let answer = w.reply(BOB, "ack").await;
+    assert!(answer.contains("Incident 1 acknowledged"), "{answer}");
+    w.expect(
+        "bob acknowledges",
+        &[(
+            "chat",
+            ACME,
+            "Bob is online and investigating incident ACME-1",
+        )],
+    );
+    let answer = w.reply(ALICE, &format!("res {id}")).await;
+    assert!(answer.contains("resolved"), "{answer}");
+    w.expect(
+        "alice resolves",
+        &[
+            ("chat", ONCALL, "was resolved by Alice"),
+            (
+                "chat",
+                ACME,
+                "Incident ACME-1 (DiskFull on shop) is resolved.",
+            ),
+        ],
+    );
+    w.stop().await;
+}

@@ -34,7 +34,7 @@ async fn a_missed_heartbeat_pages_the_team_and_no_client_hears_of_it() {
     // bob, who took it, hears it recovered; the client hears nothing.
     w.expect(
         "recovered",
-        &[("chat", ONCALL, "was resolved by heartbeat:watchdog")],
+        &[("chat", ONCALL, "was resolved by its heartbeat (watchdog)")],
     );
     w.advance(Duration::hours(2)).await;
     let rest = w.take();

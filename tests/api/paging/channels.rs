@@ -310,6 +310,15 @@ async fn a_person_sets_their_own_notify_ladder_and_clears_it_back_to_the_yaml_on
             json!({"rules": [{"via": ["sms"], "after": "soon"}]}),
             "rules[0].after",
         ),
+        // A first rule later than at once would hold back every page.
+        (
+            json!({"rules": [{"via": ["sms"], "after": "45m"}]}),
+            "rules[0].after",
+        ),
+        (
+            json!({"rules": [{"via": ["sms"]}, {"via": ["voice"], "after": "2m"}, {"via": ["email"], "after": "30s"}]}),
+            "rules[2].after",
+        ),
     ] {
         let (status, v) = notify_call(&rig, "PUT", BOB_TOKEN, "bob", bad.clone()).await;
         assert_eq!(
