@@ -65,12 +65,7 @@ impl Budget {
         resolved: usize,
         suppressed: usize,
     ) {
-        if !self.folded.contains_key(source) {
-            self.folded.insert(source.to_string(), Folded::default());
-        }
-        let Some(f) = self.folded.get_mut(source) else {
-            return;
-        };
+        let f = self.folded.entry(source.to_string()).or_default();
         f.ingests += 1;
         f.opened += opened as u64;
         f.reopened += reopened as u64;

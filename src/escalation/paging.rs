@@ -316,7 +316,8 @@ fn advance(
     }
     save(repo, inc.id, &next)?;
     if outcome == policy::Outcome::Exhausted {
-        // Said once: a later request finds it so already.
+        // Said once: a deadline left over from an exhausted policy says
+        // nothing more (a request by hand returned above).
         if state.next_at.is_none() {
             return Ok(0);
         }
@@ -619,7 +620,6 @@ pub fn ack_timed_out(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult
     start(repo, ctx, id)
 }
 
-/// The assignee and the client channel hear that the incident is resolved.
 /// Who did something (`by`, an actor as the timeline writes it: `person:bob`,
 /// `integration:prom`, …) in the words of a notice to a person.
 fn actor_words(roster: &Roster, by: &str) -> String {
@@ -632,6 +632,7 @@ fn actor_words(roster: &Roster, by: &str) -> String {
     }
 }
 
+/// The assignee and the client channel hear that the incident is resolved.
 fn resolved_notices(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, by: &str) -> StoreResult<()> {
     let inc = repo.get(id)?;
     let text = message::resolved_notice(&inc, &actor_words(ctx.roster, by));

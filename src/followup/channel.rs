@@ -287,9 +287,10 @@ pub fn post_titled(
     };
     // Decided on the incident as stored now, whatever copy the caller holds.
     let inc = &repo.get(inc.id)?;
-    let told = match about.names_investigator() {
-        true => repo.told_online(inc.id)?,
-        false => None,
+    let told = if about.names_investigator() {
+        repo.told_online(inc.id)?
+    } else {
+        None
     };
     if let Some(reason) = withheld(inc, about, told.as_deref()) {
         let detail = json!({"about": about.as_str(), "reason": reason});

@@ -366,9 +366,10 @@ pub fn tell_assignee(
 pub fn acknowledged(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
     let inc = repo.get(id)?;
     let told_before = repo.told_online(id)?;
-    let queued = match inc.critical {
-        true => channel::post_online(repo, ctx, &inc, channel::About::Acknowledged)?,
-        false => None,
+    let queued = if inc.critical {
+        channel::post_online(repo, ctx, &inc, channel::About::Acknowledged)?
+    } else {
+        None
     };
     // Told before and nothing posted now: a repeat, withheld. The client's
     // update reminder keeps counting from what it last heard.

@@ -591,7 +591,8 @@ pub fn client_trigger(
 pub enum ActError {
     NotFound,
     Illegal(State),
-    /// An escalation found nobody left to page (every step was tried).
+    /// An escalation by hand found nobody but the asker to page; nothing
+    /// changed.
     NobodyLeft,
     Store(StoreError),
 }
