@@ -166,7 +166,7 @@ fn run_client(
             Command::Actions(cmd) => actions::run(&api, cmd, tz).await,
             Command::Reload => reload(&api).await,
             Command::Maintenance(cmd) => maintenance::run(&api, cmd, tz).await,
-            Command::Report(args) => report::run(&api, args).await,
+            Command::Report(args) => report::run(&api, args, tz).await,
             Command::Serve
             | Command::CheckConfig
             | Command::CheckReady

@@ -2,11 +2,12 @@
 //! the figures of `GET /api/v1/reports` as a table (durations like `4m30s`)
 //! or as CSV (durations in seconds, one column per channel), or `--json`.
 
+use chrono_tz::Tz;
 use clap::Args;
 use serde_json::Value;
 
 use super::client::ApiClient;
-use super::incidents::{list_of, text};
+use super::incidents::{list_of, text, when_text};
 use super::table::Table;
 use crate::duration::Span;
 
@@ -52,19 +53,20 @@ const CSV_HEADER: [&str; 17] = [
     "actions_overdue",
 ];
 
-pub async fn run(api: &ApiClient, a: ReportArgs) -> anyhow::Result<()> {
+pub async fn run(api: &ApiClient, a: ReportArgs, tz: Tz) -> anyhow::Result<()> {
     let query = [
         ("from", a.from.as_deref()),
         ("to", a.to.as_deref()),
         ("by", Some(a.by.as_str())),
     ];
+    let api = api.naming(&[("from", "--from"), ("to", "--to"), ("by", "--by")]);
     let v = api.get("/api/v1/reports", &query).await?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else if a.csv {
         print!("{}", render_csv(&v));
     } else {
-        print!("{}", render(&v));
+        print!("{}", render(&v, tz));
     }
     Ok(())
 }
@@ -103,8 +105,9 @@ fn pages(g: &Value) -> String {
     }
 }
 
-/// The report as a table, with the range on the first line.
-pub fn render(v: &Value) -> String {
+/// The report as a table, with the range on the first line (in the
+/// reader's zone `tz`).
+pub fn render(v: &Value, tz: Tz) -> String {
     let by = text(&v["by"]).to_uppercase();
     let mut t = Table::new(&[
         &by,
@@ -141,7 +144,11 @@ pub fn render(v: &Value) -> String {
             count(&g["actions_overdue"]).to_string(),
         ]);
     }
-    let range = format!("{} to {}\n", text(&v["from"]), text(&v["to"]));
+    let range = format!(
+        "{} to {}\n",
+        when_text(&v["from"], tz),
+        when_text(&v["to"], tz)
+    );
     if t.is_empty() {
         format!("{range}nothing in this range\n")
     } else {
@@ -215,10 +222,10 @@ mod tests {
 
     #[test]
     fn renders_a_table_and_csv() {
-        let table = render(&report());
+        let table = render(&report(), chrono_tz::Europe::Berlin);
         assert_eq!(
             table,
-            "2026-10-01T00:00:00Z to 2026-11-01T00:00:00Z\n\
+            "Thu 01 Oct 02:00 CEST to Sun 01 Nov 01:00 CET\n\
              CLIENT     INCIDENTS  ACKED  MTTA p50/p90  MTTR p50/p90  PAGES          NIGHT  PM DUE  PM LATE  ACTIONS  LATE\n\
              acme, inc  3          2      4m/1h1m       -/-           push 1, sms 2  2      1       0        1        1\n"
         );
@@ -230,6 +237,9 @@ mod tests {
             )
         );
         let empty = json!({"from": "a", "to": "b", "by": "team", "groups": []});
-        assert_eq!(render(&empty), "a to b\nnothing in this range\n");
+        assert_eq!(
+            render(&empty, chrono_tz::UTC),
+            "a to b\nnothing in this range\n"
+        );
     }
 }

@@ -31,7 +31,7 @@ pub struct UpdateBody {
 }
 
 fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad("body", e.to_string()))
+    super::error::json_body(bytes)
 }
 
 /// `POST /api/v1/incidents/{id}/assign` `{"person": id}`.

@@ -129,8 +129,7 @@ fn via_of(body: &[u8]) -> Result<&'static str, ApiError> {
     if body.is_empty() {
         return Ok("api");
     }
-    let b: ActionBody =
-        serde_json::from_slice(body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let b: ActionBody = super::error::json_body(body)?;
     match b.via.as_deref() {
         None | Some("api") => Ok("api"),
         Some("cli") => Ok("cli"),
@@ -157,7 +156,7 @@ pub async fn action(
     let b: ActionBody = if body.is_empty() {
         ActionBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?
+        super::error::json_body(&body)?
     };
     let via = match b.via.as_deref() {
         None | Some("api") => "api",
@@ -209,8 +208,7 @@ pub async fn patch(
 ) -> Result<Json<Value>, ApiError> {
     let person = auth::person(&app.roster(), &headers)?.id.clone();
     let id = incident_id(&app, &id).await?;
-    let b: PatchBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let b: PatchBody = super::error::json_body(&body)?;
     let d = diagnosis::check(diagnosis::Sent {
         layer: b.layer,
         reproducible: b.reproducible,

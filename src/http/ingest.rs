@@ -267,8 +267,7 @@ pub async fn trigger(
 ) -> Result<Response, ApiError> {
     let roster = app.roster();
     let client = auth::client(&roster, &headers)?.clone();
-    let b: TriggerBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let b: TriggerBody = super::error::json_body(&body)?;
     let summary = b
         .summary
         .map(|s| s.trim().to_string())

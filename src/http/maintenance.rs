@@ -114,8 +114,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     let roster = app.roster();
     let person = auth::person(&roster, &headers)?.id.clone();
-    let b: CreateBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let b: CreateBody = super::error::json_body(&body)?;
     let now = app.clock.now();
     let w = parse(&roster, b, &person, now)?;
     if !maintenance::may_manage(&roster, &person, &w.scope) {

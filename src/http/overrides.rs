@@ -64,8 +64,7 @@ pub async fn create(
     bytes: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let caller = auth::person(&app.roster(), &headers)?.id.clone();
-    let b: CreateBody =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let b: CreateBody = super::error::json_body(&bytes)?;
     let req = Request {
         person: b.person.unwrap_or_default(),
         from: b.from.unwrap_or_default(),

@@ -43,7 +43,7 @@ fn body<T: serde::de::DeserializeOwned + Default>(bytes: &[u8]) -> Result<T, Api
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::bad("body", e.to_string()))
+    super::error::json_body(bytes)
 }
 
 /// Runs followup logic in one transaction with the paging context.
@@ -217,8 +217,7 @@ pub async fn add_action(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let person = auth::person(&app.roster(), &headers)?.id.clone();
     let id = parse_id("postmortem", &id)?;
-    let b: ActionBody =
-        serde_json::from_slice(&bytes).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let b: ActionBody = super::error::json_body(&bytes)?;
     let req = ActionRequest {
         title: b.title,
         assignee: b.assignee,

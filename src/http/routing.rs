@@ -68,8 +68,7 @@ pub async fn put_presence(
         &person,
         &format!("set the presence of {person}"),
     )?;
-    let b: PresenceBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let b: PresenceBody = super::error::json_body(&body)?;
     let now = app.clock.now();
     let mark = selfservice::mark(&roster, b.status.as_deref(), b.ttl.as_deref(), now)?;
     let (stored, status) = (mark, mark.status);
@@ -377,18 +376,19 @@ fn rules_json(rules: &[crate::config::NotifyRule]) -> Value {
 }
 
 /// The caller may see and change `person`'s rules (themselves, their lead,
-/// an admin); the person must exist.
+/// an admin); the person must exist. `verb` words a refusal: "see", "change".
 fn notify_target<'r>(
     roster: &'r Roster,
     headers: &HeaderMap,
     person: &str,
+    verb: &str,
 ) -> Result<(&'r crate::config::Person, String), ApiError> {
     let caller = auth::person(roster, headers)?.id.clone();
     let p = selfservice::target(
         roster,
         &caller,
         person,
-        &format!("change how {person} is notified"),
+        &format!("{verb} how {person} is notified"),
     )?;
     Ok((p, caller))
 }
@@ -425,7 +425,7 @@ pub async fn get_notify(
     Path(person): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let roster = app.roster();
-    let (p, _) = notify_target(&roster, &headers, &person)?;
+    let (p, _) = notify_target(&roster, &headers, &person, "see")?;
     notify_answer(&app, p).await
 }
 
@@ -438,9 +438,8 @@ pub async fn put_notify(
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let roster = app.roster();
-    let (p, caller) = notify_target(&roster, &headers, &person)?;
-    let b: NotifyBody =
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    let (p, caller) = notify_target(&roster, &headers, &person, "change")?;
+    let b: NotifyBody = super::error::json_body(&body)?;
     let rungs: Vec<(Vec<String>, Option<String>)> =
         b.rules.into_iter().map(|r| (r.via, r.after)).collect();
     let rules = selfservice::ladder(p, &rungs)?;
@@ -458,7 +457,7 @@ pub async fn delete_notify(
     Path(person): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let roster = app.roster();
-    let (p, caller) = notify_target(&roster, &headers, &person)?;
+    let (p, caller) = notify_target(&roster, &headers, &person, "change")?;
     let (target, now) = (person.clone(), app.clock.now());
     app.store
         .transact(move |repo| repo.set_notify_rules(&target, None, &caller, now))

@@ -314,7 +314,7 @@ fn decide(
             Ok(id) => id,
             Err(_) => return Ok(answer(&format!("Incident {n} not found."))),
         },
-        None => match repo.paged_to(person)?.as_slice() {
+        None => match bare_candidates(repo, person, action)?.as_slice() {
             [one] => *one,
             [] => {
                 return Ok(answer(
@@ -346,6 +346,30 @@ fn decide(
     Ok(Step::Answer {
         words: Some(text),
         changed,
+    })
+}
+
+/// The incidents a reply without a number may mean: those paged to
+/// `person` that still page, or that they hold (acknowledged by them). One
+/// acknowledged by someone else is not theirs to resolve or escalate, nor
+/// to list. A bare `ack` means one that still pages, if any does.
+fn bare_candidates(
+    repo: &mut dyn Repo,
+    person: &str,
+    action: crate::notify::Action,
+) -> StoreResult<Vec<i64>> {
+    let mut mine = Vec::new();
+    for id in repo.paged_to(person)? {
+        let inc = repo.get(id)?;
+        let paging = inc.state == crate::incident::State::Triggered;
+        if paging || inc.assignee.as_deref() == Some(person) {
+            mine.push((id, paging));
+        }
+    }
+    let paging: Vec<i64> = mine.iter().filter(|m| m.1).map(|m| m.0).collect();
+    Ok(match action {
+        crate::notify::Action::Ack if !paging.is_empty() => paging,
+        _ => mine.into_iter().map(|m| m.0).collect(),
     })
 }
 

@@ -195,7 +195,10 @@ mod tests {
         let decision = choose(&order, |p| match p {
             "oc" => Online {
                 online: false,
-                reason: Reason::OfflineMark { until },
+                reason: Reason::OfflineMark {
+                    until,
+                    tz: chrono_tz::Europe::Berlin,
+                },
             },
             _ => verdict(true),
         });
@@ -206,7 +209,7 @@ mod tests {
             json,
             serde_json::json!({
                 "candidates": [
-                    {"person": "oc", "online": false, "reason": "presence mark offline until 2026-11-25 18:00 UTC"},
+                    {"person": "oc", "online": false, "reason": "presence mark offline until Wed 25 Nov 19:00 CET"},
                     {"person": "r1", "online": true, "reason": "inside working hours (Europe/Berlin)"}
                 ],
                 "picked": "r1",

@@ -56,11 +56,15 @@ pub enum Reason {
     OnlineMark {
         /// When the mark expires.
         until: DateTime<Utc>,
+        /// The person's zone, in which the sentence gives `until`.
+        tz: Tz,
     },
     /// An unexpired `offline` mark.
     OfflineMark {
         /// When the mark expires.
         until: DateTime<Utc>,
+        /// The person's zone, in which the sentence gives `until`.
+        tz: Tz,
     },
     /// No mark applies and the instant is inside working hours.
     InsideHours {
@@ -76,17 +80,34 @@ pub enum Reason {
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const STAMP: &str = "%Y-%m-%d %H:%M UTC";
         match self {
-            Reason::OnlineMark { until } => {
-                write!(f, "presence mark online until {}", until.format(STAMP))
+            Reason::OnlineMark { until, tz } => {
+                write!(f, "presence mark online until {}", Until(*until, *tz))
             }
-            Reason::OfflineMark { until } => {
-                write!(f, "presence mark offline until {}", until.format(STAMP))
+            Reason::OfflineMark { until, tz } => {
+                write!(f, "presence mark offline until {}", Until(*until, *tz))
             }
             Reason::InsideHours { tz } => write!(f, "inside working hours ({tz})"),
             Reason::OutsideHours { tz } => write!(f, "outside working hours ({tz})"),
         }
+    }
+}
+
+/// A mark's end as its person reads it: `Wed 25 Nov 19:00 CET` in their
+/// own zone, or `cleared` for a mark set without a duration.
+struct Until(DateTime<Utc>, Tz);
+
+impl fmt::Display for Until {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Until(until, tz) = *self;
+        if until >= PresenceMark::until_cleared() {
+            return f.write_str("cleared");
+        }
+        write!(
+            f,
+            "{}",
+            until.with_timezone(&tz).format("%a %d %b %H:%M %Z")
+        )
     }
 }
 
@@ -118,14 +139,14 @@ pub fn online(
             until,
         }) => Online {
             online: true,
-            reason: Reason::OnlineMark { until: *until },
+            reason: Reason::OnlineMark { until: *until, tz },
         },
         Some(PresenceMark {
             status: Status::Offline,
             until,
         }) => Online {
             online: false,
-            reason: Reason::OfflineMark { until: *until },
+            reason: Reason::OfflineMark { until: *until, tz },
         },
         None if hours.contains(tz, t) => Online {
             online: true,
@@ -181,13 +202,13 @@ mod tests {
             (
                 Some((Online, "2026-11-25T21:00:00Z")),
                 outside,
-                (true, "presence mark online until 2026-11-25 21:00 UTC"),
+                (true, "presence mark online until Wed 25 Nov 22:00 CET"),
             ),
             // An offline mark during hours.
             (
                 Some((Offline, "2026-11-25T18:00:00Z")),
                 inside,
-                (false, "presence mark offline until 2026-11-25 18:00 UTC"),
+                (false, "presence mark offline until Wed 25 Nov 19:00 CET"),
             ),
             // Expiring exactly at t: expired, hours decide.
             (
@@ -204,7 +225,13 @@ mod tests {
             (
                 Some((Online, "2026-11-25T20:00:01Z")),
                 outside,
-                (true, "presence mark online until 2026-11-25 20:00 UTC"),
+                (true, "presence mark online until Wed 25 Nov 21:00 CET"),
+            ),
+            // A mark set without a duration holds until cleared.
+            (
+                Some((Offline, "9999-12-31T23:59:59Z")),
+                inside,
+                (false, "presence mark offline until cleared"),
             ),
             // Long expired marks are ignored.
             (
@@ -222,10 +249,11 @@ mod tests {
     fn reason_serializes_as_its_sentence() {
         let reason = Reason::OnlineMark {
             until: utc("2026-11-25T18:00:00Z"),
+            tz: chrono_tz::America::New_York,
         };
         assert_eq!(
             serde_json::to_string(&reason).expect("serializable"),
-            "\"presence mark online until 2026-11-25 18:00 UTC\""
+            "\"presence mark online until Wed 25 Nov 13:00 EST\""
         );
     }
 }

@@ -39,7 +39,11 @@ async fn action_items_bad_input() {
             400,
             "priority",
         ),
-        (json!({"title": "t", "deadline": "2026-12-01"}), 400, "body"),
+        (
+            json!({"title": "t", "deadline": "2026-12-01"}),
+            400,
+            "assignee",
+        ),
         (
             json!({"title": "t", "assignee": "zed", "deadline": "2026-12-01"}),
             404,

@@ -363,6 +363,12 @@ async fn notify_set_show_and_reset() {
         "{}",
         stdout(&o)
     );
+    // Looking at someone else's ladder is refused as looking, not changing.
+    let err = user_error(&as_bob(&d, &["notify", "--person", "alice"]).await);
+    assert_eq!(
+        err,
+        "tocsin: bob may not see how alice is notified (only themselves, their team lead or an admin)\n"
+    );
     d.stop().await;
 }
 
@@ -442,6 +448,27 @@ async fn maintenance_start_list_and_end() {
         .await,
     );
     assert_eq!(err, "tocsin: --project: not in the configuration\n");
+    // A window too long is refused as the flag given: --for, not --to.
+    let err = user_error(
+        &as_alice(
+            &d,
+            &[
+                "maintenance",
+                "start",
+                "--project",
+                "shop",
+                "--for",
+                "8d",
+                "--reason",
+                "x",
+            ],
+        )
+        .await,
+    );
+    assert!(
+        err.starts_with("tocsin: --for: the window is longer than"),
+        "{err}"
+    );
     let o = as_alice(
         &d,
         &["maintenance", "start", "--project", "shop", "--reason", "x"],
@@ -575,11 +602,30 @@ async fn times_are_in_the_readers_zone() {
             "project shop at Wed 25 Nov 10:00 CET\n",
         ),
         (vec!["oncall"], "on call at Wed 25 Nov 10:00 CET\n"),
+        (
+            vec!["report", "--from", "2026-11-01"],
+            "Sun 01 Nov 00:00 CET to Wed 25 Nov 10:00 CET\n",
+        ),
     ] {
         let mut all = vec!["--config", config.as_str()];
         all.extend(args);
         let o = as_bob(&d, &all).await;
         assert_exit(&o, 0);
+        assert!(stdout(&o).contains(needle), "{needle:?} in\n{}", stdout(&o));
+    }
+    // A presence mark's end, in its person's zone (bob: Berlin), or "cleared".
+    for (args, needle) in [
+        (
+            vec!["presence", "offline", "--for", "2h"],
+            "presence mark offline until Wed 25 Nov 12:00 CET",
+        ),
+        (
+            vec!["presence", "offline"],
+            "presence mark offline until cleared",
+        ),
+    ] {
+        assert_exit(&as_bob(&d, &args).await, 0);
+        let o = as_bob(&d, &["route", "--project", "shop"]).await;
         assert!(stdout(&o).contains(needle), "{needle:?} in\n{}", stdout(&o));
     }
     d.stop().await;

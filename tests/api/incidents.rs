@@ -150,3 +150,54 @@ async fn diagnosis_patch() {
     assert_eq!(r.status(), 400);
     d.stop().await;
 }
+
+#[tokio::test]
+async fn a_bad_status_update_names_its_field_and_changes_nothing() {
+    let d = spawn_daemon().await;
+    let id = open_one(&d).await;
+    let url = d.url(&format!("/api/v1/incidents/{id}/updates"));
+    let timeline = |v: Value| v["timeline"].as_array().map_or(0, Vec::len);
+    let show = d.url(&format!("/api/v1/incidents/{id}"));
+    let get = || async {
+        let r = d.http.get(&show).bearer_auth(BOB_TOKEN).send().await;
+        r.expect("show").json::<Value>().await.expect("json")
+    };
+    let before = timeline(get().await);
+    for (body, field, reason) in [
+        (
+            r#"{"text":5}"#,
+            "text",
+            "invalid type: integer `5`, expected a string",
+        ),
+        (r#"{}"#, "text", "missing"),
+        (
+            r#"{"txt":"on it"}"#,
+            "txt",
+            "unknown field; expected `text`",
+        ),
+        (r#"{"text":""}"#, "text", "must not be empty"),
+    ] {
+        let r = d
+            .http
+            .post(&url)
+            .bearer_auth(BOB_TOKEN)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("req");
+        assert_eq!(r.status(), 400, "{body}");
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(
+            (&v["field"], &v["reason"]),
+            (&json!(field), &json!(reason)),
+            "{body}: {v}"
+        );
+    }
+    assert_eq!(
+        timeline(get().await),
+        before,
+        "a refused update changes nothing"
+    );
+    d.stop().await;
+}

@@ -129,7 +129,7 @@ async fn bad_windows_are_refused_naming_the_field_and_nothing_is_stored() {
         ),
         (with(json!({"for": null})), "to"),
         (with(json!({"for": "2 hours"})), "for"),
-        (with(json!({"for": "8d"})), "to"),
+        (with(json!({"for": "8d"})), "for"),
         (
             with(json!({"for": null, "from": "2026-11-25 12:00", "to": "2026-11-25 11:00"})),
             "to",
@@ -145,7 +145,8 @@ async fn bad_windows_are_refused_naming_the_field_and_nothing_is_stored() {
         (with(json!({"matchers": ["job"]})), "matchers"),
         (with(json!({"matchers": ["a=~\"(\""]})), "matchers"),
         (with(json!({"client_reports": "drop"})), "client_reports"),
-        (with(json!({"colour": "red"})), "body"),
+        (with(json!({"colour": "red"})), "colour"),
+        (with(json!({"for": 7200})), "for"),
     ] {
         let r = start(&d, ADMIN_TOKEN, b.clone()).await;
         assert_eq!(r.status(), 400, "{b}");

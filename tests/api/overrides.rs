@@ -297,7 +297,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         ),
         (
             json!({"person": "bob", "from": "2026-11-26 09:00", "to": "2026-11-26 18:00", "who": "me"}),
-            "body",
+            "who",
         ),
     ];
     for (body, field) in cases {

@@ -226,6 +226,38 @@ async fn bare_ack_needs_exactly_one_paged_incident() {
     );
     assert_eq!(state(&d, one).await, "acknowledged");
     assert_eq!(state(&d, two).await, "triggered");
+
+    // A bare ack means the one still paging, not one bob already holds.
+    let (_, body) = sms(&d, BOB_PHONE, "ack").await;
+    assert!(
+        body.contains(&format!("Incident {two} acknowledged.")),
+        "{body}"
+    );
+    // One paged to bob but taken by alice is not his to list or resolve.
+    let three = open(&d, "Third").await;
+    let r = d
+        .http
+        .post(d.url(&format!("/api/v1/incidents/{three}/acknowledge")))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("ack");
+    assert_eq!(r.status(), 200);
+    let (_, body) = sms(&d, BOB_PHONE, "res").await;
+    assert!(
+        body.contains(&format!(
+            "Several incidents are paged to you: {one}, {two}. Reply"
+        )),
+        "{body}"
+    );
+    let (_, body) = sms(&d, BOB_PHONE, &format!("res {one}")).await;
+    assert!(body.contains("resolved"), "{body}");
+    let (_, body) = sms(&d, BOB_PHONE, "res").await;
+    assert!(
+        body.contains(&format!("Incident {two} resolved.")),
+        "{body}"
+    );
+    assert_eq!(state(&d, three).await, "acknowledged");
     d.stop().await;
 }
 

@@ -109,7 +109,11 @@ pub fn parse(
         client_reports,
         created_by: by.to_string(),
     };
-    check(roster, &w, now)?;
+    // An end worked out from `for` is refused as `for`: that is what was given.
+    check(roster, &w, now).map_err(|e| match (&r.duration, e.field) {
+        (Some(_), "to") => Invalid { field: "for", ..e },
+        _ => e,
+    })?;
     Ok(w)
 }
 
