@@ -205,7 +205,7 @@ fn claim_due(
                 if row.kind == "page"
                     && let Some(head) = repo.bundle_head(&person, "sms", end)?
                 {
-                    repo.fold_into(&head, end)?;
+                    repo.fold_into(head.id, &person, "sms", end)?;
                 }
                 repo.defer_pending(&person, "sms", end)?;
                 moved = true;
@@ -214,7 +214,9 @@ fn claim_due(
             // Pages fold into a page's SMS: a notice keeps its own words, so
             // it neither folds in nor takes pages into its message.
             if row.kind == "page" {
-                moved |= repo.fold_into(&row, now + window)? > 0;
+                if let Some(person) = row.person.as_deref() {
+                    moved |= repo.fold_into(row.id, person, &row.channel, now + window)? > 0;
+                }
                 // Stopping an incident cancels its folded pages while their
                 // head waits (`cancel_pages`), not while the head is in
                 // flight: a head sent before and re-queued (a dead daemon's

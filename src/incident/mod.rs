@@ -14,6 +14,6 @@ pub mod transition;
 
 pub use model::{Actor, AttachedAlert, Event, Incident, Layer, NewIncident, State};
 pub use repo::{
-    BUNDLE_PREVIEW, BundleSummary, Diagnosis, OutboxRow, OverrideFilter, ReadRepo, Repo,
-    ReportLeft, SmsClaim, StateFilter, Timer, opted_out,
+    BUNDLE_PREVIEW, BundleHead, BundleSummary, Diagnosis, OutboxRow, OverrideFilter, ReadRepo,
+    Repo, ReportLeft, SmsClaim, StateFilter, Timer, opted_out,
 };

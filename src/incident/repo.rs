@@ -173,12 +173,18 @@ pub trait Repo {
         person: &str,
         channel: &str,
         due_by: DateTime<Utc>,
-    ) -> StoreResult<Option<OutboxRow>>;
-    /// Folds into `head` (bundling) every other pending page to its person
-    /// on its channel due by `due_by` whose incident is still triggered, and
-    /// the rows folded into any of them (bundles never nest); returns how
-    /// many pending pages folded.
-    fn fold_into(&mut self, head: &OutboxRow, due_by: DateTime<Utc>) -> StoreResult<usize>;
+    ) -> StoreResult<Option<BundleHead>>;
+    /// Folds into `head` (bundling) every other pending page to `person` on
+    /// `channel` due by `due_by` whose incident is still triggered, and the
+    /// rows folded into any of them (bundles never nest); returns how many
+    /// pending pages folded.
+    fn fold_into(
+        &mut self,
+        head: i64,
+        person: &str,
+        channel: &str,
+        due_by: DateTime<Utc>,
+    ) -> StoreResult<usize>;
     /// Cancels the pages folded into `head` whose incident stopped paging
     /// (an acknowledgement while `head` was in flight, then re-queued);
     /// returns how many.
@@ -401,6 +407,13 @@ pub struct ReportLeft {
 
 /// How many folded rows a bundle's summary names (an SMS shows fewer).
 pub const BUNDLE_PREVIEW: usize = 64;
+
+/// What folding needs of a bundle's head: which row, and when it is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BundleHead {
+    pub id: i64,
+    pub due_at: DateTime<Utc>,
+}
 
 /// One notification: a page, a notice, or a post to a client channel.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

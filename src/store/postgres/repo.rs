@@ -16,9 +16,9 @@ use crate::incident::maintenance::{NewWindow, Window};
 use crate::incident::model::Actor;
 use crate::incident::repo::SMS_SID_MEMORY;
 use crate::incident::{
-    AttachedAlert, BUNDLE_PREVIEW, BundleSummary, Diagnosis, Event, Incident, NewIncident,
-    OutboxRow, OverrideFilter, ReadRepo, Repo, ReportLeft, SmsClaim, State, StateFilter, Timer,
-    reference,
+    AttachedAlert, BUNDLE_PREVIEW, BundleHead, BundleSummary, Diagnosis, Event, Incident,
+    NewIncident, OutboxRow, OverrideFilter, ReadRepo, Repo, ReportLeft, SmsClaim, State,
+    StateFilter, Timer, reference,
 };
 use crate::reports::{ActionRow, IncidentRow, PageRow, PostmortemRow, Range, Rows};
 use crate::routing::{NewOverride, PresenceMark, Status, StoredOverride};
@@ -765,25 +765,33 @@ impl Repo for TxRepo<'_, '_, '_> {
         person: &str,
         channel: &str,
         due_by: DateTime<Utc>,
-    ) -> StoreResult<Option<OutboxRow>> {
-        Ok(outbox_where(
+    ) -> StoreResult<Option<BundleHead>> {
+        opt(
             self.tx,
             &format!(
-                "status = 'pending' AND person = $1 AND channel = $2 AND kind = 'page' AND due_at <= $3
+                "SELECT id, due_at FROM outbox
+                 WHERE status = 'pending' AND person = $1 AND channel = $2 AND kind = 'page' AND due_at <= $3
                    AND {PAGING} ORDER BY id LIMIT 1"
             ),
             &[&person, &channel, &ms(due_by)],
-        )?
-        .into_iter()
-        .next())
+            |r| {
+                Ok(BundleHead {
+                    id: r.try_get(0)?,
+                    due_at: from_ms(r.try_get(1)?),
+                })
+            },
+        )
     }
 
-    fn fold_into(&mut self, head: &OutboxRow, due_by: DateTime<Utc>) -> StoreResult<usize> {
-        let Some(person) = head.person.as_deref() else {
-            return Ok(0);
-        };
+    fn fold_into(
+        &mut self,
+        head: i64,
+        person: &str,
+        channel: &str,
+        due_by: DateTime<Utc>,
+    ) -> StoreResult<usize> {
         self.touched.outbox = true;
-        let args: rows::Params<'_> = &[&head.id, &person, &head.channel, &ms(due_by)];
+        let args: rows::Params<'_> = &[&head, &person, &channel, &ms(due_by)];
         // Bundles never nest (as on SQLite).
         exec(
             self.tx,

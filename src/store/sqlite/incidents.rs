@@ -14,7 +14,7 @@ use crate::incident::{
     AttachedAlert, Diagnosis, Event, Incident, NewIncident, OverrideFilter, ReadRepo, Repo,
     SmsClaim, State, StateFilter, Timer,
 };
-use crate::incident::{BundleSummary, OutboxRow, ReportLeft};
+use crate::incident::{BundleHead, BundleSummary, OutboxRow, ReportLeft};
 use crate::routing::{NewOverride, PresenceMark, Status, StoredOverride};
 
 use super::maintenance;
@@ -887,16 +887,19 @@ impl Repo for TxRepo<'_> {
         person: &str,
         channel: &str,
         due_by: DateTime<Utc>,
-    ) -> StoreResult<Option<OutboxRow>> {
+    ) -> StoreResult<Option<BundleHead>> {
         outbox::head(self.conn, person, channel, due_by)
     }
 
-    fn fold_into(&mut self, head: &OutboxRow, due_by: DateTime<Utc>) -> StoreResult<usize> {
-        let Some(person) = head.person.as_deref() else {
-            return Ok(0);
-        };
+    fn fold_into(
+        &mut self,
+        head: i64,
+        person: &str,
+        channel: &str,
+        due_by: DateTime<Utc>,
+    ) -> StoreResult<usize> {
         self.touched.outbox = true;
-        outbox::fold_into(self.conn, head.id, person, &head.channel, due_by)
+        outbox::fold_into(self.conn, head, person, channel, due_by)
     }
 
     fn leave_out_stopped(&mut self, head: i64) -> StoreResult<usize> {
