@@ -212,10 +212,17 @@ fn claim_due(
                 continue;
             }
             // Pages fold into a page's SMS: a notice keeps its own words, so
-            // it neither folds in nor takes pages into its message.
+            // it neither folds in nor takes pages into its message. Only
+            // pages due now: a later rung of a ladder must not go early with
+            // it (an acknowledgement before its time stops it); it waits for
+            // the end of the window this SMS opens. A head retried after a
+            // failure also takes the pages its first try's window deferred
+            // (due by that window's end, within a window of now), so they
+            // do not wait out a second window behind it.
             if row.kind == "page" {
+                let due_by = if row.attempts > 0 { now + window } else { now };
                 if let Some(person) = row.person.as_deref() {
-                    moved |= repo.fold_into(row.id, person, &row.channel, now + window)? > 0;
+                    moved |= repo.fold_into(row.id, person, &row.channel, due_by)? > 0;
                 }
                 // Stopping an incident cancels its folded pages while their
                 // head waits (`cancel_pages`), not while the head is in

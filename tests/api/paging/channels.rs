@@ -349,3 +349,39 @@ async fn a_person_sets_their_own_notify_ladder_and_clears_it_back_to_the_yaml_on
     )
     .await;
 }
+
+/// A later rung is never sent before it is due: an SMS going out to the
+/// same person does not take along one that is due within its window.
+#[tokio::test]
+async fn a_later_rung_waits_for_its_time_even_beside_another_sms() {
+    let rig = rig_with(&Shape {
+        steps: NO_VIA,
+        bob_notify: "[{via: [email], after: 0s}, {via: [sms], after: 2m}]",
+        ..SHAPE
+    })
+    .await;
+    let first = rig.open("DiskFull").await;
+    rig.d.advance(Duration::minutes(1)).await;
+    let second = rig.open("CpuHigh").await;
+    // first's SMS rung is due now; second's in a minute, inside the window.
+    rig.d.advance(Duration::minutes(1)).await;
+    assert_eq!(
+        twilio_sent(&rig.twilio),
+        [sms(BOB_PHONE, &[first])],
+        "second's rung is not due yet"
+    );
+    rig.d.advance(Duration::seconds(30)).await;
+    // Acknowledged before its rung: its SMS never goes.
+    assert_eq!(rig.act(second, "acknowledge", BOB_TOKEN).await, 200);
+    assert_eq!(rig.act(first, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    rig.finish(
+        &[
+            email("bob@example.com", first),
+            email("bob@example.com", second),
+            sms(BOB_PHONE, &[first]),
+        ],
+        1,
+    )
+    .await;
+}
