@@ -24,15 +24,69 @@ pub struct ApiClient {
 }
 
 /// Where the daemon listens: the explicit URL, else `server.listen` of the
-/// config when it loads, else [`DEFAULT_URL`].
-pub fn base_url(explicit: Option<&str>, config: &Path) -> String {
+/// config, else (no config file, or no `server.listen` in it)
+/// [`DEFAULT_URL`]. A config with errors elsewhere (a roster being edited)
+/// still names its daemon: `reload` must reach that one and hear why it
+/// refuses, not another daemon on the default address.
+pub fn base_url(explicit: Option<&str>, config: &Path) -> anyhow::Result<String> {
     if let Some(url) = explicit {
-        return url.trim_end_matches('/').to_string();
+        return Ok(url.trim_end_matches('/').to_string());
     }
-    match crate::config::load(config) {
-        Ok(roster) => url_for_listen(roster.server.listen),
-        Err(_) => DEFAULT_URL.to_string(),
+    if let Ok(roster) = crate::config::load(config) {
+        return Ok(url_for_listen(roster.server.listen));
     }
+    let unread = |why: String| {
+        anyhow::anyhow!(
+            "cannot read server.listen from {}: {why}; give --url (or TOCSIN_URL)",
+            config.display()
+        )
+    };
+    match peek(config).map_err(unread)? {
+        Some(Peek {
+            server: PeekServer {
+                listen: Some(listen),
+            },
+            ..
+        }) => {
+            let addr = listen
+                .trim()
+                .parse::<SocketAddr>()
+                .map_err(|e| unread(format!("{listen:?}: {e}")))?;
+            Ok(url_for_listen(addr))
+        }
+        _ => Ok(DEFAULT_URL.to_string()),
+    }
+}
+
+/// What the client verbs need of the main config file, read on its own.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct Peek {
+    #[serde(default)]
+    server: PeekServer,
+    pub timezone: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+struct PeekServer {
+    listen: Option<String>,
+}
+
+/// The main config file's `server.listen` and `timezone`, without its
+/// includes or any check of the rest; `None` when there is no such file.
+pub fn peek(config: &Path) -> Result<Option<Peek>, String> {
+    let text = match std::fs::read_to_string(config) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    serde_saphyr::from_str::<Peek>(&text)
+        .map(Some)
+        .map_err(|e| {
+            // The parser draws the line below its message: one line is enough here.
+            let e = e.to_string();
+            let first = e.lines().next().unwrap_or_default();
+            first.trim_start_matches("error: ").to_string()
+        })
 }
 
 /// `http://` + the listen address, with a wildcard address (`0.0.0.0`,

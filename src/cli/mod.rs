@@ -142,7 +142,7 @@ fn run_client(
     token_file: Option<&std::path::Path>,
 ) -> anyhow::Result<()> {
     let token = client::token(token_file, std::env::var("TOCSIN_TOKEN").ok())?;
-    let api = client::ApiClient::new(client::base_url(url, config), token)?;
+    let api = client::ApiClient::new(client::base_url(url, config)?, token)?;
     let tz = reader_zone(std::env::var("TZ").ok(), config);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -241,6 +241,10 @@ pub fn json_text(v: &serde_json::Value) -> String {
 fn reader_zone(tz: Option<String>, config: &std::path::Path) -> chrono_tz::Tz {
     tz.and_then(|t| t.trim_start_matches(':').parse().ok())
         .or_else(|| crate::config::load(config).ok().map(|r| r.timezone))
+        .or_else(|| {
+            let peeked = client::peek(config).ok()??;
+            peeked.timezone?.trim().parse().ok()
+        })
         .unwrap_or(chrono_tz::UTC)
 }
 
@@ -259,7 +263,7 @@ fn check_config(path: &std::path::Path) -> anyhow::Result<()> {
 
 /// Needs no token: `/readyz` is public, and a health check has none.
 fn check_ready(url: Option<&str>, config: &std::path::Path) -> anyhow::Result<()> {
-    let base = client::base_url(url, config);
+    let base = client::base_url(url, config)?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

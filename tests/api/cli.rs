@@ -226,6 +226,48 @@ async fn url_from_the_config_and_token_from_a_file() {
     d.stop().await;
 }
 
+/// A roster error (a file being edited) does not send the client verbs to
+/// another daemon: `server.listen` is still read, and `reload` reaches this
+/// daemon and hears why it refuses. A file with no readable address is an
+/// error that says to give --url, never the default address in silence.
+#[tokio::test]
+async fn a_config_with_errors_still_names_its_daemon() {
+    let d = spawn_daemon().await;
+    let broken = roster_yaml("").replace("lead: alice", "lead: alicia");
+    std::fs::write(&d.config, &broken).expect("write");
+    let addr = d.base.trim_start_matches("http://");
+    let config = d.dir.path().join("client.yaml");
+    let client = broken.replace("listen: 127.0.0.1:0", &format!("listen: {addr}"));
+    std::fs::write(&config, client).expect("write config");
+    let config = config.to_string_lossy().into_owned();
+    let with = |args: &[&'static str]| {
+        let mut all = vec!["--config", config.as_str()];
+        all.extend_from_slice(args);
+        all
+    };
+    let o = tocsin(&d, Some(ADMIN_TOKEN), &with(&["reload"])).await;
+    assert_exit(&o, 1);
+    let err = stderr(&o);
+    assert!(err.contains("unknown person \"alicia\""), "{err}");
+    assert!(
+        err.ends_with("the daemon kept its running configuration\n"),
+        "{err}"
+    );
+    let o = tocsin(&d, Some(BOB_TOKEN), &with(&["incidents", "list"])).await;
+    assert_exit(&o, 0);
+    std::fs::write(d.dir.path().join("client.yaml"), "server: [not, a, map\n").expect("write");
+    let err = user_error(&tocsin(&d, Some(BOB_TOKEN), &with(&["incidents", "list"])).await);
+    assert!(
+        err.starts_with("tocsin: cannot read server.listen from "),
+        "{err}"
+    );
+    assert!(
+        err.trim_end().ends_with("give --url (or TOCSIN_URL)"),
+        "{err}"
+    );
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn diagnose_patches_the_incident() {
     let d = spawn_daemon().await;
