@@ -27,7 +27,8 @@ pub enum MaintenanceCmd {
     /// End a window now: what still fires pages at once.
     End {
         /// The window's number (from `list`).
-        id: u64,
+        #[arg(value_parser = parse_id)]
+        id: String,
     },
 }
 
@@ -60,6 +61,19 @@ pub struct StartArgs {
     /// Hold the client's own reports too (they page through by default).
     #[arg(long)]
     pub hold_client_reports: bool,
+}
+
+/// A window's id as `list` shows it: a number, or a configured window's
+/// name (which the daemon refuses with the way to end it).
+fn parse_id(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err("give the window's number, as `tocsin maintenance list` shows it".into())
+    }
 }
 
 fn parse_span(s: &str) -> Result<String, String> {
@@ -164,8 +178,13 @@ pub async fn run(api: &ApiClient, cmd: MaintenanceCmd, tz: Tz) -> anyhow::Result
         }
         MaintenanceCmd::Start(args) => {
             let w = api.post("/api/v1/maintenance", &body(&args)).await?;
+            // A window that starts later says when: "until" alone reads as now.
+            let from = match w["active"] {
+                Value::Bool(false) => format!(" from {}", when_text(&w["from"], tz)),
+                _ => String::new(),
+            };
             println!(
-                "maintenance {} on {} until {}",
+                "maintenance {} on {}{from} until {}",
                 text(&w["id"]),
                 scope(&w),
                 when_text(&w["to"], tz)
@@ -173,9 +192,18 @@ pub async fn run(api: &ApiClient, cmd: MaintenanceCmd, tz: Tz) -> anyhow::Result
         }
         MaintenanceCmd::End { id } => {
             let v = api.delete(&format!("/api/v1/maintenance/{id}")).await?;
-            let paged = list_of(&v, "paged").len();
-            let resolved = list_of(&v, "resolved").len();
-            println!("maintenance {id} ended; {paged} paged now, {resolved} resolved");
+            let count = |key: &str| {
+                let ids: Vec<String> = list_of(&v, key).iter().map(text).collect();
+                match ids.len() {
+                    0 => "0".to_string(),
+                    n => format!("{n} (#{})", ids.join(", #")),
+                }
+            };
+            println!(
+                "maintenance {id} ended; {} paged now, {} resolved",
+                count("paged"),
+                count("resolved")
+            );
         }
     }
     Ok(())

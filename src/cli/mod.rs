@@ -112,6 +112,19 @@ pub enum Command {
 
 /// Runs the parsed command; errors become exit code 1 with one line.
 pub fn run(cli: Cli) -> ExitCode {
+    // What clap cannot say of a value: a usage error, exit 2.
+    if let Command::Presence(a) = &cli.command
+        && a.status == presence::Status::Clear
+        && a.ttl.is_some()
+    {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--for cannot be used with clear: the mark goes at once",
+            )
+            .exit();
+    }
     let result = match cli.command {
         Command::Serve => crate::app::serve_blocking(&cli.config),
         Command::CheckConfig => check_config(&cli.config),
@@ -150,7 +163,7 @@ fn run_client(
     rt.block_on(async {
         match command {
             Command::Incidents(cmd) => incidents::run(&api, cmd, tz).await,
-            Command::Presence(args) => presence::run(&api, args).await,
+            Command::Presence(args) => presence::run(&api, args, tz).await,
             Command::Login => login(&api).await,
             Command::Notify(args) => notify::run(&api, args).await,
             Command::Route { project, at, json } => {

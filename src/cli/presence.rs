@@ -57,7 +57,7 @@ pub fn body(status: Status, ttl: Option<&str>) -> Value {
 /// The flags of these verbs by the API fields they send.
 const FLAGS: &[(&str, &str)] = &[("ttl", "--for")];
 
-pub async fn run(api: &ApiClient, args: PresenceArgs) -> anyhow::Result<()> {
+pub async fn run(api: &ApiClient, args: PresenceArgs, tz: chrono_tz::Tz) -> anyhow::Result<()> {
     let api = &api.naming(FLAGS);
     let person = match args.person {
         Some(p) => p,
@@ -69,10 +69,15 @@ pub async fn run(api: &ApiClient, args: PresenceArgs) -> anyhow::Result<()> {
         println!("{person}'s presence mark is cleared: working hours decide again");
         return Ok(());
     }
-    api.put(&path, &body(args.status, args.ttl.as_deref()))
+    let set = api
+        .put(&path, &body(args.status, args.ttl.as_deref()))
         .await?;
     match &args.ttl {
-        Some(t) => println!("{person} is {} for {t}", args.status.as_str()),
+        Some(t) => println!(
+            "{person} is {} until {} ({t})",
+            args.status.as_str(),
+            super::incidents::when_text(&set["until"], tz)
+        ),
         None => println!(
             "{person} is {} until cleared (tocsin presence clear)",
             args.status.as_str()

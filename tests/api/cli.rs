@@ -376,6 +376,14 @@ async fn presence_online_without_for_holds_until_cleared() {
         err.starts_with("tocsin: --for: 400d is longer than"),
         "{err}"
     );
+    // A mark for a time says when it ends, in the reader's zone.
+    let o = as_bob(&d, &["presence", "offline", "--for", "2h"]).await;
+    assert_eq!(
+        stdout(&o),
+        "bob is offline until Wed 25 Nov 11:00 UTC (2h)\n"
+    );
+    // Clearing has no duration: --for with it is a usage error.
+    assert_exit(&as_bob(&d, &["presence", "clear", "--for", "1h"]).await, 2);
     let o = as_bob(&d, &["presence", "clear"]).await;
     assert_exit(&o, 0);
     assert_eq!(
@@ -468,6 +476,32 @@ async fn maintenance_start_list_and_end() {
     let o = as_alice(&d, &["maintenance", "end", "1"]).await;
     assert_exit(&o, 0);
     assert_eq!(stdout(&o), "maintenance 1 ended; 0 paged now, 0 resolved\n");
+    // A window that starts later says when; one from the configuration is
+    // refused with the way to end it, not as a bad number.
+    let o = as_alice(
+        &d,
+        &[
+            "maintenance",
+            "start",
+            "--project",
+            "shop",
+            "--from",
+            "2026-11-26 02:00",
+            "--to",
+            "2026-11-26 04:00",
+            "--reason",
+            "db",
+        ],
+    )
+    .await;
+    assert_eq!(
+        stdout(&o),
+        "maintenance 2 on project shop from Thu 26 Nov 01:00 UTC until Thu 26 Nov 03:00 UTC\n"
+    );
+    let err = user_error(&as_alice(&d, &["maintenance", "end", "nightly"]).await);
+    assert!(err.starts_with("tocsin: "), "{err}");
+    assert!(!err.contains("invalid digit"), "{err}");
+    assert_exit(&as_alice(&d, &["maintenance", "end", "2"]).await, 0);
     assert_eq!(
         stdout(&as_bob(&d, &["maintenance", "list"]).await),
         "no maintenance windows\n"
