@@ -503,7 +503,8 @@ mod tests {
                 false,
             ),
             (&["maintenance", "end", "3"], true),
-            (&["maintenance", "end", "three"], false),
+            (&["maintenance", "end", "nightly-backup"], true),
+            (&["maintenance", "end", "../x"], false),
         ] {
             assert_eq!(parses(args), ok, "{args:?}");
         }

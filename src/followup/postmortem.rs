@@ -335,6 +335,7 @@ const STORY: &[&str] = &[
     "suppressed",
     "maintenance over",
     "reopened",
+    "raised",
     "page queued",
     "acknowledged",
     "acknowledgement timed out",

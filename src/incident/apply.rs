@@ -234,6 +234,10 @@ fn open_or_reopen(
     if let Some(prev) = flapped {
         let routed = route(integration, first);
         let (state, window) = initial_state(repo, roster, integration, first, &routed, now)?;
+        // A record that fires again with an alert that pages now pages.
+        if routed.critical && !prev.critical {
+            repo.raise(prev.id, routed.severity)?;
+        }
         repo.set_state(prev.id, state, now, None)?;
         repo.append(
             prev.id,
@@ -312,22 +316,28 @@ pub fn ingest_group(
         out.duplicate = true;
         return Ok(out);
     }
-    let firing: Vec<&Alert> = webhook
+    let mut firing: Vec<&Alert> = webhook
         .alerts
         .iter()
         .filter(|a| a.status == AlertStatus::Firing)
         .collect();
+    // The incident is routed, named and rated by the first alert that
+    // pages: a warning listed before a critical alert must not open a
+    // record that pages nobody.
+    if let Some(i) = firing.iter().position(|a| route(integration, a).critical) {
+        firing[..=i].rotate_right(1);
+    }
     // A join needs the incident's id alone: the full row is not read.
-    let id = match repo.find_open_id(&integration.id, &webhook.group_key)? {
+    let (id, joined) = match repo.find_open_id(&integration.id, &webhook.group_key)? {
         Some(id) => {
             out.attached.push(id);
-            id
+            (id, true)
         }
         None if firing.is_empty() => return Ok(out), // resolved alerts of no open incident
         None => {
             let title = title_for(&firing);
             let started = firing.iter().filter_map(|a| a.starts_at).min();
-            open_or_reopen(
+            let opened = open_or_reopen(
                 repo,
                 roster,
                 integration,
@@ -338,11 +348,14 @@ pub fn ingest_group(
                 now,
                 &mut out,
                 true,
-            )?
-            .id
+            )?;
+            (opened.id, false)
         }
     };
-    attach_alerts(repo, integration, id, &webhook.alerts, now)?;
+    let newly = attach_alerts(repo, integration, id, &webhook.alerts, now)?;
+    if joined {
+        raise_for(repo, integration, id, &newly, now, &mut out)?;
+    }
     if webhook.truncated_alerts > 0 {
         repo.append(
             id,
@@ -363,14 +376,17 @@ pub fn ingest_group(
     Ok(out)
 }
 
-fn attach_alerts(
+/// Stores the snapshot's alerts on incident `id`; returns those that fire
+/// anew (first seen firing, or firing again).
+fn attach_alerts<'a>(
     repo: &mut dyn Repo,
     integration: &Integration,
     id: i64,
-    alerts: &[Alert],
+    alerts: &'a [Alert],
     now: DateTime<Utc>,
-) -> StoreResult<()> {
+) -> StoreResult<Vec<&'a Alert>> {
     let actor = Actor::Integration(integration.id.clone());
+    let mut newly = Vec::new();
     for a in alerts {
         let previous = repo.upsert_alert(
             id,
@@ -387,6 +403,9 @@ fn attach_alerts(
             (Some("resolved"), AlertStatus::Firing) => "alert fired again",
             _ => continue,
         };
+        if a.status == AlertStatus::Firing {
+            newly.push(a);
+        }
         repo.append(
             id,
             now,
@@ -398,6 +417,50 @@ fn attach_alerts(
                 "labels": a.labels,
             }),
         )?;
+    }
+    Ok(newly)
+}
+
+/// An alert that pages fired anew in the group of a non-critical record
+/// (opened by a warning, say): the record becomes critical at that
+/// alert's severity and, unless a maintenance window holds it, triggered,
+/// paging as if it had just opened. An incident a person downgraded stays
+/// critical-but-downgraded: that was their call, and this changes nothing.
+fn raise_for(
+    repo: &mut dyn Repo,
+    integration: &Integration,
+    id: i64,
+    newly: &[&Alert],
+    now: DateTime<Utc>,
+    out: &mut Outcome,
+) -> StoreResult<()> {
+    let Some((alert, routed)) = newly
+        .iter()
+        .map(|a| (*a, route(integration, a)))
+        .find(|(_, r)| r.critical)
+    else {
+        return Ok(());
+    };
+    let inc = repo.get(id)?;
+    if inc.critical {
+        return Ok(());
+    }
+    repo.raise(id, routed.severity)?;
+    repo.append(
+        id,
+        now,
+        &Actor::Integration(integration.id.clone()),
+        "raised",
+        json!({
+            "reason": "an alert that pages joined",
+            "fingerprint": alert.dedup_key,
+            "summary": alert.summary,
+            "severity": routed.severity,
+        }),
+    )?;
+    if inc.state == State::Downgraded {
+        repo.set_state(id, State::Triggered, now, None)?;
+        out.reopened.push(id);
     }
     Ok(())
 }

@@ -62,6 +62,9 @@ pub trait Repo {
         assignee: Option<&str>,
     ) -> StoreResult<()>;
     fn set_diagnosis(&mut self, id: i64, d: &Diagnosis) -> StoreResult<()>;
+    /// Makes a non-critical record critical, at `severity` (an alert that
+    /// pages joined it).
+    fn raise(&mut self, id: i64, severity: crate::ingest::alert::Severity) -> StoreResult<()>;
     /// Records that the client was told about the incident.
     fn mark_announced(&mut self, id: i64) -> StoreResult<()>;
     /// Whom the client's channel was last told is investigating (`""` for

@@ -23,6 +23,7 @@ fn verb(kind: &str) -> &str {
     match kind {
         "opened" => "opened the incident",
         "reopened" => "reopened it",
+        "raised" => "made it critical: an alert that pages joined",
         "acknowledged" => "acknowledged it",
         "resolved" => "resolved it",
         "downgraded" => "downgraded it to non-critical",

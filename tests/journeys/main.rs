@@ -20,3 +20,4 @@ mod heartbeat;
 mod resolved_by_hand;
 mod slack_buttons;
 mod storm;
+mod warning_then_critical;

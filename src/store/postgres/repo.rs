@@ -307,6 +307,15 @@ impl Repo for TxRepo<'_, '_, '_> {
         Ok(())
     }
 
+    fn raise(&mut self, id: i64, severity: crate::ingest::alert::Severity) -> StoreResult<()> {
+        exec(
+            self.tx,
+            "UPDATE incidents SET critical = 1, severity = $2 WHERE id = $1",
+            &[&id, &severity.as_str()],
+        )?;
+        Ok(())
+    }
+
     fn mark_announced(&mut self, id: i64) -> StoreResult<()> {
         exec(
             self.tx,

@@ -472,6 +472,16 @@ impl Repo for TxRepo<'_> {
         Ok(())
     }
 
+    fn raise(&mut self, id: i64, severity: crate::ingest::alert::Severity) -> StoreResult<()> {
+        self.changed();
+        super::exec(
+            self.conn,
+            "UPDATE incidents SET critical = 1, severity = ?2 WHERE id = ?1",
+            params![id, severity.as_str()],
+        )?;
+        Ok(())
+    }
+
     fn mark_announced(&mut self, id: i64) -> StoreResult<()> {
         let n = super::exec(
             self.conn,
