@@ -187,24 +187,34 @@ fn build<A>(
 }
 
 /// Key under which a notification is recognised as already processed: SHA-256 (hex) of the
-/// `groupKey` and the sorted set of (fingerprint, status) pairs. HA peers and
-/// `repeat_interval` re-sends of an unchanged group map to the same key (PROTOCOLS §1.7).
+/// `groupKey` and the sorted set of (fingerprint, status, startsAt). HA peers and
+/// `repeat_interval` re-sends of an unchanged group map to the same key (PROTOCOLS §1.7);
+/// an alert that resolved and fires again has a new `startsAt`, so its snapshot is news even
+/// when it matches one from before the resolve within the HA copy window.
 pub fn idempotency_key(webhook: &Webhook) -> String {
-    let mut pairs: Vec<(&str, &str)> = webhook
+    let mut pairs: Vec<(&str, &str, Option<i64>)> = webhook
         .alerts
         .iter()
-        .map(|a| (a.dedup_key.as_str(), a.status.as_str()))
+        .map(|a| {
+            let start = a.starts_at.map(|t| t.timestamp_millis());
+            (a.dedup_key.as_str(), a.status.as_str(), start)
+        })
         .collect();
     pairs.sort_unstable();
     pairs.dedup();
     // 0xff never occurs in UTF-8, so it separates fields unambiguously.
     let mut hasher = Sha256::new();
     hasher.update(webhook.group_key.as_bytes());
-    for (fingerprint, status) in pairs {
+    for (fingerprint, status, start) in pairs {
         hasher.update([0xff]);
         hasher.update(fingerprint.as_bytes());
         hasher.update([0xff]);
         hasher.update(status.as_bytes());
+        if let Some(ms) = start {
+            // 0xfe (nor any UTF-8) marks the start's fixed eight bytes.
+            hasher.update([0xfe]);
+            hasher.update(ms.to_le_bytes());
+        }
     }
     hex::encode(hasher.finalize())
 }

@@ -165,6 +165,43 @@ async fn flapping_alert_reopens_the_same_incident_within_the_window() {
     d.stop().await;
 }
 
+/// Fired, resolved and fired again inside the HA copy window (a short
+/// group_interval): the third snapshot repeats the first's alerts and
+/// statuses, but the alert's new start says it fired anew; an HA peer's
+/// copy of it is still a duplicate.
+#[tokio::test]
+async fn an_alert_firing_again_within_the_copy_window_reopens() {
+    let d = spawn_daemon().await;
+    let fire = am_payload("Quick", vec![am_alert("Quick", "x", "firing")]);
+    let res = am_payload("Quick", vec![am_alert("Quick", "x", "resolved")]);
+    let mut again = am_alert("Quick", "x", "firing");
+    again["startsAt"] = json!("2026-11-25T09:00:20Z");
+    let again = am_payload("Quick", vec![again]);
+    let post = |body: &Value| {
+        let body = body.clone();
+        let d = &d;
+        async move {
+            let r = d.post_json("/api/v1/alertmanager", AM_TOKEN, &body).await;
+            let v: Value = r.json().await.expect("json");
+            v["outcome"].clone()
+        }
+    };
+    let opened = post(&fire).await["opened"][0].as_i64().expect("opened");
+    d.clock.advance(chrono::Duration::seconds(10));
+    assert_eq!(post(&res).await["resolved"], json!([opened]));
+    d.clock.advance(chrono::Duration::seconds(10));
+    let out = post(&again).await;
+    assert_eq!(
+        (&out["duplicate"], &out["reopened"]),
+        (&json!(false), &json!([opened])),
+        "{out}"
+    );
+    assert_eq!(post(&again).await["duplicate"], json!(true), "an HA copy");
+    let s = show(&d, opened).await;
+    assert_eq!(s["incident"]["state"], "triggered");
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn concurrent_identical_posts_open_one_incident() {
     let d = spawn_daemon().await;
