@@ -27,6 +27,8 @@ struct OpenIncident {
     title: String,
     state: String,
     started: When,
+    /// While acknowledged: since when (a reopen starts it again).
+    acknowledged: Option<When>,
     updates: Vec<Update>,
 }
 
@@ -103,6 +105,10 @@ pub async fn show(
                 title: inc.title.clone(),
                 state: inc.state.to_string(),
                 started: when(inc.started_at),
+                acknowledged: (inc.state == crate::incident::State::Acknowledged)
+                    .then_some(inc.acknowledged_at)
+                    .flatten()
+                    .map(when),
                 updates: said
                     .into_iter()
                     .map(|(at, text)| Update { at: when(at), text })

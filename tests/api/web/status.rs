@@ -81,6 +81,16 @@ async fn the_status_page_shows_what_the_client_was_told_and_nothing_else() {
     assert!(html.contains(r#"id="incident-ACME-1""#), "{html}");
     assert!(html.contains("DiskFull"), "{html}");
     assert!(html.contains("We are restoring the disk."), "{html}");
+    // When the problem started (the alert's start), and since when someone
+    // is on it (not "acknowledged since" the start).
+    assert!(
+        html.contains(r#"started <time datetime="2026-11-25T08:59:00Z""#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"acknowledged <time datetime="2026-11-25T09:00:00Z""#),
+        "{html}"
+    );
     for leak in [
         "old host",
         "CpuQuiet",
