@@ -6,7 +6,7 @@
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use super::client::ApiClient;
+use super::client::{ApiClient, Refusal};
 use super::incidents::{list_of, text};
 use super::json_text;
 use super::presence::whoami;
@@ -53,14 +53,21 @@ pub fn rule(text: &str) -> Value {
     }
 }
 
-/// The answer of the notify endpoints, for reading.
-pub fn render(v: &Value) -> String {
+/// The answer of the notify endpoints, for reading; `for_other`: the
+/// reader is not the person (the way back then names them).
+pub fn render(v: &Value, for_other: bool) -> String {
+    let person = text(&v["person"]);
     let from = if v["source"] == "api" {
-        "set with tocsin notify (tocsin notify reset goes back to the configuration)"
+        let whom = if for_other {
+            format!(" --person {person}")
+        } else {
+            String::new()
+        };
+        format!("set with tocsin notify; tocsin notify reset{whom} goes back to the configuration")
     } else {
-        "from the configuration"
+        "from the configuration".to_string()
     };
-    let mut out = format!("{} is notified ({from}):\n", text(&v["person"]));
+    let mut out = format!("{person} is notified ({from}):\n");
     let rules = list_of(v, "rules");
     if rules.is_empty() {
         let first = list_of(v, "channels").first().map(text).unwrap_or_default();
@@ -79,6 +86,7 @@ pub fn render(v: &Value) -> String {
 }
 
 pub async fn run(api: &ApiClient, args: NotifyArgs) -> anyhow::Result<()> {
+    let for_other = args.person.is_some();
     let person = match args.person {
         Some(p) => p,
         None => whoami(api).await?,
@@ -87,13 +95,35 @@ pub async fn run(api: &ApiClient, args: NotifyArgs) -> anyhow::Result<()> {
     let v = match args.action.unwrap_or(NotifyCmd::Show) {
         NotifyCmd::Show => api.get(&path, &[]).await?,
         NotifyCmd::Set { rules } => {
-            let rules: Vec<Value> = rules.iter().map(|r| rule(r)).collect();
-            api.put(&path, &json!({"rules": rules})).await?
+            let body: Vec<Value> = rules.iter().map(|r| rule(r)).collect();
+            let answer = api.put(&path, &json!({"rules": body})).await;
+            answer.map_err(|e| typed(e, &rules))?
         }
         NotifyCmd::Reset => api.delete(&path).await?,
     };
-    print!("{}", if args.json { json_text(&v) } else { render(&v) });
+    let shown = if args.json {
+        json_text(&v)
+    } else {
+        render(&v, for_other)
+    };
+    print!("{shown}");
     Ok(())
+}
+
+/// A refused rule named as it was typed (`chat@1m`), not as the API's
+/// `rules[2].after`.
+fn typed(mut e: anyhow::Error, rules: &[String]) -> anyhow::Error {
+    if let Some(r) = e.downcast_mut::<Refusal>()
+        && let Some(field) = &r.field
+        && let Some(n) = field
+            .strip_prefix("rules[")
+            .and_then(|rest| rest.split_once(']'))
+            .and_then(|(n, _)| n.parse::<usize>().ok())
+        && let Some(rule) = rules.get(n)
+    {
+        r.field = Some(rule.clone());
+    }
+    e
 }
 
 #[cfg(test)]
@@ -120,8 +150,8 @@ mod tests {
         let v = json!({"person": "bob", "source": "api", "channels": ["sms"],
             "rules": [{"via": ["chat", "sms"], "after": "0s"}, {"via": ["voice"], "after": "2m"}]});
         assert_eq!(
-            render(&v),
-            "bob is notified (set with tocsin notify (tocsin notify reset goes back to the configuration)):\n  \
+            render(&v, false),
+            "bob is notified (set with tocsin notify; tocsin notify reset goes back to the configuration):\n  \
              chat + sms at once\n  voice after 2m, if nobody acknowledged\nSteps with via use their own channels.\n"
         );
     }

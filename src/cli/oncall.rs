@@ -146,6 +146,7 @@ pub async fn run(api: &ApiClient, cmd: OncallCmd, tz: Tz) -> anyhow::Result<()> 
         } => {
             let all = all.then_some("true");
             let v = api
+                .naming(&[("schedule", "--schedule")])
                 .get(
                     "/api/v1/overrides",
                     &[

@@ -406,6 +406,17 @@ async fn notify_set_show_and_reset() {
     let o = as_bob(&d, &["notify", "set", "chat"]).await;
     let err = user_error(&o);
     assert!(err.contains("chat"), "{err}");
+    // A refused rung is named as typed, not as rules[2].after.
+    let o = as_bob(&d, &["notify", "set", "sms", "voice@2m", "sms@1m"]).await;
+    let err = user_error(&o);
+    assert!(err.starts_with("tocsin: sms@1m: "), "{err}");
+    // alice (bob's lead) set it: the way back names bob.
+    let o = as_alice(&d, &["notify", "set", "sms", "--person", "bob"]).await;
+    assert!(
+        stdout(&o).contains("tocsin notify reset --person bob goes back"),
+        "{}",
+        stdout(&o)
+    );
     let o = as_bob(&d, &["notify", "reset"]).await;
     assert_exit(&o, 0);
     assert!(

@@ -647,5 +647,12 @@ async fn the_cli_creates_lists_and_deletes_overrides() {
     )
     .await;
     assert!(user_error(&o).contains("--to: must be after from"), "{o:?}");
+    let o = cli(
+        &d,
+        BOB_TOKEN,
+        &["oncall", "overrides", "--schedule", "nope"],
+    )
+    .await;
+    assert!(user_error(&o).starts_with("tocsin: --schedule: "), "{o:?}");
     d.stop().await;
 }
