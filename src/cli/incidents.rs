@@ -32,6 +32,9 @@ pub enum IncidentsCmd {
         /// Print the daemon's JSON answer as is.
         #[arg(long)]
         json: bool,
+        /// Timeline details in full, not cut to fit a terminal line.
+        #[arg(long)]
+        wide: bool,
     },
     /// Acknowledge: stop paging, take it on.
     Ack {
@@ -195,14 +198,14 @@ pub async fn run(api: &ApiClient, cmd: IncidentsCmd, tz: Tz) -> anyhow::Result<(
                 print!("{}", render_list(&list, now, tz, wide));
             }
         }
-        IncidentsCmd::Show { id, json } => {
+        IncidentsCmd::Show { id, json, wide } => {
             let v = api.get(&format!("/api/v1/incidents/{id}"), &[]).await?;
             print!(
                 "{}",
                 if json {
                     json_text(&v)
                 } else {
-                    render_show(&v, now, tz)
+                    render_show(&v, now, tz, wide)
                 }
             );
         }
@@ -374,7 +377,7 @@ pub fn render_list(incidents: &[Value], now: DateTime<Utc>, tz: Tz, wide: bool) 
 }
 
 /// One incident for reading: its fields, then alerts, then the timeline.
-pub fn render_show(v: &Value, now: DateTime<Utc>, tz: Tz) -> String {
+pub fn render_show(v: &Value, now: DateTime<Utc>, tz: Tz, wide: bool) -> String {
     let i = &v["incident"];
     let mut out = format!(
         "Incident {} ({}): {}\n",
@@ -444,7 +447,7 @@ pub fn render_show(v: &Value, now: DateTime<Utc>, tz: Tz) -> String {
     out.push_str(&section("Alerts", &alerts_table(list_of(v, "alerts"), tz)));
     out.push_str(&section(
         "Timeline",
-        &timeline_table(list_of(v, "timeline"), tz),
+        &timeline_table(list_of(v, "timeline"), tz, wide),
     ));
     out
 }
@@ -470,33 +473,49 @@ fn alerts_table(alerts: &[Value], tz: Tz) -> Table {
     t
 }
 
-fn timeline_table(events: &[Value], tz: Tz) -> Table {
+fn timeline_table(events: &[Value], tz: Tz, wide: bool) -> Table {
     let mut t = Table::new(&["AT", "ACTOR", "EVENT", "DETAIL"]);
+    let width = if wide { usize::MAX } else { 80 };
     for e in events {
         t.row(vec![
             when_text(&e["at"], tz),
             text(&e["actor"]),
             text(&e["kind"]),
-            truncate(&detail(&e["detail"]), 80),
+            truncate(&detail(&e["detail"], tz), width),
         ]);
     }
     t
 }
 
-/// A timeline detail on one line: `key=value` for the non-null scalars.
-pub fn detail(d: &Value) -> String {
+/// A timeline detail on one line: `key=value` for the non-null values,
+/// instants in the reader's zone `tz` (`due_at=Wed 25 Nov 10:02 CET`), a
+/// list of people by their ids (`order=carol,alice,bob`).
+pub fn detail(d: &Value, tz: Tz) -> String {
     match d {
         Value::Object(m) => m
             .iter()
             .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| match v {
-                Value::Object(_) | Value::Array(_) => format!("{k}={v}"),
-                scalar => format!("{k}={}", text(scalar)),
-            })
+            .map(|(k, v)| format!("{k}={}", detail_value(v, tz)))
             .collect::<Vec<_>>()
             .join(" "),
         Value::Null => String::new(),
-        other => text(other),
+        other => detail_value(other, tz),
+    }
+}
+
+fn detail_value(v: &Value, tz: Tz) -> String {
+    match v {
+        Value::String(_) if when(v).is_some() => when_text(v, tz),
+        Value::Array(items) if items.iter().all(|i| i["person"].is_string()) => items
+            .iter()
+            .map(|i| text(&i["person"]))
+            .collect::<Vec<_>>()
+            .join(","),
+        Value::Array(items) if items.iter().all(|i| !i.is_object() && !i.is_array()) => {
+            items.iter().map(text).collect::<Vec<_>>().join(",")
+        }
+        Value::Object(_) | Value::Array(_) => v.to_string(),
+        scalar => text(scalar),
     }
 }
 
@@ -573,7 +592,7 @@ mod tests {
                           "actor": "person:bob", "kind": "acknowledged",
                           "detail": {"how": "cli", "from": "triggered", "note": null}}]
         });
-        let out = render_show(&v, now(), BERLIN);
+        let out = render_show(&v, now(), BERLIN, false);
         for needle in [
             "Incident 3 (ACME-1): DiskFull on a\n",
             "  reference      ACME-1\n",
@@ -594,7 +613,21 @@ mod tests {
             !out.contains("resolved "),
             "unset times are left out:\n{out}"
         );
-        let empty = render_show(&json!({"incident": incident()}), now(), BERLIN);
+        let empty = render_show(&json!({"incident": incident()}), now(), BERLIN, false);
+        // Instants read in the reader's zone, people by id, in full with --wide.
+        let routed = json!({"order": [{"person": "carol", "online": true, "reason": "inside working hours"},
+                                      {"person": "alice", "online": false, "reason": "outside"}],
+                            "picked": "carol"});
+        assert_eq!(detail(&routed, BERLIN), "order=carol,alice picked=carol");
+        let queued = json!({"channel": "sms", "due_at": "2026-11-25T09:02:00.048076426Z", "via": ["sms", "voice"]});
+        assert_eq!(
+            detail(&queued, BERLIN),
+            "channel=sms due_at=Wed 25 Nov 10:02 CET via=sms,voice"
+        );
+        let long = json!({"incident": incident(), "timeline": [{"at": "2026-11-25T09:02:00Z",
+            "actor": "system", "kind": "note", "detail": {"text": "x".repeat(100)}}]});
+        assert!(!render_show(&long, now(), BERLIN, false).contains(&"x".repeat(100)));
+        assert!(render_show(&long, now(), BERLIN, true).contains(&"x".repeat(100)));
         assert!(
             empty.contains("\nAlerts: none\n\nTimeline: none\n"),
             "{empty}"
