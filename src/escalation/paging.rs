@@ -444,9 +444,12 @@ pub fn sync(repo: &mut dyn Repo, ctx: &Ctx<'_>, out: &Outcome, by: &str) -> Stor
 fn tell_taken(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, by: &str) -> StoreResult<()> {
     let inc = repo.get(id)?;
     let taker = inc.assignee.as_deref();
-    let who = match taker {
-        Some(p) => channel::person_name(ctx.roster, p).to_string(),
-        None => actor_words(ctx.roster, by),
+    // A person took it; else it was acknowledged where its alerts come
+    // from (a PagerDuty acknowledge), and nobody here holds it.
+    let words = match (taker, by.split_once(':')) {
+        (Some(p), _) => message::taken_notice(&inc, channel::person_name(ctx.roster, p)),
+        (None, Some(("integration", source))) => message::acknowledged_at_source(&inc, source),
+        (None, _) => message::taken_notice(&inc, &actor_words(ctx.roster, by)),
     };
     let mut told = BTreeSet::new();
     for page in repo.pages_sent(id)?.into_iter().rev() {
@@ -473,7 +476,7 @@ fn tell_taken(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, by: &str) -> StoreRes
             channel_name(channel),
             target_of(person, channel),
             message::headline(&inc),
-            message::taken_notice(&inc, &who),
+            words.clone(),
         );
         let oid = repo.insert_outbox(&row)?;
         repo.append(

@@ -210,6 +210,15 @@ pub fn taken_notice(i: &Incident, who: &str) -> String {
     format!("tocsin: {who} took {}. Nothing to do.", headline(i))
 }
 
+/// Acknowledged in the tool its alerts come from (`source`, the
+/// integration): nobody here took it, so nobody is named.
+pub fn acknowledged_at_source(i: &Incident, source: &str) -> String {
+    format!(
+        "tocsin: {} was acknowledged in {source}. Nothing to do here.",
+        headline(i)
+    )
+}
+
 /// Past participle for the confirmation words.
 fn done(action: Action) -> &'static str {
     match action {

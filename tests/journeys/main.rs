@@ -12,6 +12,7 @@ mod fakes;
 mod helpers;
 mod world;
 
+mod acknowledged_upstream;
 mod alert_in_hours;
 mod client_report;
 
