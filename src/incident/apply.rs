@@ -441,6 +441,11 @@ fn raise_for(
     else {
         return Ok(());
     };
+    // Only a record (downgraded) or an incident a window holds can be
+    // non-critical: its state alone, cheap to read, rules out the usual join.
+    if !matches!(repo.state_of(id)?, State::Downgraded | State::Suppressed) {
+        return Ok(());
+    }
     let inc = repo.get(id)?;
     if inc.critical {
         return Ok(());
