@@ -205,7 +205,8 @@ pub trait Repo {
     fn unfinished_bundles(&mut self) -> StoreResult<Vec<i64>>;
     /// Rows folded into `head` and not sent go back to the queue on their own.
     fn unbundle(&mut self, head: i64) -> StoreResult<()>;
-    /// When the last message on `channel` went to `person`.
+    /// When the last page on `channel` went to `person` (a notice opens no
+    /// bundle window: a reminder's SMS must not hold back a page).
     fn last_sent(&mut self, person: &str, channel: &str) -> StoreResult<Option<DateTime<Utc>>>;
     /// Messages (a bundle is one) sent to `person` on `channel` since `since`, counted up to
     /// `at_most` (the caller compares with a limit; counting further would

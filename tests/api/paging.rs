@@ -305,6 +305,34 @@ async fn pages_to_one_person_within_the_window_are_bundled() {
     bundle_went(rig, 2, &[a, b, c], &expected).await;
 }
 
+/// A notice's SMS opens no bundle window: a page right after a "took it"
+/// notice goes at once, not a window later.
+#[tokio::test]
+async fn a_notice_sms_does_not_hold_back_the_next_page() {
+    let rig = rig().await;
+    let first = rig.open("First").await;
+    rig.d.advance(Duration::seconds(61)).await;
+    // alice takes it: bob, paged by SMS, hears so by SMS.
+    assert_eq!(rig.act(first, "acknowledge", ADMIN_TOKEN).await, 200);
+    rig.d.advance(Duration::seconds(1)).await;
+    assert_eq!(rig.twilio.accepted().len(), 2, "the page and the notice");
+    rig.d.advance(Duration::seconds(8)).await;
+    let second = rig.open("Second").await;
+    assert_eq!(
+        rig.twilio.accepted().len(),
+        3,
+        "the page goes at once, not at the notice's window end"
+    );
+    assert_eq!(rig.act(second, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    let delivered: Vec<Sent> = rig.delivered();
+    assert!(
+        delivered.contains(&sms(BOB_PHONE, &[second])),
+        "{delivered:?}"
+    );
+    rig.d.stop().await;
+}
+
 /// Pages fold into the oldest of them while they wait for the window; when
 /// that one is acknowledged (by the API), the others still go, together.
 #[tokio::test]

@@ -912,15 +912,20 @@ impl Repo for TxRepo<'_, '_, '_> {
 
     fn last_sent(&mut self, person: &str, channel: &str) -> StoreResult<Option<DateTime<Utc>>> {
         // A row being sent counts as sent at its claim (see the SQLite store).
-        let sent: Option<i64> = scalar(
+        // Pages only (see the SQLite store).
+        let sent: Option<i64> = opt(
             self.tx,
-            "SELECT max(sent_at) FROM outbox
-             WHERE person = $1 AND channel = $2 AND sent_at IS NOT NULL AND bundle_of IS NULL",
+            "SELECT sent_at FROM outbox
+             WHERE person = $1 AND channel = $2 AND sent_at IS NOT NULL AND bundle_of IS NULL
+               AND kind = 'page'
+             ORDER BY sent_at DESC LIMIT 1",
             &[&person, &channel],
+            |r| r.try_get(0),
         )?;
         let sending: Option<i64> = scalar(
             self.tx,
-            "SELECT max(due_at) FROM outbox WHERE person = $1 AND channel = $2 AND status = 'sending'",
+            "SELECT max(due_at) FROM outbox
+             WHERE person = $1 AND channel = $2 AND status = 'sending' AND kind = 'page'",
             &[&person, &channel],
         )?;
         Ok(sent.max(sending).map(from_ms))

@@ -13,10 +13,14 @@ const COLUMNS: &str = "id, incident, person, client, kind, channel, target, fall
 
 // The per-person lookups of the paging path, each over its own index
 // (migration 9; `tests::each_lookup_uses_its_index`).
-const LAST_SENT: &str = "SELECT max(sent_at) FROM outbox
-    WHERE person = ?1 AND channel = ?2 AND sent_at IS NOT NULL AND bundle_of IS NULL";
-const LAST_SENDING: &str =
-    "SELECT max(due_at) FROM outbox WHERE person = ?1 AND channel = ?2 AND status = 'sending'";
+// Pages only: a notice's SMS (a reminder) opens no window for pages.
+// Newest first down the index, so the first page found ends the walk.
+const LAST_SENT: &str = "SELECT sent_at FROM outbox
+    WHERE person = ?1 AND channel = ?2 AND sent_at IS NOT NULL AND bundle_of IS NULL
+      AND kind = 'page'
+    ORDER BY sent_at DESC LIMIT 1";
+const LAST_SENDING: &str = "SELECT max(due_at) FROM outbox
+    WHERE person = ?1 AND channel = ?2 AND status = 'sending' AND kind = 'page'";
 const SENT_SINCE: &str = "SELECT 1 FROM outbox
     WHERE person = ?1 AND channel = ?2 AND sent_at >= ?3 AND sent_at IS NOT NULL AND bundle_of IS NULL";
 // A person's SMS wait for the end of their bundle window together: one
@@ -358,7 +362,8 @@ pub fn last_sent(
     // the first's provider call is bundled). Rows folded into a bundle are
     // stamped with their bundle's `sent_at`, so the bundles alone give the
     // latest.
-    let sent: Option<i64> = super::row(conn, LAST_SENT, params![person, channel], |r| r.get(0))?;
+    let sent: Option<i64> =
+        super::row(conn, LAST_SENT, params![person, channel], |r| r.get(0)).optional()?;
     let sending: Option<i64> =
         super::row(conn, LAST_SENDING, params![person, channel], |r| r.get(0))?;
     Ok(sent.max(sending).map(from_ms))
