@@ -452,18 +452,32 @@ fn tell_taken(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, by: &str) -> StoreRes
         (None, _) => message::taken_notice(&inc, &actor_words(ctx.roster, by)),
     };
     let mut told = BTreeSet::new();
-    for page in repo.pages_sent(id)?.into_iter().rev() {
-        let Some(pid) = page.person else { continue };
+    let mut reached: Vec<(String, Option<ChannelType>)> = repo
+        .pages_sent(id)?
+        .into_iter()
+        .rev()
+        .filter_map(|p| Some((p.person?, p.channel.parse::<ChannelType>().ok())))
+        .collect();
+    // Whoever handed it on ("escalate" on their acknowledged incident) hears
+    // who took it from them, even if no page of it ever reached them.
+    if let Some(hander) = handed_on_by(repo, id)? {
+        reached.push((hander, None));
+    }
+    for (pid, channel) in reached {
         if taker == Some(pid.as_str()) || !told.insert(pid.clone()) {
             continue;
         }
         let Some(person) = ctx.roster.people.get(&pid) else {
             continue;
         };
-        let channel = match page.channel.parse::<ChannelType>() {
-            Ok(ChannelType::Voice) => ChannelType::Sms,
-            Ok(c) => c,
-            Err(_) => continue,
+        let channel = match channel {
+            Some(ChannelType::Voice) => ChannelType::Sms,
+            Some(c) => c,
+            // Their first channel that is not a call.
+            None => match person.channels.iter().find(|c| **c != ChannelType::Voice) {
+                Some(c) => *c,
+                None => continue,
+            },
         };
         if !fallback::can_receive(person, channel) {
             continue;
@@ -488,6 +502,28 @@ fn tell_taken(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64, by: &str) -> StoreRes
         )?;
     }
     Ok(())
+}
+
+/// The person who handed the incident on since it was last acknowledged
+/// before now (the acknowledgement just recorded is skipped): the actor of
+/// its "back to triggered".
+fn handed_on_by(repo: &mut dyn Repo, id: i64) -> StoreResult<Option<String>> {
+    let timeline = repo.timeline(id)?;
+    let mut events = timeline.iter().rev();
+    // The acknowledgement being told about.
+    if !events.by_ref().any(|e| e.kind == "acknowledged") {
+        return Ok(None);
+    }
+    for e in events {
+        match e.kind.as_str() {
+            "back to triggered" => {
+                return Ok(e.actor.strip_prefix("person:").map(str::to_string));
+            }
+            "acknowledged" | "reopened" | "opened" => return Ok(None),
+            _ => {}
+        }
+    }
+    Ok(None)
 }
 
 /// A triggered incident handed to `person` before anyone acknowledged: the

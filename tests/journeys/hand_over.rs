@@ -171,3 +171,51 @@ async fn the_holder_hears_by_name_who_resolved_it() {
     );
     w.stop().await;
 }
+
+/// Dave, never paged, takes bob's incident by SMS, then hands it on
+/// (`esc`): when alice takes it, dave hears so too, as the README says
+/// ("you hear when they do"), though no page of it ever reached him.
+#[tokio::test]
+async fn whoever_hands_it_on_hears_who_took_it() {
+    let mut w = world().await;
+    w.alert("DiskFull", "shop").await;
+    w.expect(
+        "the alert",
+        &[("chat", ONCALL, "@bob"), ("sms", BOB, "#1 ")],
+    );
+    w.advance(Duration::minutes(1)).await;
+    let answer = w.reply(DAVE, "ack 1").await;
+    assert!(answer.contains("Incident 1 acknowledged"), "{answer}");
+    w.expect(
+        "dave takes it",
+        &[
+            ("sms", BOB, "Dave took #1"),
+            (
+                "chat",
+                ACME,
+                "Dave is online and investigating incident ACME-1",
+            ),
+        ],
+    );
+    let answer = w.reply(DAVE, "esc 1").await;
+    assert!(!answer.contains("nobody"), "{answer}");
+    w.expect(
+        "dave hands it on",
+        &[("voice", ALICE, "incident 1 on project")],
+    );
+    let answer = w.reply(ALICE, "ack 1").await;
+    assert!(answer.contains("Incident 1 acknowledged"), "{answer}");
+    w.expect(
+        "alice takes it",
+        &[
+            ("sms", BOB, "Alice took #1"),
+            ("sms", DAVE, "Alice took #1"),
+            (
+                "chat",
+                ACME,
+                "Alice is online and investigating incident ACME-1",
+            ),
+        ],
+    );
+    w.stop().await;
+}
