@@ -101,9 +101,11 @@ fn when(roster: &Roster, team: &str, at: DateTime<Utc>) -> String {
         .to_string()
 }
 
+/// The postmortem's page in the web UI (a browser cannot read the API's
+/// JSON without a token).
 fn pm_url(ctx: &Ctx<'_>, id: i64) -> String {
     let base = ctx.roster.server.public_url.as_str().trim_end_matches('/');
-    format!("{base}/api/v1/postmortems/{id}")
+    format!("{base}/postmortems/{id}")
 }
 
 /// The lead hears that a postmortem awaits approval.
@@ -196,19 +198,23 @@ fn postmortem_timer(repo: &mut dyn Repo, ctx: &Ctx<'_>, kind: &str, id: i64) -> 
                 pm.incident, pm.title, pm.approver
             ),
         ),
-        (OVERDUE, PmState::Draft) => {
-            notify(
-                repo,
-                ctx,
-                pm.incident,
-                &pm.author,
-                "postmortem overdue",
-                format!("[tocsin] postmortem {id} is overdue (was due {due})"),
-                format!(
-                    "Postmortem {id} for incident {} ({}) was due {due} and is still a draft.\n{url}",
-                    pm.incident, pm.title
-                ),
-            )?;
+        (OVERDUE, PmState::Draft | PmState::Submitted) => {
+            // A draft is the author's to finish; a submitted one waits for
+            // the lead alone, who hears of it next (as of a late draft).
+            if pm.state == PmState::Draft {
+                notify(
+                    repo,
+                    ctx,
+                    pm.incident,
+                    &pm.author,
+                    "postmortem overdue",
+                    format!("[tocsin] postmortem {id} is overdue (was due {due})"),
+                    format!(
+                        "Postmortem {id} for incident {} ({}) was due {due} and is still a draft.\n{url}",
+                        pm.incident, pm.title
+                    ),
+                )?;
+            }
             // Late (the daemon was down): the lead's reminder follows at once.
             let lead_at = business_days::next_business_morning(
                 &ctx.roster.calendar,
@@ -266,7 +272,8 @@ fn action_timer(repo: &mut dyn Repo, ctx: &Ctx<'_>, kind: &str, id: i64) -> Stor
         item.title,
         item.priority.as_str()
     );
-    let done = format!("Mark it done: POST /api/v1/actions/{id}/done");
+    let page = pm_url(ctx, item.postmortem);
+    let done = format!("Done? tocsin actions done {id}, or on {page}");
     let (to, about, subject) = match kind {
         ACTION_BEFORE => (
             item.assignee.clone(),
@@ -293,15 +300,17 @@ fn action_timer(repo: &mut dyn Repo, ctx: &Ctx<'_>, kind: &str, id: i64) -> Stor
         }
         _ => return Ok(()),
     };
-    notify(
-        repo,
-        ctx,
-        item.incident,
-        &to,
-        about,
-        subject,
-        format!("{line}\n{done}"),
-    )
+    // The lead hears whose it is and what to do; the assignee, how to close it.
+    let body = if kind == ACTION_OVERDUE {
+        let name = super::channel::person_name(ctx.roster, &item.assignee);
+        format!(
+            "Overdue: action item {id} (postmortem {}, incident {}): {}, assigned to {name}, was due {due} and is still open.\nAsk {name} about it; {page}",
+            item.postmortem, item.incident, item.title
+        )
+    } else {
+        format!("{line}\n{done}")
+    };
+    notify(repo, ctx, item.incident, &to, about, subject, body)
 }
 
 /// Sends the digest of a team and re-arms it for the next cron instant.

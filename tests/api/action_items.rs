@@ -179,6 +179,29 @@ async fn action_item_reminders_escalation_and_done_survive_restarts() {
     advance_to(&d, utc("2026-12-01T08:00:00Z")).await;
     let esc = notices(&d, "alice", &format!("action item {aid} of bob is overdue")).await;
     assert_eq!(esc.len(), 1, "escalated to the lead once");
+    // Whose it is and that it is late; links to the web page, not the API.
+    let body = &esc[0].body;
+    assert!(
+        body.starts_with(&format!("Overdue: action item {aid} ")),
+        "{body}"
+    );
+    assert!(
+        body.contains(", was due Mon 2026-11-30 23:59 CET and is still open."),
+        "{body}"
+    );
+    assert!(
+        body.contains("https://tocsin.example/postmortems/1"),
+        "{body}"
+    );
+    assert!(!body.contains("/api/"), "{body}");
+    let due = notices(&d, "bob", "is due today").await;
+    assert!(
+        due[0].body.contains(&format!(
+            "Done? tocsin actions done {aid}, or on https://tocsin.example/postmortems/1"
+        )),
+        "{}",
+        due[0].body
+    );
     d.advance(Duration::days(2)).await;
     assert_eq!(notices(&d, "alice", "of bob is overdue").await.len(), 1);
     assert_eq!(

@@ -484,6 +484,38 @@ async fn overdue_postmortems_remind_the_author_then_the_lead() {
     );
 }
 
+/// Submitted in time but not approved by the deadline: the author did
+/// their part and hears nothing; the lead hears the next business morning.
+#[tokio::test]
+async fn submitted_but_unapproved_reaches_the_lead_when_overdue() {
+    let d = spawn_daemon().await;
+    serious_resolved(&d).await;
+    let all = json!({"how_fixed": "h", "cause": "c", "measures": "m", "client_summary": "s",
+                     "no_measures_needed": true});
+    call(&d, "PUT", "/api/v1/postmortems/1", BOB_TOKEN, all).await;
+    let (status, _) = call(
+        &d,
+        "POST",
+        "/api/v1/postmortems/1/submit",
+        BOB_TOKEN,
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200);
+    advance_to(&d, utc("2026-11-27T08:00:00Z")).await;
+    assert!(notices(&d, "bob", "is overdue").await.is_empty());
+    let lead = notices(&d, "alice", "postmortem 1 is overdue").await;
+    assert_eq!(lead.len(), 1);
+    assert!(lead[0].body.contains("it is submitted"), "{}", lead[0].body);
+    assert!(
+        lead[0]
+            .body
+            .contains("https://tocsin.example/postmortems/1"),
+        "{}",
+        lead[0].body
+    );
+}
+
 #[tokio::test]
 async fn approved_in_time_means_no_overdue_reminders() {
     let d = spawn_daemon().await;
