@@ -343,13 +343,15 @@ fn advance(
     Ok(pages.len())
 }
 
-/// Someone asked to bring in the next step now (SMS `esc`, keypress 2, API).
+/// Someone asked to bring in the next step now (SMS `esc`, keypress 2, API),
+/// with an optional note kept on the timeline.
 pub fn escalate_now(
     repo: &mut dyn Repo,
     ctx: &Ctx<'_>,
     id: i64,
     by: &str,
     how: &str,
+    note: Option<&str>,
 ) -> Result<Incident, ActError> {
     let state = repo.state_of(id)?;
     if !matches!(state, State::Triggered | State::Acknowledged) {
@@ -361,7 +363,7 @@ pub fn escalate_now(
         ctx.now,
         &actor,
         "escalation requested",
-        json!({"how": how}),
+        json!({"how": how, "note": note}),
     )?;
     let inc = repo.get(id)?;
     // With nobody left to page the incident stays as it is, and the asker

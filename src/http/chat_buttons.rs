@@ -313,7 +313,7 @@ async fn escalate_once(
     if let SmsClaim::Seen { .. } = claim {
         return Ok(Outcome::Told("You already escalated this.".into()));
     }
-    let escalated = super::escalate::escalate(app.clone(), id, person, via).await;
+    let escalated = super::escalate::escalate(app.clone(), id, person, via, None).await;
     let told = match escalated {
         Ok(_) => None,
         Err(ApiError::NotFound(_)) => Some(format!("Incident {id} not found.")),

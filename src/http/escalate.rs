@@ -13,10 +13,18 @@ pub async fn escalate(
     id: i64,
     person: String,
     via: &'static str,
+    note: Option<String>,
 ) -> Result<Json<Value>, ApiError> {
     let incident = app
         .transact_paging(move |repo, ctx| {
-            ActError::in_job(paging::escalate_now(repo, ctx, id, &person, via))
+            ActError::in_job(paging::escalate_now(
+                repo,
+                ctx,
+                id,
+                &person,
+                via,
+                note.as_deref(),
+            ))
         })
         .await?
         .map_err(|e| match e {

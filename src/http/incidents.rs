@@ -124,17 +124,25 @@ pub(super) fn act_error(e: ActError, id: i64) -> ApiError {
     }
 }
 
-/// `via` of an optional action body: "api" (default) or "cli".
-fn via_of(body: &[u8]) -> Result<&'static str, ApiError> {
-    if body.is_empty() {
-        return Ok("api");
+/// An optional action body: `via` ("api", the default, or "cli") and a
+/// checked `note`.
+fn action_body(body: &[u8]) -> Result<(&'static str, Option<String>), ApiError> {
+    let b: ActionBody = if body.is_empty() {
+        ActionBody::default()
+    } else {
+        super::error::json_body(body)?
+    };
+    let via = match b.via.as_deref() {
+        None | Some("api") => "api",
+        Some("cli") => "cli",
+        Some(other) => return Err(ApiError::bad("via", format!("{other:?} is not api or cli"))),
+    };
+    if let Some(note) = &b.note {
+        limits::NOTE
+            .check(note)
+            .map_err(|reason| ApiError::bad("note", reason))?;
     }
-    let b: ActionBody = super::error::json_body(body)?;
-    match b.via.as_deref() {
-        None | Some("api") => Ok("api"),
-        Some("cli") => Ok("cli"),
-        Some(other) => Err(ApiError::bad("via", format!("{other:?} is not api or cli"))),
-    }
+    Ok((via, b.note))
 }
 
 pub async fn action(
@@ -150,25 +158,14 @@ pub async fn action(
         "acknowledge" => Action::Acknowledge,
         "resolve" => Action::Resolve,
         "downgrade" => Action::Downgrade,
-        "escalate" => return super::escalate::escalate(app, id, person, via_of(&body)?).await,
+        "escalate" => {
+            let (via, note) = action_body(&body)?;
+            return super::escalate::escalate(app, id, person, via, note).await;
+        }
         other => return Err(ApiError::NotFound(format!("action {other:?}"))),
     };
-    let b: ActionBody = if body.is_empty() {
-        ActionBody::default()
-    } else {
-        super::error::json_body(&body)?
-    };
-    let via = match b.via.as_deref() {
-        None | Some("api") => "api",
-        Some("cli") => "cli",
-        Some(other) => return Err(ApiError::bad("via", format!("{other:?} is not api or cli"))),
-    };
-    if let Some(note) = &b.note {
-        limits::NOTE
-            .check(note)
-            .map_err(|reason| ApiError::bad("note", reason))?;
-    }
-    let detail = json!({"note": b.note});
+    let (via, note) = action_body(&body)?;
+    let detail = json!({"note": note});
     let (incident, changed) = app
         .transact_paging(move |repo, ctx| {
             ActError::in_job(paging::act(

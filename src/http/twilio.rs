@@ -380,7 +380,7 @@ pub(super) async fn escalate_words(
     person: String,
     via: &'static str,
 ) -> Result<String, ApiError> {
-    match super::escalate::escalate(app.clone(), id, person, via).await {
+    match super::escalate::escalate(app.clone(), id, person, via, None).await {
         Ok(_) => {
             app.after_action(id);
             Ok(message::escalated_words(id))

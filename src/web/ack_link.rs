@@ -90,7 +90,7 @@ pub async fn act(State(app): State<Shared>, Path(token): Path<String>, body: Byt
             action: Transition::Resolve,
             note,
         },
-        Action::Escalate => Act::Escalate,
+        Action::Escalate => Act::Escalate(note),
     };
     match act::run(&app, id, &claims.person, doing, VIA).await {
         Ok((incident, changed)) => {

@@ -23,7 +23,8 @@ pub enum Act {
         action: Action,
         note: Option<String>,
     },
-    Escalate,
+    /// With an optional note for the timeline.
+    Escalate(Option<String>),
     Assign(String),
     Note(String),
     Diagnose(Diagnosis),
@@ -48,7 +49,9 @@ pub async fn run(
                 Act::State { action, note } => {
                     paging::act(repo, ctx, id, action, &actor, via, json!({"note": note}))
                 }
-                Act::Escalate => paging::escalate_now(repo, ctx, id, &person, via).map(changed),
+                Act::Escalate(note) => {
+                    paging::escalate_now(repo, ctx, id, &person, via, note.as_deref()).map(changed)
+                }
                 Act::Assign(to) => assign::assign(repo, ctx, id, &to, &actor),
                 Act::Note(text) => {
                     crate::incident::notes::add(repo, id, &actor, &text, now).map(changed)

@@ -311,7 +311,7 @@ pub fn parse(roster: &Roster, f: ActionForm) -> Result<Act, WebError> {
         "acknowledge" => state(Action::Acknowledge),
         "resolve" => state(Action::Resolve),
         "downgrade" => state(Action::Downgrade),
-        "escalate" => Ok(Act::Escalate),
+        "escalate" => Ok(Act::Escalate(note()?)),
         "note" => Ok(Act::Note(text()?)),
         "update" => Ok(Act::Update(text()?)),
         "assign" => match given(f.person.clone()) {

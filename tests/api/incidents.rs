@@ -201,3 +201,36 @@ async fn a_bad_status_update_names_its_field_and_changes_nothing() {
     );
     d.stop().await;
 }
+
+#[tokio::test]
+async fn an_escalation_keeps_its_note() {
+    let d = spawn_daemon().await;
+    let id = open_one(&d).await;
+    let url = d.url(&format!("/api/v1/incidents/{id}/escalate"));
+    let post = |body: Value| {
+        let req = d.http.post(&url).bearer_auth(BOB_TOKEN).json(&body);
+        async move { req.send().await.expect("req") }
+    };
+    let r = post(json!({"note": "x".repeat(5000)})).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(r.json::<Value>().await.expect("json")["field"], "note");
+    let r = post(json!({"note": "need a DBA"})).await;
+    assert_eq!(r.status(), 200);
+    let r = d
+        .http
+        .get(d.url(&format!("/api/v1/incidents/{id}")))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("show");
+    let v: Value = r.json().await.expect("json");
+    let asked: Vec<&Value> = v["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["kind"] == "escalation requested")
+        .collect();
+    assert_eq!(asked.len(), 1, "{v}");
+    assert_eq!(asked[0]["detail"]["note"], "need a DBA");
+    d.stop().await;
+}
