@@ -64,6 +64,8 @@ struct ScheduleView {
     shifts: Vec<ShiftRow>,
     /// Who may cover: (id, name), the viewer left out.
     others: Vec<(String, String)>,
+    /// Whether the viewer may be put on call here (take a shift).
+    can_take: bool,
 }
 
 struct PersonRow {
@@ -121,7 +123,9 @@ pub async fn show(
         .map(|s| {
             let rot = crate::escalation::targets::rotation(s, &stored);
             let current = rot.on_call(now);
-            let mut others: Vec<(String, String)> = overrides::eligible(&roster, s)
+            let eligible = overrides::eligible(&roster, s);
+            let can_take = eligible.contains(&viewer.person.id.as_str());
+            let mut others: Vec<(String, String)> = eligible
                 .into_iter()
                 .filter(|p| *p != viewer.person.id)
                 .map(|p| (p.to_string(), person_name(&roster, p).to_string()))
@@ -168,6 +172,7 @@ pub async fn show(
                     })
                     .collect(),
                 others,
+                can_take,
             }
         })
         .collect();

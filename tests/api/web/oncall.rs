@@ -37,6 +37,13 @@ async fn the_page_shows_who_is_on_call_and_the_shifts() {
     let (status, month) = page(&d, &bob, "/oncall?view=month").await;
     assert_eq!(status, 200);
     assert!(month.matches(r#"class="shift"#).count() > html.matches(r#"class="shift"#).count());
+    // carol (an admin outside the schedule and its team) cannot be put on
+    // call here: no "take this shift" the form would then refuse.
+    let carol = sign_in(&d, crate::overrides::CAROL_TOKEN).await;
+    let (status, html) = page(&d, &carol, "/oncall").await;
+    assert_eq!(status, 200);
+    assert!(html.contains(r#"id="schedule-web-primary""#), "{html}");
+    assert!(!html.contains(r#"value="take""#), "{html}");
 }
 
 #[tokio::test]
