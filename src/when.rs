@@ -1,9 +1,16 @@
 //! Instants as people type them: RFC 3339 (`2026-11-25T09:00:00Z`), or a
 //! local date-time (`2026-11-25 09:00`, `2026-11-25T09:00`) or date in a given
-//! time zone. Used by config (`start`, overrides), `?at=` and the CLI.
+//! time zone. Used by config (`start`, overrides), `?at=` and the CLI. And
+//! the one way an instant is written for people to read (`local`).
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
+
+/// An instant as people read it, to the minute, in `tz`: `Wed 25 Nov 10:00
+/// CET` (weekday first: "is that tonight?").
+pub fn local(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%a %d %b %H:%M %Z").to_string()
+}
 
 pub const FORMATS: &str = "RFC 3339 (2026-11-25T09:00:00Z or with an offset), YYYY-MM-DD HH:MM[:SS] or YYYY-MM-DD (local time)";
 

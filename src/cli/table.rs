@@ -91,12 +91,10 @@ pub fn age(at: DateTime<Utc>, now: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
     }
 }
 
-/// `Wed 25 Nov 10:00 CET`: the one way the CLI prints an instant, to the
-/// minute, in the reader's zone `tz` (weekday first: "is that tonight?").
+/// `Wed 25 Nov 10:00 CET`: the one way the CLI prints an instant, in the
+/// reader's zone `tz` ([`crate::when::local`]).
 pub fn local_timestamp(at: DateTime<Utc>, tz: chrono_tz::Tz) -> String {
-    at.with_timezone(&tz)
-        .format("%a %d %b %H:%M %Z")
-        .to_string()
+    crate::when::local(at, tz)
 }
 
 #[cfg(test)]

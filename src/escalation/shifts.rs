@@ -102,9 +102,7 @@ pub fn notice(
 
 /// An instant as `person` reads it in a notice: `Mon 30 Nov 09:00 CET`.
 pub fn local(person: &Person, t: DateTime<Utc>) -> String {
-    t.with_timezone(&person.timezone)
-        .format("%a %d %b %H:%M %Z")
-        .to_string()
+    crate::when::local(t, person.timezone)
 }
 
 /// A notice fell due: tell the person, then arm the next one.

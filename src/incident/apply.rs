@@ -321,12 +321,6 @@ pub fn ingest_group(
         .iter()
         .filter(|a| a.status == AlertStatus::Firing)
         .collect();
-    // The incident is routed, named and rated by the first alert that
-    // pages: a warning listed before a critical alert must not open a
-    // record that pages nobody.
-    if let Some(i) = firing.iter().position(|a| route(integration, a).critical) {
-        firing[..=i].rotate_right(1);
-    }
     // A join needs the incident's id alone: the full row is not read.
     let (id, joined) = match repo.find_open_id(&integration.id, &webhook.group_key)? {
         Some(id) => {
@@ -335,6 +329,12 @@ pub fn ingest_group(
         }
         None if firing.is_empty() => return Ok(out), // resolved alerts of no open incident
         None => {
+            // The incident is routed, named and rated by the first alert
+            // that pages: a warning listed before a critical alert must not
+            // open a record that pages nobody.
+            if let Some(i) = firing.iter().position(|a| route(integration, a).critical) {
+                firing[..=i].rotate_right(1);
+            }
             let title = title_for(&firing);
             let started = firing.iter().filter_map(|a| a.starts_at).min();
             let opened = open_or_reopen(
@@ -354,7 +354,7 @@ pub fn ingest_group(
     };
     let newly = attach_alerts(repo, integration, id, &webhook.alerts, now)?;
     if joined {
-        raise_for(repo, integration, id, &newly, now, &mut out)?;
+        raise_for(repo, roster, integration, id, &newly, now, &mut out)?;
     }
     if webhook.truncated_alerts > 0 {
         repo.append(
@@ -423,11 +423,13 @@ fn attach_alerts<'a>(
 
 /// An alert that pages fired anew in the group of a non-critical record
 /// (opened by a warning, say): the record becomes critical at that
-/// alert's severity and, unless a maintenance window holds it, triggered,
-/// paging as if it had just opened. An incident a person downgraded stays
-/// critical-but-downgraded: that was their call, and this changes nothing.
+/// alert's severity and is filed as if it had just opened: triggered and
+/// paging, or held by a maintenance window that covers it. An incident a
+/// person downgraded stays critical-but-downgraded: that was their call,
+/// and this changes nothing.
 fn raise_for(
     repo: &mut dyn Repo,
+    roster: &Roster,
     integration: &Integration,
     id: i64,
     newly: &[&Alert],
@@ -441,20 +443,17 @@ fn raise_for(
     else {
         return Ok(());
     };
-    // Only a record (downgraded) or an incident a window holds can be
-    // non-critical: its state alone, cheap to read, rules out the usual join.
-    if !matches!(repo.state_of(id)?, State::Downgraded | State::Suppressed) {
+    // Only a record (downgraded) can be non-critical: its state alone,
+    // cheap to read, rules out the usual join.
+    if repo.state_of(id)? != State::Downgraded || repo.get(id)?.critical {
         return Ok(());
     }
-    let inc = repo.get(id)?;
-    if inc.critical {
-        return Ok(());
-    }
+    let actor = Actor::Integration(integration.id.clone());
     repo.raise(id, routed.severity)?;
     repo.append(
         id,
         now,
-        &Actor::Integration(integration.id.clone()),
+        &actor,
         "raised",
         json!({
             "reason": "an alert that pages joined",
@@ -463,11 +462,9 @@ fn raise_for(
             "severity": routed.severity,
         }),
     )?;
-    if inc.state == State::Downgraded {
-        repo.set_state(id, State::Triggered, now, None)?;
-        out.reopened.push(id);
-    }
-    Ok(())
+    let (state, window) = initial_state(repo, roster, integration, alert, &routed, now)?;
+    repo.set_state(id, state, now, None)?;
+    file(repo, out, id, true, window.as_ref(), &actor, now)
 }
 
 fn auto_resolve(

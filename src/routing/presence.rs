@@ -103,11 +103,7 @@ impl fmt::Display for Until {
         if until >= PresenceMark::until_cleared() {
             return f.write_str("cleared");
         }
-        write!(
-            f,
-            "{}",
-            until.with_timezone(&tz).format("%a %d %b %H:%M %Z")
-        )
+        f.write_str(&crate::when::local(until, tz))
     }
 }
 

@@ -116,3 +116,48 @@ async fn a_critical_alert_listed_after_a_warning_opens_a_paging_incident() {
     );
     w.stop().await;
 }
+
+/// Under a maintenance window the critical alert joining a warning's record
+/// is held like any new incident, and pages when the window ends.
+#[tokio::test]
+async fn a_critical_alert_joining_during_maintenance_waits_for_its_end() {
+    let mut w = world_with(WARNINGS_DO_NOT_PAGE).await;
+    let (status, v) = w
+        .post(
+            "/api/v1/maintenance",
+            crate::helpers::ADMIN_TOKEN,
+            json!({"project": "shop", "for": "1h", "reason": "disk swap"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{v}");
+    let warning = ("a1a1a1a1a1a1a1a1", "warning", "Disk 80% on node-1");
+    let (_, v) = w
+        .post(
+            "/api/v1/alertmanager",
+            AM_TOKEN,
+            group("NodeDisk", &[warning]),
+        )
+        .await;
+    let id = v["outcome"]["opened"][0].as_i64().expect("opened");
+    let critical = ("b2b2b2b2b2b2b2b2", "critical", "Disk 98% on node-1");
+    let (status, _) = w
+        .post(
+            "/api/v1/alertmanager",
+            AM_TOKEN,
+            group("NodeDisk", &[warning, critical]),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let shown = w.incident(&id.to_string()).await;
+    assert_eq!(shown["incident"]["state"], "suppressed", "{shown}");
+    w.expect("held by the window", &[]);
+    w.advance(Duration::hours(1)).await;
+    w.expect(
+        "the window ends, the alert still fires",
+        &[
+            ("chat", ONCALL, "@bob you are paged"),
+            ("sms", BOB, &format!("#{id} [critical] shop:")),
+        ],
+    );
+    w.stop().await;
+}
