@@ -41,8 +41,6 @@ pub struct AppState {
     /// Signs acknowledge links: `server.secret`, or a random key generated
     /// once and kept in the store so links survive restarts.
     secret: Vec<u8>,
-    /// A weak handle to ourselves, for work spawned from `&self`.
-    me: std::sync::OnceLock<std::sync::Weak<AppState>>,
     /// Turns true when the daemon stops: long-lived responses (the web
     /// UI's event streams) end so that shutdown does not wait for them.
     pub stopping: watch::Receiver<bool>,
@@ -172,13 +170,6 @@ impl AppState {
         &self.secret
     }
 
-    fn clone_handle(&self) -> Shared {
-        self.me
-            .get()
-            .and_then(|w| w.upgrade())
-            .expect("AppState is always held in an Arc")
-    }
-
     /// Counts a received alert (metrics).
     pub fn metrics_alert(&self, source: &str, status: &str) {
         self.metrics.alert_received(source, status);
@@ -250,7 +241,19 @@ impl AppState {
         self.metrics.observe_escalation_lag(seconds);
     }
 
-    /// Deadlines every configured heartbeat needs (start-up and reload).
+    /// [`Self::reload`], then the deadlines the new files need, before the
+    /// caller hears that the reload took: a notice or heartbeat deadline
+    /// asked after the answer follows the new files.
+    pub async fn reload_and_rearm(&self) -> Result<String, ConfigErrors> {
+        let summary = self.reload()?;
+        if let Err(e) = self.ensure_deadlines().await {
+            tracing::error!(error = %e, "reload: cannot schedule deadlines");
+        }
+        Ok(summary)
+    }
+
+    /// Deadlines every configured heartbeat, maintenance window, shift
+    /// notice and digest needs (start-up and reload).
     async fn ensure_deadlines(&self) -> crate::store::StoreResult<()> {
         let roster = self.roster();
         let now = self.clock.now();
@@ -314,13 +317,6 @@ impl AppState {
                     errors: vec![],
                 });
                 tracing::info!(%summary, "configuration reloaded");
-                // New heartbeats get their first deadline.
-                let this = self.clone_handle();
-                tokio::spawn(async move {
-                    if let Err(e) = this.ensure_deadlines().await {
-                        tracing::error!(error = %e, "cannot schedule heartbeat deadlines");
-                    }
-                });
                 Ok(summary)
             }
             Err(errors) => {
@@ -439,10 +435,8 @@ pub async fn start_with(
         snapshots,
         log_budget: Mutex::default(),
         secret,
-        me: std::sync::OnceLock::new(),
         stopping: rx.clone(),
     });
-    let _ = state.me.set(Arc::downgrade(&state));
     state
         .ensure_deadlines()
         .await
@@ -569,7 +563,7 @@ async fn wait_for_signals(
             _ = tokio::signal::ctrl_c() => return,
             _ = hup.recv() => {
                 crate::systemd::notify_reloading();
-                let _ = state.reload();
+                let _ = state.reload_and_rearm().await;
                 crate::systemd::notify_ready("configuration reloaded");
             }
         }

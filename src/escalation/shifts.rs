@@ -55,12 +55,19 @@ pub fn subject(s: &Schedule) -> String {
     format!("tocsin: on call in {}", s.name)
 }
 
-/// Every schedule gets its next notice (start-up and reload).
+/// Every schedule gets its next notice (start-up and reload), computed
+/// from the rotation now configured: a reload that changed who is on call
+/// or when moves a notice already armed. A notice already due (missed while
+/// the daemon was down) is left to fire.
 pub fn ensure(repo: &mut dyn Repo, roster: &Roster, now: DateTime<Utc>) -> StoreResult<()> {
     let stored = repo.overrides(&OverrideFilter::live_after(now))?;
     for id in roster.schedules.keys() {
-        if let Some(t) = next_notice(roster, &stored, id, now) {
-            repo.set_timer_if_absent(&t)?;
+        if repo.timer(TIMER, id)?.is_some_and(|t| t.due <= now) {
+            continue;
+        }
+        match next_notice(roster, &stored, id, now) {
+            Some(t) => repo.set_timer(&t)?,
+            None => repo.delete_timer(TIMER, id)?,
         }
     }
     Ok(())

@@ -400,12 +400,15 @@ pub fn post_update(
     Ok((repo.get(id)?, why_not))
 }
 
-/// Why a status update about `inc` would not reach its client (no
-/// channel, or [`withheld`]); None when it would be posted. Told to whoever
+/// Why a status update about `inc` would not reach its client (the
+/// client gone from the configuration, or [`withheld`]); None when it would be posted. Told to whoever
 /// writes it, before (the web preview) and after (the API's answer).
 pub fn update_withheld(roster: &Roster, inc: &Incident) -> Option<String> {
     match roster.clients.get(&inc.client) {
-        None => Some("the client has no channel".to_string()),
+        None => Some(format!(
+            "client {:?} is no longer in the configuration",
+            inc.client
+        )),
         Some(_) => withheld(inc, About::Update, None).map(str::to_string),
     }
 }

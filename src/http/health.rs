@@ -51,7 +51,7 @@ pub async fn reload(
     headers: HeaderMap,
 ) -> Result<impl IntoResponse, ApiError> {
     auth::admin(&app.roster(), &headers)?;
-    match app.reload() {
+    match app.reload_and_rearm().await {
         Ok(summary) => Ok((
             StatusCode::OK,
             Json(json!({"status": "reloaded", "summary": summary})),

@@ -59,7 +59,19 @@ pub fn ensure_deadlines(
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     for hb in roster.heartbeats.values() {
-        repo.set_timer_if_absent(&deadline(hb, now))?;
+        // A deadline armed under other settings (a reload changed the
+        // interval or grace) is counted again from the same last ping; one
+        // already due is left to fire.
+        let since = match repo.timer(TIMER, &hb.id)? {
+            // Due, or held to a maintenance window's end: left as it is.
+            Some(t) if t.due <= now || t.data["held"] == true => continue,
+            Some(t) => t.data["since"]
+                .as_str()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map_or(now, |s| s.with_timezone(&Utc)),
+            None => now,
+        };
+        repo.set_timer(&deadline(hb, since))?;
     }
     Ok(())
 }
@@ -98,6 +110,7 @@ pub fn missed(
     if let Some(w) = maintenance::covering(repo, roster, &subject, now)? {
         repo.set_timer(&Timer {
             due: w.to,
+            data: json!({"since": due, "held": true}),
             ..deadline(hb, due)
         })?;
         return Ok(out);

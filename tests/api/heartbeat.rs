@@ -110,6 +110,39 @@ async fn heartbeat_deadline_survives_a_restart() {
     d.stop().await;
 }
 
+/// A reload that changes a heartbeat's interval moves the deadline already
+/// armed, counted from the last ping: lengthened, it opens nothing at the old
+/// deadline; shortened, it opens at the new one.
+#[tokio::test]
+async fn a_reloaded_interval_moves_the_deadline_from_the_last_ping() {
+    let d = spawn_with(&config()).await;
+    assert_eq!(ping(&d, HB_TOKEN).await, 200);
+    d.advance(chrono::Duration::minutes(2)).await;
+    std::fs::write(&d.config, config().replace("interval: 5m", "interval: 1h")).expect("write");
+    reload(&d).await;
+    d.advance(chrono::Duration::minutes(30)).await;
+    assert!(all(&d).await.is_empty(), "the old 6-minute deadline is gone");
+    std::fs::write(&d.config, config().replace("interval: 5m", "interval: 40m")).expect("write");
+    reload(&d).await;
+    // 32 minutes since the ping: 41 minutes is the new deadline.
+    d.advance(chrono::Duration::minutes(8)).await;
+    assert!(all(&d).await.is_empty(), "one minute early");
+    d.advance(chrono::Duration::minutes(1)).await;
+    assert_eq!(all(&d).await.len(), 1);
+    d.stop().await;
+}
+
+async fn reload(d: &Daemon) {
+    let r = d
+        .http
+        .post(d.url("/api/v1/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(r.status(), 200);
+}
+
 #[tokio::test]
 async fn a_heartbeat_that_never_pings_is_noticed() {
     let d = spawn_with(&config()).await;

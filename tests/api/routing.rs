@@ -351,6 +351,35 @@ async fn shift_notices_before_and_at_the_start() {
     d.stop().await;
 }
 
+/// A reload that changes a rotation moves the notice already armed: the
+/// person the new rotation puts on call hears of it, not the one the old one
+/// named.
+#[tokio::test]
+async fn a_reloaded_rotation_moves_the_next_shift_notice() {
+    let d = spawn_with(&roster_yaml(SCHEDULE)).await;
+    // Swapped, the shift starting Monday 30 November is dave's, not bob's.
+    let swapped = SCHEDULE.replace("members: [bob, dave]", "members: [dave, bob]");
+    std::fs::write(&d.config, roster_yaml(&swapped)).expect("write");
+    let r = d
+        .http
+        .post(d.url("/api/v1/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(r.status(), 200);
+    let until_notice = chrono::DateTime::parse_from_rfc3339("2026-11-30T07:00:00Z")
+        .expect("instant")
+        .with_timezone(&chrono::Utc)
+        - d.clock.now();
+    d.advance(until_notice).await;
+    assert!(notices(&d, "bob").await.is_empty(), "bob is no longer on");
+    let dave = notices(&d, "dave").await;
+    assert_eq!(dave.len(), 1, "{dave:?}");
+    assert!(dave[0].1.contains("starts at Mon 30 Nov"), "{dave:?}");
+    d.stop().await;
+}
+
 /// The schedule feed's events at the daemon's current time.
 async fn feed(d: &Daemon) -> Vec<tocsin::routing::ParsedEvent> {
     let url = format!("/api/v1/schedules/web-primary/ical?token={ALICE_CALENDAR}");
