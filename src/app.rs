@@ -245,7 +245,16 @@ impl AppState {
     /// caller hears that the reload took: a notice or heartbeat deadline
     /// asked after the answer follows the new files.
     pub async fn reload_and_rearm(&self) -> Result<String, ConfigErrors> {
-        let summary = self.reload()?;
+        // Read before the files: an incident the new files would orphan
+        // refuses the reload (`incident::orphans`).
+        let open = match self.watched_incidents().await {
+            Ok(v) => v,
+            Err(e) => {
+                let error = format!("cannot read the open incidents to check the reload: {e}");
+                return Err(self.refuse(self.clock.now(), vec![self.about_main_file(error)]));
+            }
+        };
+        let summary = self.reload(&open)?;
         if let Err(e) = self.ensure_deadlines().await {
             tracing::error!(error = %e, "reload: cannot schedule deadlines");
         }
@@ -268,69 +277,99 @@ impl AppState {
         Ok(())
     }
 
-    /// Re-reads the files; on any error keeps the running configuration.
-    pub fn reload(&self) -> Result<String, ConfigErrors> {
-        let now = self.clock.now();
-        let result = config::load(&self.config_path);
-        let mut status = self.reload.lock().unwrap_or_else(|p| p.into_inner());
-        match result {
-            Ok(new) => {
-                let old = self.roster();
-                if new.server.listen != old.server.listen
-                    || new.storage.sqlite != old.storage.sqlite
-                {
-                    tracing::warn!(
-                        "server.listen and storage.sqlite changes take effect after a restart"
-                    );
-                }
-                warn_world_writable(&new.files);
-                let notifiers = match crate::notify::notifier::Notifiers::from_roster(
-                    &new,
-                    &self.http,
-                    &self.secret,
-                ) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        let error = format!("{}: providers: {e}", self.config_path.display());
-                        tracing::error!(%error, "reload failed; keeping the running configuration");
-                        status.last = Some(ReloadOutcome {
-                            at: now,
-                            ok: false,
-                            errors: vec![error.clone()],
-                        });
-                        return Err(ConfigErrors(vec![crate::config::ConfigError {
-                            file: self.config_path.clone(),
-                            line: 1,
-                            column: 1,
-                            message: format!("providers: {e}"),
-                        }]));
-                    }
-                };
-                let summary = new.summary();
-                *self.roster.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
-                *self.notifiers.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(notifiers);
-                status.loaded_at = now;
-                status.generation += 1;
-                status.last = Some(ReloadOutcome {
-                    at: now,
-                    ok: true,
-                    errors: vec![],
-                });
-                tracing::info!(%summary, "configuration reloaded");
-                Ok(summary)
-            }
-            Err(errors) => {
-                for e in &errors.0 {
-                    tracing::error!(error = %e, "reload failed; keeping the running configuration");
-                }
-                status.last = Some(ReloadOutcome {
-                    at: now,
-                    ok: false,
-                    errors: errors.0.iter().map(|e| e.to_string()).collect(),
-                });
-                Err(errors)
+    /// Every incident a reload must not orphan (`orphans::watched`).
+    async fn watched_incidents(&self) -> crate::store::StoreResult<Vec<crate::incident::Incident>> {
+        use crate::incident::{State, StateFilter};
+        let mut all = Vec::new();
+        for filter in [StateFilter::Open, StateFilter::Only(State::Suppressed)] {
+            let mut after = None;
+            loop {
+                let page = self
+                    .store
+                    .query(move |r| r.list(filter, after, 500))
+                    .await?;
+                let Some(last) = page.last() else { break };
+                after = Some(crate::store::Cursor::at(last.id));
+                all.extend(page);
             }
         }
+        Ok(all)
+    }
+
+    /// Records a refused reload and says why.
+    fn refuse(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        errors: Vec<crate::config::ConfigError>,
+    ) -> ConfigErrors {
+        let mut status = self.reload.lock().unwrap_or_else(|p| p.into_inner());
+        for e in &errors {
+            tracing::error!(error = %e, "reload refused; keeping the running configuration");
+        }
+        status.last = Some(ReloadOutcome {
+            at: now,
+            ok: false,
+            errors: errors.iter().map(|e| e.to_string()).collect(),
+        });
+        ConfigErrors(errors)
+    }
+
+    /// A reason to refuse a reload that no line of the files holds: told
+    /// against the main file.
+    fn about_main_file(&self, message: String) -> crate::config::ConfigError {
+        crate::config::ConfigError {
+            file: self.config_path.clone(),
+            line: 1,
+            column: 1,
+            message,
+        }
+    }
+
+    /// Re-reads the files; on any error, or when they would leave one of
+    /// `open` without its project or assignee, keeps the running
+    /// configuration.
+    fn reload(&self, open: &[crate::incident::Incident]) -> Result<String, ConfigErrors> {
+        let now = self.clock.now();
+        let new = match config::load(&self.config_path) {
+            Ok(new) => new,
+            Err(errors) => {
+                return Err(self.refuse(now, errors.0));
+            }
+        };
+        let orphaned = crate::incident::orphans::orphaned(&new, open);
+        if !orphaned.is_empty() {
+            let errors = orphaned
+                .into_iter()
+                .map(|m| self.about_main_file(m))
+                .collect();
+            return Err(self.refuse(now, errors));
+        }
+        let old = self.roster();
+        if new.server.listen != old.server.listen || new.storage.sqlite != old.storage.sqlite {
+            tracing::warn!("server.listen and storage.sqlite changes take effect after a restart");
+        }
+        warn_world_writable(&new.files);
+        let notifiers =
+            match crate::notify::notifier::Notifiers::from_roster(&new, &self.http, &self.secret) {
+                Ok(n) => n,
+                Err(e) => {
+                    let error = self.about_main_file(format!("providers: {e}"));
+                    return Err(self.refuse(now, vec![error]));
+                }
+            };
+        let summary = new.summary();
+        let mut status = self.reload.lock().unwrap_or_else(|p| p.into_inner());
+        *self.roster.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(new);
+        *self.notifiers.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(notifiers);
+        status.loaded_at = now;
+        status.generation += 1;
+        status.last = Some(ReloadOutcome {
+            at: now,
+            ok: true,
+            errors: vec![],
+        });
+        tracing::info!(%summary, "configuration reloaded");
+        Ok(summary)
     }
 }
 

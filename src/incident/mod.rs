@@ -7,6 +7,7 @@ pub mod heartbeat;
 pub mod maintenance;
 pub mod model;
 pub mod notes;
+pub mod orphans;
 pub mod reference;
 pub mod repo;
 pub mod snapshots;

@@ -121,7 +121,10 @@ async fn a_reloaded_interval_moves_the_deadline_from_the_last_ping() {
     std::fs::write(&d.config, config().replace("interval: 5m", "interval: 1h")).expect("write");
     reload(&d).await;
     d.advance(chrono::Duration::minutes(30)).await;
-    assert!(all(&d).await.is_empty(), "the old 6-minute deadline is gone");
+    assert!(
+        all(&d).await.is_empty(),
+        "the old 6-minute deadline is gone"
+    );
     std::fs::write(&d.config, config().replace("interval: 5m", "interval: 40m")).expect("write");
     reload(&d).await;
     // 32 minutes since the ping: 41 minutes is the new deadline.

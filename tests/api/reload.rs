@@ -237,3 +237,138 @@ fn check_config_exit_codes() {
         "a bad config starts nothing"
     );
 }
+
+/// POSTs `/api/v1/reload` as an admin: status and body.
+async fn reload_now(d: &Daemon) -> (u16, serde_json::Value) {
+    let r = d
+        .http
+        .post(d.url("/api/v1/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("request");
+    (r.status().as_u16(), r.json().await.expect("json"))
+}
+
+const BILLING_TOKEN: &str = "billing-am-token-0123456789";
+
+/// A second project with its own Alertmanager integration.
+fn with_billing() -> String {
+    roster_yaml(&format!(
+        "  - id: prom-billing\n    type: alertmanager\n    token_sha256: {}\n    project: billing\n",
+        sha(BILLING_TOKEN)
+    ))
+    .replace(
+        "escalation_policies:",
+        "  - id: billing\n    client: acme\n    team: web\n    responders: [bob]\nescalation_policies:",
+    )
+}
+
+/// A reload that removes a project with an open incident would leave that
+/// incident's next step paging nobody: it is refused, naming the incident
+/// and what to do, and the running configuration keeps paging it. Once
+/// the incident is resolved, the same file is taken.
+#[tokio::test]
+async fn a_reload_that_would_orphan_an_open_incident_is_refused() {
+    let d = spawn_with(&with_billing()).await;
+    let r = d
+        .post_json(
+            "/api/v1/alertmanager",
+            BILLING_TOKEN,
+            &am_payload("Ledger", vec![am_alert("Ledger", "db1", "firing")]),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    std::fs::write(&d.config, roster_yaml("")).expect("write");
+    let (status, body) = reload_now(&d).await;
+    assert_eq!(status, 422, "{body}");
+    let errors = body["errors"].to_string();
+    assert!(
+        errors.contains("project \\\"billing\\\" is removed but incident #1 is open on it"),
+        "{body}"
+    );
+    assert_eq!(ready(&d.base).await["config"]["generation"], 1);
+    assert_eq!(ready(&d.base).await["last_reload"]["ok"], false);
+    // Still paging under the running configuration: step 2 calls someone.
+    let calls_before = d
+        .state()
+        .store
+        .query(|r| r.outbox_to("alice"))
+        .await
+        .expect("q")
+        .len()
+        + d.state()
+            .store
+            .query(|r| r.outbox_to("dave"))
+            .await
+            .expect("q")
+            .len();
+    d.advance(chrono::Duration::minutes(5)).await;
+    let calls_after = d
+        .state()
+        .store
+        .query(|r| r.outbox_to("alice"))
+        .await
+        .expect("q")
+        .len()
+        + d.state()
+            .store
+            .query(|r| r.outbox_to("dave"))
+            .await
+            .expect("q")
+            .len();
+    assert!(calls_after > calls_before, "the next step still pages");
+    let r = d
+        .post_json(
+            "/api/v1/incidents/1/resolve",
+            BOB_TOKEN,
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (status, body) = reload_now(&d).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(ready(&d.base).await["config"]["generation"], 2);
+    d.stop().await;
+}
+
+/// Removing the person an open incident is assigned to is refused the same
+/// way, with the command that hands it on.
+#[tokio::test]
+async fn a_reload_that_removes_an_assignee_is_refused() {
+    let d = spawn_daemon().await;
+    let r = d
+        .post_json(
+            "/api/v1/alertmanager",
+            AM_TOKEN,
+            &am_payload("Disk", vec![am_alert("Disk", "web1", "firing")]),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = d
+        .post_json(
+            "/api/v1/incidents/1/assign",
+            ADMIN_TOKEN,
+            &serde_json::json!({"person": "dave"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    let without_dave = roster_yaml("")
+        .replace(
+            "  - id: dave\n    phone: \"+12125550104\"\n    timezone: America/New_York\n    working_hours: [\"mon-fri 09:00-17:00\"]\n",
+            "",
+        )
+        .replace("members: [alice, bob, dave]", "members: [alice, bob]");
+    assert!(!without_dave.contains("dave"));
+    std::fs::write(&d.config, &without_dave).expect("write");
+    let (status, body) = reload_now(&d).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["errors"].to_string().contains(
+            "person \\\"dave\\\" is removed but incident #1 is assigned to them; hand it on first (tocsin incidents assign 1 PERSON)"
+        ),
+        "{body}"
+    );
+    assert_eq!(ready(&d.base).await["config"]["generation"], 1);
+    d.stop().await;
+}
