@@ -201,10 +201,7 @@ pub fn page_body(
             message::voice(inc, ctx.roster.project_name(&inc.project)),
         ),
         ChannelType::Email => (message::email_subject(inc), message::email_text(inc, &url)),
-        ChannelType::Chat => (
-            message::headline(inc),
-            message::chat_page(inc, person.chat.as_deref().unwrap_or(&person.id), &url),
-        ),
+        ChannelType::Chat => (message::headline(inc), message::chat_page(inc, &url)),
         ChannelType::Push => {
             let resolve = ack_url(ctx, inc.id, &person.id, crate::notify::Action::Resolve);
             (message::headline(inc), ntfy::page(inc, &url, &resolve))

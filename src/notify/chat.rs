@@ -131,17 +131,32 @@ pub fn build_request(
     text: &str,
     title: Option<&str>,
 ) -> ChatRequest {
-    build_request_with(kind, url_or_base, text, title, None)
+    build_request_with(kind, url_or_base, None, text, title, None)
 }
 
 /// [`build_request`], with buttons when the kind has them.
+///
+/// `mention` (a person's configured chat handle) goes first; it is the one
+/// part not escaped for Slack when it is one of Slack's own references
+/// (`<@U0123ABCD>`), so Slack notifies the person while what an alert says
+/// stays text.
 pub fn build_request_with(
     kind: &ChatKind,
     url_or_base: &str,
+    mention: Option<&str>,
     text: &str,
     title: Option<&str>,
     buttons: Option<Buttons<'_>>,
 ) -> ChatRequest {
+    let slack_text = |text: &str, title: Option<&str>| slack_text(mention, text, title);
+    let joined;
+    let text = match mention {
+        Some(m) if !matches!(kind, ChatKind::Slack | ChatKind::SlackApp { .. }) => {
+            joined = format!("{m} {text}");
+            joined.as_str()
+        }
+        _ => text,
+    };
     let mut url = url_or_base.to_owned();
     let mut headers = vec![("Content-Type", "application/json".to_owned())];
     let body = match kind {
@@ -218,11 +233,12 @@ pub async fn send(
     http: &reqwest::Client,
     kind: &ChatKind,
     url_or_base: &str,
+    mention: Option<&str>,
     text: &str,
     title: Option<&str>,
     buttons: Option<Buttons<'_>>,
 ) -> Result<Option<String>, SendError> {
-    let request = build_request_with(kind, url_or_base, text, title, buttons);
+    let request = build_request_with(kind, url_or_base, mention, text, title, buttons);
     let body = post(http, kind, request).await?;
     Ok(message_id(&body))
 }
@@ -412,10 +428,32 @@ fn slack_escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
-fn slack_text(text: &str, title: Option<&str>) -> String {
-    match title {
-        Some(title) => format!("*{}*\n{}", slack_escape(title), slack_escape(text)),
+fn slack_text(mention: Option<&str>, text: &str, title: Option<&str>) -> String {
+    let text = match mention {
+        Some(m) if slack_reference(m) => format!("{m} {}", slack_escape(text)),
+        Some(m) => format!("{} {}", slack_escape(m), slack_escape(text)),
         None => slack_escape(text),
+    };
+    match title {
+        Some(title) => format!("*{}*\n{text}", slack_escape(title)),
+        None => text,
+    }
+}
+
+/// One of Slack's own references, which Slack turns into a notification:
+/// `<@U0123ABCD>`, `<!subteam^S0123>`, `<!here>`, `<!channel>`.
+fn slack_reference(m: &str) -> bool {
+    let Some(inner) = m.strip_prefix('<').and_then(|m| m.strip_suffix('>')) else {
+        return false;
+    };
+    let id_ok = |id: &str| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric());
+    match inner.strip_prefix('@') {
+        Some(id) => id_ok(id),
+        None => {
+            inner == "!here"
+                || inner == "!channel"
+                || inner.strip_prefix("!subteam^").is_some_and(id_ok)
+        }
     }
 }
 

@@ -192,12 +192,10 @@ pub fn email_html(i: &Incident, ack_url: &str) -> String {
     )
 }
 
-/// A page in the on-call chat, mentioning the person.
-pub fn chat_page(i: &Incident, handle: &str, ack_url: &str) -> String {
-    format!(
-        "{handle} you are paged: {} — acknowledge: {ack_url}",
-        headline(i)
-    )
+/// A page in the on-call chat; the sender puts the person's handle first
+/// (so Slack's `<@U…>` stays a mention, not text).
+pub fn chat_page(i: &Incident, ack_url: &str) -> String {
+    format!("you are paged: {} — acknowledge: {ack_url}", headline(i))
 }
 
 /// Told to the assignee when the incident is resolved, whoever resolved it.
@@ -353,7 +351,7 @@ mod tests {
             headline(&i),
             voice(&i, "Shop"),
             email_subject(&i),
-            chat_page(&i, "@bob", URL),
+            chat_page(&i, URL),
             resolved_notice(&i, "bob"),
         ] {
             assert!(!text.contains('\n') && text.contains(clean), "{text:?}");

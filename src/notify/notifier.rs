@@ -177,7 +177,8 @@ impl Notifier for Chat {
                 &self.http,
                 &self.kind,
                 &self.url,
-                &mention(row),
+                mention(row),
+                &row.body,
                 Some(&row.subject),
                 self.buttons(row),
             )
@@ -186,14 +187,11 @@ impl Notifier for Chat {
     }
 }
 
-/// A message to one person in a shared chat names them (their handle
-/// first), unless its text already does.
-fn mention(row: &OutboxRow) -> std::borrow::Cow<'_, str> {
-    if row.person.is_some() && !row.target.is_empty() && !row.body.contains(row.target.as_str()) {
-        format!("{} {}", row.target, row.body).into()
-    } else {
-        row.body.as_str().into()
-    }
+/// A message to one person in a shared chat names them: their handle goes
+/// first, unless its text already holds it.
+fn mention(row: &OutboxRow) -> Option<&str> {
+    (row.person.is_some() && !row.target.is_empty() && !row.body.contains(row.target.as_str()))
+        .then_some(row.target.as_str())
 }
 
 /// Every notifier of one configuration generation.

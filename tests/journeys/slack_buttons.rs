@@ -16,7 +16,8 @@ const ACME_C: &str = "C0ACME";
 const UPDATE: &str = "slack/api/chat.update";
 const RESPONSE: &str = "slack/response";
 
-/// The on-call chat and Acme's channel through one Slack app; bob is U0BOB.
+/// The on-call chat and Acme's channel through one Slack app; bob is U0BOB,
+/// mentioned as Slack mentions (`<@U0BOB>`).
 fn slack_world(yaml: String, chat: &crate::fakes::FakeChat) -> String {
     let app = |channel: &str| {
         format!(
@@ -35,7 +36,7 @@ fn slack_world(yaml: String, chat: &crate::fakes::FakeChat) -> String {
     )
     .replace(
         "    chat: \"@bob\"\n",
-        "    chat: \"@bob\"\n    slack_id: U0BOB\n",
+        "    chat: \"<@U0BOB>\"\n    slack_id: U0BOB\n",
     )
 }
 
@@ -96,7 +97,10 @@ async fn paged_by_slack_acknowledged_by_button_client_told() {
     let tag = format!("#{id} [critical] shop: DiskFull on shop");
     let got = w.expect(
         "the alert",
-        &[("chat", ONCALL_C, "@bob you are paged"), ("sms", BOB, &tag)],
+        &[
+            ("chat", ONCALL_C, "<@U0BOB> you are paged"),
+            ("sms", BOB, &tag),
+        ],
     );
     let page = w.chat.posts().last().cloned().expect("the page");
     let buttons: Vec<String> = page.body["blocks"][1]["elements"]

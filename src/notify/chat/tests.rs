@@ -480,7 +480,7 @@ async fn send(
     text: &str,
     title: Option<&str>,
 ) -> Result<(), SendError> {
-    super::send(http, kind, url, text, title, None)
+    super::send(http, kind, url, None, text, title, None)
         .await
         .map(|_| ())
 }
@@ -505,6 +505,7 @@ async fn slack_app_posts_with_the_bot_token_and_buttons() {
         &reqwest::Client::new(),
         &slack_app(),
         &fake.base,
+        None,
         "db down",
         Some("#7"),
         Some(buttons),
@@ -565,4 +566,46 @@ fn slack_app_answers() {
             ambiguous: true,
         },
     );
+}
+
+/// A person's Slack handle written as Slack's own reference notifies them:
+/// it goes out as is, while the rest is escaped (an alert cannot mention
+/// anyone); a handle that is no such reference is text, like the rest.
+#[test]
+fn a_slack_mention_is_kept_and_the_text_escaped() {
+    let text = |kind: &ChatKind, mention: &str| {
+        let req = build_request_with(
+            kind,
+            "https://x.example/hook",
+            Some(mention),
+            "db <@U0EVIL> & co",
+            Some("#7 <x>"),
+            None,
+        );
+        body_json(&req)["text"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_default()
+    };
+    for kind in [ChatKind::Slack, slack_app()] {
+        assert_eq!(
+            text(&kind, "<@U0BOB>"),
+            "*#7 &lt;x&gt;*\n<@U0BOB> db &lt;@U0EVIL&gt; &amp; co"
+        );
+        assert_eq!(
+            text(&kind, "<!subteam^S0WEB>"),
+            "*#7 &lt;x&gt;*\n<!subteam^S0WEB> db &lt;@U0EVIL&gt; &amp; co"
+        );
+        assert_eq!(
+            text(&kind, "@bob"),
+            "*#7 &lt;x&gt;*\n@bob db &lt;@U0EVIL&gt; &amp; co"
+        );
+        assert_eq!(
+            text(&kind, "<@U0BOB> <!channel>"),
+            "*#7 &lt;x&gt;*\n&lt;@U0BOB&gt; &lt;!channel&gt; db &lt;@U0EVIL&gt; &amp; co"
+        );
+    }
+    // Elsewhere the handle is put first, escaped with the rest as before.
+    let tg = build_request_with(&telegram(), "u", Some("@bob"), "db <down>", None, None);
+    assert_eq!(body_json(&tg)["text"], "@bob db &lt;down&gt;");
 }
