@@ -368,6 +368,18 @@ pub fn escalate_now(
     if advance(repo, ctx, &inc, Some(by))? == 0 {
         return Err(ActError::NobodyLeft);
     }
+    // The asker has seen it: their own later rungs (a call two minutes
+    // after the SMS) would page the one who just asked for someone else.
+    let n = repo.cancel_pages_to(id, by)?;
+    if n > 0 {
+        repo.append(
+            id,
+            ctx.now,
+            &Actor::System,
+            "pages cancelled",
+            json!({"count": n, "person": by, "because": "they asked to escalate"}),
+        )?;
+    }
     // Someone new must take an acknowledged incident: it is triggered again,
     // or their pages would be cancelled as no longer wanted.
     if inc.state == State::Acknowledged {

@@ -222,6 +222,8 @@ pub trait Repo {
     /// bundle not sent yet; pages folded into one of its pending pages go
     /// back to the queue on their own. Returns how many were cancelled.
     fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64>;
+    /// [`Repo::cancel_pages`], of the pages to `person` only.
+    fn cancel_pages_to(&mut self, incident: i64, person: &str) -> StoreResult<i64>;
     /// The channels of the incident's pages to `person` created at or after
     /// `since`, whatever became of them.
     fn page_channels_since(

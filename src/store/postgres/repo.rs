@@ -179,6 +179,39 @@ fn overrides<C: Sql>(c: &mut C, f: &OverrideFilter) -> StoreResult<Vec<StoredOve
     )
 }
 
+impl TxRepo<'_, '_, '_> {
+    /// As on SQLite: folded into a bundle not sent, cancelled; folded into
+    /// one of these, back on their own; then the pending ones. Of the pages
+    /// to `person` only, when given.
+    fn cancel_pages_of(&mut self, incident: i64, person: Option<&str>) -> StoreResult<i64> {
+        self.touched.outbox = true;
+        let folded = exec(
+            self.tx,
+            "UPDATE outbox SET status = 'cancelled', bundle_of = NULL
+             WHERE incident = $1 AND kind = 'page' AND status = 'bundled' AND sent_at IS NULL
+               AND ($2::TEXT IS NULL OR person = $2)
+               AND EXISTS (SELECT 1 FROM outbox h WHERE h.id = outbox.bundle_of AND h.status = 'pending')",
+            &[&incident, &person],
+        )?;
+        exec(
+            self.tx,
+            "UPDATE outbox SET status = 'pending', bundle_of = NULL
+             WHERE status = 'bundled' AND sent_at IS NULL AND bundle_of IN (SELECT id FROM outbox
+                 WHERE incident = $1 AND kind = 'page' AND status = 'pending'
+                   AND ($2::TEXT IS NULL OR person = $2))",
+            &[&incident, &person],
+        )?;
+        let pending = exec(
+            self.tx,
+            "UPDATE outbox SET status = 'cancelled'
+             WHERE incident = $1 AND kind = 'page' AND status = 'pending'
+               AND ($2::TEXT IS NULL OR person = $2)",
+            &[&incident, &person],
+        )?;
+        Ok((folded + pending) as i64)
+    }
+}
+
 impl Repo for TxRepo<'_, '_, '_> {
     fn get(&mut self, id: i64) -> StoreResult<Incident> {
         get(self.tx, id)
@@ -948,29 +981,11 @@ impl Repo for TxRepo<'_, '_, '_> {
     }
 
     fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64> {
-        self.touched.outbox = true;
-        // As on SQLite: folded into a bundle not sent, cancelled; folded
-        // into one of these, back on their own; then the pending ones.
-        let folded = exec(
-            self.tx,
-            "UPDATE outbox SET status = 'cancelled', bundle_of = NULL
-             WHERE incident = $1 AND kind = 'page' AND status = 'bundled' AND sent_at IS NULL
-               AND EXISTS (SELECT 1 FROM outbox h WHERE h.id = outbox.bundle_of AND h.status = 'pending')",
-            &[&incident],
-        )?;
-        exec(
-            self.tx,
-            "UPDATE outbox SET status = 'pending', bundle_of = NULL
-             WHERE status = 'bundled' AND sent_at IS NULL AND bundle_of IN (SELECT id FROM outbox
-                 WHERE incident = $1 AND kind = 'page' AND status = 'pending')",
-            &[&incident],
-        )?;
-        let pending = exec(
-            self.tx,
-            "UPDATE outbox SET status = 'cancelled' WHERE incident = $1 AND kind = 'page' AND status = 'pending'",
-            &[&incident],
-        )?;
-        Ok((folded + pending) as i64)
+        self.cancel_pages_of(incident, None)
+    }
+
+    fn cancel_pages_to(&mut self, incident: i64, person: &str) -> StoreResult<i64> {
+        self.cancel_pages_of(incident, Some(person))
     }
 
     fn page_channels_since(

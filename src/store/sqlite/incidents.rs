@@ -953,7 +953,12 @@ impl Repo for TxRepo<'_> {
 
     fn cancel_pages(&mut self, incident: i64) -> StoreResult<i64> {
         self.touched.outbox = true;
-        outbox::cancel_pages(self.conn, incident)
+        outbox::cancel_pages(self.conn, incident, None)
+    }
+
+    fn cancel_pages_to(&mut self, incident: i64, person: &str) -> StoreResult<i64> {
+        self.touched.outbox = true;
+        outbox::cancel_pages(self.conn, incident, Some(person))
     }
 
     fn page_channels_since(

@@ -387,27 +387,30 @@ pub fn sent_since(
     Ok(n)
 }
 
-pub fn cancel_pages(conn: &Connection, incident: i64) -> StoreResult<i64> {
+pub fn cancel_pages(conn: &Connection, incident: i64, person: Option<&str>) -> StoreResult<i64> {
     // Folded into a bundle that has not gone out: it goes out without them.
     let folded = super::exec(
         conn,
         "UPDATE outbox SET status = 'cancelled', bundle_of = NULL
          WHERE incident = ?1 AND kind = 'page' AND status = 'bundled' AND sent_at IS NULL
+           AND (?2 IS NULL OR person = ?2)
            AND EXISTS (SELECT 1 FROM outbox h WHERE h.id = outbox.bundle_of AND h.status = 'pending')",
-        [incident],
+        params![incident, person],
     )?;
     // Other incidents' pages folded into one of these go back on their own.
     super::exec(
         conn,
         "UPDATE outbox SET status = 'pending', bundle_of = NULL
          WHERE status = 'bundled' AND sent_at IS NULL AND bundle_of IN (SELECT id FROM outbox
-             WHERE incident = ?1 AND kind = 'page' AND status = 'pending')",
-        [incident],
+             WHERE incident = ?1 AND kind = 'page' AND status = 'pending'
+               AND (?2 IS NULL OR person = ?2))",
+        params![incident, person],
     )?;
     let pending = super::exec(
         conn,
-        "UPDATE outbox SET status = 'cancelled' WHERE incident = ?1 AND kind = 'page' AND status = 'pending'",
-        [incident],
+        "UPDATE outbox SET status = 'cancelled'
+         WHERE incident = ?1 AND kind = 'page' AND status = 'pending' AND (?2 IS NULL OR person = ?2)",
+        params![incident, person],
     )?;
     Ok((folded + pending) as i64)
 }

@@ -194,6 +194,38 @@ async fn a_step_without_via_follows_the_persons_notify_rules() {
     .await;
 }
 
+/// Whoever asks to escalate is not paged on by their own ladder: bob's
+/// call, due two minutes after his SMS, never comes once he has asked for
+/// help; alice, the next one, is paged.
+#[tokio::test]
+async fn asking_to_escalate_stops_the_askers_own_later_rungs() {
+    let rig = rig_with(&Shape {
+        steps: "      - { notify: nearest, wait: 10m }\n      - { notify: next, via: [sms], wait: 10m }",
+        bob_notify: "[{via: [sms], after: 0s}, {via: [voice], after: 2m}]",
+        ..SHAPE
+    })
+    .await;
+    let first = rig.open("DiskFull").await;
+    rig.d.advance(Duration::minutes(1)).await;
+    assert_eq!(rig.act(first, "escalate", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(5), Duration::seconds(30)).await;
+    let cancelled = rig.events(first, "pages cancelled").await;
+    assert_eq!(cancelled.len(), 1, "{cancelled:?}");
+    assert_eq!(cancelled[0]["detail"]["person"], "bob");
+    assert_eq!(rig.act(first, "acknowledge", ADMIN_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    // bob's page, alice's page, and bob hearing that Alice took it.
+    rig.finish(
+        &[
+            sms(BOB_PHONE, &[first]),
+            sms(ALICE_PHONE, &[first]),
+            sms(BOB_PHONE, &[first]),
+        ],
+        3,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_person_without_rules_gets_their_first_channel() {
     let rig = rig_with(&Shape {
