@@ -126,7 +126,7 @@ async fn deliver(
         ),
         Some(n) => {
             let started = std::time::Instant::now();
-            let result = n.send(&c.row).await;
+            let result = n.send_offering(&c.row, c.offer.as_ref()).await;
             tracing::debug!(
                 outbox = c.row.id,
                 ms = started.elapsed().as_millis() as u64,

@@ -17,6 +17,9 @@ use crate::store::StoreResult;
 pub struct Claimed {
     pub row: OutboxRow,
     pub bundled: usize,
+    /// The buttons a chat message about an incident carries: what its
+    /// state allows as it goes out, named as its reader may see it.
+    pub offer: Option<crate::notify::interactive::Offer>,
 }
 
 /// The folded rows of a sent bundle stamped per transaction: an alert
@@ -249,7 +252,17 @@ fn claim_due(
         // While sending, `due_at` is the claim time: stale claims are found by it.
         row.due_at = now;
         repo.update_outbox(&row)?;
-        out.push(Claimed { row, bundled });
+        let offer = match row.incident {
+            Some(id) if is_chat_about_incident(&row) => {
+                crate::notify::interactive::offer(&repo.get(id)?, row.kind == "client")
+            }
+            _ => None,
+        };
+        out.push(Claimed {
+            row,
+            bundled,
+            offer,
+        });
     }
     Ok(seen)
 }
@@ -721,4 +734,11 @@ pub fn recover(
         )?;
     }
     Ok(rows.len())
+}
+
+/// A page in the on-call chat or a post to a client's channel: the
+/// messages that carry buttons where the chat has them.
+fn is_chat_about_incident(row: &OutboxRow) -> bool {
+    matches!(row.channel.as_str(), "chat" | "channel")
+        && matches!(row.kind.as_str(), "page" | "client")
 }

@@ -108,7 +108,7 @@ async fn slack_answer(app: &Shared, kind: &ChatKind, base: &str, click: &Click, 
                 &click.message.channel,
                 Some(&click.message.id),
                 &text,
-                Some(click.incident),
+                Some(&click.incident),
                 &buttons,
             );
             chat::call(app.http(), kind, base, "chat.update", &update).await
@@ -244,7 +244,10 @@ async fn click_outcome(
     };
     let roster = app.roster();
     let name = name_of(&roster, &person);
-    let id = click.incident;
+    let id = match clicked_incident(app, click).await? {
+        Ok(id) => id,
+        Err(told) => return Ok(told),
+    };
     let transition = match click.action {
         Action::Ack => Transition::Acknowledge,
         Action::Resolve => Transition::Resolve,
@@ -288,6 +291,18 @@ async fn click_outcome(
     })
 }
 
+/// The number of the incident a button names (a number on a page, the
+/// client's reference on a client's channel), or what to tell the clicker.
+async fn clicked_incident(app: &Shared, click: &Click) -> Result<Result<i64, Outcome>, ApiError> {
+    match super::incidents::incident_id(app, &click.incident).await {
+        Ok(id) => Ok(Ok(id)),
+        Err(ApiError::NotFound(_) | ApiError::BadRequest { .. }) => Ok(Err(Outcome::Told(
+            format!("Incident {} not found.", click.incident),
+        ))),
+        Err(e) => Err(e),
+    }
+}
+
 fn illegal(state: IncidentState, verb: &str) -> String {
     format!("The incident is {state}, so it cannot be {verb}.")
 }
@@ -301,7 +316,10 @@ async fn escalate_once(
     click: &Click,
     via: &'static str,
 ) -> Result<Outcome, ApiError> {
-    let id = click.incident;
+    let id = match clicked_incident(app, click).await? {
+        Ok(id) => id,
+        Err(told) => return Ok(told),
+    };
     let key = format!(
         "{via}:{}:{}:{person}:escalate",
         click.message.channel, click.message.id

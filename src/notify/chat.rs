@@ -117,7 +117,8 @@ impl fmt::Debug for ChatRequest {
 /// incident (Slack apps, Mattermost, Telegram; other kinds ignore them).
 #[derive(Debug, Clone, Copy)]
 pub struct Buttons<'a> {
-    pub incident: i64,
+    /// The incident as the buttons name it ([`crate::notify::interactive::Offer`]).
+    pub incident: &'a str,
     pub actions: &'a [Action],
     /// Mattermost: where a click posts, and the key signing its context.
     pub mattermost: Option<(&'a str, &'a [u8])>,

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::SendError;
 use super::chat::{self, ChatKind};
 use super::email::EmailSender;
+use super::interactive::Offer;
 use super::ntfy::Ntfy;
 use super::telnyx::{TelnyxClient, TelnyxSms, TelnyxVoice};
 use super::twilio::{CallContent, Sender, TwilioClient};
@@ -26,6 +27,15 @@ pub trait Notifier: Send + Sync {
     /// Short provider name for the timeline and metrics (`twilio`, `smtp`, `log`...).
     fn provider(&self) -> &'static str;
     fn send<'a>(&'a self, row: &'a OutboxRow) -> SendFuture<'a>;
+    /// [`Notifier::send`] with the buttons the message may carry (chat
+    /// only; the others have none).
+    fn send_offering<'a>(
+        &'a self,
+        row: &'a OutboxRow,
+        _offer: Option<&'a Offer>,
+    ) -> SendFuture<'a> {
+        self.send(row)
+    }
 }
 
 /// Records and logs; sends nothing. The demo default.
@@ -150,18 +160,16 @@ pub enum ChatButtons {
 }
 
 impl Chat {
-    fn buttons<'a>(&'a self, row: &OutboxRow) -> Option<chat::Buttons<'a>> {
-        let incident = row
-            .incident
-            .filter(|_| row.kind == "page" || row.kind == "client")?;
+    fn buttons<'a>(&'a self, offer: Option<&'a Offer>) -> Option<chat::Buttons<'a>> {
+        let offer = offer?;
         let mattermost = match &self.buttons {
             ChatButtons::None => return None,
             ChatButtons::On => None,
             ChatButtons::Mattermost { url, key } => Some((url.as_str(), key.as_slice())),
         };
         Some(chat::Buttons {
-            incident,
-            actions: &crate::notify::interactive::ACTIONS,
+            incident: &offer.key,
+            actions: &offer.actions,
             mattermost,
         })
     }
@@ -172,6 +180,9 @@ impl Notifier for Chat {
         self.name
     }
     fn send<'a>(&'a self, row: &'a OutboxRow) -> SendFuture<'a> {
+        self.send_offering(row, None)
+    }
+    fn send_offering<'a>(&'a self, row: &'a OutboxRow, offer: Option<&'a Offer>) -> SendFuture<'a> {
         Box::pin(async move {
             chat::send(
                 &self.http,
@@ -180,7 +191,7 @@ impl Notifier for Chat {
                 mention(row),
                 &row.body,
                 Some(&row.subject),
-                self.buttons(row),
+                self.buttons(offer),
             )
             .await
         })

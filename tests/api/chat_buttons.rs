@@ -344,7 +344,7 @@ async fn mattermost_buttons_act_with_a_signed_context() {
     let other = mattermost::attachments(
         b"another key",
         "u",
-        id,
+        &id.to_string(),
         "x",
         &tocsin::notify::interactive::ACTIONS,
     );

@@ -129,13 +129,34 @@ async fn paged_by_slack_acknowledged_by_button_client_told() {
     let inc = w.incident(&id.to_string()).await;
     assert_eq!(inc["incident"]["state"], "acknowledged");
 
+    // Acme's post offers what is still possible, naming the incident by
+    // Acme's reference: its buttons never show the global number.
+    let acme_post = w
+        .chat
+        .posts()
+        .into_iter()
+        .rev()
+        .find(|p| p.body["channel"] == ACME_C)
+        .expect("Acme's post");
+    assert_eq!(
+        button_values(&acme_post.body),
+        ["resolve:ACME-1", "escalate:ACME-1"]
+    );
     // Someone at Acme clicks Resolve on their channel's post: told, only them.
     let (acme_ts, acme_text) = ts_of(&w, ACME_C);
-    let resolve = format!("resolve:{id}");
     assert_eq!(
-        click(&w, "U0ACMEUSER", ACME_C, &acme_ts, &resolve, &acme_text).await,
+        click(
+            &w,
+            "U0ACMEUSER",
+            ACME_C,
+            &acme_ts,
+            "resolve:ACME-1",
+            &acme_text
+        )
+        .await,
         200
     );
+    let resolve = format!("resolve:{id}");
     w.expect(
         "a client's click",
         &[("chat", RESPONSE, "not on the tocsin roster")],
@@ -166,5 +187,26 @@ async fn paged_by_slack_acknowledged_by_button_client_told() {
         w.incident(&id.to_string()).await["incident"]["state"],
         "resolved"
     );
+    // Nothing is left to do: the post saying it is over has no buttons.
+    let over = w
+        .chat
+        .posts()
+        .into_iter()
+        .rev()
+        .find(|p| p.body["channel"] == ACME_C)
+        .expect("Acme's last post");
+    assert!(button_values(&over.body).is_empty(), "{:?}", over.body);
     w.stop().await;
+}
+
+/// The values of a Slack message's buttons.
+fn button_values(body: &serde_json::Value) -> Vec<String> {
+    body["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["elements"].as_array())
+        .flatten()
+        .filter_map(|e| e["value"].as_str().map(str::to_owned))
+        .collect()
 }

@@ -497,7 +497,7 @@ async fn slack_app_posts_with_the_bot_token_and_buttons() {
     let answer = r#"{"ok":true,"channel":"C0ONCALL","ts":"1700000000.000100"}"#;
     let fake = start(Canned::new(200, answer)).await;
     let buttons = Buttons {
-        incident: 7,
+        incident: "7",
         actions: &crate::notify::interactive::ACTIONS,
         mattermost: None,
     };

@@ -31,7 +31,7 @@ pub fn sign(secret: &[u8], button: &str, text: &str) -> String {
 pub fn attachments(
     secret: &[u8],
     url: &str,
-    incident: i64,
+    incident: &str,
     text: &str,
     actions: &[Action],
 ) -> Value {
@@ -87,7 +87,7 @@ pub fn update(secret: &[u8], url: &str, click: &Click, line: &str, actions: &[Ac
     json!({
         "update": {
             "message": text,
-            "props": {"attachments": attachments(secret, url, click.incident, &text, actions)},
+            "props": {"attachments": attachments(secret, url, &click.incident, &text, actions)},
         },
     })
 }

@@ -27,7 +27,10 @@ pub const ACTIONS: [Action; 3] = [Action::Ack, Action::Resolve, Action::Escalate
 pub struct Click {
     /// The platform's id of the user who clicked.
     pub user: String,
-    pub incident: i64,
+    /// The incident as its button names it: the number on a page, the
+    /// client's reference (`ACME-7`) on a client's channel, which must not
+    /// tell one client how many incidents others had.
+    pub incident: String,
     pub action: Action,
     /// The message the button is on, to update it.
     pub message: Message,
@@ -62,17 +65,40 @@ pub enum Refusal {
     Stale,
 }
 
-/// A button's value: `ack:42`, `resolve:42`, `escalate:42`.
-pub fn value(incident: i64, action: Action) -> String {
+/// A button's value: `ack:42`, `resolve:ACME-7`, `escalate:42`.
+pub fn value(incident: &str, action: Action) -> String {
     format!("{}:{incident}", key(action))
 }
 
-/// Reads a button's value back.
-pub fn parse_value(value: &str) -> Option<(i64, Action)> {
+/// Reads a button's value back: the action, and the incident as a number
+/// or a client's reference.
+pub fn parse_value(value: &str) -> Option<(String, Action)> {
     let (action, id) = value.split_once(':')?;
     let action = ACTIONS.into_iter().find(|a| key(*a) == action)?;
-    let id: i64 = id.parse().ok().filter(|id| *id > 0)?;
-    Some((id, action))
+    crate::incident::reference::Key::parse(id)?;
+    Some((id.to_string(), action))
+}
+
+/// The buttons a chat message about an incident carries when it is sent:
+/// what the incident's state still allows, named as its reader may see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    /// The number on a page; the client's reference on a client's channel.
+    pub key: String,
+    pub actions: Vec<Action>,
+}
+
+/// The [`Offer`] of a message about `inc` (on a client's channel when
+/// `client_side`); None when nothing is left to do (a resolved incident's
+/// post has no buttons).
+pub fn offer(inc: &crate::incident::Incident, client_side: bool) -> Option<Offer> {
+    let actions = buttons(inc.state);
+    let key = if client_side {
+        inc.reference.clone()
+    } else {
+        inc.id.to_string()
+    };
+    (!actions.is_empty()).then_some(Offer { key, actions })
 }
 
 fn key(action: Action) -> &'static str {

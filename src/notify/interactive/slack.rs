@@ -79,7 +79,7 @@ pub fn parse(body: &[u8]) -> Option<Click> {
 }
 
 /// The blocks of a message: its text, then the buttons for `incident`.
-pub fn blocks(text: &str, incident: Option<i64>, actions: &[Action]) -> Value {
+pub fn blocks(text: &str, incident: Option<&str>, actions: &[Action]) -> Value {
     let mut blocks = vec![json!({
         "type": "section",
         "text": {"type": "mrkdwn", "text": cut(text, SECTION_MAX)},
@@ -110,7 +110,7 @@ pub fn message(
     channel: &str,
     ts: Option<&str>,
     text: &str,
-    incident: Option<i64>,
+    incident: Option<&str>,
     actions: &[Action],
 ) -> Value {
     let mut body = json!({

@@ -26,10 +26,14 @@ pub fn verify(secrets: &[&[u8]], given: Option<&str>) -> Result<usize, Refusal> 
 
 /// The `reply_markup` of a message about `incident` (`callback_data` is at
 /// most 64 bytes: `escalate:` and an `i64` fit).
-pub fn keyboard(incident: i64, actions: &[Action]) -> Value {
+pub fn keyboard(incident: &str, actions: &[Action]) -> Value {
+    // Telegram takes at most 64 bytes of callback data: a button whose
+    // value is longer (a very long client id's reference) is left out.
     let row: Vec<Value> = actions
         .iter()
-        .map(|a| json!({"text": label(*a), "callback_data": value(incident, *a)}))
+        .map(|a| (a, value(incident, *a)))
+        .filter(|(_, v)| v.len() <= 64)
+        .map(|(a, v)| json!({"text": label(*a), "callback_data": v}))
         .collect();
     json!({ "inline_keyboard": if row.is_empty() { vec![] } else { vec![row] } })
 }
@@ -74,7 +78,7 @@ pub fn edit(click: &Click, line: &str, actions: &[Action]) -> Value {
         "message_id": click.message.id.parse::<i64>().unwrap_or_default(),
         "text": html_escape(&text),
         "parse_mode": "HTML",
-        "reply_markup": keyboard(click.incident, actions),
+        "reply_markup": keyboard(&click.incident, actions),
     })
 }
 

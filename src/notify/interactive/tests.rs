@@ -119,13 +119,19 @@ fn slack_verify_table() {
 
 #[test]
 fn button_values_round_trip() {
-    fn check(value: &str, expected: Option<(i64, Action)>) {
+    fn check(value: &str, expected: Option<(&str, Action)>) {
+        let expected = expected.map(|(k, a)| (k.to_string(), a));
         assert_eq!(parse_value(value), expected, "{value:?}");
     }
     for action in ACTIONS {
-        check(&super::value(42, action), Some((42, action)));
+        check(&super::value("42", action), Some(("42", action)));
+        check(&super::value("ACME-7", action), Some(("ACME-7", action)));
     }
-    check("ack:7", Some((7, Action::Ack)));
+    check("ack:7", Some(("7", Action::Ack)));
+    check("resolve:GLOBEX-12", Some(("GLOBEX-12", Action::Resolve)));
+    check("ack:ACME-0", None);
+    check("ack:ACME-", None);
+    check("ack:ACME", None);
     check("ack:0", None);
     check("ack:-1", None);
     check("ack:", None);
@@ -164,7 +170,7 @@ fn slack_click(value: &str) -> String {
 
 #[test]
 fn slack_parse_table() {
-    fn check(body: &str, expected: Option<(&str, i64, Action, &str, &str)>) {
+    fn check(body: &str, expected: Option<(&str, &str, Action, &str, &str)>) {
         let got = slack::parse(body.as_bytes()).map(|c| {
             (
                 c.user,
@@ -174,17 +180,18 @@ fn slack_parse_table() {
                 c.message.id,
             )
         });
-        let expected = expected.map(|(u, i, a, c, m)| (u.into(), i, a, c.into(), m.into()));
+        let expected =
+            expected.map(|(u, i, a, c, m)| (u.into(), i.to_string(), a, c.into(), m.into()));
         assert_eq!(got, expected, "{body}");
     }
     let ts = "1700000000.000100";
     check(
         &slack_click("ack:3"),
-        Some(("U0BOB", 3, Action::Ack, "C0ONCALL", ts)),
+        Some(("U0BOB", "3", Action::Ack, "C0ONCALL", ts)),
     );
     check(
         &slack_click("escalate:9"),
-        Some(("U0BOB", 9, Action::Escalate, "C0ONCALL", ts)),
+        Some(("U0BOB", "9", Action::Escalate, "C0ONCALL", ts)),
     );
     check(&slack_click("other"), None);
     check("payload=%7B%7D", None);
@@ -195,7 +202,7 @@ fn slack_parse_table() {
 
 #[test]
 fn slack_message_has_the_buttons() {
-    let m = slack::message("C1", None, "*#4* down", Some(4), &ACTIONS);
+    let m = slack::message("C1", None, "*#4* down", Some("4"), &ACTIONS);
     assert_eq!(m["channel"], "C1");
     assert_eq!(m["text"], "*#4* down");
     assert!(m.get("ts").is_none());
@@ -206,7 +213,7 @@ fn slack_message_has_the_buttons() {
         .filter_map(|b| b["value"].as_str())
         .collect();
     assert_eq!(values, ["ack:4", "resolve:4", "escalate:4"]);
-    let update = slack::message("C1", Some("1.2"), "x", Some(4), &[]);
+    let update = slack::message("C1", Some("1.2"), "x", Some("4"), &[]);
     assert_eq!(update["ts"], "1.2");
     assert_eq!(update["blocks"].as_array().map(Vec::len), Some(1));
 }
@@ -217,7 +224,7 @@ fn mattermost_context_is_signed() {
     let atts = mattermost::attachments(
         key,
         "https://t.example/mattermost/actions",
-        5,
+        "5",
         "#5 down",
         &ACTIONS,
     );
@@ -229,8 +236,8 @@ fn mattermost_context_is_signed() {
     };
     let ok = click(context.clone()).expect("authentic");
     assert_eq!(
-        (ok.user.as_str(), ok.incident, ok.action),
-        ("mm-bob", 5, Action::Ack)
+        (ok.user.as_str(), ok.incident.as_str(), ok.action),
+        ("mm-bob", "5", Action::Ack)
     );
     assert_eq!(ok.message.text, "#5 down");
     fn check(got: Result<Click, Refusal>, expected: Refusal) {
@@ -277,8 +284,8 @@ fn telegram_secret_and_callback() {
         "message": {"message_id": 5, "chat": {"id": -100123}, "text": "#8 down"}}});
     let click = telegram::parse(update.to_string().as_bytes()).expect("a click");
     assert_eq!(
-        (click.user.as_str(), click.incident, click.action),
-        ("111", 8, Action::Resolve)
+        (click.user.as_str(), click.incident.as_str(), click.action),
+        ("111", "8", Action::Resolve)
     );
     assert_eq!(
         (
@@ -295,8 +302,12 @@ fn telegram_secret_and_callback() {
     assert_eq!(edit["reply_markup"]["inline_keyboard"], json!([]));
     let message = json!({"update_id": 2, "message": {"text": "hi"}});
     assert!(telegram::parse(message.to_string().as_bytes()).is_none());
-    let kb = telegram::keyboard(i64::MAX, &ACTIONS);
+    let kb = telegram::keyboard(&i64::MAX.to_string(), &ACTIONS);
     for b in kb["inline_keyboard"][0].as_array().expect("row") {
         assert!(b["callback_data"].as_str().expect("data").len() <= 64);
     }
+    // A reference too long for Telegram's 64 bytes leaves its button out.
+    let long = format!("{}-7", "A".repeat(60));
+    let kb = telegram::keyboard(&long, &ACTIONS);
+    assert_eq!(kb["inline_keyboard"], json!([]));
 }
