@@ -148,6 +148,15 @@ fn claim_due(
         if row.status != "pending" || row.due_at > now {
             continue;
         }
+        // Queued under an older roster (a later rung, a retry), it goes to
+        // the person's address now: a reload that fixed a number is heeded.
+        if let Some(person) = row.person.as_deref().and_then(|p| ctx.roster.people.get(p))
+            && let Ok(channel) = row.channel.parse::<crate::config::ChannelType>()
+            && let Some(address) = person.address(channel)
+            && address != row.target
+        {
+            row.target = address.to_string();
+        }
         if !still_paging(repo, &row)? {
             row.status = "cancelled".into();
             repo.update_outbox(&row)?;

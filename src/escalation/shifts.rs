@@ -23,7 +23,7 @@ fn next_notice(
     after: DateTime<Utc>,
 ) -> Option<Timer> {
     let s = roster.schedules.get(schedule)?;
-    let rot = rotation(s, stored);
+    let rot = rotation(roster, s, stored);
     let before = roster.limits.shift_notice_before.to_chrono();
     // Walk forward through shift changes until one has a notice still ahead.
     let mut t = after;

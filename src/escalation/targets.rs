@@ -44,7 +44,21 @@ pub fn yaml_rules(_: &str) -> Option<Vec<crate::config::NotifyRule>> {
 /// The routing rotation of a configured schedule: its YAML overrides and
 /// the live `stored` ones merged (the most recently created wins). Every
 /// door that shows or uses a schedule goes through here.
-pub fn rotation(schedule: &Schedule, stored: &[StoredOverride]) -> Rotation {
+///
+/// A stored override of someone `roster` no longer has (removed by a
+/// reload) is passed over: the rotation's own person is on call, not nobody.
+pub fn rotation(roster: &Roster, schedule: &Schedule, stored: &[StoredOverride]) -> Rotation {
+    let known: Vec<StoredOverride>;
+    let stored = if stored.iter().all(|o| roster.people.contains_key(&o.person)) {
+        stored
+    } else {
+        known = stored
+            .iter()
+            .filter(|o| roster.people.contains_key(&o.person))
+            .cloned()
+            .collect();
+        &known
+    };
     let yaml: Vec<Override> = schedule
         .overrides
         .iter()
@@ -67,7 +81,7 @@ pub fn rotation(schedule: &Schedule, stored: &[StoredOverride]) -> Rotation {
 /// or an uncovered instant.
 fn on_call(ctx: &RouteContext<'_>, id: &str, now: DateTime<Utc>) -> Option<String> {
     let schedule = ctx.roster.schedules.get(id)?;
-    rotation(schedule, ctx.overrides)
+    rotation(ctx.roster, schedule, ctx.overrides)
         .on_call(now)
         .map(|shift| shift.person)
 }
@@ -120,7 +134,7 @@ pub fn rank(ctx: &RouteContext<'_>, person: &str, now: DateTime<Utc>) -> Option<
     let project = ctx.roster.projects.get(ctx.project)?;
     if let Some(s) = project.schedule.as_deref()
         && let Some(schedule) = ctx.roster.schedules.get(s)
-        && let Some(shift) = rotation(schedule, ctx.overrides).on_call(now)
+        && let Some(shift) = rotation(ctx.roster, schedule, ctx.overrides).on_call(now)
         && shift.person == person
     {
         return Some(Rank::OnCall {

@@ -172,7 +172,7 @@ pub async fn route(
         .schedule
         .as_ref()
         .and_then(|s| roster.schedules.get(s))
-        .and_then(|s| targets::rotation(s, &overrides).on_call(at));
+        .and_then(|s| targets::rotation(&roster, s, &overrides).on_call(at));
     // Exactly what step 1 would queue now: every channel fired at once, and
     // the later rungs of each person's notify ladder.
     let first_step: Vec<Value> = roster
@@ -235,7 +235,7 @@ pub async fn oncall(
         .schedules
         .values()
         .map(|s| {
-            let rot = targets::rotation(s, &overrides);
+            let rot = targets::rotation(&roster, s, &overrides);
             let shift = rot.on_call(at);
             json!({
                 "schedule": s.id,
@@ -298,7 +298,7 @@ fn feed_shifts(
     overrides: &[StoredOverride],
     now: DateTime<Utc>,
 ) -> Vec<FeedShift> {
-    targets::rotation(s, overrides)
+    targets::rotation(roster, s, overrides)
         .shifts_overlapping(now, now + chrono::Duration::weeks(ICAL_WEEKS))
         .into_iter()
         .map(|shift| FeedShift {

@@ -87,7 +87,7 @@ pub fn create(
         .ok_or_else(|| OverrideError::NotFound(format!("schedule {schedule:?}")))?;
     let new = validate(ctx.roster, s, caller, req, ctx.now)?;
     let live = repo.overrides(&OverrideFilter::live_after(new.from))?;
-    let before = rotation(s, &live).shifts(new.from, new.to);
+    let before = rotation(ctx.roster, s, &live).shifts(new.from, new.to);
     if !may_create(
         ctx.roster,
         s,
@@ -140,7 +140,7 @@ pub fn delete(
     {
         let from = deleted.from.max(ctx.now);
         let live = repo.overrides(&OverrideFilter::live_after(from))?;
-        let after = rotation(s, &live).shifts(from, deleted.to);
+        let after = rotation(ctx.roster, s, &live).shifts(from, deleted.to);
         tell(repo, ctx, s, &deleted, &after, Change::Deleted)?;
         shifts::rearm(repo, ctx.roster, &s.id, ctx.now)?;
     }

@@ -179,7 +179,7 @@ fn who_may_create() {
     for (schedule, caller, person, from, to, expected) in cases {
         let s = &roster.schedules[schedule];
         let range = (utc(from), utc(to));
-        let before = rotation(s, &[]).shifts(range.0, range.1);
+        let before = rotation(&roster, s, &[]).shifts(range.0, range.1);
         assert_eq!(
             may_create(&roster, s, caller, person, &before, range),
             expected,

@@ -121,7 +121,7 @@ pub async fn show(
         .schedules
         .values()
         .map(|s| {
-            let rot = crate::escalation::targets::rotation(s, &stored);
+            let rot = crate::escalation::targets::rotation(&roster, s, &stored);
             let current = rot.on_call(now);
             let eligible = overrides::eligible(&roster, s);
             let can_take = eligible.contains(&viewer.person.id.as_str());

@@ -656,3 +656,44 @@ async fn the_cli_creates_lists_and_deletes_overrides() {
     assert!(user_error(&o).starts_with("tocsin: --schedule: "), "{o:?}");
     d.stop().await;
 }
+
+/// An override of someone a reload removed is passed over: the rotation's
+/// own person is on call (and paged), not a person who no longer exists.
+#[tokio::test]
+async fn an_override_of_someone_removed_gives_the_shift_back_to_the_rotation() {
+    let carol = format!(
+        "  - id: carol\n    name: Carol\n    email: carol@example.com\n    token_sha256: {}\n",
+        sha(CAROL_TOKEN)
+    );
+    let with_erin = yaml("")
+        .replace(
+            &carol,
+            &format!("{carol}  - id: erin\n    email: erin@example.com\n"),
+        )
+        .replace(
+            "members: [alice, bob, dave]",
+            "members: [alice, bob, dave, erin]",
+        );
+    assert!(with_erin.contains("id: erin"));
+    let d = spawn_with(&with_erin).await;
+    let (status, v) = create(&d, CAROL_TOKEN, "web-primary", thursday("erin")).await;
+    assert_eq!(status, 201, "{v}");
+    assert_eq!(
+        on_call(&d, "2026-11-26T12:00:00Z").await,
+        ("erin".into(), true)
+    );
+    std::fs::write(&d.config, yaml("")).expect("write");
+    let r = d
+        .http
+        .post(d.url("/api/v1/reload"))
+        .bearer_auth(CAROL_TOKEN)
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        on_call(&d, "2026-11-26T12:00:00Z").await,
+        ("dave".into(), false)
+    );
+    d.stop().await;
+}

@@ -226,6 +226,38 @@ async fn asking_to_escalate_stops_the_askers_own_later_rungs() {
     .await;
 }
 
+/// A later rung queued before a reload goes to the number the reload
+/// gave: bob's phone is fixed between his SMS and his call.
+#[tokio::test]
+async fn a_rung_queued_before_a_reload_uses_the_new_number() {
+    let rig = rig_with(&Shape {
+        steps: NO_VIA,
+        bob_notify: "[{via: [sms], after: 0s}, {via: [voice], after: 2m}]",
+        ..SHAPE
+    })
+    .await;
+    let first = rig.open("DiskFull").await;
+    rig.d.advance(Duration::minutes(1)).await;
+    const NEW_PHONE: &str = "+4915119999992";
+    let yaml = std::fs::read_to_string(&rig.d.config).expect("read");
+    assert!(yaml.contains(BOB_PHONE));
+    std::fs::write(&rig.d.config, yaml.replace(BOB_PHONE, NEW_PHONE)).expect("write");
+    let r = rig
+        .d
+        .http
+        .post(rig.d.url("/api/v1/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(r.status(), 200);
+    rig.d.advance(Duration::minutes(1)).await;
+    assert_eq!(rig.act(first, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    rig.finish(&[sms(BOB_PHONE, &[first]), call(NEW_PHONE, first)], 2)
+        .await;
+}
+
 #[tokio::test]
 async fn a_person_without_rules_gets_their_first_channel() {
     let rig = rig_with(&Shape {
