@@ -220,10 +220,7 @@ fn person_of(
 }
 
 fn name_of(roster: &Roster, id: &str) -> String {
-    roster
-        .people
-        .get(id)
-        .map_or_else(|| id.to_string(), |p| p.name.clone())
+    crate::followup::channel::person_name(roster, id).to_string()
 }
 
 /// Acts on a click as `person` (`None`: not on the roster).

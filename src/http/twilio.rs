@@ -339,7 +339,7 @@ fn decide(
     let actor = Actor::Person(person.to_owned());
     let result = paging::act(repo, ctx, id, action, &actor, "sms", json!({}));
     let changed = matches!(result, Ok((_, true))).then_some(id);
-    let mut text = message::outcome_words(id, action, result)?;
+    let mut text = message::outcome_words(ctx.roster, id, action, result)?;
     if changed.is_some() && action == Action::Acknowledge {
         text.push_str(&format!(" Reply res {id} when fixed."));
     }
@@ -493,7 +493,7 @@ pub(super) async fn keypress(
             let actor = Actor::Person(who);
             let result = paging::act(repo, ctx, id, action, &actor, "voice", json!({}));
             let changed = matches!(result, Ok((_, true))).then_some(id);
-            let text = message::outcome_words(id, action, result)?;
+            let text = message::outcome_words(ctx.roster, id, action, result)?;
             if let Some(key) = &key {
                 repo.set_sms_reply(key, &render(&text))?;
             }

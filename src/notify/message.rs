@@ -231,8 +231,10 @@ fn done(action: Action) -> &'static str {
 }
 
 /// What a responder hears back after `action` on incident `id`, by any
-/// channel; `Err` only when the store failed (nothing was changed).
+/// channel; `Err` only when the store failed (nothing was changed). Whoever
+/// did it first is named as `roster` names them.
 pub fn outcome_words(
+    roster: &crate::config::Roster,
     id: i64,
     action: Action,
     result: Result<(Incident, bool), ActError>,
@@ -240,7 +242,13 @@ pub fn outcome_words(
     match result {
         Ok((_, true)) => Ok(format!("Incident {id} {}.", done(action))),
         Ok((incident, false)) => Ok(match incident.assignee {
-            Some(who) => format!("Incident {id} was already {} by {who}.", done(action)),
+            Some(who) => {
+                let who = roster
+                    .people
+                    .get(&who)
+                    .map_or(who.as_str(), |p| p.name.as_str());
+                format!("Incident {id} was already {} by {who}.", done(action))
+            }
             None => format!("Incident {id} was already {}.", done(action)),
         }),
         Err(ActError::NotFound) => Ok(format!("Incident {id} not found.")),
@@ -499,6 +507,22 @@ mod tests {
         assert_eq!(
             text,
             "tocsin: 10 incidents need you\nReply: ack N | res N | esc N"
+        );
+    }
+
+    /// Whoever did it first is named as people read names, not by id.
+    #[test]
+    fn a_repeat_names_who_did_it_by_name() {
+        let mut roster = crate::escalation::fixture::roster();
+        if let Some(p) = roster.people.get_mut("lead") {
+            p.name = "Lee Adams".into();
+        }
+        let mut inc = incident(3, "db down");
+        inc.assignee = Some("lead".into());
+        let words = outcome_words(&roster, 3, Action::Acknowledge, Ok((inc, false)));
+        assert_eq!(
+            words.ok().as_deref(),
+            Some("Incident 3 was already acknowledged by Lee Adams.")
         );
     }
 }

@@ -95,8 +95,16 @@ pub async fn act(State(app): State<Shared>, Path(token): Path<String>, body: Byt
     match act::run(&app, id, &claims.person, doing, VIA).await {
         Ok((incident, changed)) => {
             let outcome = match action {
-                Action::Ack => outcome(id, Transition::Acknowledge, &incident, changed),
-                Action::Resolve => outcome(id, Transition::Resolve, &incident, changed),
+                Action::Ack => outcome(
+                    &app.roster(),
+                    id,
+                    Transition::Acknowledge,
+                    &incident,
+                    changed,
+                ),
+                Action::Resolve => {
+                    outcome(&app.roster(), id, Transition::Resolve, &incident, changed)
+                }
                 Action::Escalate => crate::notify::message::escalated_words(id),
             };
             let next = what_next(&app.roster(), &incident, action);
@@ -113,8 +121,14 @@ pub async fn act(State(app): State<Shared>, Path(token): Path<String>, body: Byt
     }
 }
 
-fn outcome(id: i64, action: Transition, incident: &Incident, changed: bool) -> String {
-    crate::notify::message::outcome_words(id, action, Ok((incident.clone(), changed)))
+fn outcome(
+    roster: &Roster,
+    id: i64,
+    action: Transition,
+    incident: &Incident,
+    changed: bool,
+) -> String {
+    crate::notify::message::outcome_words(roster, id, action, Ok((incident.clone(), changed)))
         .unwrap_or_default()
 }
 
