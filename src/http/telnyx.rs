@@ -18,6 +18,8 @@ use axum::response::{IntoResponse, Response};
 use super::error::ApiError;
 use super::twilio::{inbound_sms, keypress};
 use crate::app::Shared;
+use crate::config::ChannelType;
+use crate::incident::OutboxRow;
 use crate::notify::message;
 use crate::notify::telnyx::TelnyxClient;
 use crate::notify::telnyx::webhook::{self, CallState, Event};
@@ -57,8 +59,14 @@ pub async fn webhook(
             let bare = |words: Option<&str>| words.unwrap_or_default().to_owned();
             let answered = inbound_sms(&app, &from, &text, Some(id), bare).await?;
             if answered.fresh && !answered.rendered.is_empty() {
-                // Telnyx answers nothing in the response: the reply is a message.
-                log(client.send_sms(&from, &answered.rendered, None).await);
+                // Telnyx answers nothing in the response: the reply is a
+                // message. Sent at once; when that fails it goes through the
+                // outbox (retries, the next SMS vendor), so whoever replied
+                // still hears that it took.
+                if let Err(e) = client.send_sms(&from, &answered.rendered, None).await {
+                    tracing::warn!(error = %e, "Telnyx reply failed; queued for a retry");
+                    queue_reply(&app, &from, answered.rendered).await?;
+                }
             }
         }
         Event::Status {
@@ -77,6 +85,32 @@ pub async fn webhook(
         Event::Other => {}
     }
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// An SMS reply that could not be sent at once, queued to the person whose
+/// number wrote (nobody's: dropped, as that number gets only a fixed text).
+async fn queue_reply(app: &Shared, from: &str, text: String) -> Result<(), ApiError> {
+    let roster = app.roster();
+    let Some(person) = roster
+        .people
+        .values()
+        .find(|p| p.phone.as_deref() == Some(from))
+    else {
+        return Ok(());
+    };
+    let row = OutboxRow::to_person(
+        "notice",
+        person,
+        ChannelType::Sms,
+        "tocsin".into(),
+        text,
+        app.clock.now(),
+    );
+    app.store
+        .transact(move |repo| repo.insert_outbox(&row).map(drop))
+        .await?;
+    app.outbox_wake.notify_one();
+    Ok(())
 }
 
 /// A delivery report, down the one path every vendor's reports take.

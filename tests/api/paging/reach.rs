@@ -220,6 +220,47 @@ async fn a_refused_number_goes_to_telnyx_at_once_and_a_telnyx_reply_acknowledges
     r.finish(&[sms(BOB_PHONE, &[id]), reply], &[], &[], 1).await;
 }
 
+/// A reply Telnyx refuses to send is not lost: it goes through the outbox
+/// (here the first vendor, Twilio, takes it), so bob hears his `ack` took.
+#[tokio::test]
+async fn a_telnyx_reply_that_fails_is_sent_again_through_the_outbox() {
+    let r = reach(SMS_ONLY).await;
+    r.rig
+        .twilio
+        .script(Resource::Messages, Reply::error(400, 21211));
+    let id = r.rig.open("DiskFull").await;
+    r.telnyx
+        .script(Endpoint::Messages, Reply::error(500, 20002));
+    let inbound = json!({"id": "in-2", "direction": "inbound", "from": {"phone_number": BOB_PHONE}, "to": [{"phone_number": TELNYX_FROM}], "text": "ack"});
+    assert_eq!(r.event("message.received", inbound).await, 204);
+    assert_eq!(r.rig.state(id).await, "acknowledged");
+    pass(
+        &r.rig.d,
+        chrono::Duration::minutes(2),
+        chrono::Duration::seconds(10),
+    )
+    .await;
+    let texts: Vec<String> = r
+        .rig
+        .twilio
+        .accepted()
+        .iter()
+        .map(|m| m.field("Body").unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        texts,
+        [format!(
+            "Incident {id} acknowledged. Reply res {id} when fixed."
+        )]
+    );
+    let reply = Sent {
+        channel: "sms",
+        to: BOB_PHONE.into(),
+        incidents: vec![],
+    };
+    r.finish(&[sms(BOB_PHONE, &[id])], &[], &[reply], 2).await;
+}
+
 #[tokio::test]
 async fn a_telnyx_call_reads_the_incident_and_a_keypress_acknowledges_once() {
     let r = reach(VOICE_ONLY).await;
