@@ -336,10 +336,8 @@ pub fn tell_assignee(
         );
     }
     for (channel, target) in picked {
-        let body = match channel {
-            ChannelType::Chat => format!("{target} {text}"),
-            _ => text.to_string(),
-        };
+        // In chat the sender puts the person's handle first.
+        let body = text.to_string();
         let row = notice_row(
             inc,
             ctx,

@@ -199,10 +199,10 @@ impl Notifier for Chat {
 }
 
 /// A message to one person in a shared chat names them: their handle goes
-/// first, unless its text already holds it.
+/// first (no body holds it: what an alert says could, and must not stand in
+/// for the mention).
 fn mention(row: &OutboxRow) -> Option<&str> {
-    (row.person.is_some() && !row.target.is_empty() && !row.body.contains(row.target.as_str()))
-        .then_some(row.target.as_str())
+    (row.person.is_some() && !row.target.is_empty()).then_some(row.target.as_str())
 }
 
 /// Every notifier of one configuration generation.

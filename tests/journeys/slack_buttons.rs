@@ -210,3 +210,38 @@ fn button_values(body: &serde_json::Value) -> Vec<String> {
         .filter_map(|e| e["value"].as_str().map(str::to_owned))
         .collect()
 }
+
+/// Handed an incident someone else acknowledged, bob hears it in the on-call
+/// chat by his Slack mention, which Slack turns into a notification.
+#[tokio::test]
+async fn a_hand_over_notice_mentions_the_person_in_slack() {
+    let mut w = world_edited("", slack_world).await;
+    let out = w.alert("DiskFull", "shop").await;
+    let id = out["opened"][0].as_i64().expect("opened");
+    w.take();
+    let (status, v) = w
+        .post(
+            &format!("/api/v1/incidents/{id}/acknowledge"),
+            crate::helpers::ADMIN_TOKEN,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    w.take();
+    let (status, v) = w
+        .post(
+            &format!("/api/v1/incidents/{id}/assign"),
+            crate::helpers::ADMIN_TOKEN,
+            json!({"person": "bob"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    let got = w.take();
+    let to_bob: Vec<_> = got.iter().filter(|m| m.text.contains("U0BOB")).collect();
+    assert!(!to_bob.is_empty(), "{got:#?}");
+    for m in to_bob {
+        assert!(m.text.contains("<@U0BOB> "), "{m:?}");
+        assert!(!m.text.contains("&lt;@U0BOB"), "{m:?}");
+    }
+    w.stop().await;
+}
