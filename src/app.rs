@@ -336,7 +336,7 @@ impl AppState {
                 return Err(self.refuse(now, errors.0));
             }
         };
-        let orphaned = crate::incident::orphans::orphaned(&new, open);
+        let orphaned = crate::incident::orphans::orphaned(&self.roster(), &new, open);
         if !orphaned.is_empty() {
             let errors = orphaned
                 .into_iter()

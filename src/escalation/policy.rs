@@ -84,8 +84,48 @@ pub fn start(
         round_start: 0,
         next_at: None,
     };
-    let (state, pages, _) = settle(policy, state, Pos { step: 0, round: 0 }, ctx, now, None);
+    let (mut state, mut pages, _) =
+        settle(policy, state, Pos { step: 0, round: 0 }, ctx, now, None);
+    // A policy whose every step names nobody now (a `schedule:` not started
+    // yet, or with a gap) must not leave a new incident unpaged: the
+    // nearest responder is paged the first step's way, and the policy is
+    // looked at again when that step's wait is over.
+    if pages.is_empty()
+        && let Some(page) = nearest_instead(policy, ctx, now)
+    {
+        record(&mut state, std::slice::from_ref(&page));
+        state.step = 0;
+        state.round = 0;
+        state.next_at = policy
+            .steps
+            .first()
+            .map(|s| after(now, s.wait).unwrap_or(DateTime::<Utc>::MAX_UTC));
+        pages.push(page);
+    }
     (state, pages)
+}
+
+/// The page to the project's nearest responder when the policy's steps page
+/// nobody at the start; None when the project has nobody at all.
+fn nearest_instead(policy: &Policy, ctx: &RouteContext<'_>, now: DateTime<Utc>) -> Option<Page> {
+    let step = policy.steps.first()?;
+    let d = decision(ctx, now);
+    let id = d.picked?;
+    let person = ctx.roster.people.get(&id)?;
+    let own = (ctx.notify)(&id);
+    let rules = own.as_deref().unwrap_or(&person.notify);
+    let call_first = d.first_page == FirstPage::PhoneCall;
+    let (channels, later) = page_plan(person, rules, &step.via, call_first);
+    Some(Page {
+        channels,
+        later,
+        person: id,
+        reason: format!(
+            "step 1 of policy {}: {} pages nobody now, so the nearest responder",
+            policy.id,
+            label(&step.notify)
+        ),
+    })
 }
 
 /// The deadline `state.next_at` has passed unacknowledged: runs the next step

@@ -328,14 +328,25 @@ fn steps_for_nobody_exhaust_without_looping() {
             offline: &[],
             client_reported: false,
         };
+        // Steps naming nobody still page the nearest responder (oc, on
+        // call), the first step's way; then the policy has nobody left.
+        let start = if steps.is_empty() {
+            ex(Start, 0, &[], "", None, None)
+        } else {
+            ex(
+                Start,
+                0,
+                &[("oc", &[Sms])],
+                "step 1 of policy p: person:ghost pages nobody now, so the nearest responder",
+                None,
+                Some(5),
+            )
+        };
         let state = check(
             &walk,
-            &[
-                ex(Start, 0, &[], "", None, None),
-                ex(Deadline, 5, &[], "", Some(Exhausted), None),
-            ],
+            &[start, ex(Deadline, 5, &[], "", Some(Exhausted), None)],
         );
-        assert!(state.paged.is_empty());
+        assert_eq!(state.paged.is_empty(), steps.is_empty());
     }
     // A round that pages someone keeps repeating up to `repeat`.
     let p = policy(vec![ghost(), step(Target::TeamLead, &[Sms], 5)], 1);

@@ -18,16 +18,21 @@ pub fn watched(inc: &Incident) -> bool {
     )
 }
 
-/// One line per problem `roster` would leave among `open`; empty when it
-/// leaves none.
-pub fn orphaned(roster: &Roster, open: &[Incident]) -> Vec<String> {
+/// One line per problem `new` would leave among `open`; empty when it
+/// leaves none. Only what `running` has and `new` lacks counts: an incident
+/// already without its project (the daemon restarted without it) does not
+/// block every later reload, an urgent number fix among them.
+pub fn orphaned(running: &Roster, new: &Roster, open: &[Incident]) -> Vec<String> {
+    let removed_project =
+        |p: &String| running.projects.contains_key(p) && !new.projects.contains_key(p);
+    let removed_person = |p: &str| running.people.contains_key(p) && !new.people.contains_key(p);
     let mut projects: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     let mut holders: BTreeMap<&str, Vec<i64>> = BTreeMap::new();
     for inc in open.iter().filter(|i| watched(i)) {
-        if !roster.projects.contains_key(&inc.project) {
+        if removed_project(&inc.project) {
             projects.entry(&inc.project).or_default().push(inc.id);
         } else if let Some(p) = inc.assignee.as_deref()
-            && !roster.people.contains_key(p)
+            && removed_person(p)
         {
             holders.entry(p).or_default().push(inc.id);
         }

@@ -468,3 +468,52 @@ async fn presence_without_a_ttl_holds_until_cleared() {
     );
     d.stop().await;
 }
+
+/// A policy whose only step names a schedule not started yet still pages
+/// someone: the nearest responder, the step's way, and the timeline says why.
+#[tokio::test]
+async fn a_step_naming_nobody_yet_pages_the_nearest_responder() {
+    let yaml = roster_yaml(
+        "schedules:\n  - id: later\n    members: [dave]\n    handoff: \"0 9 * * MON\"\n    start: \"2027-06-07 09:00\"\n",
+    )
+    .replace(
+        "      - notify: nearest\n        via: [sms]\n        wait: 5m\n      - notify: next\n        via: [voice]\n        wait: 5m\n",
+        "      - notify: schedule:later\n        via: [sms]\n        wait: 5m\n",
+    );
+    assert!(yaml.contains("schedule:later"));
+    let d = spawn_with(&yaml).await;
+    let r = d
+        .post_json(
+            "/api/v1/alertmanager",
+            AM_TOKEN,
+            &crate::ingest::am_payload(
+                "Disk",
+                vec![crate::ingest::am_alert("Disk", "web1", "firing")],
+            ),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let bob = d
+        .state()
+        .store
+        .query(|r| r.outbox_to("bob"))
+        .await
+        .expect("query");
+    let pages: Vec<_> = bob.iter().filter(|r| r.kind == "page").collect();
+    assert_eq!(pages.len(), 1, "{bob:?}");
+    assert_eq!(pages[0].channel, "sms");
+    let r = d
+        .http
+        .get(d.url("/api/v1/incidents/1"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("show");
+    let v: Value = r.json().await.expect("json");
+    assert!(
+        v.to_string()
+            .contains("schedule:later pages nobody now, so the nearest responder"),
+        "{v}"
+    );
+    d.stop().await;
+}
