@@ -372,3 +372,30 @@ async fn a_reload_that_removes_an_assignee_is_refused() {
     assert_eq!(ready(&d.base).await["config"]["generation"], 1);
     d.stop().await;
 }
+
+/// An incident already without its project (the daemon was restarted with
+/// files that lack it) does not block later reloads: only what a reload
+/// would newly orphan is refused.
+#[tokio::test]
+async fn an_orphan_from_before_does_not_block_a_reload() {
+    let mut d = spawn_with(&with_billing()).await;
+    let r = d
+        .post_json(
+            "/api/v1/alertmanager",
+            BILLING_TOKEN,
+            &am_payload("Ledger", vec![am_alert("Ledger", "db1", "firing")]),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    std::fs::write(&d.config, roster_yaml("")).expect("write");
+    d.restart().await;
+    // An urgent fix of a number is taken.
+    std::fs::write(
+        &d.config,
+        roster_yaml("").replace("+4915110000002", "+4915119999992"),
+    )
+    .expect("write");
+    let (status, body) = reload_now(&d).await;
+    assert_eq!(status, 200, "{body}");
+    d.stop().await;
+}
