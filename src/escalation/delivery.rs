@@ -149,13 +149,40 @@ fn claim_due(
             continue;
         }
         // Queued under an older roster (a later rung, a retry), it goes to
-        // the person's address now: a reload that fixed a number is heeded.
-        if let Some(person) = row.person.as_deref().and_then(|p| ctx.roster.people.get(p))
+        // the person's address now: a reload that fixed a number is heeded,
+        // and one that took the address (or the person) away sends nothing
+        // to the old one; the page falls back to their next channel.
+        if let Some(id) = row.person.clone()
             && let Ok(channel) = row.channel.parse::<crate::config::ChannelType>()
-            && let Some(address) = person.address(channel)
-            && address != row.target
         {
-            row.target = address.to_string();
+            match ctx.roster.people.get(&id).and_then(|p| p.address(channel)) {
+                Some(address) => {
+                    if address != row.target {
+                        row.target = address.to_string();
+                    }
+                }
+                None => {
+                    let why = if ctx.roster.people.contains_key(&id) {
+                        format!("{id} has no {} address any more", row.channel)
+                    } else {
+                        format!("{id} is no longer on the roster")
+                    };
+                    row.status = "failed".into();
+                    row.last_error = Some(why.clone());
+                    repo.update_outbox(&row)?;
+                    repo.unbundle(row.id)?;
+                    moved = true;
+                    event(
+                        repo,
+                        now,
+                        &row,
+                        "delivery failed",
+                        json!({"outbox": row.id, "person": id, "channel": row.channel, "error": why}),
+                    )?;
+                    fall_back(repo, ctx, &row)?;
+                    continue;
+                }
+            }
         }
         if !still_paging(repo, &row)? {
             row.status = "cancelled".into();

@@ -258,6 +258,48 @@ async fn a_rung_queued_before_a_reload_uses_the_new_number() {
         .await;
 }
 
+/// A rung queued before a reload that took the person's phone away (and
+/// their ladder with it) calls no old number: it fails and falls back to
+/// their next channel.
+#[tokio::test]
+async fn a_rung_whose_address_a_reload_removed_falls_back() {
+    let rig = rig_with(&Shape {
+        steps: NO_VIA,
+        bob_notify: "[{via: [sms], after: 0s}, {via: [voice], after: 2m}]",
+        ..SHAPE
+    })
+    .await;
+    let first = rig.open("DiskFull").await;
+    rig.d.advance(Duration::minutes(1)).await;
+    let yaml = std::fs::read_to_string(&rig.d.config).expect("read");
+    let phone = format!("    phone: \"{BOB_PHONE}\"\n");
+    assert!(yaml.contains(&phone));
+    let ladder = "[{via: [sms], after: 0s}, {via: [voice], after: 2m}]";
+    assert!(yaml.contains(ladder));
+    let yaml = yaml
+        .replace(&phone, "")
+        .replace(ladder, "[{via: [email], after: 0s}]");
+    std::fs::write(&rig.d.config, yaml).expect("write");
+    let r = rig
+        .d
+        .http
+        .post(rig.d.url("/api/v1/reload"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("reload");
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    rig.d.advance(Duration::minutes(1)).await;
+    assert_eq!(rig.events(first, "delivery failed").await.len(), 1);
+    assert_eq!(rig.act(first, "acknowledge", BOB_TOKEN).await, 200);
+    pass(&rig.d, Duration::minutes(20), Duration::minutes(1)).await;
+    rig.finish(
+        &[sms(BOB_PHONE, &[first]), email("bob@example.com", first)],
+        1,
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn a_person_without_rules_gets_their_first_channel() {
     let rig = rig_with(&Shape {
