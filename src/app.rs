@@ -27,6 +27,9 @@ pub struct AppState {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     reload: Mutex<ReloadStatus>,
+    /// One reload at a time, from reading the open incidents to rearming:
+    /// a SIGHUP and an API reload together cannot swap in the older files.
+    reloading: tokio::sync::Mutex<()>,
     /// Wakes the timer task when a nearer deadline may have been stored.
     pub wake: Arc<tokio::sync::Notify>,
     /// Wakes the outbox worker when a notification may be due.
@@ -245,6 +248,7 @@ impl AppState {
     /// caller hears that the reload took: a notice or heartbeat deadline
     /// asked after the answer follows the new files.
     pub async fn reload_and_rearm(&self) -> Result<String, ConfigErrors> {
+        let _one = self.reloading.lock().await;
         // Read before the files: an incident the new files would orphan
         // refuses the reload (`incident::orphans`).
         let open = match self.watched_incidents().await {
@@ -461,6 +465,7 @@ pub async fn start_with(
         config_path: config_path.to_path_buf(),
         store,
         clock,
+        reloading: tokio::sync::Mutex::new(()),
         reload: Mutex::new(ReloadStatus {
             loaded_at: now,
             generation: 1,

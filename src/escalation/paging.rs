@@ -286,6 +286,17 @@ fn advance(
         return Ok(usize::from(repo.escalation(inc.id)?.is_some()));
     };
     let Some(pol) = policy_of(ctx.roster, inc) else {
+        // Its project left the configuration (a reload refuses that while
+        // it is open, but one may open in the instant before the swap):
+        // said on the timeline and in the log, never silent.
+        tracing::error!(incident = inc.id, project = %inc.project, "escalation stopped: the project is not in the configuration");
+        repo.append(
+            inc.id,
+            ctx.now,
+            &Actor::System,
+            "not routed",
+            json!({"reason": format!("project {:?} is not in the configuration", inc.project)}),
+        )?;
         return Ok(0);
     };
     let people = people_of(repo, ctx.roster, &inc.project, pol)?;

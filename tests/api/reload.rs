@@ -397,5 +397,24 @@ async fn an_orphan_from_before_does_not_block_a_reload() {
     .expect("write");
     let (status, body) = reload_now(&d).await;
     assert_eq!(status, 200, "{body}");
+    // Its next step finds no project: the timeline says so.
+    d.advance(chrono::Duration::minutes(5)).await;
+    let v: serde_json::Value = d
+        .http
+        .get(d.url("/api/v1/incidents/1"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("show")
+        .json()
+        .await
+        .expect("json");
+    let kinds: Vec<&str> = v["timeline"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"not routed"), "{kinds:?}");
     d.stop().await;
 }
