@@ -97,7 +97,8 @@ fn parse(
         reason: b.reason,
         client_reports: b.client_reports,
     };
-    request::parse(roster, &r, by, now).map_err(|e| ApiError::bad(e.field, e.reason))
+    request::parse(roster, &r, by, now, roster.timezone)
+        .map_err(|e| ApiError::bad(e.field, e.reason))
 }
 
 fn forbidden(person: &str, scope: &Scope) -> ApiError {

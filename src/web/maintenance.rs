@@ -141,11 +141,10 @@ async fn start_window(app: &Shared, viewer: Viewer, f: StartForm) -> Result<(), 
         .scope
         .split_once(':')
         .ok_or_else(|| WebError::bad("scope", "pick a project, client or integration"))?;
-    // An end time typed wins over the duration the form offers.
-    let to = filled(f.to);
+    // The same rule as the API: a duration or an end time, not both.
     let mut r = Request {
-        duration: filled(f.duration).filter(|_| to.is_none()),
-        to,
+        duration: filled(f.duration),
+        to: filled(f.to),
         reason: f.reason,
         client_reports: filled(f.client_reports),
         ..Request::default()
@@ -162,8 +161,8 @@ async fn start_window(app: &Shared, viewer: Viewer, f: StartForm) -> Result<(), 
         }
     }
     let now = app.clock.now();
-    let w =
-        request::parse(&roster, &r, &person, now).map_err(|e| WebError::bad(e.field, e.reason))?;
+    let w = request::parse(&roster, &r, &person, now, viewer.person.timezone)
+        .map_err(|e| WebError::bad(e.field, e.reason))?;
     if !maintenance::may_manage(&roster, &person, &w.scope) {
         return Err(not_yours(&person, &w.scope));
     }

@@ -54,16 +54,19 @@ fn scope(r: &Request) -> Result<Scope, Invalid> {
     }
 }
 
-fn time(roster: &Roster, field: &'static str, s: &str) -> Result<DateTime<Utc>, Invalid> {
-    crate::when::parse(s, roster.timezone).map_err(|e| invalid(field, e))
+fn time(tz: chrono_tz::Tz, field: &'static str, s: &str) -> Result<DateTime<Utc>, Invalid> {
+    crate::when::parse(s, tz).map_err(|e| invalid(field, e))
 }
 
-/// The request as a window by `by`, or the first bad field.
+/// The request as a window by `by`, or the first bad field. A time without
+/// an offset is read in `tz`: the configuration's zone for the API and the
+/// CLI, the viewer's on the web page (which shows times in it).
 pub fn parse(
     roster: &Roster,
     r: &Request,
     by: &str,
     now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
 ) -> Result<NewWindow, Invalid> {
     let scope = scope(r)?;
     if r.matchers.len() > MATCHERS_MAX {
@@ -75,11 +78,11 @@ pub fn parse(
         .map(|m| Matcher::parse(m).map_err(|e| invalid("matchers", e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
     let from = match &r.from {
-        Some(s) => time(roster, "from", s)?,
+        Some(s) => time(tz, "from", s)?,
         None => now,
     };
     let to = match (&r.to, &r.duration) {
-        (Some(s), None) => time(roster, "to", s)?,
+        (Some(s), None) => time(tz, "to", s)?,
         (None, Some(d)) => from + Span::parse(d).map_err(|e| invalid("for", e))?.to_chrono(),
         (Some(_), Some(_)) => return Err(invalid("to", "give to or for, not both")),
         (None, None) => return Err(invalid("to", "required (or for, a duration)")),

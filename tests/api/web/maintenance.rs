@@ -104,3 +104,48 @@ async fn a_member_may_not_and_bad_input_names_the_field() {
     }
     assert!(windows(&d).await.is_empty());
 }
+
+/// An end time typed on the page is read in the viewer's zone, which the
+/// page shows times in; a duration and an end time together are refused
+/// as the API refuses them.
+#[tokio::test]
+async fn an_end_time_is_read_in_the_viewers_zone() {
+    let yaml = roster_yaml("").replace(
+        "  - id: alice\n",
+        "  - id: alice\n    timezone: America/New_York\n",
+    );
+    let d = spawn_with(&yaml).await;
+    let alice = sign_in(&d, ADMIN_TOKEN).await;
+    let (_, html) = page(&d, &alice, "/maintenance").await;
+    let token = csrf(&html);
+    let both = [
+        ("csrf", token.as_str()),
+        ("scope", "project:shop"),
+        ("for", "2h"),
+        ("to", "2026-11-25 20:00"),
+        ("reason", "db upgrade"),
+    ];
+    let r = browser()
+        .post(d.url("/maintenance"))
+        .header(reqwest::header::COOKIE, &alice)
+        .form(&both)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.expect("body").contains("to:"));
+    assert!(windows(&d).await.is_empty());
+    let until = [
+        ("csrf", token.as_str()),
+        ("scope", "project:shop"),
+        ("for", ""),
+        ("to", "2026-11-25 20:00"),
+        ("reason", "db upgrade"),
+    ];
+    let (status, _) = post_form(&d, &alice, "/maintenance", &until).await;
+    assert_eq!(status, 303);
+    let w = windows(&d).await;
+    assert_eq!(w.len(), 1, "{w:?}");
+    // 20:00 in New York (EST) is 01:00 UTC the next day.
+    assert_eq!(w[0]["to"], "2026-11-26T01:00:00Z");
+}
