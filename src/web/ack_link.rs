@@ -68,8 +68,12 @@ pub async fn act(State(app): State<Shared>, Path(token): Path<String>, body: Byt
             .map(|(_, v)| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
+    // Only a button acts, and every button names its action.
     let action = match field("action").as_deref() {
-        None => claims.action,
+        None => {
+            return WebError::bad("action", "required: acknowledge, resolve or escalate")
+                .into_response();
+        }
         Some("acknowledge") => Action::Ack,
         Some("resolve") => Action::Resolve,
         Some("escalate") => Action::Escalate,
@@ -107,7 +111,13 @@ pub async fn act(State(app): State<Shared>, Path(token): Path<String>, body: Byt
                 }
                 Action::Escalate => crate::notify::message::escalated_words(id),
             };
-            let next = what_next(&app.roster(), &incident, action);
+            // Nothing to do next for whoever did nothing: the guide's steps
+            // are for the one who acknowledged or resolved.
+            let next = if changed || action == Action::Escalate {
+                what_next(&app.roster(), &incident, action)
+            } else {
+                Vec::new()
+            };
             page(
                 &app,
                 &claims,

@@ -274,7 +274,23 @@ pub async fn post(
         Ok(act) => act,
         Err(e) => return e.into_response(),
     };
+    let state_action = match &act {
+        Act::State { action, .. } => Some(*action),
+        _ => None,
+    };
     match act::run(&app, number, &viewer.person.id, act, act::VIA).await {
+        // Someone else did it first (a page loaded before): said, not a
+        // silent return to the page.
+        Ok((incident, false)) if let Some(action) = state_action => {
+            let words = crate::notify::message::outcome_words(
+                &app.roster(),
+                number,
+                action,
+                Ok((incident, false)),
+            )
+            .unwrap_or_default();
+            WebError::Conflict(format!("{words} Nothing changed.")).into_response()
+        }
         Ok(_) => Redirect::to(&format!("/incidents/{number}")).into_response(),
         Err(e) => e.into_response(),
     }

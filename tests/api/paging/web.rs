@@ -240,3 +240,49 @@ async fn escalating_on_the_ack_link_pages_the_next_step_now() {
     rig.finish(&[sms(BOB_PHONE, &[id]), call(ALICE_PHONE, id)], 2)
         .await;
 }
+
+/// Someone else acknowledged first: bob's link says who, tells him nothing
+/// to do next (the client heard of alice, not him), and a POST that names
+/// no action (no button) is refused; the incident page says it too.
+#[tokio::test]
+async fn acting_after_someone_else_says_who_and_nothing_more() {
+    let rig = rig().await;
+    let id = rig.open("DiskFull").await;
+    let sent = rig.twilio.accepted();
+    let re = regex::Regex::new(r"https://tocsin\.example(/a/[^\s]+)").expect("regex");
+    let link = re
+        .captures(sent[0].text())
+        .map(|c| c[1].to_string())
+        .expect("an acknowledge link in the SMS");
+    let r = browser().post(rig.d.url(&link)).send().await.expect("post");
+    assert_eq!(r.status(), 400, "no button, no action");
+    assert_eq!(rig.state(id).await, "triggered");
+
+    assert_eq!(rig.act(id, "acknowledge", ADMIN_TOKEN).await, 200);
+    let r = browser()
+        .post(rig.d.url(&link))
+        .form(&[("action", "acknowledge")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.expect("html");
+    assert!(html.contains("was already acknowledged by"), "{html}");
+    assert!(!html.contains("told you are online"), "{html}");
+
+    let cookie = sign_in(&rig.d, BOB_TOKEN).await;
+    let path = format!("/incidents/{id}");
+    let (_, page_html) = page(&rig.d, &cookie, &path).await;
+    let token = csrf(&page_html);
+    let r = browser()
+        .post(rig.d.url(&path))
+        .header(reqwest::header::COOKIE, &cookie)
+        .form(&[("csrf", token.as_str()), ("action", "acknowledge")])
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 409);
+    let body = r.text().await.expect("body");
+    assert!(body.contains("was already acknowledged by"), "{body}");
+    assert_eq!(rig.events(id, "acknowledged").await.len(), 1);
+}

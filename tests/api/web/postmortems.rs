@@ -35,6 +35,8 @@ async fn write_preview_submit_approve_and_publish_a_postmortem() {
     ] {
         assert!(html.contains(&format!(r#"id="{id}""#)), "{id}");
     }
+    // An action item is high priority unless said otherwise, as over the API.
+    assert!(html.contains(r#"<option value="high" selected>"#), "{html}");
     let token = csrf(&html);
 
     // A preview renders the Markdown, shows typed HTML as text, stores nothing.
