@@ -68,12 +68,10 @@ pub async fn act(State(app): State<Shared>, Path(token): Path<String>, body: Byt
             .map(|(_, v)| v.trim().to_string())
             .filter(|v| !v.is_empty())
     };
-    // Only a button acts, and every button names its action.
+    // A POST that names no action does what the link was sent for: ntfy's
+    // Acknowledge and Resolve buttons post no body.
     let action = match field("action").as_deref() {
-        None => {
-            return WebError::bad("action", "required: acknowledge, resolve or escalate")
-                .into_response();
-        }
+        None => claims.action,
         Some("acknowledge") => Action::Ack,
         Some("resolve") => Action::Resolve,
         Some("escalate") => Action::Escalate,
