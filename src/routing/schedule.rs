@@ -118,8 +118,10 @@ impl Rotation {
 
     /// The shifts overlapping `[from, to)` as a calendar shows them: like
     /// [`Rotation::shifts`], but the shift in progress at `from` keeps its
-    /// real start (the hand-off that began it, or its override's start), so
-    /// it is the same event whenever it is looked at.
+    /// real start (the hand-off that began it, or its override's start), and
+    /// the one still running at `to` its real end (its hand-off, not the
+    /// instant the window happened to stop), so each is the same event
+    /// whenever it is looked at. A shift without end (one member) stays cut.
     pub fn shifts_overlapping(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<Shift> {
         let mut out = self.shifts(from, to);
         if let (Some(first), Some(current)) = (out.first_mut(), self.on_call(from))
@@ -128,6 +130,16 @@ impl Rotation {
             && first.is_override == current.is_override
         {
             first.start = current.start;
+        }
+        if let Some(last) = out.last_mut()
+            && last.end == to
+            && let Some(running) = self.on_call(to - chrono::TimeDelta::milliseconds(1))
+            && running.person == last.person
+            && running.is_override == last.is_override
+            && running.end > to
+            && running.end < DateTime::<Utc>::MAX_UTC
+        {
+            last.end = running.end;
         }
         out
     }
