@@ -150,6 +150,17 @@ pub fn build_request_with(
     buttons: Option<Buttons<'_>>,
 ) -> ChatRequest {
     let slack_text = |text: &str, title: Option<&str>| slack_text(mention, text, title);
+    // Mattermost pings a whole channel for `@channel`, `@all` or `@here`
+    // anywhere in a post: what an alert says must not (a client's channel
+    // least of all), so those words are broken; the mention is config's.
+    let (quiet_text, quiet_title);
+    let (text, title) = if matches!(kind, ChatKind::Mattermost) {
+        quiet_text = quiet_mass_mentions(text);
+        quiet_title = title.map(quiet_mass_mentions);
+        (quiet_text.as_str(), quiet_title.as_deref())
+    } else {
+        (text, title)
+    };
     let joined;
     let text = match mention {
         Some(m) if !matches!(kind, ChatKind::Slack | ChatKind::SlackApp { .. }) => {
@@ -456,6 +467,30 @@ fn slack_reference(m: &str) -> bool {
                 || inner.strip_prefix("!subteam^").is_some_and(id_ok)
         }
     }
+}
+
+/// `@channel`, `@all` and `@here` (any case, as whole words) with a zero
+/// width space after the `@`: they read the same and ping nobody.
+fn quiet_mass_mentions(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('@') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let word_end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-' || c == '.'))
+            .unwrap_or(rest.len());
+        // A sentence's full stop after it does not make it another word.
+        let word = rest[..word_end].trim_end_matches(['.', '-', '_']);
+        if ["channel", "all", "here"]
+            .iter()
+            .any(|w| word.eq_ignore_ascii_case(w))
+        {
+            out.push('\u{200B}');
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 fn markdown_text(text: &str, title: Option<&str>) -> String {

@@ -609,3 +609,25 @@ fn a_slack_mention_is_kept_and_the_text_escaped() {
     let tg = build_request_with(&telegram(), "u", Some("@bob"), "db <down>", None, None);
     assert_eq!(body_json(&tg)["text"], "@bob db &lt;down&gt;");
 }
+
+/// What an alert says cannot ping a whole Mattermost channel; the person's
+/// own handle still mentions them.
+#[test]
+fn mattermost_mass_mentions_in_alert_text_ping_nobody() {
+    let req = build_request_with(
+        &ChatKind::Mattermost,
+        "https://mm.example/hooks/x",
+        Some("@bob"),
+        "disk full @channel @ALL @here. mail ops@here.example @allison",
+        Some("#7 @channel"),
+        None,
+    );
+    let text = body_json(&req)["text"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_default();
+    assert_eq!(
+        text,
+        "**#7 @\u{200B}channel**\n@bob disk full @\u{200B}channel @\u{200B}ALL @\u{200B}here. mail ops@here.example @allison"
+    );
+}
