@@ -237,6 +237,15 @@ pub async fn oncall(
         .map(|s| {
             let rot = targets::rotation(&roster, s, &overrides);
             let shift = rot.on_call(at);
+            // Nobody on call now (before the schedule starts, or a gap):
+            // the next hand-off is when someone comes on, and who.
+            let coming = match shift {
+                None => rot
+                    .shifts(at, at + chrono::Duration::weeks(ICAL_WEEKS))
+                    .into_iter()
+                    .next(),
+                Some(_) => None,
+            };
             json!({
                 "schedule": s.id,
                 "name": s.name,
@@ -248,12 +257,13 @@ pub async fn oncall(
                 // The stored override in force, with who set it and why.
                 "override": routing::overrides::in_force(&overrides, &s.id, at)
                     .map(|o| json!({"id": o.id, "reason": o.reason, "created_by": o.created_by})),
-                "next_handoff": rot.next_handoff(at),
-                // Who takes over when this shift ends.
+                "next_handoff": coming.as_ref().map(|c| c.start).or_else(|| rot.next_handoff(at)),
+                // Who takes over when this shift ends (or who comes on).
                 "next_person": shift
                     .as_ref()
                     .and_then(|x| rot.on_call(x.end))
-                    .map(|x| x.person),
+                    .map(|x| x.person)
+                    .or(coming.map(|c| c.person)),
             })
         })
         .collect();

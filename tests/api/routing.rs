@@ -517,3 +517,27 @@ async fn a_step_naming_nobody_yet_pages_the_nearest_responder() {
     );
     d.stop().await;
 }
+
+/// Before its schedule starts nobody is on call, and `oncall` says when
+/// someone comes on and who: the start and its first member.
+#[tokio::test]
+async fn before_a_schedule_starts_oncall_names_who_comes_on_and_when() {
+    let d = spawn_with(&roster_yaml(
+        &SCHEDULE.replace("2026-11-02 09:00", "2026-12-07 09:00"),
+    ))
+    .await;
+    let r = d
+        .http
+        .get(d.url("/api/v1/oncall"))
+        .bearer_auth(BOB_TOKEN)
+        .send()
+        .await
+        .expect("oncall");
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.expect("json");
+    let s = &v["schedules"][0];
+    assert_eq!(s["person"], Value::Null, "{v}");
+    assert_eq!(s["next_handoff"], "2026-12-07T08:00:00Z", "{v}");
+    assert_eq!(s["next_person"], "bob", "{v}");
+    d.stop().await;
+}
