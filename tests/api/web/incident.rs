@@ -66,6 +66,8 @@ async fn the_incident_page_shows_what_fired_as_text() {
             "{button}"
         );
     }
+    // Escalating takes an optional why, as the API and the link do.
+    assert!(html.contains(r#"id="escalate-note""#), "{html}");
     // Unknown incidents are a plain 404.
     assert_eq!(page(&d, &cookie, "/incidents/999").await.0, 404);
 }
