@@ -13,8 +13,8 @@ fuzz_target!(|data: &[u8]| {
     // A click accepted carries a context signed with the key: its button
     // and text signed again give the same tag.
     if let Ok(click) = mattermost::parse(KEY, data) {
-        assert!(click.incident > 0);
-        let button = interactive::value(click.incident, click.action);
+        assert!(tocsin::incident::reference::Key::parse(&click.incident).is_some());
+        let button = interactive::value(&click.incident, click.action);
         let sig = mattermost::sign(KEY, &button, &click.message.text);
         let body: serde_json::Value = serde_json::from_slice(data).unwrap_or_default();
         assert_eq!(

@@ -36,14 +36,14 @@ fuzz_target!(|data: &[u8]| {
         Ok(0)
     );
 
-    // A click names an incident by a positive number, and its button value
-    // reads back as itself.
+    // A click names an incident by a positive number or a client's
+    // reference, and its button value reads back as itself.
     if let Some(click) = slack::parse(body) {
-        assert!(click.incident > 0);
-        let value = interactive::value(click.incident, click.action);
+        assert!(tocsin::incident::reference::Key::parse(&click.incident).is_some());
+        let value = interactive::value(&click.incident, click.action);
         assert_eq!(
             interactive::parse_value(&value),
-            Some((click.incident, click.action))
+            Some((click.incident.clone(), click.action))
         );
     }
 });

@@ -21,8 +21,8 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     if let Some(click) = telegram::parse(body) {
-        assert!(click.incident > 0);
-        let value = interactive::value(click.incident, click.action);
+        assert!(tocsin::incident::reference::Key::parse(&click.incident).is_some());
+        let value = interactive::value(&click.incident, click.action);
         assert!(value.len() <= 64, "callback_data over 64 bytes: {value}");
         // Answering and editing never panic, whatever the ids were.
         let _ = telegram::answer(&click, "x");

@@ -43,7 +43,9 @@ pub fn keyboard(incident: &str, actions: &[Action]) -> Value {
 pub fn parse(body: &[u8]) -> Option<Click> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let q = v.get("callback_query")?;
-    let (incident, action) = parse_value(q.get("data")?.as_str()?)?;
+    // Telegram carries at most 64 bytes of callback data: longer is not ours.
+    let data = q.get("data")?.as_str().filter(|d| d.len() <= 64)?;
+    let (incident, action) = parse_value(data)?;
     let id = |p: &str| {
         q.pointer(p).and_then(|x| match x {
             Value::Number(n) => Some(n.to_string()),

@@ -302,6 +302,11 @@ fn telegram_secret_and_callback() {
     assert_eq!(edit["reply_markup"]["inline_keyboard"], json!([]));
     let message = json!({"update_id": 2, "message": {"text": "hi"}});
     assert!(telegram::parse(message.to_string().as_bytes()).is_none());
+    // Longer than Telegram's 64 bytes of callback data: not a button of ours.
+    let long = json!({"update_id": 3, "callback_query": {
+        "id": "q2", "from": {"id": 111}, "data": format!("ack:{}-7", "A".repeat(60)),
+        "message": {"message_id": 5, "chat": {"id": -100123}, "text": "x"}}});
+    assert!(telegram::parse(long.to_string().as_bytes()).is_none());
     let kb = telegram::keyboard(&i64::MAX.to_string(), &ACTIONS);
     for b in kb["inline_keyboard"][0].as_array().expect("row") {
         assert!(b["callback_data"].as_str().expect("data").len() <= 64);
