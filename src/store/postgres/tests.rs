@@ -133,7 +133,9 @@ async fn a_gone_daemons_claims_go_to_the_other_a_live_ones_stay() {
         incident: None,
         ..OutboxRow::to_person(
             "notice",
-            &roster.people["m2"],
+            // r1 has an email address (a row to an address the person
+            // lacks fails at claim).
+            &roster.people["r1"],
             crate::config::ChannelType::Email,
             format!("notice {n}"),
             "b".into(),
