@@ -340,7 +340,8 @@ impl AppState {
                 return Err(self.refuse(now, errors.0));
             }
         };
-        let orphaned = crate::incident::orphans::orphaned(&self.roster(), &new, open);
+        let old = self.roster();
+        let orphaned = crate::incident::orphans::orphaned(&old, &new, open);
         if !orphaned.is_empty() {
             let errors = orphaned
                 .into_iter()
@@ -348,7 +349,6 @@ impl AppState {
                 .collect();
             return Err(self.refuse(now, errors));
         }
-        let old = self.roster();
         if new.server.listen != old.server.listen || new.storage.sqlite != old.storage.sqlite {
             tracing::warn!("server.listen and storage.sqlite changes take effect after a restart");
         }

@@ -167,19 +167,8 @@ fn claim_due(
                     } else {
                         format!("{id} is no longer on the roster")
                     };
-                    row.status = "failed".into();
-                    row.last_error = Some(why.clone());
-                    repo.update_outbox(&row)?;
-                    repo.unbundle(row.id)?;
+                    fail_before_sending(repo, ctx, &mut row, &id, why)?;
                     moved = true;
-                    event(
-                        repo,
-                        now,
-                        &row,
-                        "delivery failed",
-                        json!({"outbox": row.id, "person": id, "channel": row.channel, "error": why}),
-                    )?;
-                    fall_back(repo, ctx, &row)?;
                     continue;
                 }
             }
@@ -204,19 +193,9 @@ fn claim_due(
             && crate::incident::opted_out(repo, &person)
         {
             // Twilio would refuse with 21610: go straight to the next channel.
-            row.status = "failed".into();
-            row.last_error = Some("the person opted out of SMS (replied STOP)".into());
-            repo.update_outbox(&row)?;
-            repo.unbundle(row.id)?;
+            let why = "the person opted out of SMS (replied STOP)".to_string();
+            fail_before_sending(repo, ctx, &mut row, &person, why)?;
             moved = true;
-            event(
-                repo,
-                now,
-                &row,
-                "delivery failed",
-                json!({"outbox": row.id, "person": person, "channel": "sms", "error": "opted out of SMS (STOP)"}),
-            )?;
-            fall_back(repo, ctx, &row)?;
             continue;
         }
         let mut bundled = 0;
@@ -770,6 +749,30 @@ pub fn recover(
         )?;
     }
     Ok(rows.len())
+}
+
+/// A row that cannot go out as queued (its person opted out of SMS, or a
+/// reload took the address): failed with `why`, out of its bundle, on the
+/// timeline, and on to the person's next channel.
+fn fail_before_sending(
+    repo: &mut dyn Repo,
+    ctx: &Ctx<'_>,
+    row: &mut OutboxRow,
+    person: &str,
+    why: String,
+) -> StoreResult<()> {
+    row.status = "failed".into();
+    row.last_error = Some(why.clone());
+    repo.update_outbox(row)?;
+    repo.unbundle(row.id)?;
+    event(
+        repo,
+        ctx.now,
+        row,
+        "delivery failed",
+        json!({"outbox": row.id, "person": person, "channel": row.channel, "error": why}),
+    )?;
+    fall_back(repo, ctx, row)
 }
 
 /// A page in the on-call chat or a post to a client's channel: the

@@ -117,14 +117,7 @@ pub fn start(repo: &mut dyn Repo, ctx: &Ctx<'_>, id: i64) -> StoreResult<()> {
         return Ok(());
     }
     let Some(project) = ctx.roster.projects.get(&inc.project) else {
-        repo.append(
-            id,
-            ctx.now,
-            &Actor::System,
-            "not routed",
-            json!({"reason": format!("project {:?} is not in the configuration", inc.project)}),
-        )?;
-        return Ok(());
+        return not_routed(repo, ctx, &inc);
     };
     let Some(pol) = ctx.roster.policies.get(&project.escalation_policy) else {
         return Ok(());
@@ -287,16 +280,8 @@ fn advance(
     };
     let Some(pol) = policy_of(ctx.roster, inc) else {
         // Its project left the configuration (a reload refuses that while
-        // it is open, but one may open in the instant before the swap):
-        // said on the timeline and in the log, never silent.
-        tracing::error!(incident = inc.id, project = %inc.project, "escalation stopped: the project is not in the configuration");
-        repo.append(
-            inc.id,
-            ctx.now,
-            &Actor::System,
-            "not routed",
-            json!({"reason": format!("project {:?} is not in the configuration", inc.project)}),
-        )?;
+        // it is open, but one may open in the instant before the swap).
+        not_routed(repo, ctx, inc)?;
         return Ok(0);
     };
     let people = people_of(repo, ctx.roster, &inc.project, pol)?;
@@ -593,6 +578,19 @@ pub fn hand_over(
 }
 
 /// The escalation policy of the incident's project, if both are configured.
+/// The incident's project is not in the configuration: said on the
+/// timeline and in the log, so its paging never stops in silence.
+fn not_routed(repo: &mut dyn Repo, ctx: &Ctx<'_>, inc: &Incident) -> StoreResult<()> {
+    tracing::error!(incident = inc.id, project = %inc.project, "not routed: the project is not in the configuration");
+    repo.append(
+        inc.id,
+        ctx.now,
+        &Actor::System,
+        "not routed",
+        json!({"reason": format!("project {:?} is not in the configuration", inc.project)}),
+    )
+}
+
 fn policy_of<'r>(roster: &'r Roster, inc: &Incident) -> Option<&'r crate::config::Policy> {
     roster
         .projects

@@ -110,21 +110,38 @@ pub fn start(
 fn nearest_instead(policy: &Policy, ctx: &RouteContext<'_>, now: DateTime<Utc>) -> Option<Page> {
     let step = policy.steps.first()?;
     let d = decision(ctx, now);
-    let id = d.picked?;
+    let reason = format!(
+        "step 1 of policy {}: {} pages nobody now, so the nearest responder",
+        policy.id,
+        label(&step.notify)
+    );
+    page_of(
+        step,
+        d.picked?,
+        ctx,
+        d.first_page == FirstPage::PhoneCall,
+        reason,
+    )
+}
+
+/// How `step` pages person `id`: its channels (or the person's own
+/// ladder), `None` when the roster no longer has them.
+fn page_of(
+    step: &Step,
+    id: String,
+    ctx: &RouteContext<'_>,
+    call_first: bool,
+    reason: String,
+) -> Option<Page> {
     let person = ctx.roster.people.get(&id)?;
     let own = (ctx.notify)(&id);
     let rules = own.as_deref().unwrap_or(&person.notify);
-    let call_first = d.first_page == FirstPage::PhoneCall;
     let (channels, later) = page_plan(person, rules, &step.via, call_first);
     Some(Page {
         channels,
         later,
         person: id,
-        reason: format!(
-            "step 1 of policy {}: {} pages nobody now, so the nearest responder",
-            policy.id,
-            label(&step.notify)
-        ),
+        reason,
     })
 }
 
@@ -267,18 +284,7 @@ fn pages(
     let reason = reason(policy, step, pos, ctx, call_first, by);
     people
         .into_iter()
-        .filter_map(|id| {
-            let person = ctx.roster.people.get(&id)?;
-            let own = (ctx.notify)(&id);
-            let rules = own.as_deref().unwrap_or(&person.notify);
-            let (channels, later) = page_plan(person, rules, &step.via, call_first);
-            Some(Page {
-                channels,
-                later,
-                person: id,
-                reason: reason.clone(),
-            })
-        })
+        .filter_map(|id| page_of(step, id, ctx, call_first, reason.clone()))
         .collect()
 }
 

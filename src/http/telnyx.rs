@@ -91,11 +91,7 @@ pub async fn webhook(
 /// number wrote (nobody's: dropped, as that number gets only a fixed text).
 async fn queue_reply(app: &Shared, from: &str, text: String) -> Result<(), ApiError> {
     let roster = app.roster();
-    let Some(person) = roster
-        .people
-        .values()
-        .find(|p| p.phone.as_deref() == Some(from))
-    else {
+    let Some(person) = super::twilio::person_by_phone(&roster, from) else {
         return Ok(());
     };
     let row = OutboxRow::to_person(

@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::error::ApiError;
 use crate::app::Shared;
-use crate::config::{Provider, Roster};
+use crate::config::{Person, Provider, Roster};
 use crate::escalation::paging::{self, Ctx};
 use crate::incident::transition::Action;
 use crate::incident::{Actor, Repo, SmsClaim};
@@ -159,6 +159,15 @@ pub(super) struct Answered {
     pub fresh: bool,
 }
 
+/// The person whose phone `from` is (surrounding spaces aside).
+pub(super) fn person_by_phone<'r>(roster: &'r Roster, from: &str) -> Option<&'r Person> {
+    let from = from.trim();
+    roster
+        .people
+        .values()
+        .find(|p| p.phone.as_deref() == Some(from))
+}
+
 /// Renders an answer's words for Twilio: a reply SMS, or none.
 fn twiml_reply(words: Option<&str>) -> String {
     words.map_or_else(twiml::empty, twiml::message)
@@ -185,12 +194,7 @@ pub(super) async fn inbound_sms(
 ) -> Result<Answered, ApiError> {
     let roster = app.roster();
     let from = from.trim().to_owned();
-    let Some(person) = roster
-        .people
-        .values()
-        .find(|p| p.phone.as_deref() == Some(from.as_str()))
-        .map(|p| p.id.clone())
-    else {
+    let Some(person) = person_by_phone(&roster, &from).map(|p| p.id.clone()) else {
         tracing::info!(from, "SMS from a number not on the roster");
         return Ok(Answered {
             rendered: render(Some(NOT_ON_ROSTER)),

@@ -96,23 +96,16 @@ pub async fn act(State(app): State<Shared>, Path(token): Path<String>, body: Byt
     };
     match act::run(&app, id, &claims.person, doing, VIA).await {
         Ok((incident, changed)) => {
+            let roster = app.roster();
             let outcome = match action {
-                Action::Ack => outcome(
-                    &app.roster(),
-                    id,
-                    Transition::Acknowledge,
-                    &incident,
-                    changed,
-                ),
-                Action::Resolve => {
-                    outcome(&app.roster(), id, Transition::Resolve, &incident, changed)
-                }
+                Action::Ack => outcome(&roster, id, Transition::Acknowledge, &incident, changed),
+                Action::Resolve => outcome(&roster, id, Transition::Resolve, &incident, changed),
                 Action::Escalate => crate::notify::message::escalated_words(id),
             };
             // Nothing to do next for whoever did nothing: the guide's steps
             // are for the one who acknowledged or resolved.
             let next = if changed || action == Action::Escalate {
-                what_next(&app.roster(), &incident, action)
+                what_next(&roster, &incident, action)
             } else {
                 Vec::new()
             };
